@@ -1,0 +1,8 @@
+"""Prefect flows that wire textmine's stages together (the library itself never imports Prefect)."""
+import os
+
+# Set before Prefect is imported anywhere: no telemetry (the network is closed
+# here), and room for a slow machine to start the ephemeral API server.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+os.environ.setdefault("DO_NOT_TRACK", "1")

@@ -1,0 +1,170 @@
+"""The ``textmine`` command (SPEC §2): run, validate, synth.
+
+Bad input ends with one message on standard error that names the file, row or
+column and the fix, exit status 2, and no traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import flows  # noqa: F401  (sets Prefect's environment defaults before Prefect loads)
+from textmine.config import load_config
+from textmine.errors import TextmineError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_CORPUS = REPO_ROOT / "corpora" / "ujp-synthetic"
+EXIT_BAD_INPUT = 2
+
+
+def _column_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("columns (default: recognised from Korean or English headers)")
+    group.add_argument("--id-col", help="column holding the opinion id (연번, 번호, ID...)")
+    group.add_argument("--year-col", help="column holding the year (연도, 년도, 평가연도...)")
+    group.add_argument("--date-col", help="column holding a date, the year taken from it (날짜, 일자...)")
+    group.add_argument("--text-col", help="column holding the opinion text (평가의견, 의견, 내용...)")
+
+
+def _column_overrides(args: argparse.Namespace) -> dict[str, str]:
+    return {f"corpus.{k}": getattr(args, k) for k in ("id_col", "year_col", "date_col", "text_col")
+            if getattr(args, k, None)}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="textmine", description="Topic trajectories and phases of Korean opinions.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run the whole Prefect flow on a corpus")
+    run.add_argument("corpus", nargs="?", help="corpus file or folder (default: the bundled synthetic corpus)")
+    run.add_argument("--out", help="folder for run folders (default: outputs)")
+    run.add_argument("--config", help="TOML config file")
+    run.add_argument("--models", help="comma-separated models to fit (lda)")
+    run.add_argument("--phases", help="number of phases, or 'auto' (default)")
+    run.add_argument("--seed", type=int, help="random seed")
+    run.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                     help="override any config setting, e.g. --set lda.num_topics=10 (repeatable)")
+    _column_flags(run)
+
+    validate = sub.add_parser("validate", help="check a corpus without fitting anything")
+    validate.add_argument("corpus", help="corpus file or folder")
+    validate.add_argument("--json", action="store_true", help="print the report as JSON")
+    _column_flags(validate)
+
+    synth = sub.add_parser("synth", help="write a synthetic corpus with truth.json")
+    synth.add_argument("out_dir")
+    synth.add_argument("--seed", type=int, default=20260)
+    synth.add_argument("--docs-per-year", type=int, default=None, help="mean opinions per year")
+    synth.add_argument("--years", default="2015-2024", help="first-last year, e.g. 2013-2024")
+    synth.add_argument("--phases", type=int, default=3, help="number of planted phases (1-5)")
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in args.set:
+        if "=" not in item:
+            raise TextmineError(f"--set {item!r} is not SECTION.KEY=VALUE", fix="e.g. --set lda.num_topics=10")
+        key, value = item.split("=", 1)
+        out[key.strip()] = value.strip()
+    if args.out:
+        out["run.out_dir"] = args.out
+    if args.models:
+        out["run.models"] = args.models
+    if args.phases:
+        out["phases.n_phases"] = args.phases
+    if args.seed is not None:
+        out["run.seed"] = str(args.seed)
+    return out | _column_overrides(args)
+
+
+class _NoTracebackForUserErrors(logging.Filter):
+    """Prefect logs a failed task's traceback; for input errors the message is enough."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], TextmineError):
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+def _quiet_user_error_tracebacks() -> None:
+    flt = _NoTracebackForUserErrors()
+    loggers = [logging.getLogger()] + [logging.getLogger(n) for n in list(logging.root.manager.loggerDict)]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", []):
+            if flt not in handler.filters:
+                handler.addFilter(flt)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = load_config(args.config, _overrides(args))
+    corpus = args.corpus or str(BUNDLED_CORPUS)
+    from flows.pipeline import run_pipeline  # Prefect loads only for commands that need it
+
+    _quiet_user_error_tracebacks()
+    folder = run_pipeline(corpus, config)
+    print(folder)
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from textmine.corpus import load_corpus, yearly_quality_table
+
+    config = load_config(None, _column_overrides(args))
+    corpus = load_corpus(args.corpus, config.corpus)
+    table = yearly_quality_table(corpus)
+    if args.json:
+        print(json.dumps({"files": corpus.files_report(), "counts": corpus.counts(),
+                          "per_year": table.reset_index().astype({"year": str}).to_dict(orient="records")},
+                         ensure_ascii=False, indent=2))
+        return 0
+    print(f"corpus: {args.corpus}")
+    for f in corpus.files_report():
+        for sheet, m in f["tables"].items():
+            where = f["path"] + (f"[{sheet}]" if sheet != "-" else "")
+            print(f"  {where}: {f['format']}, encoding {f['encoding'] or 'n/a (binary format)'}, "
+                  f"{f['rows']} rows; text='{m['text']}', year from {m['year_from']}"
+                  f"{'' if not (m['year'] or m['date']) else ' ' + repr(m['year'] or m['date'])}"
+                  f", id={m['id']!r}; metadata: {', '.join(m['metadata']) or '-'}")
+    print()
+    print(table.to_string())
+    c = corpus.counts()
+    print(f"\n{c['modelled']} opinions would be modelled "
+          f"({c['empty_dropped']} empty and {c['duplicates_dropped']} duplicates dropped; "
+          f"{c['too_short']} too short and {c['non_korean']} non-Korean kept but flagged).")
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from textmine.synth import SynthSpec, write_corpus
+
+    try:
+        first, last = (int(x) for x in args.years.split("-"))
+    except ValueError:
+        raise TextmineError(f"--years {args.years!r} is not FIRST-LAST", fix="e.g. --years 2015-2024") from None
+    if last < first:
+        raise TextmineError(f"--years {args.years!r} ends before it starts", fix="e.g. --years 2015-2024")
+    spec = SynthSpec(seed=args.seed, first_year=first, last_year=last, n_phases=args.phases,
+                     docs_per_year=args.docs_per_year)
+    out = write_corpus(args.out_dir, spec)
+    print(out)
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "validate": cmd_validate, "synth": cmd_synth}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except TextmineError as exc:
+        print(f"textmine: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

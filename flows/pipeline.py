@@ -1,0 +1,213 @@
+"""The textmine flow: ingest -> tokenize (per year) -> LDA -> trajectories -> phases -> outputs.
+
+Thin by design: every stage is a function of ``textmine``; this module only
+makes each stage (and each year, where a stage is per year) a Prefect task,
+times it, and writes the run folder.  Run it with ``textmine run`` or
+``python -m flows.pipeline``.
+"""
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from textmine import align, charts, corpus as corpus_mod, evaluate, lda, phases as phases_mod, tokenize
+from textmine.config import Config, config_from_dict
+from textmine.errors import TextmineError
+from textmine.runfolder import RunFolder
+
+# Stages are deterministic functions of their inputs: a retry would fail the
+# same way, so none are retried.  Inputs are large in-memory tables, so Prefect's
+# input hashing is off (textmine caches tokens itself).
+STAGE = dict(cache_policy=NO_CACHE, retries=0)
+PACKAGES = ["textmine", "kiwipiepy", "gensim", "prefect", "pandas", "numpy", "scikit-learn", "matplotlib"]
+
+
+@task(name="ingest", **STAGE)
+def ingest(corpus_path: str, config: Config) -> corpus_mod.Corpus:
+    return corpus_mod.load_corpus(corpus_path, config.corpus)
+
+
+@task(name="tokenize-year", task_run_name="tokenize-{year}", **STAGE)
+def tokenize_year(year: int, texts: list[str], profile: tokenize.Profile, config: Config) -> list[list[str]]:
+    return tokenize.tokenize_texts(texts, profile, config.tokenize, config.kiwi_workers())
+
+
+@task(name="fit-global-lda", **STAGE)
+def fit_global_lda(tokens: list[list[str]], config: Config) -> lda.LdaResult:
+    return lda.fit_global_lda(tokens, config.lda, config.run.seed)
+
+
+@task(name="trajectories", **STAGE)
+def trajectories(doc_topic: np.ndarray, years: list[int], labels: list[str], model: str) -> pd.DataFrame:
+    return align.topic_shares_by_year(doc_topic, years, labels, model)
+
+
+@task(name="detect-phases", task_run_name="detect-phases-{model}", **STAGE)
+def detect_phases(model: str, table: pd.DataFrame, topic_terms: dict[int, list[str]], labels: dict[int, str],
+                  config: Config) -> dict:
+    return phases_mod.detect_phases(align.share_matrix(table), config.phases.n_phases, config.phases.min_size,
+                                    config.phases.max_phases, topic_terms, labels)
+
+
+@task(name="evaluate", **STAGE)
+def evaluate_run(truth: dict | None, phases: dict, doc_ids: list[str], dominant: dict[str, np.ndarray],
+                 quality: dict) -> dict:
+    result: dict = {"models": {}}
+    for model, entry in quality.items():
+        result["models"][model] = dict(entry)
+    if truth is None:
+        result["truth"] = None
+        return result
+    result["truth"] = {"phase_starts": truth.get("phase_starts"), "synthetic": truth.get("synthetic", False)}
+    for model, entry in phases.items():
+        scores = result["models"].setdefault(model, {})
+        if truth.get("phase_starts"):
+            scores["phase_boundaries"] = evaluate.boundary_error(entry["phase_starts"], truth["phase_starts"])
+        if model in dominant and truth.get("doc_topic"):
+            scores["topic_agreement"] = evaluate.topic_agreement(doc_ids, dominant[model], truth["doc_topic"])
+    return result
+
+
+@task(name="charts", **STAGE)
+def render_charts(run: RunFolder, table: pd.DataFrame, phases: dict, model: str) -> list[str]:
+    fig = charts.plot_topic_trajectories(table, phases["phases"], f"{model.upper()} 토픽 비중 추이와 시기 구분")
+    path = charts.save_figure(fig, run.file(f"charts/trajectories_{model}.png"))
+    return [str(path.relative_to(run.path))]
+
+
+@contextmanager
+def _timed(timings: dict, stage: str):
+    start = time.perf_counter()
+    yield
+    timings[stage] = round(time.perf_counter() - start, 3)
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def _topics_table(model: str, result: lda.LdaResult) -> pd.DataFrame:
+    rows = []
+    for k, terms in enumerate(result.topic_terms):
+        rows.append({
+            "model": model, "scope": "global", "topic": k, "label": lda.topic_label(terms),
+            "top_terms": ", ".join(t for t, _ in terms),
+            "term_weights": "; ".join(f"{t}:{w:.4f}" for t, w in terms),
+            "size": int(result.topic_sizes[k]),
+        })
+    return pd.DataFrame(rows)
+
+
+def _doc_topics_table(model: str, doc_ids: list[str], years: list[int], doc_topic: np.ndarray,
+                      min_probability: float = 0.01) -> pd.DataFrame:
+    """Long table of each document's topic probabilities (small ones omitted, the top one always kept)."""
+    dominant = doc_topic.argmax(axis=1)
+    rows, cols = np.nonzero((doc_topic >= min_probability) | (np.arange(doc_topic.shape[1]) == dominant[:, None]))
+    return pd.DataFrame({
+        "doc_id": np.asarray(doc_ids, dtype=object)[rows], "year": np.asarray(years)[rows], "model": model,
+        "topic": cols.astype(int), "probability": doc_topic[rows, cols].round(6), "is_dominant": cols == dominant[rows],
+    })
+
+
+@flow(name="textmine", log_prints=False)
+def textmine_pipeline(corpus: str, config: dict, run_id: str | None = None) -> str:
+    """Run every stage on ``corpus`` and return the finished run folder."""
+    cfg = config_from_dict(config)
+    logger = get_run_logger()
+    started = datetime.now(timezone.utc)
+    timings: dict[str, float] = {}
+    with RunFolder(cfg.run.out_dir, run_id) as run:
+        logger.info("run folder (being written): %s", run.path)
+        with _timed(timings, "ingest"):
+            data = ingest(corpus, cfg)
+            docs = data.modelling_docs()
+            truth = evaluate.load_truth(corpus)
+        years = sorted(docs["year"].unique().tolist())
+        logger.info("corpus: %d opinions over %d years (%s)", len(docs), len(years), data.counts())
+
+        with _timed(timings, "tokenize"):
+            tokenize.check_tags(cfg.tokenize.pos_tags)
+            profile = tokenize.load_profile(corpus, cfg.tokenize.profile)
+            tokens_by_year = {y: tokenize_year(y, docs.loc[docs["year"] == y, "text"].tolist(), profile, cfg)
+                              for y in years}
+        # Documents stay in year order from here on, so every table lines up with ``docs``.
+        docs = pd.concat([docs[docs["year"] == y] for y in years], ignore_index=True)
+        tokens = [t for y in years for t in tokens_by_year[y]]
+        no_tokens = sum(1 for t in tokens if not t)
+        doc_ids, doc_years = docs["doc_id"].tolist(), docs["year"].tolist()
+
+        models: dict[str, dict] = {}
+        with _timed(timings, "lda"):
+            fitted = fit_global_lda(tokens, cfg)
+        labels = fitted.labels()
+        with _timed(timings, "trajectories"):
+            table = trajectories(fitted.doc_topic, doc_years, labels, "lda")
+        topic_terms = {k: [t for t, _ in terms] for k, terms in enumerate(fitted.topic_terms)}
+        with _timed(timings, "phases"):
+            models["lda"] = detect_phases("lda", table, topic_terms, dict(enumerate(labels)), cfg)
+            all_phases = dict(models)
+            all_phases["consensus"] = phases_mod.consensus_phases(models)
+        with _timed(timings, "evaluate"):
+            quality = {"lda": {
+                "num_topics": fitted.num_topics, "vocabulary_size": fitted.vocabulary_size,
+                "topic_diversity": round(evaluate.topic_diversity(topic_terms.values()), 4),
+                "coherence_c_npmi": evaluate.coherence(fitted.model, tokens, fitted.dictionary,
+                                                       topic_terms.values(), "c_npmi", cfg.run.seed),
+            }}
+            evaluation = evaluate_run(truth, all_phases, doc_ids, {"lda": fitted.doc_topic.argmax(axis=1)}, quality)
+        with _timed(timings, "charts"):
+            chart_files = render_charts(run, table, models["lda"], "lda")
+
+        run.write_csv("topics.csv", _topics_table("lda", fitted))
+        run.write_csv("trajectories.csv", table)
+        run.write_json("phases.json", all_phases)
+        run.write_parquet("doc_topics.parquet", _doc_topics_table("lda", doc_ids, doc_years, fitted.doc_topic))
+        run.write_json("evaluation.json", evaluation)
+        counts = data.counts() | {"no_tokens": no_tokens}
+        run.write_json("manifest.json", {
+            "run_id": run.run_id,
+            "started": started.isoformat(),
+            "finished": datetime.now(timezone.utc).isoformat(),
+            "corpus": {"path": str(Path(corpus).resolve()), "files": data.files_report(),
+                       "metadata_columns": data.metadata_columns, "truth": truth is not None},
+            "config": cfg.to_dict(),
+            "seed": cfg.run.seed,
+            "profile": {"sources": list(profile.sources), "sha256": profile.digest()},
+            "packages": _versions(),
+            "platform": {"system": platform.system(), "machine": platform.machine(), "python": sys.version.split()[0]},
+            "stage_seconds": timings,
+            "documents": counts,
+            "documents_per_year": {str(y): int(n) for y, n in docs.groupby("year").size().items()},
+            "outputs": sorted(["manifest.json", "topics.csv", "trajectories.csv", "phases.json",
+                               "doc_topics.parquet", "evaluation.json", *chart_files]),
+        })
+    logger.info("run folder: %s", run.final)
+    return str(run.final)
+
+
+def run_pipeline(corpus: str | Path, config: Config) -> Path:
+    """Check the corpus can be found, then run the flow (on Prefect's local ephemeral engine by default)."""
+    corpus_mod.discover_files(Path(corpus))  # fail fast on a bad path, before the engine starts
+    return Path(textmine_pipeline(str(corpus), config.to_dict()))
+
+
+if __name__ == "__main__":
+    from flows.cli import main
+
+    sys.exit(main(["run", *sys.argv[1:]]))

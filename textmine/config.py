@@ -1,0 +1,220 @@
+"""One typed configuration object for a run.
+
+Defaults live here (not in stage code).  A TOML file overrides them section by
+section, and the CLI overrides the file (``--seed``, ``--phases``, ``--set
+lda.num_topics=10``...).  The resolved object is copied into each run's manifest.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from textmine.errors import ConfigError
+
+
+@dataclass
+class CorpusConfig:
+    id_col: str | None = None
+    year_col: str | None = None
+    text_col: str | None = None
+    date_col: str | None = None
+    # Texts shorter than this (characters, after normalisation) are too short to model.
+    min_chars: int = 10
+    # Below this share of Hangul among letters a text is reported as non-Korean.
+    korean_min_ratio: float = 0.3
+
+
+@dataclass
+class TokenizeConfig:
+    # Kiwi POS tags kept as tokens: common and proper nouns (Sejong tag set).
+    pos_tags: list[str] = field(default_factory=lambda: ["NNG", "NNP"])
+    # One-syllable nouns are mostly fragments (것, 수, 등) in evaluation prose.
+    min_token_len: int = 2
+    # Kiwi worker threads; 0 means one per CPU core.
+    num_workers: int = 0
+    # Documents handed to Kiwi per call: bounds memory on very large corpora.
+    batch_size: int = 2000
+    # A profile TOML (user dictionary, stopwords); None = the corpus's own profile.toml,
+    # falling back to the built-in one.
+    profile: str | None = None
+
+
+@dataclass
+class LdaConfig:
+    num_topics: int = 12
+    passes: int = 10
+    iterations: int = 200
+    # Vocabulary pruning (gensim Dictionary.filter_extremes).
+    no_below: int = 5
+    no_above: float = 0.5
+    keep_n: int = 20000
+    chunksize: int = 2000
+    alpha: str = "symmetric"
+    top_n_terms: int = 10
+
+
+@dataclass
+class PhaseConfig:
+    # "auto" chooses the number of phases by BIC; an integer fixes it.
+    n_phases: int | str = "auto"
+    min_size: int = 2
+    max_phases: int = 6
+
+
+@dataclass
+class RunConfig:
+    seed: int = 42
+    out_dir: str = "outputs"
+    models: list[str] = field(default_factory=lambda: ["lda"])
+
+
+@dataclass
+class Config:
+    corpus: CorpusConfig = field(default_factory=CorpusConfig)
+    tokenize: TokenizeConfig = field(default_factory=TokenizeConfig)
+    lda: LdaConfig = field(default_factory=LdaConfig)
+    phases: PhaseConfig = field(default_factory=PhaseConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def kiwi_workers(self) -> int:
+        return self.tokenize.num_workers or (os.cpu_count() or 1)
+
+
+SUPPORTED_MODELS = ("lda",)
+
+
+def _section_types(cls) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _coerce(value: Any, hint: Any, where: str, source: str) -> Any:
+    """Convert a TOML or CLI value to the field's declared type."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if hint is int and not isinstance(value, bool):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            pass
+    elif hint is float:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            pass
+    elif hint is str:
+        if isinstance(value, str):
+            return value
+    elif origin is list:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if isinstance(value, list):
+            return [_coerce(v, args[0], where, source) for v in value]
+    elif args:  # a union such as ``str | None`` or ``int | str``
+        if value is None or (isinstance(value, str) and value.lower() == "none" and type(None) in args):
+            if type(None) in args:
+                return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, where, source)
+            except ConfigError:
+                continue
+    raise ConfigError(
+        f"'{where}' must be {_type_name(hint)}, got {value!r}",
+        file=source,
+        fix=f"set {where} to {_type_name(hint)}",
+    )
+
+
+def _type_name(hint: Any) -> str:
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+
+
+def _apply(config: Config, section: str, key: str, value: Any, source: str) -> None:
+    sections = {f.name: f for f in dataclasses.fields(Config)}
+    if section not in sections:
+        raise ConfigError(
+            f"unknown config section [{section}]",
+            file=source,
+            fix=f"use one of: {', '.join(sections)}",
+        )
+    target = getattr(config, section)
+    hints = _section_types(type(target))
+    if key not in hints:
+        raise ConfigError(
+            f"unknown setting '{section}.{key}'",
+            file=source,
+            fix=f"settings of [{section}] are: {', '.join(hints)}",
+        )
+    setattr(target, key, _coerce(value, hints[key], f"{section}.{key}", source))
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Defaults, then the TOML file at ``path``, then ``overrides`` ("section.key" -> value)."""
+    config = Config()
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError("config file not found", file=path, fix="pass an existing TOML file to --config")
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"not valid TOML ({exc})", file=path, fix="fix the TOML syntax") from None
+        for section, values in data.items():
+            if not isinstance(values, dict):
+                raise ConfigError(
+                    f"'{section}' must be a [section] table", file=path, fix="put settings under [corpus], [lda]..."
+                )
+            for key, value in values.items():
+                _apply(config, section, key, value, str(path))
+    for dotted, value in (overrides or {}).items():
+        if "." not in dotted:
+            raise ConfigError(f"override '{dotted}' must look like section.key=value", fix="e.g. --set lda.num_topics=10")
+        section, key = dotted.split(".", 1)
+        _apply(config, section, key, value, "command line")
+    validate_config(config)
+    return config
+
+
+def validate_config(config: Config) -> None:
+    """Checks that cross fields or value ranges; types are checked on load."""
+    unknown = [m for m in config.run.models if m not in SUPPORTED_MODELS]
+    if unknown:
+        raise ConfigError(
+            f"unknown model(s) {', '.join(unknown)}",
+            fix=f"choose from: {', '.join(SUPPORTED_MODELS)}",
+        )
+    n = config.phases.n_phases
+    if isinstance(n, str):
+        if n != "auto":
+            try:
+                config.phases.n_phases = int(n)
+            except ValueError:
+                raise ConfigError(f"phases must be a number or 'auto', got {n!r}", fix="use --phases auto or --phases 3") from None
+    if isinstance(config.phases.n_phases, int) and config.phases.n_phases < 1:
+        raise ConfigError("the number of phases must be at least 1", fix="use --phases auto or a positive number")
+    if config.phases.min_size < 1:
+        raise ConfigError("phases.min_size must be at least 1", fix="set phases.min_size = 1 or more")
+    if config.lda.num_topics < 2:
+        raise ConfigError("lda.num_topics must be at least 2", fix="set lda.num_topics = 2 or more")
+    if not 0 < config.lda.no_above <= 1:
+        raise ConfigError("lda.no_above must be in (0, 1]", fix="set lda.no_above, e.g. 0.5")
+
+
+def config_from_dict(data: dict[str, Any], source: str = "config") -> Config:
+    """Rebuild a Config from ``Config.to_dict()`` output (as passed to the Prefect flow)."""
+    config = Config()
+    for section, values in data.items():
+        for key, value in values.items():
+            _apply(config, section, key, value, source)
+    validate_config(config)
+    return config

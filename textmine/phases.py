@@ -1,0 +1,164 @@
+"""Phase detection: change points on the year × topic-share matrix.
+
+A phase is a run of consecutive years whose topic mix is roughly constant.
+Detectors follow the sklearn habit (``fit`` then read fitted attributes) behind
+a small base class so other methods can be swapped in.
+
+The default, :class:`SegmentationDetector`, finds the optimal partition into K
+contiguous segments by dynamic programming, minimising the within-segment
+squared error of Hellinger-transformed shares (square roots of proportions,
+which steadies the variance of small and large shares alike).  K is chosen by
+the Bayesian information criterion unless fixed: each segment costs one mean
+per topic plus one change point, and the residual variance is estimated from
+the fit (a Gaussian model of the transformed shares).
+"""
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from textmine.errors import TextmineError
+
+
+class PhaseDetector(ABC):
+    """Fit on a (periods × topics) share matrix; read ``starts_`` (period indices)."""
+
+    starts_: list[int]
+    n_phases_: int
+
+    @abstractmethod
+    def fit(self, shares: np.ndarray) -> "PhaseDetector": ...
+
+
+def _segment_costs(x: np.ndarray) -> np.ndarray:
+    """cost[i, j] = squared error of rows i..j-1 around their mean."""
+    n = x.shape[0]
+    csum = np.vstack([np.zeros(x.shape[1]), np.cumsum(x, axis=0)])
+    csq = np.concatenate([[0.0], np.cumsum((x ** 2).sum(axis=1))])
+    cost = np.full((n + 1, n + 1), np.inf)
+    for i in range(n):
+        for j in range(i + 1, n + 1):
+            s = csum[j] - csum[i]
+            cost[i, j] = (csq[j] - csq[i]) - (s @ s) / (j - i)
+    return cost
+
+
+@dataclass
+class SegmentationDetector(PhaseDetector):
+    n_phases: int | str = "auto"
+    min_size: int = 2
+    max_phases: int = 6
+    scores_: dict[int, dict[str, float]] = field(default_factory=dict, init=False)
+
+    def fit(self, shares: np.ndarray) -> "SegmentationDetector":
+        x = np.sqrt(np.clip(np.asarray(shares, dtype=float), 0, None))
+        n, d = x.shape
+        k_max = min(self.max_phases, n // self.min_size) if self.n_phases == "auto" else int(self.n_phases)
+        if k_max < 1 or n < self.min_size * (k_max if self.n_phases != "auto" else 1):
+            raise TextmineError(
+                f"{n} periods cannot hold {self.n_phases} phases of at least {self.min_size} periods",
+                fix="use fewer phases (--phases), a smaller phases.min_size, or a finer time unit",
+            )
+        cost = _segment_costs(x)
+        # best[k][j]: least cost of splitting rows 0..j-1 into k segments; back[k][j]: last start.
+        best = np.full((k_max + 1, n + 1), np.inf)
+        back = np.zeros((k_max + 1, n + 1), dtype=int)
+        best[0, 0] = 0.0
+        for k in range(1, k_max + 1):
+            for j in range(k * self.min_size, n + 1):
+                starts = np.arange((k - 1) * self.min_size, j - self.min_size + 1)
+                totals = best[k - 1, starts] + cost[starts, j]
+                idx = int(np.argmin(totals))  # argmin takes the earliest on ties: deterministic
+                best[k, j], back[k, j] = totals[idx], starts[idx]
+        m = n * d
+        self.scores_ = {}
+        for k in range(1, k_max + 1):
+            if not np.isfinite(best[k, n]):
+                continue
+            sse = max(best[k, n], 1e-12 * m)
+            params = k * d + (k - 1)
+            self.scores_[k] = {"sse": float(best[k, n]), "bic": float(m * math.log(sse / m) + params * math.log(m))}
+        if self.n_phases == "auto":
+            self.n_phases_ = min(self.scores_, key=lambda k: (self.scores_[k]["bic"], k))
+        else:
+            self.n_phases_ = int(self.n_phases)
+        starts, j = [], n
+        for k in range(self.n_phases_, 0, -1):
+            i = int(back[k, j])
+            starts.append(i)
+            j = i
+        self.starts_ = sorted(starts)
+        return self
+
+
+@dataclass
+class Phase:
+    start: int
+    end: int
+    label: str
+    top_terms: list[str]
+    characteristic_topics: list[dict]
+
+
+def characterise_phases(matrix: pd.DataFrame, starts: Sequence[int], topic_terms: dict[int, list[str]],
+                        labels: dict[int, str], n_topics: int = 2, n_terms: int = 8) -> list[Phase]:
+    """Each phase's characteristic topics: those whose share rises most against the other phases."""
+    years = list(matrix.index)
+    bounds = list(starts) + [len(years)]
+    phases = []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        inside = matrix.iloc[a:b].mean(axis=0)
+        outside = matrix.drop(index=matrix.index[a:b]).mean(axis=0) if b - a < len(years) else inside * 0
+        lift = (inside - outside).sort_values(ascending=False)
+        chosen = [t for t in lift.index[:n_topics] if lift[t] > 0] or [lift.index[0]]
+        terms: list[str] = []
+        for t in chosen:
+            terms += [w for w in topic_terms[t] if w not in terms]
+        label = " / ".join("·".join(topic_terms[t][:2]) for t in chosen)
+        phases.append(Phase(
+            start=int(years[a]), end=int(years[b - 1]), label=label, top_terms=terms[:n_terms],
+            characteristic_topics=[{"topic": int(t), "label": labels[t], "share_inside": round(float(inside[t]), 4),
+                                    "share_outside": round(float(outside[t]), 4)} for t in chosen],
+        ))
+    return phases
+
+
+def detect_phases(matrix: pd.DataFrame, n_phases: int | str, min_size: int, max_phases: int,
+                  topic_terms: dict[int, list[str]], labels: dict[int, str]) -> dict:
+    """Phases of one model as the ``phases.json`` entry for it."""
+    detector = SegmentationDetector(n_phases=n_phases, min_size=min_size, max_phases=max_phases)
+    detector.fit(matrix.to_numpy())
+    phases = characterise_phases(matrix, detector.starts_, topic_terms, labels)
+    return {
+        "phases": [p.__dict__ for p in phases],
+        "phase_starts": [p.start for p in phases],
+        "method": "optimal segmentation (dynamic programming) of Hellinger-transformed topic shares; "
+                  + ("number of phases by BIC" if n_phases == "auto" else f"number of phases fixed at {n_phases}"),
+        "n_phases": detector.n_phases_,
+        "selection": {str(k): v for k, v in detector.scores_.items()},
+    }
+
+
+def consensus_phases(per_model: dict[str, dict]) -> dict:
+    """Phase starts that a majority of models agree on (a start is always the first period)."""
+    votes: dict[int, int] = {}
+    for entry in per_model.values():
+        for start in entry["phase_starts"]:
+            votes[start] = votes.get(start, 0) + 1
+    need = len(per_model) / 2
+    starts = sorted(y for y, v in votes.items() if v > need or (len(per_model) == 1))
+    first = min(min(e["phase_starts"]) for e in per_model.values())
+    if first not in starts:
+        starts = [first] + starts
+    ends = [s - 1 for s in starts[1:]] + [max(p["end"] for e in per_model.values() for p in e["phases"])]
+    return {
+        "phases": [{"start": s, "end": e} for s, e in zip(starts, ends)],
+        "phase_starts": starts,
+        "method": f"majority vote over models ({', '.join(per_model)})",
+        "votes": {str(y): v for y, v in sorted(votes.items())},
+    }

@@ -1,0 +1,75 @@
+"""The run folder (SPEC §3): one new folder per run, written atomically.
+
+Files are written into a hidden ``.partial-<run id>`` folder beside the final
+one and renamed into place only when the run succeeds, so a failed run leaves
+nothing that looks complete (and nothing at all: the partial folder is removed).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    now = now or datetime.now(timezone.utc)
+    return f"run-{now:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+class RunFolder:
+    """Context manager: ``with RunFolder(out_dir) as run: run.write_json(...)``."""
+
+    def __init__(self, out_dir: str | Path, run_id: str | None = None):
+        self.out_dir = Path(out_dir)
+        self.run_id = run_id or new_run_id()
+        self.final = self.out_dir / self.run_id
+        self.path = self.out_dir / f".partial-{self.run_id}"
+
+    def __enter__(self) -> "RunFolder":
+        if self.final.exists():
+            raise FileExistsError(f"run folder {self.final} already exists")
+        self.path.mkdir(parents=True, exist_ok=False)
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            os.replace(self.path, self.final)
+        else:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+    def file(self, name: str) -> Path:
+        target = self.path / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def write_json(self, name: str, data: Any) -> Path:
+        target = self.file(name)
+        target.write_text(json.dumps(data, ensure_ascii=False, indent=2, default=_json_default), encoding="utf-8")
+        return target
+
+    def write_csv(self, name: str, frame: pd.DataFrame) -> Path:
+        target = self.file(name)
+        # UTF-8 with BOM so that Excel opens Korean CSVs correctly.
+        frame.to_csv(target, index=False, encoding="utf-8-sig", lineterminator="\n")
+        return target
+
+    def write_parquet(self, name: str, frame: pd.DataFrame) -> Path:
+        target = self.file(name)
+        frame.to_parquet(target, index=False)
+        return target
+
+
+def _json_default(value: Any):
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
