@@ -19,7 +19,10 @@ fi
 
 [[ -x $VENV/bin/python ]] || "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements.txt
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+# (grep hides pip's notes about optional local package folders this machine lacks)
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements.txt \
+  2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . 2>/dev/null \
+  || "$VENV/bin/python" -m pip install --disable-pip-version-check --no-deps --no-build-isolation -e .
 echo "$stamp" > "$VENV/.setup-stamp"
 echo "textmine is set up in $VENV" >&2

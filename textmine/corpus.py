@@ -17,7 +17,7 @@ import tomllib
 import unicodedata
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -315,7 +315,8 @@ def map_columns(frame: pd.DataFrame, overrides: dict[str, str | None], where: st
     columns = list(frame.columns)
     text_col = _explicit(columns, overrides.get("text_col"), "text", where) or _pick(columns, TEXT_NAMES)
     if text_col is None:
-        lengths = {c: frame[c].astype(str).str.len().mean() for c in columns if frame[c].dtype == object}
+        lengths = {c: frame[c].astype(str).str.len().mean() for c in columns
+                   if not pd.api.types.is_numeric_dtype(frame[c])}
         longest = max(lengths, key=lengths.get) if lengths else None
         hint = f" (the longest texts are in '{longest}')" if longest is not None else ""
         raise CorpusError(
@@ -477,11 +478,14 @@ def load_corpus(path: str | Path, config: CorpusConfig | None = None) -> Corpus:
     frames: list[pd.DataFrame] = []
     reports: list[FileReport] = []
     for file in files:
-        display = str(file.relative_to(root)) if root.is_dir() else file.name
+        # Errors name the file as the user can open it (the corpus path they gave + the file);
+        # tables and ids use the path inside the corpus.
+        display = str(file)
+        relative = str(file.relative_to(root)) if root.is_dir() else file.name
         reader = READERS[file.suffix.lower()]
         data = file.read_bytes()
         tables, encoding = reader(file)
-        report = FileReport(path=display, format=file.suffix.lower().lstrip("."), encoding=encoding, rows=0,
+        report = FileReport(path=relative, format=file.suffix.lower().lstrip("."), encoding=encoding, rows=0,
                             sha256=hashlib.sha256(data).hexdigest())
         for sheet, frame in tables:
             where = f"{display}[{sheet}]" if sheet else display
@@ -490,6 +494,9 @@ def load_corpus(path: str | Path, config: CorpusConfig | None = None) -> Corpus:
                 fallback = (y, "sheet name")
             elif (y := _file_year(file)) is not None:
                 fallback = (y, "file name")
+            if frame.empty:
+                raise CorpusError("the file has a header but no rows", file=where,
+                                  fix="remove it or add opinions to it")
             line_numbers = frame.pop("__line") if "__line" in frame.columns else None
             if file.suffix.lower() == ".txt" and fallback is None:
                 raise CorpusError(
@@ -497,7 +504,9 @@ def load_corpus(path: str | Path, config: CorpusConfig | None = None) -> Corpus:
                     file=display, fix="rename it after its year, e.g. 2019.txt",
                 )
             mapping = map_columns(frame, overrides, where, fallback)
-            frames.append(_table_rows(frame, mapping, where, fallback, line_numbers))
+            rows = _table_rows(frame, mapping, where, fallback, line_numbers)
+            rows["source_file"] = f"{relative}[{sheet}]" if sheet else relative
+            frames.append(rows)
             report.tables[sheet or "-"] = mapping
             report.rows += len(frame)
         reports.append(report)
@@ -557,5 +566,3 @@ def yearly_quality_table(corpus: Corpus) -> pd.DataFrame:
     return table.astype(int)
 
 
-def iter_texts(docs: pd.DataFrame) -> Iterable[str]:
-    return docs["text"].tolist()

@@ -9,8 +9,10 @@ contiguous segments by dynamic programming, minimising the within-segment
 squared error of Hellinger-transformed shares (square roots of proportions,
 which steadies the variance of small and large shares alike).  K is chosen by
 the Bayesian information criterion unless fixed: each segment costs one mean
-per topic plus one change point, and the residual variance is estimated from
-the fit (a Gaussian model of the transformed shares).
+per topic plus one change point, under a Gaussian model of the transformed
+shares whose noise variance is estimated once, robustly, from year-to-year
+differences (estimating it from each fit instead lets extra segments "explain"
+noise and over-segments short series).
 """
 from __future__ import annotations
 
@@ -48,6 +50,21 @@ def _segment_costs(x: np.ndarray) -> np.ndarray:
     return cost
 
 
+def noise_variance(x: np.ndarray) -> float:
+    """Year-to-year noise variance, robust to the few jumps between phases.
+
+    Differences of consecutive rows have variance 2σ² within a phase; a change
+    point adds a jump to one difference only, so a median-based spread (MAD)
+    of the differences ignores it.  Pooled over topics; floored so a perfectly
+    flat matrix does not divide by zero.
+    """
+    if x.shape[0] < 3:
+        return 1e-4
+    diffs = np.diff(x, axis=0)
+    mad = np.median(np.abs(diffs - np.median(diffs, axis=0)), axis=0) * 1.4826
+    return float(max(np.mean(mad ** 2) / 2, 1e-6))
+
+
 @dataclass
 class SegmentationDetector(PhaseDetector):
     n_phases: int | str = "auto"
@@ -76,13 +93,15 @@ class SegmentationDetector(PhaseDetector):
                 idx = int(np.argmin(totals))  # argmin takes the earliest on ties: deterministic
                 best[k, j], back[k, j] = totals[idx], starts[idx]
         m = n * d
+        sigma2 = noise_variance(x)
+        self.noise_variance_ = sigma2
         self.scores_ = {}
         for k in range(1, k_max + 1):
             if not np.isfinite(best[k, n]):
                 continue
-            sse = max(best[k, n], 1e-12 * m)
             params = k * d + (k - 1)
-            self.scores_[k] = {"sse": float(best[k, n]), "bic": float(m * math.log(sse / m) + params * math.log(m))}
+            bic = best[k, n] / sigma2 + params * math.log(m)
+            self.scores_[k] = {"sse": float(best[k, n]), "bic": float(bic)}
         if self.n_phases == "auto":
             self.n_phases_ = min(self.scores_, key=lambda k: (self.scores_[k]["bic"], k))
         else:
@@ -138,7 +157,7 @@ def detect_phases(matrix: pd.DataFrame, n_phases: int | str, min_size: int, max_
         "phases": [p.__dict__ for p in phases],
         "phase_starts": [p.start for p in phases],
         "method": "optimal segmentation (dynamic programming) of Hellinger-transformed topic shares; "
-                  + ("number of phases by BIC" if n_phases == "auto" else f"number of phases fixed at {n_phases}"),
+                  + ("number of phases by BIC (noise variance from robust year-to-year differences)" if n_phases == "auto" else f"number of phases fixed at {n_phases}"),
         "n_phases": detector.n_phases_,
         "selection": {str(k): v for k, v in detector.scores_.items()},
     }

@@ -127,9 +127,6 @@ class OpinionWriter:
 
 def year_topic_weights(spec: SynthSpec, rng: np.random.Generator) -> dict[int, dict[str, float]]:
     """The planted topic distribution of each year."""
-    if spec.n_phases not in V.PHASE_GROUPS:
-        raise TextmineError(f"the generator plants 1 to {max(V.PHASE_GROUPS)} phases, not {spec.n_phases}",
-                            fix=f"use --phases between 1 and {max(V.PHASE_GROUPS)}")
     groups = V.PHASE_GROUPS[spec.n_phases]
     blocks = phase_years(spec.years, spec.n_phases)
     background = 1.0 - spec.active_mass - spec.previous_mass - spec.next_mass
@@ -183,6 +180,9 @@ def _university_names(rng: np.random.Generator, count: int) -> list[tuple[str, s
 def generate_corpus(spec: SynthSpec) -> tuple[pd.DataFrame, dict]:
     """Opinions as a DataFrame with Korean headers, and the truth dictionary."""
     rng = np.random.default_rng(spec.seed)
+    if spec.n_phases not in V.PHASE_GROUPS:
+        raise TextmineError(f"the generator plants 1 to {max(V.PHASE_GROUPS)} phases, not {spec.n_phases}",
+                            fix=f"use --phases between 1 and {max(V.PHASE_GROUPS)}")
     if len(spec.years) < 2 * spec.n_phases:
         raise TextmineError(
             f"{len(spec.years)} years cannot hold {spec.n_phases} phases of at least two years",

@@ -1,0 +1,112 @@
+"""The textmine command: validate, synth, and run's handling of bad input."""
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from conftest import FIXTURES, REPO, run_cli
+
+
+def test_validate_cp949_korean_headers_without_flags(capsys):
+    code, out, err = run_cli(["validate", FIXTURES / "cp949_opinions.csv"], capsys)
+    assert code == 0, err
+    assert "encoding cp949" in out and "text='평가의견'" in out and "'연도'" in out
+    lines = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line[:4].isdigit()}
+    assert lines["2019"][0] == "3" and lines["2020"][0] == "2" and lines["2021"][0] == "3"
+    assert "6 opinions would be modelled" in out
+
+
+def test_validate_json(capsys):
+    code, out, _ = run_cli(["validate", FIXTURES / "cp949_opinions.csv", "--json"], capsys)
+    report = json.loads(out)
+    assert code == 0 and report["counts"]["duplicates_dropped"] == 1
+    assert {r["year"]: r["documents"] for r in report["per_year"]}["2021"] == 3
+
+
+def test_synth_writes_a_corpus(tmp_path, capsys):
+    code, out, _ = run_cli(["synth", tmp_path / "c", "--seed", "4", "--docs-per-year", "10", "--years",
+                            "2013-2024", "--phases", "4"], capsys)
+    assert code == 0
+    truth = json.loads((tmp_path / "c" / "truth.json").read_text(encoding="utf-8"))
+    assert truth["phase_starts"] == [2013, 2016, 2019, 2022]
+
+
+@pytest.mark.parametrize("years", ["2015", "2020-2015"])
+def test_synth_bad_years(tmp_path, capsys, years):
+    code, _, err = run_cli(["synth", tmp_path / "c", "--years", years], capsys)
+    assert code == 2 and "--years" in err and "Traceback" not in err
+
+
+def _assert_clean_failure(code, err, out_dir, *needles):
+    assert code == 2
+    assert err.startswith("textmine: error: ") and "what to do:" in err
+    assert "Traceback" not in err
+    for needle in needles:
+        assert needle in err
+    assert not out_dir.exists() or not any(out_dir.iterdir())
+
+
+def test_run_missing_corpus(tmp_path, capsys):
+    code, _, err = run_cli(["run", tmp_path / "nope", "--out", tmp_path / "out"], capsys)
+    _assert_clean_failure(code, err, tmp_path / "out", "nope", "no such file or folder")
+
+
+def test_run_unsupported_file(tmp_path, capsys):
+    (tmp_path / "x.hwp").write_bytes(b"\xd0\xcf\x11\xe0")
+    code, _, err = run_cli(["run", tmp_path / "x.hwp", "--out", tmp_path / "out"], capsys)
+    _assert_clean_failure(code, err, tmp_path / "out", "x.hwp", "unsupported file type")
+
+
+def test_run_folder_without_supported_files(tmp_path, capsys):
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "notes.md").write_text("x")
+    code, _, err = run_cli(["run", tmp_path / "c", "--out", tmp_path / "out"], capsys)
+    _assert_clean_failure(code, err, tmp_path / "out", "no supported files")
+
+
+def test_run_bad_config(tmp_path, capsys):
+    code, _, err = run_cli(["run", "--set", "lda.num_topics=many", "--out", tmp_path / "out"], capsys)
+    _assert_clean_failure(code, err, tmp_path / "out", "lda.num_topics")
+
+
+@pytest.mark.parametrize("case", ["no_text", "bad_year", "empty", "fake_xlsx"])
+def test_run_bad_corpus_inside_the_flow(prefect_harness, tmp_path, capsys, case):
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    if case == "no_text":
+        pd.DataFrame({"연도": [2019], "제목": ["상담"]}).to_csv(corpus / "a.csv", index=False)
+        needles = ["a.csv", "--text-col"]
+    elif case == "bad_year":
+        pd.DataFrame({"연도": ["2019", "19년"], "평가의견": ["상담", "비교과"]}).to_csv(corpus / "a.csv", index=False)
+        needles = ["a.csv", "row 3", "column '연도'"]
+    elif case == "empty":
+        (corpus / "2019.csv").write_bytes(b"")
+        needles = ["2019.csv", "empty"]
+    else:
+        (corpus / "a.xlsx").write_text("연도,평가의견\n2019,상담\n", encoding="utf-8")
+        needles = ["a.xlsx", "not an Excel workbook"]
+    code, _, err = run_cli(["run", corpus, "--out", tmp_path / "out"], capsys)
+    # Prefect's own log lines may precede the message; the message itself is the last thing said.
+    _assert_clean_failure(code, _last_error(err), tmp_path / "out", *needles)
+    assert "Traceback" not in err
+
+
+def _last_error(err: str) -> str:
+    return err[err.rindex("textmine: error: "):]
+
+
+def test_subprocess_error_has_no_traceback(tmp_path):
+    """A real process on Prefect's ephemeral engine: Prefect's own logging must not print a traceback."""
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    pd.DataFrame({"연도": ["2019", "작년"], "평가의견": ["상담", "비교과"]}).to_csv(corpus / "a.csv", index=False)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    proc = subprocess.run([sys.executable, "-m", "flows.pipeline", str(corpus), "--out", str(tmp_path / "out")],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "'작년' is not a year" in proc.stderr and "what to do:" in proc.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

@@ -1,0 +1,92 @@
+"""The Prefect flow end to end on a real (temporary) Prefect server."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from flows.pipeline import run_pipeline
+from textmine.config import load_config
+from textmine.errors import CorpusError
+
+EXPECTED = {"manifest.json", "topics.csv", "trajectories.csv", "phases.json", "doc_topics.parquet",
+            "evaluation.json", "charts/trajectories_lda.png"}
+
+
+def _config(out, **overrides):
+    return load_config(None, {"run.out_dir": str(out), "lda.passes": "5", **overrides})
+
+
+@pytest.fixture(scope="module")
+def two_runs(prefect_harness, small_synth, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    return [run_pipeline(small_synth, _config(out)) for _ in range(2)], out
+
+
+def test_run_folder_contents(two_runs, small_synth):
+    (folder, _), out = two_runs
+    files = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
+    assert files == EXPECTED
+    assert not [p for p in out.iterdir() if p.name.startswith(".partial")]
+
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    for key in ("run_id", "started", "finished", "config", "seed", "packages", "stage_seconds",
+                "documents", "documents_per_year", "corpus"):
+        assert key in manifest
+    assert manifest["run_id"] == folder.name
+    assert manifest["config"]["lda"]["passes"] == 5
+    assert len(manifest["corpus"]["files"]) == 10 and all(len(f["sha256"]) == 64 for f in manifest["corpus"]["files"])
+    assert set(manifest["stage_seconds"]) >= {"ingest", "tokenize", "lda", "phases", "charts"}
+    assert sum(manifest["documents_per_year"].values()) == manifest["documents"]["modelled"]
+
+    traj = pd.read_csv(folder / "trajectories.csv")
+    sums = traj.groupby(["model", "year"])[["share", "doc_share"]].sum()
+    np.testing.assert_allclose(sums.to_numpy(), 1.0, atol=1e-6)
+    assert sorted(traj["year"].unique()) == list(range(2015, 2025))
+
+    topics = pd.read_csv(folder / "topics.csv")
+    assert list(topics.columns) == ["model", "scope", "topic", "label", "top_terms", "term_weights", "size"]
+    assert topics["size"].sum() == manifest["documents"]["modelled"]
+
+    docs = pd.read_parquet(folder / "doc_topics.parquet")
+    assert docs.loc[docs["is_dominant"], "doc_id"].is_unique
+    assert docs["doc_id"].nunique() == manifest["documents"]["modelled"]
+
+    phases = json.loads((folder / "phases.json").read_text(encoding="utf-8"))
+    assert set(phases) == {"lda", "consensus"}
+    for entry in phases.values():
+        assert entry["phase_starts"][0] == 2015 and entry["phases"][-1]["end"] == 2024
+
+    evaluation = json.loads((folder / "evaluation.json").read_text(encoding="utf-8"))
+    lda = evaluation["models"]["lda"]
+    assert -1 <= lda["coherence_c_npmi"] <= 1 and 0 < lda["topic_diversity"] <= 1
+    assert 0 <= lda["topic_agreement"]["nmi"] <= 1
+    assert (folder / "charts/trajectories_lda.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_planted_phases_are_recovered(two_runs, small_synth):
+    (folder, _), _ = two_runs
+    truth = json.loads((small_synth / "truth.json").read_text(encoding="utf-8"))
+    phases = json.loads((folder / "phases.json").read_text(encoding="utf-8"))
+    assert phases["lda"]["phase_starts"] == truth["phase_starts"]
+    assert phases["consensus"]["phase_starts"] == truth["phase_starts"]
+
+
+def test_same_seed_gives_identical_outputs(two_runs):
+    (a, b), _ = two_runs
+    assert a != b
+    for name in ("topics.csv", "trajectories.csv", "phases.json"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    pd.testing.assert_frame_equal(pd.read_parquet(a / "doc_topics.parquet"), pd.read_parquet(b / "doc_topics.parquet"))
+
+
+def test_failed_run_leaves_no_folder(prefect_harness, tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    pd.DataFrame({"연도": [2019] * 3, "평가의견": ["상담 체계 강화"] * 3}).to_csv(corpus / "a.csv", index=False)
+    pd.DataFrame({"연도": ["2020", "이천이십"], "평가의견": ["비교과", "실습"]}).to_csv(corpus / "b.csv", index=False)
+    out = tmp_path / "out"
+    with pytest.raises(CorpusError) as info:
+        run_pipeline(corpus, _config(out))
+    assert info.value.row == 3 and info.value.column == "연도"
+    assert not out.exists() or not any(out.iterdir())
