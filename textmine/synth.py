@@ -20,7 +20,7 @@ import pandas as pd
 from textmine import synth_vocab as V
 from textmine.errors import TextmineError
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 
 
 @dataclass
@@ -38,6 +38,8 @@ class SynthSpec:
     next_mass: float = 0.03
     typo_rate: float = 0.03
     spacing_error_rate: float = 0.05
+    copy_paste_rate: float = 0.004
+    blank_rate: float = 0.002
 
     @property
     def years(self) -> list[int]:
@@ -225,6 +227,13 @@ def generate_corpus(spec: SynthSpec) -> tuple[pd.DataFrame, dict]:
             rows.append({"연번": doc_id, "연도": year, "대학명": uni, "지역": region,
                          "평가위원": writer.choice(evaluators), "평가영역": section, "평가의견": text})
             doc_topic[doc_id] = main
+            # Forms come back with an opinion pasted twice or a blank opinion field.
+            if rows[-1]["평가의견"] and rng.random() < spec.copy_paste_rate and i > 0:
+                rows[-1]["평가의견"] = rows[-2]["평가의견"]
+                doc_topic[doc_id] = doc_topic[rows[-2]["연번"]]
+            elif rng.random() < spec.blank_rate:
+                rows[-1]["평가의견"] = ""
+                del doc_topic[doc_id]
 
     groups = V.PHASE_GROUPS[spec.n_phases]
     blocks = phase_years(spec.years, spec.n_phases)
