@@ -53,6 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--json", action="store_true", help="print the report as JSON")
     _column_flags(validate)
 
+    terms = sub.add_parser("terms", help="suggest domain terms for the profile's user dictionary")
+    terms.add_argument("corpus", help="corpus file or folder")
+    terms.add_argument("--min-count", type=int, default=10, help="least occurrences of a candidate")
+    terms.add_argument("--min-score", type=float, default=0.25, help="least Kiwi word score (0-1)")
+    terms.add_argument("--top", type=int, default=50, help="how many candidates to list")
+    terms.add_argument("--toml", action="store_true", help="print a user_words list to paste into profile.toml")
+    terms.add_argument("--profile", help="profile TOML to extend (default: the corpus's profile.toml)")
+    _column_flags(terms)
+
     synth = sub.add_parser("synth", help="write a synthetic corpus with truth.json")
     synth.add_argument("out_dir")
     synth.add_argument("--seed", type=int, default=20260)
@@ -138,6 +147,28 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_terms(args: argparse.Namespace) -> int:
+    from textmine.corpus import load_corpus
+    from textmine.tokenize import discover_terms, load_profile
+
+    config = load_config(None, _column_overrides(args))
+    corpus = load_corpus(args.corpus, config.corpus)
+    profile = load_profile(args.corpus, args.profile)
+    found = discover_terms(corpus.modelling_docs()["text"].tolist(), profile, config.kiwi_workers(),
+                           min_count=args.min_count, min_score=args.min_score, top=args.top)
+    if args.toml:
+        words = ", ".join(f'"{t["word"]}"' for t in found if t["kiwi_splits_it"])
+        print(f"# candidates Kiwi splits today; keep the real terms\nuser_words = [{words}]")
+        return 0
+    if not found:
+        print("no candidate terms found; try a lower --min-count or --min-score")
+        return 0
+    print(f"{'term':<16}{'count':>7}{'score':>7}  Kiwi today")
+    for t in found:
+        print(f"{t['word']:<16}{t['frequency']:>7}{t['score']:>7.2f}  {t['kiwi_analysis']}")
+    return 0
+
+
 def cmd_synth(args: argparse.Namespace) -> int:
     from textmine.synth import SynthSpec, write_corpus
 
@@ -154,7 +185,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "validate": cmd_validate, "synth": cmd_synth}
+COMMANDS = {"run": cmd_run, "validate": cmd_validate, "terms": cmd_terms, "synth": cmd_synth}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""The textmine flow: ingest -> tokenize (per year) -> LDA -> trajectories -> phases -> outputs.
+"""The textmine flow: ingest -> mask PII -> tokenize (per year) -> LDA -> trajectories -> phases -> outputs.
 
 Thin by design: every stage is a function of ``textmine``; this module only
 makes each stage (and each year, where a stage is per year) a Prefect task,
@@ -20,14 +20,14 @@ import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from textmine import align, charts, corpus as corpus_mod, evaluate, lda, phases as phases_mod, tokenize
+from textmine import align, cache, charts, corpus as corpus_mod, evaluate, lda, phases as phases_mod, pii, tokenize
 from textmine.config import Config, config_from_dict
 from textmine.errors import TextmineError
-from textmine.runfolder import RunFolder
+from textmine.runfolder import RunFolder, doc_topics_table, topics_table
 
 # Stages are deterministic functions of their inputs: a retry would fail the
 # same way, so none are retried.  Inputs are large in-memory tables, so Prefect's
-# input hashing is off (textmine caches tokens itself).
+# input hashing is off (textmine caches tokens itself, keyed by content).
 STAGE = dict(cache_policy=NO_CACHE, retries=0)
 PACKAGES = ["textmine", "kiwipiepy", "gensim", "prefect", "pandas", "numpy", "scikit-learn", "matplotlib"]
 
@@ -37,9 +37,32 @@ def ingest(corpus_path: str, config: Config) -> corpus_mod.Corpus:
     return corpus_mod.load_corpus(corpus_path, config.corpus)
 
 
+@task(name="mask-pii", **STAGE)
+def mask_pii(docs: pd.DataFrame, profile: tokenize.Profile, config: Config) -> tuple[pd.DataFrame, dict]:
+    masker = pii.PiiMasker(profile.pii_titles, profile.pii_names, tokenize.kiwi_for(profile, config.kiwi_workers()))
+    texts, report = masker.mask_texts(docs["text"].tolist())
+    return docs.assign(text=texts), report.as_dict()
+
+
 @task(name="tokenize-year", task_run_name="tokenize-{year}", **STAGE)
-def tokenize_year(year: int, texts: list[str], profile: tokenize.Profile, config: Config) -> list[list[str]]:
-    return tokenize.tokenize_texts(texts, profile, config.tokenize, config.kiwi_workers())
+def tokenize_year(year: int, texts: list[str], profile: tokenize.Profile, config: Config) -> dict:
+    """Tokens of one year's units, from the token cache when the same texts were tokenized before."""
+    t = config.tokenize
+    settings = {"unit": t.unit, "max_chunk_chars": t.max_chunk_chars}
+    store = cache.TokenCache(config.run.cache_dir) if t.cache else None
+    key = cache.token_key(texts, profile.digest(), settings)
+    hit = store.get(key) if store else None
+    if hit is not None:
+        return {"tokens": hit[0], "owners": hit[1], "cached": True}
+    tokens, owners = tokenize.tokenize_units(texts, profile, t, config.kiwi_workers())
+    if store:
+        store.put(key, tokens, owners)
+    return {"tokens": tokens, "owners": owners, "cached": False}
+
+
+@task(name="collocations", **STAGE)
+def collocations(tokens: list[list[str]], config: Config) -> list[list[str]]:
+    return tokenize.merge_collocations(tokens, config.tokenize.phrase_min_count, config.tokenize.phrase_threshold)
 
 
 @task(name="fit-global-lda", **STAGE)
@@ -62,9 +85,7 @@ def detect_phases(model: str, table: pd.DataFrame, topic_terms: dict[int, list[s
 @task(name="evaluate", **STAGE)
 def evaluate_run(truth: dict | None, phases: dict, doc_ids: list[str], dominant: dict[str, np.ndarray],
                  quality: dict) -> dict:
-    result: dict = {"models": {}}
-    for model, entry in quality.items():
-        result["models"][model] = dict(entry)
+    result: dict = {"models": {m: dict(q) for m, q in quality.items()}}
     if truth is None:
         result["truth"] = None
         return result
@@ -102,29 +123,6 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _topics_table(model: str, result: lda.LdaResult) -> pd.DataFrame:
-    rows = []
-    for k, terms in enumerate(result.topic_terms):
-        rows.append({
-            "model": model, "scope": "global", "topic": k, "label": lda.topic_label(terms),
-            "top_terms": ", ".join(t for t, _ in terms),
-            "term_weights": "; ".join(f"{t}:{w:.4f}" for t, w in terms),
-            "size": int(result.topic_sizes[k]),
-        })
-    return pd.DataFrame(rows)
-
-
-def _doc_topics_table(model: str, doc_ids: list[str], years: list[int], doc_topic: np.ndarray,
-                      min_probability: float = 0.01) -> pd.DataFrame:
-    """Long table of each document's topic probabilities (small ones omitted, the top one always kept)."""
-    dominant = doc_topic.argmax(axis=1)
-    rows, cols = np.nonzero((doc_topic >= min_probability) | (np.arange(doc_topic.shape[1]) == dominant[:, None]))
-    return pd.DataFrame({
-        "doc_id": np.asarray(doc_ids, dtype=object)[rows], "year": np.asarray(years)[rows], "model": model,
-        "topic": cols.astype(int), "probability": doc_topic[rows, cols].round(6), "is_dominant": cols == dominant[rows],
-    })
-
-
 @flow(name="textmine", log_prints=False)
 def textmine_pipeline(corpus: str, config: dict, run_id: str | None = None) -> str:
     """Run every stage on ``corpus`` and return the finished run folder."""
@@ -136,28 +134,46 @@ def textmine_pipeline(corpus: str, config: dict, run_id: str | None = None) -> s
         logger.info("run folder (being written): %s", run.path)
         with _timed(timings, "ingest"):
             data = ingest(corpus, cfg)
-            docs = data.modelling_docs()
             truth = evaluate.load_truth(corpus)
+            profile = tokenize.load_profile(corpus, cfg.tokenize.profile)
+        with _timed(timings, "mask_pii"):
+            docs, masked = mask_pii(data.modelling_docs(), profile, cfg)
         years = sorted(docs["year"].unique().tolist())
-        logger.info("corpus: %d opinions over %d years (%s)", len(docs), len(years), data.counts())
+        logger.info("corpus: %d opinions over %d years (%s); PII masked: %s", len(docs), len(years),
+                    data.counts(), masked)
 
         with _timed(timings, "tokenize"):
-            tokenize.check_tags(cfg.tokenize.pos_tags)
-            profile = tokenize.load_profile(corpus, cfg.tokenize.profile)
-            tokens_by_year = {y: tokenize_year(y, docs.loc[docs["year"] == y, "text"].tolist(), profile, cfg)
-                              for y in years}
-        # Documents stay in year order from here on, so every table lines up with ``docs``.
+            per_year = {y: tokenize_year(y, docs.loc[docs["year"] == y, "text"].tolist(), profile, cfg) for y in years}
+        # Documents in year order from here on, so every table lines up with ``docs``.
         docs = pd.concat([docs[docs["year"] == y] for y in years], ignore_index=True)
-        tokens = [t for y in years for t in tokens_by_year[y]]
-        no_tokens = sum(1 for t in tokens if not t)
+        offsets = np.cumsum([0] + [int((docs["year"] == y).sum()) for y in years])
+        unit_tokens = [t for y in years for t in per_year[y]["tokens"]]
+        unit_owner = [int(off + o) for off, y in zip(offsets, years) for o in per_year[y]["owners"]]
+        if cfg.tokenize.collocations:
+            with _timed(timings, "collocations"):
+                unit_tokens = collocations(unit_tokens, cfg)
+        doc_tokens = np.bincount(unit_owner, weights=[len(t) for t in unit_tokens], minlength=len(docs))
+        # Opinions with no usable token (all digits, symbols, foreign script) are reported, not modelled.
+        keep_doc = doc_tokens > 0
+        if not keep_doc.any():
+            raise TextmineError("no opinion has any Korean noun left after tokenization",
+                                file=corpus, fix="check the text column, or keep other POS tags in the profile")
+        no_tokens = {str(y): int((~keep_doc & (docs["year"] == y).to_numpy()).sum()) for y in years}
+        remap = np.cumsum(keep_doc) - 1
+        keep_unit = [keep_doc[o] and bool(t) for o, t in zip(unit_owner, unit_tokens)]
+        unit_tokens = [t for t, k in zip(unit_tokens, keep_unit) if k]
+        unit_owner = [int(remap[o]) for o, k in zip(unit_owner, keep_unit) if k]
+        docs = docs.loc[keep_doc].reset_index(drop=True)
         doc_ids, doc_years = docs["doc_id"].tolist(), docs["year"].tolist()
 
         models: dict[str, dict] = {}
         with _timed(timings, "lda"):
-            fitted = fit_global_lda(tokens, cfg)
+            fitted = fit_global_lda(unit_tokens, cfg)
+            doc_topic = fitted.doc_topic if cfg.tokenize.unit == "document" else \
+                align.aggregate_units(fitted.doc_topic, unit_owner, [len(t) for t in unit_tokens], len(docs))
         labels = fitted.labels()
         with _timed(timings, "trajectories"):
-            table = trajectories(fitted.doc_topic, doc_years, labels, "lda")
+            table = trajectories(doc_topic, doc_years, labels, "lda")
         topic_terms = {k: [t for t, _ in terms] for k, terms in enumerate(fitted.topic_terms)}
         with _timed(timings, "phases"):
             models["lda"] = detect_phases("lda", table, topic_terms, dict(enumerate(labels)), cfg)
@@ -167,19 +183,19 @@ def textmine_pipeline(corpus: str, config: dict, run_id: str | None = None) -> s
             quality = {"lda": {
                 "num_topics": fitted.num_topics, "vocabulary_size": fitted.vocabulary_size,
                 "topic_diversity": round(evaluate.topic_diversity(topic_terms.values()), 4),
-                "coherence_c_npmi": evaluate.coherence(fitted.model, tokens, fitted.dictionary,
+                "coherence_c_npmi": evaluate.coherence(fitted.model, unit_tokens, fitted.dictionary,
                                                        topic_terms.values(), "c_npmi", cfg.run.seed),
             }}
-            evaluation = evaluate_run(truth, all_phases, doc_ids, {"lda": fitted.doc_topic.argmax(axis=1)}, quality)
+            evaluation = evaluate_run(truth, all_phases, doc_ids, {"lda": doc_topic.argmax(axis=1)}, quality)
         with _timed(timings, "charts"):
             chart_files = render_charts(run, table, models["lda"], "lda")
 
-        run.write_csv("topics.csv", _topics_table("lda", fitted))
+        run.write_csv("topics.csv", topics_table("lda", fitted.topic_terms, np.bincount(
+            doc_topic.argmax(axis=1), minlength=fitted.num_topics)))
         run.write_csv("trajectories.csv", table)
         run.write_json("phases.json", all_phases)
-        run.write_parquet("doc_topics.parquet", _doc_topics_table("lda", doc_ids, doc_years, fitted.doc_topic))
+        run.write_parquet("doc_topics.parquet", doc_topics_table("lda", doc_ids, doc_years, doc_topic))
         run.write_json("evaluation.json", evaluation)
-        counts = data.counts() | {"no_tokens": no_tokens}
         run.write_json("manifest.json", {
             "run_id": run.run_id,
             "started": started.isoformat(),
@@ -188,11 +204,16 @@ def textmine_pipeline(corpus: str, config: dict, run_id: str | None = None) -> s
                        "metadata_columns": data.metadata_columns, "truth": truth is not None},
             "config": cfg.to_dict(),
             "seed": cfg.run.seed,
-            "profile": {"sources": list(profile.sources), "sha256": profile.digest()},
+            "profile": {"sources": list(profile.sources), "sha256": profile.digest(), "version": profile.data.get("version")},
             "packages": _versions(),
             "platform": {"system": platform.system(), "machine": platform.machine(), "python": sys.version.split()[0]},
             "stage_seconds": timings,
-            "documents": counts,
+            "documents": data.counts() | {"no_tokens_skipped": sum(no_tokens.values()), "modelled": len(docs),
+                                          "units": len(unit_tokens)},
+            "no_tokens_per_year": no_tokens,
+            "pii_masked": masked,
+            "token_cache": {"hits": [y for y in years if per_year[y]["cached"]],
+                            "misses": [y for y in years if not per_year[y]["cached"]]},
             "documents_per_year": {str(y): int(n) for y, n in docs.groupby("year").size().items()},
             "outputs": sorted(["manifest.json", "topics.csv", "trajectories.csv", "phases.json",
                                "doc_topics.parquet", "evaluation.json", *chart_files]),

@@ -14,7 +14,8 @@ EXPECTED = {"manifest.json", "topics.csv", "trajectories.csv", "phases.json", "d
 
 
 def _config(out, **overrides):
-    return load_config(None, {"run.out_dir": str(out), "lda.passes": "5", **overrides})
+    return load_config(None, {"run.out_dir": str(out), "lda.passes": "5",
+                              "run.cache_dir": str(out.parent / "cache"), **overrides})
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +91,64 @@ def test_failed_run_leaves_no_folder(prefect_harness, tmp_path):
         run_pipeline(corpus, _config(out))
     assert info.value.row == 3 and info.value.column == "연도"
     assert not out.exists() or not any(out.iterdir())
+
+
+def _manifest(folder):
+    return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+
+
+def test_warm_rerun_never_calls_kiwi_and_a_new_year_only_tokenizes_that_year(prefect_harness, small_synth,
+                                                                              tmp_path, monkeypatch):
+    import shutil
+
+    import textmine.tokenize
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for path in small_synth.glob("opinions_*.csv"):
+        if "2024" not in path.name:
+            shutil.copy(path, corpus / path.name)
+    config = _config(tmp_path / "out", **{"run.cache_dir": str(tmp_path / "cache")})
+    cold = run_pipeline(corpus, config)
+    assert _manifest(cold)["token_cache"]["misses"] == list(range(2015, 2024))
+
+    shutil.copy(small_synth / "opinions_2024.csv", corpus / "opinions_2024.csv")
+    grown = run_pipeline(corpus, config)
+    assert _manifest(grown)["token_cache"] == {"hits": list(range(2015, 2024)), "misses": [2024]}
+
+    def no_kiwi(*args, **kwargs):
+        raise AssertionError("Kiwi was called on a warm rerun")
+
+    monkeypatch.setattr(textmine.tokenize, "tokenize_units", no_kiwi)
+    warm = run_pipeline(corpus, config)
+    assert _manifest(warm)["token_cache"]["misses"] == []
+    assert (warm / "topics.csv").read_bytes() == (grown / "topics.csv").read_bytes()
+
+
+PII = ["010-2345-6789", "kim.sujin@example.ac.kr", "850315-2345678", "김수진", "이현우"]
+
+
+def test_no_planted_pii_reaches_any_output(prefect_harness, small_synth, tmp_path):
+    import shutil
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(small_synth, corpus)
+    frame = pd.read_csv(corpus / "opinions_2019.csv", dtype=str)
+    for i in range(0, 40):
+        frame.loc[i, "평가의견"] += (" 김수진 팀장이 상담을 전담함. 이현우 컨설턴트 면담 실시."
+                                 " 문의 010-2345-6789, kim.sujin@example.ac.kr, 주민번호 850315-2345678.")
+    frame.to_csv(corpus / "opinions_2019.csv", index=False, encoding="utf-8-sig")
+    cache_dir = tmp_path / "cache"
+    folder = run_pipeline(corpus, _config(tmp_path / "out", **{"run.cache_dir": str(cache_dir)}))
+    masked = _manifest(folder)["pii_masked"]
+    assert masked["phone"] == 40 and masked["email"] == 40 and masked["rrn"] == 40 and masked["name"] == 80
+
+    texts = []
+    for path in list(folder.rglob("*")) + list(cache_dir.rglob("*")):
+        if path.suffix == ".parquet":
+            texts.append(pd.read_parquet(path).astype(str).to_string())
+        elif path.is_file() and path.suffix != ".png":
+            texts.append(path.read_text(encoding="utf-8-sig"))
+    assert texts
+    for secret in PII:
+        assert not any(secret in t for t in texts), secret

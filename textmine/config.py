@@ -31,16 +31,23 @@ class CorpusConfig:
 
 @dataclass
 class TokenizeConfig:
-    # Kiwi POS tags kept as tokens: common and proper nouns (Sejong tag set).
-    pos_tags: list[str] = field(default_factory=lambda: ["NNG", "NNP"])
-    # One-syllable nouns are mostly fragments (것, 수, 등) in evaluation prose.
-    min_token_len: int = 2
+    # What counts as a token (POS tags, stopwords, user words, synonyms) is the
+    # corpus profile's business; these settings are about how tokenization runs.
     # Kiwi worker threads; 0 means one per CPU core.
     num_workers: int = 0
-    # Documents handed to Kiwi per call: bounds memory on very large corpora.
-    batch_size: int = 2000
-    # A profile TOML (user dictionary, stopwords); None = the corpus's own profile.toml,
-    # falling back to the built-in one.
+    # Characters handed to Kiwi per call: bounds memory on very large corpora.
+    batch_chars: int = 2_000_000
+    # Longer texts are cut into pieces of this size first (Kiwi slows sharply on huge strings).
+    max_chunk_chars: int = 5000
+    # "document" models whole opinions; "sentence" models Kiwi-split sentences, mapped back to documents.
+    unit: str = "document"
+    # Merge frequent noun pairs into phrases (gensim Phrases, NPMI scoring).
+    collocations: bool = False
+    phrase_min_count: int = 10
+    phrase_threshold: float = 0.5
+    # Reuse tokens of unchanged years from the token cache.
+    cache: bool = True
+    # A profile TOML; None = the corpus's own profile.toml over the built-in one.
     profile: str | None = None
 
 
@@ -70,6 +77,8 @@ class PhaseConfig:
 class RunConfig:
     seed: int = 42
     out_dir: str = "outputs"
+    # Token (and later embedding) caches; "~" is expanded.
+    cache_dir: str = "~/.cache/textmine"
     models: list[str] = field(default_factory=lambda: ["lda"])
 
 
@@ -109,6 +118,11 @@ def _coerce(value: Any, hint: Any, where: str, source: str) -> Any:
             return float(value)
         except (TypeError, ValueError):
             pass
+    elif hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no", "on", "off"):
+            return value.lower() in ("true", "1", "yes", "on")
     elif hint is str:
         if isinstance(value, str):
             return value
@@ -204,6 +218,9 @@ def validate_config(config: Config) -> None:
         raise ConfigError("the number of phases must be at least 1", fix="use --phases auto or a positive number")
     if config.phases.min_size < 1:
         raise ConfigError("phases.min_size must be at least 1", fix="set phases.min_size = 1 or more")
+    if config.tokenize.unit not in ("document", "sentence"):
+        raise ConfigError(f"tokenize.unit must be 'document' or 'sentence', got {config.tokenize.unit!r}",
+                          fix="set tokenize.unit = \"document\" or \"sentence\"")
     if config.lda.num_topics < 2:
         raise ConfigError("lda.num_topics must be at least 2", fix="set lda.num_topics = 2 or more")
     if not 0 < config.lda.no_above <= 1:

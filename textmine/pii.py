@@ -8,8 +8,9 @@ tokenize to nothing, and counts what it replaced.
 
 Names are found by a title that follows them (from the profile: 팀장,
 컨설턴트, 교수...) and kept from over-masking by two checks: the candidate
-starts with a Korean surname, and Kiwi does not read it as one common noun
-(so "정보 담당자" and "전공 교수" stay, "정민호 교수" goes).  Names the
+starts with a Korean surname, and Kiwi, reading it in context, tags it as a
+proper noun with nothing but nouns after it (so "정보 담당자", "전공 교수" and
+"이에 컨설턴트" stay, "정민호 교수" goes).  Names the
 profile lists are masked wherever they occur.
 """
 from __future__ import annotations
@@ -60,9 +61,10 @@ class PiiMasker:
         if self.kiwi is None:
             return len(word) == 3
         # Tagged in context ("박서연 선생님"): alone, Kiwi reads unknown names as common nouns.
-        first = self.kiwi.tokenize(phrase)[0]
-        # One common noun (정보, 전공, 기관...) is not a name; a proper noun or a split word is.
-        return not (first.form == word and first.tag == "NNG")
+        inside = [t for t in self.kiwi.tokenize(phrase) if t.start < len(word)]
+        # A name reads as a proper noun, possibly split (최영/NNP + 호/NNG); a word with a
+        # particle or ending (이에, 배치되어, 전략과) or a common noun (정보, 전공) is not one.
+        return bool(inside) and inside[0].tag == "NNP" and all(t.tag in ("NNP", "NNG") for t in inside)
 
     def mask(self, text: str, report: MaskReport) -> str:
         for kind, pattern in (("rrn", _RRN), ("email", _EMAIL), ("phone", _PHONE)):

@@ -73,3 +73,30 @@ def _json_default(value: Any):
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def topics_table(model: str, topic_terms: list[list[tuple[str, float]]], sizes, scope: str = "global",
+                 n_label_terms: int = 3) -> pd.DataFrame:
+    """``topics.csv`` rows: model, scope, topic, label, top terms (and with weights), size."""
+    rows = []
+    for k, terms in enumerate(topic_terms):
+        rows.append({
+            "model": model, "scope": scope, "topic": k, "label": "·".join(t for t, _ in terms[:n_label_terms]),
+            "top_terms": ", ".join(t for t, _ in terms),
+            "term_weights": "; ".join(f"{t}:{w:.4f}" for t, w in terms),
+            "size": int(sizes[k]),
+        })
+    return pd.DataFrame(rows)
+
+
+def doc_topics_table(model: str, doc_ids, years, doc_topic, min_probability: float = 0.01) -> pd.DataFrame:
+    """``doc_topics.parquet`` rows: each document's topic probabilities (small ones omitted, the top one kept)."""
+    import numpy as np
+
+    dominant = doc_topic.argmax(axis=1)
+    rows, cols = np.nonzero((doc_topic >= min_probability) | (np.arange(doc_topic.shape[1]) == dominant[:, None]))
+    return pd.DataFrame({
+        "doc_id": np.asarray(doc_ids, dtype=object)[rows], "year": np.asarray(years)[rows], "model": model,
+        "topic": cols.astype(int), "probability": doc_topic[rows, cols].round(6),
+        "is_dominant": cols == dominant[rows],
+    })

@@ -1,39 +1,158 @@
 """Korean tokenization with Kiwi: nouns kept, compounds whole, boilerplate out.
 
-A *profile* (TOML) carries what is specific to a corpus: Kiwi user words for
-programme terms, stopwords, and the POS tags to keep.  The built-in profile
-(``textmine/profiles/default.toml``) is extended by a ``profile.toml`` beside
-the corpus or one named in the config.  Kiwi loads in about a second, so one
-instance per (profile, workers) is built per process and reused.
+A *profile* (TOML, versioned, hashed into the manifest) carries what is
+specific to a corpus: Kiwi user words for programme terms, POS tags to keep,
+stopwords (evaluation boilerplate included), synonym merges, minimum token
+length, Kiwi model options, and the titles/names used for PII masking.  The
+built-in profile (``textmine/profiles/default.toml``) is extended by a
+``profile.toml`` beside the corpus and then by one named in the config.
+
+Speed: Kiwi loads in about a second, so one instance per (profile, workers) is
+built per process; texts go to ``Kiwi.tokenize(list)`` (its multi-threaded
+path) in batches bounded by characters, and very long texts are cut into
+chunks first, because Kiwi's time on a single huge string grows much faster
+than linearly (a 0.9 M-character text: 128 s whole, 4 s in 5,000-character chunks).
 """
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import json
+import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterator, Sequence
 
 from textmine.config import TokenizeConfig
 from textmine.errors import ConfigError
 
 DEFAULT_PROFILE = Path(__file__).parent / "profiles" / "default.toml"
-PROFILE_KEYS = {"version", "user_words", "stopwords"}
 # Kiwi tags that make sense as topic-model tokens (Sejong tag set as used by Kiwi).
 KNOWN_TAGS = {"NNG", "NNP", "NNB", "NR", "NP", "VV", "VA", "XR", "SL", "SH", "MAG"}
+USER_WORD_TAGS = {"NNG", "NNP", "VV", "VA", "XR", "SL"}
+KIWI_MODEL_TYPES = {"none", "largest", "knlm", "sbg", "cong", "cong-global"}
+KIWI_TYPOS = {"none", "basic", "continual", "basic_with_continual", "lengthening", "basic_with_continual_and_lengthening"}
+LIST_KEYS = {"user_words", "stopwords"}
+TABLE_KEYS = {"synonyms", "kiwi", "pii"}
+SCALAR_KEYS = {"version", "pos_tags", "min_token_len", "dictionary_file"}
+PROFILE_KEYS = LIST_KEYS | TABLE_KEYS | SCALAR_KEYS
+_SENTENCE_END = re.compile(r"(?<=[.!?。])\s+|\n+")
 
 
 @dataclass(frozen=True)
 class Profile:
-    user_words: tuple[str, ...] = ()
-    stopwords: frozenset[str] = frozenset()
-    sources: tuple[str, ...] = field(default=(), compare=False)
+    """The merged profile.  ``data`` is plain TOML-like data; ``sources`` where it came from."""
+
+    data: dict
+    sources: tuple[str, ...]
+
+    @property
+    def user_words(self) -> tuple[tuple[str, str], ...]:
+        out = []
+        for entry in self.data.get("user_words", []):
+            word, _, tag = entry.partition("/")
+            out.append((word.strip(), tag.strip() or "NNG"))
+        return tuple(out)
+
+    @property
+    def stopwords(self) -> frozenset[str]:
+        return frozenset(self.data.get("stopwords", []))
+
+    @property
+    def synonyms(self) -> dict[str, str]:
+        return dict(self.data.get("synonyms", {}))
+
+    @property
+    def pos_tags(self) -> tuple[str, ...]:
+        return tuple(self.data.get("pos_tags", ["NNG", "NNP"]))
+
+    @property
+    def min_token_len(self) -> int:
+        return int(self.data.get("min_token_len", 2))
+
+    @property
+    def kiwi_options(self) -> tuple[tuple[str, Any], ...]:
+        return tuple(sorted(self.data.get("kiwi", {}).items()))
+
+    @property
+    def dictionary_file(self) -> str | None:
+        return self.data.get("dictionary_file")
+
+    @property
+    def pii_titles(self) -> tuple[str, ...]:
+        return tuple(self.data.get("pii", {}).get("titles", []))
+
+    @property
+    def pii_names(self) -> tuple[str, ...]:
+        return tuple(self.data.get("pii", {}).get("names", []))
 
     def digest(self) -> str:
-        payload = json.dumps([sorted(self.user_words), sorted(self.stopwords)], ensure_ascii=False)
+        payload = json.dumps(self.data, ensure_ascii=False, sort_keys=True)
+        if self.dictionary_file:
+            payload += hashlib.sha256(Path(self.dictionary_file).read_bytes()).hexdigest()
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def _fail(path: Path, problem: str, fix: str) -> ConfigError:
+    return ConfigError(problem, file=path, fix=fix)
+
+
+def _check_profile(data: dict, path: Path) -> dict:
+    unknown = set(data) - PROFILE_KEYS
+    if unknown:
+        raise _fail(path, f"unknown profile key(s): {', '.join(sorted(unknown))}",
+                    f"a profile may set {', '.join(sorted(PROFILE_KEYS))}")
+    for key in LIST_KEYS:
+        value = data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise _fail(path, f"'{key}' must be a list of non-empty strings", f'write {key} = ["..."]')
+    for entry in data.get("user_words", []):
+        tag = entry.partition("/")[2].strip()
+        if tag and tag not in USER_WORD_TAGS:
+            raise _fail(path, f"user word '{entry}' has an unknown tag '{tag}'",
+                        f"use word or word/TAG with TAG one of {', '.join(sorted(USER_WORD_TAGS))}")
+    if "pos_tags" in data:
+        tags = data["pos_tags"]
+        bad = [t for t in tags if t not in KNOWN_TAGS] if isinstance(tags, list) else [str(tags)]
+        if bad or not tags:
+            raise _fail(path, f"unknown or unsupported POS tag(s): {', '.join(bad) or '(none given)'}",
+                        f"pos_tags may use: {', '.join(sorted(KNOWN_TAGS))}")
+    if "min_token_len" in data and (not isinstance(data["min_token_len"], int) or data["min_token_len"] < 1):
+        raise _fail(path, "'min_token_len' must be a whole number of at least 1", "e.g. min_token_len = 2")
+    for key in TABLE_KEYS:
+        if key in data and not isinstance(data[key], dict):
+            raise _fail(path, f"'{key}' must be a [{key}] table", f"write [{key}] followed by its settings")
+    for variant, canonical in data.get("synonyms", {}).items():
+        if not isinstance(canonical, str) or not canonical.strip():
+            raise _fail(path, f"synonym '{variant}' must map to a word", f'write "{variant}" = "canonical word"')
+    kiwi = data.get("kiwi", {})
+    if set(kiwi) - {"model_type", "typos"}:
+        raise _fail(path, f"unknown [kiwi] option(s): {', '.join(sorted(set(kiwi) - {'model_type', 'typos'}))}",
+                    "[kiwi] takes model_type and typos")
+    if "model_type" in kiwi and kiwi["model_type"] not in KIWI_MODEL_TYPES:
+        raise _fail(path, f"unknown Kiwi model_type '{kiwi['model_type']}'", f"use one of {', '.join(sorted(KIWI_MODEL_TYPES))}")
+    if "typos" in kiwi and kiwi["typos"] not in KIWI_TYPOS:
+        raise _fail(path, f"unknown Kiwi typos option '{kiwi['typos']}'", f"use one of {', '.join(sorted(KIWI_TYPOS))}")
+    pii = data.get("pii", {})
+    if set(pii) - {"titles", "names"}:
+        raise _fail(path, "unknown [pii] option(s)", "[pii] takes titles and names")
+    if "dictionary_file" in data:
+        dict_path = (path.parent / str(data["dictionary_file"])).resolve()
+        try:
+            lines = dict_path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise _fail(path, f"the Kiwi dictionary file {dict_path} cannot be read ({exc.__class__.__name__})",
+                        "point dictionary_file at a UTF-8 text file of 'word<TAB>TAG' lines") from None
+        for number, line in enumerate(lines, start=1):
+            if line.strip() and not line.startswith("#"):
+                parts = line.split("\t")
+                if len(parts) < 2 or parts[1].strip() not in USER_WORD_TAGS:
+                    raise ConfigError("not a Kiwi user dictionary line (word<TAB>TAG[<TAB>score])",
+                                      file=dict_path, row=number, fix="fix or remove the line")
+        data["dictionary_file"] = str(dict_path)
+    return data
 
 
 def _read_profile_file(path: Path) -> dict:
@@ -43,15 +162,24 @@ def _read_profile_file(path: Path) -> dict:
         raise ConfigError("profile file not found", file=path, fix="check tokenize.profile in the config") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"profile is not valid UTF-8 TOML ({exc})", file=path, fix="fix the TOML syntax") from None
-    unknown = set(data) - PROFILE_KEYS
-    if unknown:
-        raise ConfigError(f"unknown profile key(s): {', '.join(sorted(unknown))}", file=path,
-                          fix=f"a profile may set {', '.join(sorted(PROFILE_KEYS))}")
-    for key in ("user_words", "stopwords"):
-        value = data.get(key, [])
-        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-            raise ConfigError(f"'{key}' must be a list of non-empty strings", file=path, fix=f'write {key} = ["..."]')
-    return data
+    return _check_profile(data, path)
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    """Lists extend, tables merge, scalars replace."""
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        if key in LIST_KEYS:
+            out[key] = out.get(key, []) + [v for v in value if v not in out.get(key, [])]
+        elif key in TABLE_KEYS:
+            merged = dict(out.get(key, {}))
+            for k, v in value.items():
+                merged[k] = (merged.get(k, []) + [x for x in v if x not in merged.get(k, [])]) \
+                    if isinstance(v, list) and isinstance(merged.get(k), list) else v
+            out[key] = merged
+        else:
+            out[key] = value
+    return out
 
 
 def load_profile(corpus_path: str | Path | None = None, extra: str | Path | None = None) -> Profile:
@@ -64,56 +192,159 @@ def load_profile(corpus_path: str | Path | None = None, extra: str | Path | None
             paths.append(beside)
     if extra is not None:
         paths.append(Path(extra))
-    words: list[str] = []
-    stops: set[str] = set()
+    data: dict = {}
     for path in paths:
-        data = _read_profile_file(path)
-        words += [w.strip() for w in data.get("user_words", []) if w.strip() not in words]
-        stops |= {w.strip() for w in data.get("stopwords", [])}
-    return Profile(user_words=tuple(words), stopwords=frozenset(stops), sources=tuple(map(str, paths)))
+        data = _merge(data, _read_profile_file(path))
+    return Profile(data=data, sources=tuple(map(str, paths)))
 
 
 @functools.lru_cache(maxsize=4)
-def build_kiwi(user_words: tuple[str, ...], num_workers: int):
+def build_kiwi(user_words: tuple[tuple[str, str], ...], num_workers: int,
+               kiwi_options: tuple[tuple[str, Any], ...] = (), dictionary_file: str | None = None):
     """One Kiwi per process and profile: loading the model costs about a second."""
     from kiwipiepy import Kiwi
 
-    kiwi = Kiwi(num_workers=num_workers)
-    for word in user_words:
-        kiwi.add_user_word(word, "NNG", 0.0)
+    options = dict(kiwi_options)
+    if options.get("typos") == "none":
+        options.pop("typos")
+    kiwi = Kiwi(num_workers=num_workers, **options)
+    if dictionary_file:
+        kiwi.load_user_dictionary(dictionary_file)
+    for word, tag in user_words:
+        kiwi.add_user_word(word, tag, 0.0)
     return kiwi
 
 
-def check_tags(tags: Sequence[str]) -> None:
-    bad = [t for t in tags if t not in KNOWN_TAGS]
-    if bad:
-        raise ConfigError(f"unknown or unsupported POS tag(s): {', '.join(bad)}",
-                          fix=f"tokenize.pos_tags may use: {', '.join(sorted(KNOWN_TAGS))}")
+def kiwi_for(profile: Profile, num_workers: int):
+    return build_kiwi(profile.user_words, num_workers, profile.kiwi_options, profile.dictionary_file)
+
+
+def chunk_text(text: str, max_chars: int) -> list[str]:
+    """Cut a long text into pieces of at most ``max_chars``, at sentence ends or spaces where possible."""
+    if len(text) <= max_chars:
+        return [text]
+    pieces, start = [], 0
+    while start < len(text):
+        end = min(start + max_chars, len(text))
+        if end < len(text):
+            window = text[start:end]
+            cut = max((m.end() for m in _SENTENCE_END.finditer(window)), default=0)
+            if cut < max_chars // 2:
+                cut = window.rfind(" ") + 1
+            if cut > 0:
+                end = start + cut
+        pieces.append(text[start:end])
+        start = end
+    return pieces
+
+
+def _batches(texts: Sequence[str], config: TokenizeConfig) -> Iterator[tuple[list[int], list[str]]]:
+    """(owner index per piece, pieces) batches of at most ``batch_chars`` characters."""
+    owners: list[int] = []
+    pieces: list[str] = []
+    size = 0
+    for i, text in enumerate(texts):
+        for piece in chunk_text(text, config.max_chunk_chars):
+            owners.append(i)
+            pieces.append(piece)
+            size += len(piece)
+            if size >= config.batch_chars:
+                yield owners, pieces
+                owners, pieces, size = [], [], 0
+    if pieces:
+        yield owners, pieces
 
 
 def tokenize_texts(texts: Sequence[str], profile: Profile, config: TokenizeConfig, num_workers: int) -> list[list[str]]:
-    """Token lists in the order of ``texts``, in batches so memory stays flat."""
-    check_tags(config.pos_tags)
-    kiwi = build_kiwi(profile.user_words, num_workers)
-    keep = set(config.pos_tags)
-    out: list[list[str]] = []
-    for start in range(0, len(texts), config.batch_size):
-        batch = texts[start:start + config.batch_size]
-        for tokens in kiwi.tokenize(batch):
-            out.append(_select(tokens, keep, profile.stopwords, config.min_token_len))
+    """Token lists in the order of ``texts`` (long texts chunked, batches bounded by characters)."""
+    kiwi = kiwi_for(profile, num_workers)
+    keep = set(profile.pos_tags)
+    stop, synonyms, min_len = profile.stopwords, profile.synonyms, profile.min_token_len
+    out: list[list[str]] = [[] for _ in texts]
+    for owners, pieces in _batches(texts, config):
+        for owner, tokens in zip(owners, kiwi.tokenize(pieces)):
+            out[owner].extend(_select(tokens, keep, stop, synonyms, min_len))
     return out
 
 
-def _select(tokens: Iterable, keep: set[str], stopwords: frozenset[str], min_len: int) -> list[str]:
+def _select(tokens, keep: set[str], stopwords: frozenset[str], synonyms: dict[str, str], min_len: int) -> list[str]:
     words = []
     for token in tokens:
-        if token.tag not in keep:
+        tag = token.tag
+        if tag not in keep:
             continue
-        # Verbs/adjectives are kept as lemmas (먹었다 -> 먹다); SL (Latin) is case-folded.
-        form = token.form + "다" if token.tag in ("VV", "VA") else token.form
-        if token.tag == "SL":
-            form = form.upper()
+        # Verbs/adjectives become lemmas (운영하다); Latin script is case-folded (ncs -> NCS).
+        form = token.form + "다" if tag in ("VV", "VA") else token.form.upper() if tag == "SL" else token.form
+        form = synonyms.get(form, form)
         if len(form) < min_len or form in stopwords:
             continue
         words.append(form)
     return words
+
+
+def tokenize_units(texts: Sequence[str], profile: Profile, config: TokenizeConfig,
+                   num_workers: int) -> tuple[list[list[str]], list[int]]:
+    """Tokens per modelling unit and, per unit, the index of the text it came from.
+
+    With ``unit = "document"`` a unit is a text; with ``"sentence"`` it is one of
+    the text's sentences (Kiwi's splitter), so one opinion can carry several topics.
+    """
+    if config.unit == "sentence":
+        sentences = split_sentences(texts, profile, num_workers, config.max_chunk_chars)
+        owners = [i for i, sents in enumerate(sentences) for _ in sents]
+        units = [s for sents in sentences for s in sents]
+    else:
+        owners, units = list(range(len(texts))), list(texts)
+    return tokenize_texts(units, profile, config, num_workers), owners
+
+
+def merge_collocations(token_lists: Sequence[Sequence[str]], min_count: int, threshold: float) -> list[list[str]]:
+    """Join frequent noun pairs into one token (취업_상담) with gensim Phrases (NPMI scoring)."""
+    from gensim.models.phrases import Phrases
+
+    phrases = Phrases(token_lists, min_count=min_count, threshold=threshold, scoring="npmi", delimiter="_")
+    frozen = phrases.freeze()
+    return [list(frozen[tokens]) for tokens in token_lists]
+
+
+def split_sentences(texts: Sequence[str], profile: Profile, num_workers: int,
+                    max_chunk_chars: int = 5000) -> list[list[str]]:
+    """Each text's sentences (Kiwi's splitter), for sentence-level modelling units."""
+    kiwi = kiwi_for(profile, num_workers)
+    out = []
+    for text in texts:
+        sentences = [s.text for piece in chunk_text(text, max_chunk_chars) for s in kiwi.split_into_sents(piece)]
+        out.append([s for s in sentences if s.strip()] or [text])
+    return out
+
+
+_HANGUL_WORD = re.compile(r"^[가-힣]{2,}$")
+# A candidate whose analysis has particles, endings, verbs, numbers or determiners is a fragment.
+_FRAGMENT_TAG = re.compile(r"^(J|E|V|S|MM|IC|XSV|XSA)")
+
+
+def discover_terms(texts: Sequence[str], profile: Profile, num_workers: int, min_count: int = 10,
+                   min_score: float = 0.25, max_word_len: int = 10, top: int = 50) -> list[dict]:
+    """Candidate domain terms (Kiwi's extract_words) that the profile does not know yet.
+
+    Each candidate is listed with how Kiwi currently analyses it, so a researcher
+    can see which compounds it breaks (비교과 -> 비/XPN + 교과/NNG) and add them as
+    user words.  Fragments (with particles, endings, numbers) are left out.
+    """
+    kiwi = kiwi_for(profile, num_workers)
+    known = {w for w, _ in profile.user_words} | set(profile.stopwords)
+    texts = [t for t in texts if isinstance(t, str) and t.strip()]
+    found = []
+    for word, score, freq, _ in kiwi.extract_words(texts, min_cnt=min_count, max_word_len=max_word_len,
+                                                   min_score=min_score):
+        word = word.strip()
+        if word in known or not _HANGUL_WORD.match(word):
+            continue
+        tokens = kiwi.tokenize(word)
+        if any(_FRAGMENT_TAG.match(t.tag) for t in tokens):
+            continue
+        found.append({"word": word, "frequency": int(freq), "score": round(float(score), 3),
+                      "kiwi_splits_it": len(tokens) > 1,
+                      "kiwi_analysis": " + ".join(f"{t.form}/{t.tag}" for t in tokens)})
+    found.sort(key=lambda r: (-r["score"], -r["frequency"], r["word"]))
+    return found[:top]

@@ -1,0 +1,63 @@
+"""On-disk cache of token lists, keyed by what produced them.
+
+A year's tokens are stored as one Parquet file named by the SHA-256 of the
+year's (PII-masked) texts, the profile digest, the tokenizer settings and the
+Kiwi version, so a rerun with the same inputs never calls Kiwi again, a new
+year only tokenizes that year, and any change to texts, profile or Kiwi misses.
+Files are written to a temporary name and renamed, so a crash never leaves a
+half-written entry.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any, Sequence
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def cache_root(cache_dir: str) -> Path:
+    return Path(os.path.expanduser(cache_dir))
+
+
+def token_key(texts: Sequence[str], profile_digest: str, settings: dict[str, Any]) -> str:
+    from kiwipiepy import __version__ as kiwi_version
+
+    h = hashlib.sha256()
+    h.update(json.dumps({"kiwi": kiwi_version, "profile": profile_digest, "settings": settings},
+                        sort_keys=True).encode())
+    for text in texts:
+        data = text.encode("utf-8")
+        h.update(len(data).to_bytes(8, "little"))  # length-prefixed: no two text lists collide by joining
+        h.update(data)
+    return h.hexdigest()
+
+
+class TokenCache:
+    def __init__(self, cache_dir: str | Path):
+        self.folder = Path(os.path.expanduser(str(cache_dir))) / "tokens"
+
+    def path(self, key: str) -> Path:
+        return self.folder / f"{key}.parquet"
+
+    def get(self, key: str) -> tuple[list[list[str]], list[int]] | None:
+        path = self.path(key)
+        if not path.is_file():
+            return None
+        try:
+            table = pq.read_table(path)
+        except (OSError, pa.ArrowInvalid):
+            return None  # an unreadable entry is a miss; it is rewritten below
+        return table.column("tokens").to_pylist(), table.column("owner").to_pylist()
+
+    def put(self, key: str, tokens: list[list[str]], owners: list[int]) -> Path:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        table = pa.table({"owner": pa.array(owners, pa.int64()), "tokens": pa.array(tokens, pa.list_(pa.string()))})
+        tmp = self.folder / f".{key}.{uuid.uuid4().hex}.tmp"
+        pq.write_table(table, tmp)
+        os.replace(tmp, self.path(key))
+        return self.path(key)
