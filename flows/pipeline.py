@@ -47,17 +47,9 @@ def mask_pii(docs: pd.DataFrame, profile: tokenize.Profile, config: Config) -> t
 @task(name="tokenize-year", task_run_name="tokenize-{year}", **STAGE)
 def tokenize_year(year: int, texts: list[str], profile: tokenize.Profile, config: Config) -> dict:
     """Tokens of one year's units, from the token cache when the same texts were tokenized before."""
-    t = config.tokenize
-    settings = {"unit": t.unit, "max_chunk_chars": t.max_chunk_chars}
-    store = cache.TokenCache(config.run.cache_dir) if t.cache else None
-    key = cache.token_key(texts, profile.digest(), settings)
-    hit = store.get(key) if store else None
-    if hit is not None:
-        return {"tokens": hit[0], "owners": hit[1], "cached": True}
-    tokens, owners = tokenize.tokenize_units(texts, profile, t, config.kiwi_workers())
-    if store:
-        store.put(key, tokens, owners)
-    return {"tokens": tokens, "owners": owners, "cached": False}
+    tokens, owners, hit = cache.cached_tokenize_units(texts, profile, config.tokenize, config.kiwi_workers(),
+                                                      config.run.cache_dir)
+    return {"tokens": tokens, "owners": owners, "cached": hit}
 
 
 @task(name="collocations", **STAGE)

@@ -61,3 +61,19 @@ class TokenCache:
         pq.write_table(table, tmp)
         os.replace(tmp, self.path(key))
         return self.path(key)
+
+
+def cached_tokenize_units(texts: Sequence[str], profile, config, num_workers: int,
+                          cache_dir: str | Path) -> tuple[list[list[str]], list[int], bool]:
+    """``tokenize.tokenize_units`` through the token cache: (tokens, owners, whether it was a hit)."""
+    from textmine import tokenize
+
+    store = TokenCache(cache_dir) if config.cache else None
+    key = token_key(texts, profile.digest(), {"unit": config.unit, "max_chunk_chars": config.max_chunk_chars})
+    hit = store.get(key) if store else None
+    if hit is not None:
+        return hit[0], hit[1], True
+    tokens, owners = tokenize.tokenize_units(texts, profile, config, num_workers)
+    if store:
+        store.put(key, tokens, owners)
+    return tokens, owners, False
