@@ -62,6 +62,11 @@ def fit_global_lda(tokens: list[list[str]], config: Config) -> lda.LdaResult:
     return lda.fit_global_lda(tokens, config.lda, config.run.seed)
 
 
+@task(name="fit-yearly-lda", task_run_name="fit-lda-{year}", **STAGE)
+def fit_yearly_lda(year: int, tokens: list[list[str]], dictionary, k_global: int, config: Config) -> lda.LdaResult | None:
+    return lda.fit_yearly_lda(tokens, dictionary, k_global, config.lda, config.run.seed)
+
+
 @task(name="trajectories", **STAGE)
 def trajectories(doc_topic: np.ndarray, years: list[int], labels: list[str], model: str) -> pd.DataFrame:
     return align.topic_shares_by_year(doc_topic, years, labels, model)
@@ -92,10 +97,14 @@ def evaluate_run(truth: dict | None, phases: dict, doc_ids: list[str], dominant:
 
 
 @task(name="charts", **STAGE)
-def render_charts(run: RunFolder, table: pd.DataFrame, phases: dict, model: str) -> list[str]:
-    fig = charts.plot_topic_trajectories(table, phases["phases"], f"{model.upper()} 토픽 비중 추이와 시기 구분")
-    path = charts.save_figure(fig, run.file(f"charts/trajectories_{model}.png"))
-    return [str(path.relative_to(run.path))]
+def render_charts(run: RunFolder, table: pd.DataFrame, phases: dict, model: str, selection: list[dict]) -> list[str]:
+    paths = [charts.save_figure(
+        charts.plot_topic_trajectories(table, phases["phases"], f"{model.upper()} 토픽 비중 추이와 시기 구분"),
+        run.file(f"charts/trajectories_{model}.png"))]
+    if len(selection) > 1:
+        paths.append(charts.save_figure(charts.plot_model_selection(selection, f"{model.upper()} 토픽 수 선택"),
+                                        run.file(f"charts/model_selection_{model}.png")))
+    return [str(p.relative_to(run.path)) for p in paths]
 
 
 @contextmanager
@@ -163,27 +172,51 @@ def textmine_pipeline(corpus: str, config: dict, run_id: str | None = None) -> s
             fitted = fit_global_lda(unit_tokens, cfg)
             doc_topic = fitted.doc_topic if cfg.tokenize.unit == "document" else \
                 align.aggregate_units(fitted.doc_topic, unit_owner, [len(t) for t in unit_tokens], len(docs))
+        yearly: dict[int, lda.LdaResult | None] = {}
+        if cfg.lda.yearly:
+            with _timed(timings, "lda_yearly"):
+                unit_year = np.asarray(doc_years)[unit_owner]
+                for y in years:
+                    year_tokens = [t for t, uy in zip(unit_tokens, unit_year) if uy == y]
+                    yearly[y] = fit_yearly_lda(y, year_tokens, fitted.dictionary, fitted.num_topics, cfg)
         labels = fitted.labels()
         with _timed(timings, "trajectories"):
             table = trajectories(doc_topic, doc_years, labels, "lda")
-        topic_terms = {k: [t for t, _ in terms] for k, terms in enumerate(fitted.topic_terms)}
+        topic_terms = {k: list(terms) for k, terms in enumerate(fitted.relevant_terms)}
         with _timed(timings, "phases"):
             models["lda"] = detect_phases("lda", table, topic_terms, dict(enumerate(labels)), cfg)
             all_phases = dict(models)
             all_phases["consensus"] = phases_mod.consensus_phases(models)
         with _timed(timings, "evaluate"):
+            chosen = next((r for r in fitted.selection if r["k"] == fitted.num_topics), {})
+            prob_terms = [[t for t, _ in terms] for terms in fitted.topic_terms]
             quality = {"lda": {
-                "num_topics": fitted.num_topics, "vocabulary_size": fitted.vocabulary_size,
-                "topic_diversity": round(evaluate.topic_diversity(topic_terms.values()), 4),
-                "coherence_c_npmi": evaluate.coherence(fitted.model, unit_tokens, fitted.dictionary,
-                                                       topic_terms.values(), "c_npmi", cfg.run.seed),
+                "num_topics": fitted.num_topics, "selected_by": fitted.selected_by, "seed": fitted.seed,
+                "vocabulary_size": fitted.vocabulary_size,
+                "coherence_c_v": chosen.get("c_v", evaluate.coherence(
+                    fitted.model, unit_tokens, fitted.dictionary, prob_terms, "c_v", cfg.run.seed)),
+                "coherence_c_npmi": chosen.get("c_npmi", evaluate.coherence(
+                    fitted.model, unit_tokens, fitted.dictionary, prob_terms, "c_npmi", cfg.run.seed)),
+                "topic_diversity": round(evaluate.topic_diversity(
+                    [[t for t, _ in terms] for terms in lda._top_terms(fitted.model, fitted.num_topics, 25)]), 4),
+                "stability": {"mean": fitted.stability.get("mean"), "per_topic": fitted.stability.get("per_topic"),
+                              "seeds": cfg.lda.seeds},
+                "k_selection": fitted.selection,
+                "yearly_models": {str(y): (r.num_topics if r is not None else
+                                           f"skipped: fewer than {cfg.lda.yearly_min_docs} documents")
+                                  for y, r in yearly.items()},
             }}
             evaluation = evaluate_run(truth, all_phases, doc_ids, {"lda": doc_topic.argmax(axis=1)}, quality)
         with _timed(timings, "charts"):
-            chart_files = render_charts(run, table, models["lda"], "lda")
+            chart_files = render_charts(run, table, models["lda"], "lda", fitted.selection)
 
-        run.write_csv("topics.csv", topics_table("lda", fitted.topic_terms, np.bincount(
-            doc_topic.argmax(axis=1), minlength=fitted.num_topics)))
+        sizes = np.bincount(doc_topic.argmax(axis=1), minlength=fitted.num_topics)
+        topic_rows = [topics_table("lda", fitted.topic_terms, sizes, relevant=fitted.relevant_terms)]
+        for y, r in yearly.items():
+            if r is not None:
+                topic_rows.append(topics_table("lda", r.topic_terms, r.topic_sizes, scope=str(y),
+                                               relevant=r.relevant_terms))
+        run.write_csv("topics.csv", pd.concat(topic_rows, ignore_index=True))
         run.write_csv("trajectories.csv", table)
         run.write_json("phases.json", all_phases)
         run.write_parquet("doc_topics.parquet", doc_topics_table("lda", doc_ids, doc_years, doc_topic))

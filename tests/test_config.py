@@ -23,7 +23,8 @@ def test_round_trip_through_dict():
 @pytest.mark.parametrize("text,message", [
     ("[lda]\nnum_topic = 9\n", "unknown setting 'lda.num_topic'"),
     ("[ldaa]\nnum_topics = 9\n", "unknown config section"),
-    ("[lda]\nnum_topics = 'many'\n", "must be int"),
+    ("[lda]\nnum_topics = 'many'\n", "number or 'auto'"),
+    ("[lda]\npasses = 'many'\n", "must be int"),
     ("[lda\n", "not valid TOML"),
     ("[phases]\nn_phases = 'some'\n", "number or 'auto'"),
     ("[run]\nmodels = ['lda', 'nmf']\n", "unknown model"),

@@ -1,39 +1,104 @@
-"""Global gensim LDA: invariants, bounds and exact reproducibility."""
+"""gensim LDA: invariants, bounds, k selection, seed stability, per-year models, exact reproducibility."""
 import numpy as np
 import pytest
 
-from textmine.config import LdaConfig
+from textmine.config import LdaConfig, TokenizeConfig
 from textmine.corpus import load_corpus
 from textmine.errors import TextmineError
-from textmine.lda import fit_global_lda
+from textmine.evaluate import match_topics, seed_stability, topic_similarity
+from textmine.lda import choose_k, fit_global_lda, fit_yearly_lda, relevance_terms
 from textmine.tokenize import load_profile, tokenize_texts
-from textmine.config import TokenizeConfig
+
+FAST = dict(passes=3, iterations=50, n_jobs=1)
 
 
 @pytest.fixture(scope="module")
 def tokens(small_synth):
     docs = load_corpus(small_synth).modelling_docs()
-    return tokenize_texts(docs["text"].tolist(), load_profile(), TokenizeConfig(), 2)
+    return tokenize_texts(docs["text"].tolist(), load_profile(), TokenizeConfig(), 2), docs["year"].tolist()
 
 
 def test_invariants(tokens):
-    result = fit_global_lda(tokens, LdaConfig(num_topics=8, passes=3), seed=1)
-    assert result.doc_topic.shape == (len(tokens), 8)
+    toks, _ = tokens
+    result = fit_global_lda(toks, LdaConfig(num_topics=8, seeds=1, **FAST), seed=1)
+    assert result.doc_topic.shape == (len(toks), 8)
     np.testing.assert_allclose(result.doc_topic.sum(axis=1), 1.0, atol=1e-6)
-    assert result.topic_sizes.sum() == len(tokens)
+    np.testing.assert_allclose(result.topic_word.sum(axis=1), 1.0, atol=1e-4)
+    assert result.topic_sizes.sum() == len(toks)
     assert all(len(terms) == 10 for terms in result.topic_terms)
     assert all(0 < w <= 1 for terms in result.topic_terms for _, w in terms)
-    assert len(set(result.labels())) > 4
+    assert len(set(result.labels())) == 8
+    assert result.selected_by == "fixed"
 
 
 def test_same_seed_identical_other_seed_different(tokens):
-    config = LdaConfig(num_topics=6, passes=2)
-    a = fit_global_lda(tokens, config, seed=5)
-    b = fit_global_lda(tokens, config, seed=5)
-    c = fit_global_lda(tokens, config, seed=6)
-    assert np.array_equal(a.doc_topic, b.doc_topic)
-    assert a.topic_terms == b.topic_terms
+    toks, _ = tokens
+    config = LdaConfig(num_topics=6, seeds=1, **FAST)
+    a = fit_global_lda(toks, config, seed=5)
+    b = fit_global_lda(toks, config, seed=5)
+    c = fit_global_lda(toks, config, seed=6)
+    assert np.array_equal(a.doc_topic, b.doc_topic) and a.topic_terms == b.topic_terms
     assert not np.array_equal(a.doc_topic, c.doc_topic)
+
+
+def test_parallel_grid_equals_serial_grid(tokens):
+    toks, _ = tokens
+    serial = fit_global_lda(toks, LdaConfig(k_grid=[4, 6], seeds=2, **FAST), seed=3)
+    parallel = fit_global_lda(toks, LdaConfig(k_grid=[4, 6], seeds=2, **(FAST | {"n_jobs": 2})), seed=3)
+    assert serial.selection == parallel.selection
+    assert np.array_equal(serial.doc_topic, parallel.doc_topic)
+
+
+def test_k_grid_is_scored_and_k_chosen(tokens):
+    toks, _ = tokens
+    result = fit_global_lda(toks, LdaConfig(k_grid=[3, 6, 9], seeds=2, **FAST), seed=1)
+    assert [r["k"] for r in result.selection] == [3, 6, 9]
+    for row in result.selection:
+        assert 0 <= row["c_v"] <= 1 and -1 <= row["c_npmi"] <= 1
+        assert 0 < row["diversity"] <= 1 and 0 <= row["stability"] <= 1 and 0 <= row["score"] <= 1
+    best = max(result.selection, key=lambda r: r["score"])
+    assert result.num_topics == best["k"]
+    assert len(result.stability["per_topic"]) == result.num_topics
+
+
+def test_choose_k_prefers_better_scores_and_fewer_topics_on_ties():
+    rows = [{"k": 4, "c_v": 0.5, "c_npmi": 0.1, "diversity": 0.8, "stability": 0.7},
+            {"k": 8, "c_v": 0.6, "c_npmi": 0.2, "diversity": 0.9, "stability": 0.8}]
+    assert choose_k(rows) == 8
+    tie = [{"k": 4, "c_v": 0.5, "c_npmi": 0.1, "diversity": 0.8, "stability": 0.7},
+           {"k": 8, "c_v": 0.5, "c_npmi": 0.1, "diversity": 0.8, "stability": 0.7}]
+    assert choose_k(tie) == 4
+
+
+def test_seed_stability_and_matching():
+    rng = np.random.default_rng(0)
+    a = rng.dirichlet(np.ones(50) * 0.1, size=5)
+    perm = [3, 0, 4, 1, 2]
+    match, sims = match_topics(a, a[perm])
+    assert [perm[m] for m in match] == list(range(5)) and np.allclose(sims, 1)
+    assert np.allclose(np.diag(topic_similarity(a, a)), 1)
+    noisy = a + rng.dirichlet(np.ones(50), size=5) * 0.5
+    stab = seed_stability([a, a[perm], noisy])
+    assert stab["central"] in (0, 1) and stab["per_topic"] == [1.0] * 5 or min(stab["per_topic"]) > 0.5
+    assert 0 < stab["mean"] < 1
+
+
+def test_relevance_favours_distinctive_terms():
+    vocab = ["흔함", "진로", "상담"]
+    topic_word = np.array([[0.5, 0.45, 0.05], [0.5, 0.05, 0.45]])
+    term_prob = np.array([0.8, 0.1, 0.1])
+    assert relevance_terms(topic_word, term_prob, vocab, 0.6, 1) == [["진로"], ["상담"]]
+    assert relevance_terms(topic_word, term_prob, vocab, 1.0, 1) == [["흔함"], ["흔함"]]
+
+
+def test_yearly_models_share_the_global_dictionary(tokens):
+    toks, years = tokens
+    glob = fit_global_lda(toks, LdaConfig(num_topics=8, seeds=1, **FAST), seed=1)
+    year_tokens = [t for t, y in zip(toks, years) if y == 2020]
+    yearly = fit_yearly_lda(year_tokens, glob.dictionary, 8, LdaConfig(**FAST), seed=1)
+    assert yearly.topic_word.shape[1] == glob.topic_word.shape[1]
+    assert 2 <= yearly.num_topics <= 8
+    assert fit_yearly_lda(year_tokens[:10], glob.dictionary, 8, LdaConfig(**FAST), seed=1) is None
 
 
 def test_too_few_documents():

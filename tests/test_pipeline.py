@@ -10,11 +10,12 @@ from textmine.config import load_config
 from textmine.errors import CorpusError
 
 EXPECTED = {"manifest.json", "topics.csv", "trajectories.csv", "phases.json", "doc_topics.parquet",
-            "evaluation.json", "charts/trajectories_lda.png"}
+            "evaluation.json", "charts/trajectories_lda.png", "charts/model_selection_lda.png"}
 
 
 def _config(out, **overrides):
-    return load_config(None, {"run.out_dir": str(out), "lda.passes": "5",
+    # A small grid and two seeds keep the flow tests quick; the bundled e2e run uses the defaults.
+    return load_config(None, {"run.out_dir": str(out), "lda.passes": "5", "lda.k_grid": "8,10,12", "lda.seeds": "2",
                               "run.cache_dir": str(out.parent / "cache"), **overrides})
 
 
@@ -46,8 +47,18 @@ def test_run_folder_contents(two_runs, small_synth):
     assert sorted(traj["year"].unique()) == list(range(2015, 2025))
 
     topics = pd.read_csv(folder / "topics.csv")
-    assert list(topics.columns) == ["model", "scope", "topic", "label", "top_terms", "term_weights", "size"]
-    assert topics["size"].sum() == manifest["documents"]["modelled"]
+    assert list(topics.columns) == ["model", "scope", "topic", "label", "top_terms", "term_weights",
+                                    "relevant_terms", "size"]
+    global_topics = topics[topics["scope"] == "global"]
+    assert global_topics["size"].sum() == manifest["documents"]["modelled"]
+    yearly = topics[topics["scope"] != "global"]
+    modelled = json.loads((folder / "evaluation.json").read_text(encoding="utf-8"))["models"]["lda"]["yearly_models"]
+    small = {y for y, k in modelled.items() if isinstance(k, str)}
+    assert all(manifest["documents_per_year"][y] < 30 for y in small) and len(small) < 3  # small years reported
+    assert set(yearly["scope"].astype(str)) == set(modelled) - small
+    for year, group in yearly.groupby("scope"):  # per-year models cover that year's documents
+        assert group["size"].sum() == manifest["documents_per_year"][str(year)]
+        assert len(group) == modelled[str(year)]
 
     docs = pd.read_parquet(folder / "doc_topics.parquet")
     assert docs.loc[docs["is_dominant"], "doc_id"].is_unique
@@ -60,7 +71,9 @@ def test_run_folder_contents(two_runs, small_synth):
 
     evaluation = json.loads((folder / "evaluation.json").read_text(encoding="utf-8"))
     lda = evaluation["models"]["lda"]
-    assert -1 <= lda["coherence_c_npmi"] <= 1 and 0 < lda["topic_diversity"] <= 1
+    assert -1 <= lda["coherence_c_npmi"] <= 1 and 0 <= lda["coherence_c_v"] <= 1 and 0 < lda["topic_diversity"] <= 1
+    assert [r["k"] for r in lda["k_selection"]] == [8, 10, 12] and lda["num_topics"] in (8, 10, 12)
+    assert len(lda["stability"]["per_topic"]) == lda["num_topics"]
     assert 0 <= lda["topic_agreement"]["nmi"] <= 1
     assert (folder / "charts/trajectories_lda.png").read_bytes()[:4] == b"\x89PNG"
 

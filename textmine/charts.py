@@ -69,6 +69,24 @@ def plot_topic_trajectories(trajectories: pd.DataFrame, phases: list[dict], titl
     return fig
 
 
+def plot_model_selection(rows: list[dict], title: str):
+    """Coherence, diversity and seed stability against the number of topics; the chosen k marked."""
+    korean_font()
+    frame = pd.DataFrame(rows).sort_values("k")
+    fig, axes = plt.subplots(1, 4, figsize=(13, 3.6), layout="constrained", sharex=True)
+    names = {"c_v": "응집도 c_v", "c_npmi": "응집도 c_npmi", "diversity": "토픽 다양성", "stability": "시드 안정성"}
+    best = frame.loc[frame["score"].idxmax(), "k"] if "score" in frame else None
+    for ax, (col, name) in zip(axes, names.items()):
+        ax.plot(frame["k"], frame[col], marker="o", color="#1f77b4")
+        if best is not None:
+            ax.axvline(best, color="#d62728", ls="--", lw=1)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("토픽 수 k")
+        ax.grid(alpha=0.3)
+    fig.suptitle(f"{title} (선택: k={best})" if best is not None else title)
+    return fig
+
+
 def save_figure(fig, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

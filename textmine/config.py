@@ -53,7 +53,11 @@ class TokenizeConfig:
 
 @dataclass
 class LdaConfig:
-    num_topics: int = 12
+    # "auto" picks k from k_grid by coherence, diversity and seed stability; an integer fixes it.
+    num_topics: int | str = "auto"
+    k_grid: list[int] = field(default_factory=lambda: [6, 8, 10, 12, 14, 16])
+    # Seeds per k (run.seed, run.seed + 1, ...): stability is measured across them.
+    seeds: int = 3
     passes: int = 10
     iterations: int = 200
     # Vocabulary pruning (gensim Dictionary.filter_extremes).
@@ -62,7 +66,18 @@ class LdaConfig:
     keep_n: int = 20000
     chunksize: int = 2000
     alpha: str = "symmetric"
+    eta: str = "symmetric"
+    # gensim LdaMulticore workers per fit; 1 is exactly reproducible, more is faster but not.
+    workers: int = 1
+    # Fits of the k grid run in this many processes (0 = one per core); each stays reproducible.
+    n_jobs: int = 0
     top_n_terms: int = 10
+    # LDAvis relevance weight: 1 ranks by probability, lower favours distinctive terms.
+    relevance_lambda: float = 0.6
+    # Per-year models: years with fewer documents are reported, not modelled.
+    yearly: bool = True
+    yearly_min_docs: int = 30
+    yearly_docs_per_topic: int = 10
 
 
 @dataclass
@@ -221,8 +236,19 @@ def validate_config(config: Config) -> None:
     if config.tokenize.unit not in ("document", "sentence"):
         raise ConfigError(f"tokenize.unit must be 'document' or 'sentence', got {config.tokenize.unit!r}",
                           fix="set tokenize.unit = \"document\" or \"sentence\"")
-    if config.lda.num_topics < 2:
+    k = config.lda.num_topics
+    if isinstance(k, str) and k != "auto":
+        try:
+            config.lda.num_topics = k = int(k)
+        except ValueError:
+            raise ConfigError(f"lda.num_topics must be a number or 'auto', got {k!r}",
+                              fix="set lda.num_topics = \"auto\" or a number such as 12") from None
+    if isinstance(k, int) and k < 2:
         raise ConfigError("lda.num_topics must be at least 2", fix="set lda.num_topics = 2 or more")
+    if any(g < 2 for g in config.lda.k_grid) or not config.lda.k_grid:
+        raise ConfigError("lda.k_grid must list topic counts of at least 2", fix="e.g. k_grid = [6, 8, 10, 12]")
+    if config.lda.seeds < 1:
+        raise ConfigError("lda.seeds must be at least 1", fix="set lda.seeds = 3")
     if not 0 < config.lda.no_above <= 1:
         raise ConfigError("lda.no_above must be in (0, 1]", fix="set lda.no_above, e.g. 0.5")
 

@@ -72,3 +72,60 @@ def coherence(model, token_lists, dictionary, topic_terms: Sequence[Sequence[str
     cm = CoherenceModel(topics=[list(t) for t in topic_terms], texts=token_lists, dictionary=dictionary,
                         coherence=measure, processes=1)
     return round(float(cm.get_coherence()), 4)
+
+
+def topic_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """1 - Jensen-Shannon distance (base 2) between every row of ``a`` and of ``b`` (topic-word distributions)."""
+    a = a / a.sum(axis=1, keepdims=True)
+    b = b / b.sum(axis=1, keepdims=True)
+    out = np.empty((a.shape[0], b.shape[0]))
+    for i, p in enumerate(a):  # row by row keeps memory at (topics × vocabulary)
+        m = (p[None, :] + b) / 2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            kl_p = np.where(p > 0, p * np.log2(p / m), 0.0).sum(axis=1)
+            kl_q = np.where(b > 0, b * np.log2(b / m), 0.0).sum(axis=1)
+        out[i] = 1.0 - np.sqrt(np.clip((kl_p + kl_q) / 2, 0.0, 1.0))
+    return out
+
+
+def match_topics(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Best one-to-one matching of ``a``'s topics to ``b``'s (Hungarian): (match index per a-topic, similarity)."""
+    from scipy.optimize import linear_sum_assignment
+
+    sim = topic_similarity(a, b)
+    rows, cols = linear_sum_assignment(-sim)
+    match = np.full(a.shape[0], -1)
+    match[rows] = cols
+    sims = np.zeros(a.shape[0])
+    sims[rows] = sim[rows, cols]
+    return match, sims
+
+
+def seed_stability(topic_words: list[np.ndarray]) -> dict:
+    """Agreement of models fitted with different seeds.
+
+    For each pair of runs, topics are matched one to one; a run's score is its
+    mean matched similarity to the other runs.  The *central* run (highest
+    score) is the one to keep; its per-topic stability is each topic's mean
+    best-match similarity in the other runs.
+    """
+    n = len(topic_words)
+    if n < 2:
+        k = topic_words[0].shape[0]
+        return {"mean": None, "central": 0, "per_topic": [None] * k, "per_run": [None]}
+    pair = np.zeros((n, n))
+    per_topic = {i: [] for i in range(n)}
+    for i in range(n):
+        for j in range(n):
+            if i != j:
+                _, sims = match_topics(topic_words[i], topic_words[j])
+                pair[i, j] = sims.mean()
+                per_topic[i].append(sims)
+    per_run = pair.sum(axis=1) / (n - 1)
+    central = int(np.argmax(per_run))  # argmax takes the first on ties: deterministic
+    return {
+        "mean": round(float(pair[~np.eye(n, dtype=bool)].mean()), 4),
+        "central": central,
+        "per_topic": [round(float(v), 4) for v in np.mean(per_topic[central], axis=0)],
+        "per_run": [round(float(v), 4) for v in per_run],
+    }

@@ -1,16 +1,25 @@
-"""LDA topic models with gensim.
+"""LDA topic models with gensim: global and per-year, k chosen on evidence, stable across seeds.
 
-``fit_global_lda`` fits one model over all years and returns plain data: the
-document-topic matrix and each topic's top terms.  gensim's LdaModel is used
-(single process, exactly reproducible for a given ``random_state``).
+- :func:`fit_global_lda` fits a grid of topic counts with several seeds each,
+  in parallel processes (each fit alone is exactly reproducible; see
+  :func:`fit_lda_model` for ``workers``),
+  scores every k by coherence (c_v, c_npmi over the model's own tokens), topic
+  diversity and seed stability, picks k (or takes the user's), and keeps the
+  most central of that k's runs.
+- :func:`fit_yearly_lda` fits one model per year on the global dictionary, so
+  topic-word distributions of different years are comparable (for lineage).
+- Topic terms come by probability and by LDAvis relevance
+  (λ·log p(w|t) + (1-λ)·log(p(w|t)/p(w))), which favours distinctive words.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 
+from textmine import evaluate
 from textmine.config import LdaConfig
 from textmine.errors import TextmineError
 
@@ -18,24 +27,29 @@ from textmine.errors import TextmineError
 @dataclass
 class LdaResult:
     doc_topic: np.ndarray  # (documents, topics), rows sum to 1
-    topic_terms: list[list[tuple[str, float]]]  # per topic, top terms with probabilities
+    topic_terms: list[list[tuple[str, float]]]  # per topic, top terms by probability
+    relevant_terms: list[list[str]]  # per topic, top terms by relevance (distinctive)
+    topic_word: np.ndarray  # (topics, vocabulary) p(w|t)
     topic_sizes: np.ndarray  # documents whose most probable topic is each topic
     vocabulary_size: int
-    model: object  # gensim LdaModel, kept for coherence and saving
-    dictionary: object
-    corpus_bow: list
+    seed: int
+    model: object = field(repr=False)
+    dictionary: object = field(repr=False)
+    stability: dict = field(default_factory=dict)  # seed stability of the chosen k
+    selection: list[dict] = field(default_factory=list)  # one row per k of the grid
+    selected_by: str = "fixed"
 
     @property
     def num_topics(self) -> int:
         return self.doc_topic.shape[1]
 
     def labels(self, n_terms: int = 3) -> list[str]:
-        return [topic_label(terms, n_terms) for terms in self.topic_terms]
+        return [topic_label(terms, n_terms) for terms in self.relevant_terms]
 
 
-def topic_label(terms: Sequence[tuple[str, float]], n_terms: int = 3) -> str:
+def topic_label(terms: Sequence, n_terms: int = 3) -> str:
     """A short Korean label from a topic's leading terms: '진로·탐색·설계'."""
-    return "·".join(t for t, _ in terms[:n_terms])
+    return "·".join((t[0] if isinstance(t, tuple) else t) for t in terms[:n_terms])
 
 
 def build_dictionary(token_lists: Sequence[Sequence[str]], config: LdaConfig):
@@ -54,37 +68,156 @@ def build_dictionary(token_lists: Sequence[Sequence[str]], config: LdaConfig):
     return dictionary
 
 
-def fit_global_lda(token_lists: Sequence[Sequence[str]], config: LdaConfig, seed: int) -> LdaResult:
-    """One LDA model over every document; rows of ``doc_topic`` follow ``token_lists``."""
-    from gensim.models import LdaModel
+def fit_lda_model(bow: list, dictionary, k: int, config: LdaConfig, seed: int):
+    """One gensim model: ``LdaMulticore`` with ``workers`` > 1, else ``LdaModel``.
 
-    if len(token_lists) < config.num_topics:
-        raise TextmineError(
-            f"{len(token_lists)} documents cannot support {config.num_topics} topics",
-            fix="add documents or lower lda.num_topics",
-        )
+    Both run the same online variational Bayes; with one worker LdaMulticore only
+    adds a worker process (and tracebacks from its pool at shutdown), and with
+    more than one its result depends on the order workers finish in, so the
+    reproducible default is the single-process class.
+    """
+    from gensim.models import LdaModel, LdaMulticore
+
+    common = dict(corpus=bow, id2word=dictionary, num_topics=k, passes=config.passes, iterations=config.iterations,
+                  chunksize=config.chunksize, alpha=config.alpha, eta=config.eta, random_state=seed, eval_every=None)
+    if config.workers > 1:
+        return LdaMulticore(workers=config.workers, **common)
+    return LdaModel(**common)
+
+
+def _fit_job(bow, dictionary, k, config, seed):
+    return fit_lda_model(bow, dictionary, k, config, seed)
+
+
+def _n_jobs(config: LdaConfig) -> int:
+    return config.n_jobs or (os.cpu_count() or 1)
+
+
+def fit_many(bow: list, dictionary, jobs: list[tuple[int, int]], config: LdaConfig) -> list:
+    """Fit one model per (k, seed) in parallel processes; results in the order of ``jobs``."""
+    if _n_jobs(config) == 1 or len(jobs) == 1:
+        return [fit_lda_model(bow, dictionary, k, config, s) for k, s in jobs]
+    from joblib import Parallel, delayed
+
+    return Parallel(n_jobs=_n_jobs(config), backend="loky")(
+        delayed(_fit_job)(bow, dictionary, k, config, s) for k, s in jobs)
+
+
+def relevance_terms(topic_word: np.ndarray, term_prob: np.ndarray, vocab: Sequence[str], lam: float,
+                    topn: int) -> list[list[str]]:
+    """LDAvis relevance ranking (Sievert & Shirley 2014)."""
+    with np.errstate(divide="ignore"):
+        rel = lam * np.log(topic_word) + (1 - lam) * np.log(topic_word / term_prob[None, :])
+    order = np.argsort(-rel, axis=1, kind="stable")[:, :topn]
+    return [[vocab[i] for i in row] for row in order]
+
+
+def document_topic_matrix(model, bow: list, chunksize: int = 2000) -> np.ndarray:
+    """Dense document-topic probabilities (rows sum to 1; empty documents are uniform).
+
+    Batched variational inference (what ``get_document_topics`` does one
+    document at a time), which is several times faster on large corpora.
+    """
+    k = model.num_topics
+    parts = [model.inference(bow[i:i + chunksize])[0] for i in range(0, len(bow), chunksize)]
+    gamma = np.vstack(parts) if parts else np.zeros((0, k))
+    empty = np.array([len(doc) == 0 for doc in bow])
+    matrix = gamma / gamma.sum(axis=1, keepdims=True)
+    matrix[empty] = 1.0 / k
+    return matrix
+
+
+def _top_terms(model, k: int, topn: int) -> list[list[tuple[str, float]]]:
+    return [[(t, float(w)) for t, w in model.show_topic(i, topn=topn)] for i in range(k)]
+
+
+def score_runs(models: list, token_lists, dictionary, config: LdaConfig, seed: int) -> dict:
+    """Coherence and diversity of each run of one k, and the runs' seed stability."""
+    k = models[0].num_topics
+    terms = [[[t for t, _ in topic] for topic in _top_terms(m, k, config.top_n_terms)] for m in models]
+    stability = evaluate.seed_stability([m.get_topics() for m in models])
+    central = stability["central"]
+    return {
+        "k": k,
+        "c_v": evaluate.coherence(models[central], token_lists, dictionary, terms[central], "c_v", seed),
+        "c_npmi": evaluate.coherence(models[central], token_lists, dictionary, terms[central], "c_npmi", seed),
+        "diversity": round(evaluate.topic_diversity(
+            [[t for t, _ in topic] for topic in _top_terms(models[central], k, 25)]), 4),
+        "stability": stability["mean"],
+        "_stability": stability,
+    }
+
+
+def choose_k(rows: list[dict]) -> int:
+    """The k with the best mean of min-max-scaled c_v, c_npmi, diversity and stability (ties: fewer topics)."""
+    metrics = ["c_v", "c_npmi", "diversity", "stability"]
+    scores = np.zeros(len(rows))
+    for m in metrics:
+        values = np.array([r[m] if r[m] is not None else np.nan for r in rows], dtype=float)
+        if np.all(np.isnan(values)):
+            continue
+        lo, hi = np.nanmin(values), np.nanmax(values)
+        scores += np.nan_to_num((values - lo) / (hi - lo) if hi > lo else np.ones_like(values))
+    for r, s in zip(rows, scores):
+        r["score"] = round(float(s / len(metrics)), 4)
+    best = max(range(len(rows)), key=lambda i: (round(scores[i], 9), -rows[i]["k"]))
+    return rows[best]["k"]
+
+
+def fit_global_lda(token_lists: Sequence[Sequence[str]], config: LdaConfig, seed: int) -> LdaResult:
+    """The global model: k from the grid (or fixed), the most central of ``config.seeds`` runs."""
+    grid = [config.num_topics] if config.num_topics != "auto" else sorted(set(config.k_grid))
+    if not [k for k in grid if k <= len(token_lists)]:
+        raise TextmineError(f"{len(token_lists)} documents cannot support {min(grid)} topics",
+                            fix="add documents or lower lda.num_topics / lda.k_grid")
+    grid = [k for k in grid if k <= len(token_lists)]
     dictionary = build_dictionary(token_lists, config)
     bow = [dictionary.doc2bow(tokens) for tokens in token_lists]
-    model = LdaModel(
-        corpus=bow, id2word=dictionary, num_topics=config.num_topics, passes=config.passes,
-        iterations=config.iterations, chunksize=config.chunksize, alpha=config.alpha, eta="auto",
-        random_state=seed, eval_every=None,
-    )
-    doc_topic = document_topic_matrix(model, bow)
-    topic_terms = [model.show_topic(k, topn=config.top_n_terms) for k in range(config.num_topics)]
-    topic_terms = [[(term, float(weight)) for term, weight in terms] for terms in topic_terms]
-    sizes = np.bincount(doc_topic.argmax(axis=1), minlength=config.num_topics)
-    return LdaResult(doc_topic=doc_topic, topic_terms=topic_terms, topic_sizes=sizes,
-                     vocabulary_size=len(dictionary), model=model, dictionary=dictionary, corpus_bow=bow)
+    seeds = [seed + i for i in range(max(1, config.seeds))]
+    models = fit_many(bow, dictionary, [(k, s) for k in grid for s in seeds], config)
+    by_k = {k: models[i * len(seeds):(i + 1) * len(seeds)] for i, k in enumerate(grid)}
+    rows = [score_runs(by_k[k], token_lists, dictionary, config, seed) for k in grid]
+    k = choose_k(rows) if len(grid) > 1 else grid[0]
+    row = next(r for r in rows if r["k"] == k)
+    stability = row["_stability"]
+    model = by_k[k][stability["central"]]
+    selection = [{key: v for key, v in r.items() if not key.startswith("_")} for r in rows]
+    return _result(model, dictionary, bow, config, seeds[stability["central"]], stability, selection,
+                   "grid (c_v, c_npmi, diversity, stability)" if len(grid) > 1 else "fixed")
 
 
-def document_topic_matrix(model, bow: list) -> np.ndarray:
-    """Dense document-topic probabilities (rows sum to 1; empty documents are uniform)."""
+def _result(model, dictionary, bow, config: LdaConfig, seed: int, stability: dict, selection: list[dict],
+            selected_by: str) -> LdaResult:
     k = model.num_topics
-    matrix = np.zeros((len(bow), k), dtype=np.float64)
-    for i, doc in enumerate(bow):
-        for topic, prob in model.get_document_topics(doc, minimum_probability=0.0):
-            matrix[i, topic] = prob
-    sums = matrix.sum(axis=1, keepdims=True)
-    matrix = np.where(sums > 0, matrix / np.where(sums > 0, sums, 1), 1.0 / k)
-    return matrix
+    doc_topic = document_topic_matrix(model, bow)
+    topic_word = model.get_topics()
+    counts = np.zeros(len(dictionary))
+    for doc in bow:
+        for i, c in doc:
+            counts[i] += c
+    term_prob = counts / counts.sum() if counts.sum() else np.full(len(dictionary), 1 / len(dictionary))
+    vocab = [dictionary[i] for i in range(len(dictionary))]
+    return LdaResult(
+        doc_topic=doc_topic, topic_terms=_top_terms(model, k, config.top_n_terms),
+        relevant_terms=relevance_terms(topic_word, np.clip(term_prob, 1e-12, None), vocab,
+                                       config.relevance_lambda, config.top_n_terms),
+        topic_word=topic_word, topic_sizes=np.bincount(doc_topic.argmax(axis=1), minlength=k),
+        vocabulary_size=len(dictionary), seed=seed, model=model, dictionary=dictionary, stability=stability,
+        selection=selection, selected_by=selected_by,
+    )
+
+
+def yearly_topic_count(n_docs: int, k_global: int, config: LdaConfig) -> int:
+    """Per-year k: the global k, fewer for small years (about one topic per ``docs_per_topic`` documents)."""
+    return max(2, min(k_global, n_docs // config.yearly_docs_per_topic))
+
+
+def fit_yearly_lda(token_lists: Sequence[Sequence[str]], dictionary, k_global: int, config: LdaConfig,
+                   seed: int) -> LdaResult | None:
+    """One year's model on the global dictionary; None when the year is too small to model."""
+    if len(token_lists) < config.yearly_min_docs:
+        return None
+    bow = [dictionary.doc2bow(tokens) for tokens in token_lists]
+    k = yearly_topic_count(len(token_lists), k_global, config)
+    model = fit_lda_model(bow, dictionary, k, config, seed)
+    return _result(model, dictionary, bow, config, seed, {}, [], "global k, scaled to the year's size")

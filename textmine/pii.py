@@ -54,6 +54,7 @@ class PiiMasker:
         # A 2-4 syllable word (not glued to a preceding syllable) followed by a title.
         self._titled = re.compile(rf"(?<![가-힣])([가-힣]{{2,4}})(\s?)({alternatives})")
         self._listed = re.compile("|".join(map(re.escape, self.names))) if self.names else None
+        self._decided: dict[str, bool] = {}  # the same "word title" phrases recur across opinions
 
     def _is_name(self, word: str, phrase: str) -> bool:
         if not (word[0] in SURNAMES or word.startswith(COMPOUND_SURNAMES)):
@@ -75,8 +76,10 @@ class PiiMasker:
             report.counts["name"] += n
 
         def replace(match: re.Match) -> str:
-            word = match.group(1)
-            if self._is_name(word, match.group(0)):
+            word, phrase = match.group(1), match.group(0)
+            if phrase not in self._decided:
+                self._decided[phrase] = self._is_name(word, phrase)
+            if self._decided[phrase]:
                 report.counts["name"] += 1
                 return PLACEHOLDERS["name"] + match.group(2) + match.group(3)
             return match.group(0)

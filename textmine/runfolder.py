@@ -76,14 +76,20 @@ def _json_default(value: Any):
 
 
 def topics_table(model: str, topic_terms: list[list[tuple[str, float]]], sizes, scope: str = "global",
-                 n_label_terms: int = 3) -> pd.DataFrame:
-    """``topics.csv`` rows: model, scope, topic, label, top terms (and with weights), size."""
+                 relevant: list[list[str]] | None = None, n_label_terms: int = 3) -> pd.DataFrame:
+    """``topics.csv`` rows: model, scope, topic, label, top terms (with weights), distinctive terms, size.
+
+    The label is built from the distinctive (relevance-ranked) terms when given,
+    since the most probable terms are often shared by several topics.
+    """
     rows = []
     for k, terms in enumerate(topic_terms):
+        label_terms = relevant[k] if relevant else [t for t, _ in terms]
         rows.append({
-            "model": model, "scope": scope, "topic": k, "label": "·".join(t for t, _ in terms[:n_label_terms]),
+            "model": model, "scope": scope, "topic": k, "label": "·".join(label_terms[:n_label_terms]),
             "top_terms": ", ".join(t for t, _ in terms),
             "term_weights": "; ".join(f"{t}:{w:.4f}" for t, w in terms),
+            "relevant_terms": ", ".join(relevant[k]) if relevant else "",
             "size": int(sizes[k]),
         })
     return pd.DataFrame(rows)

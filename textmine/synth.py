@@ -193,14 +193,15 @@ def generate_corpus(spec: SynthSpec) -> tuple[pd.DataFrame, dict]:
     weights = year_topic_weights(spec, rng)
     volumes = yearly_volumes(spec, rng)
     writer = OpinionWriter(rng, spec)
-    universities = _university_names(rng, max(volumes.values()) // 2 + 10)
+    # Opinions per centre grow with --docs-per-year; the programme never had more than a few hundred centres.
+    universities = _university_names(rng, min(max(volumes.values()) // 2 + 10, 300))
     evaluators = [f"위원{chr(ord('A') + i // 10)}{i % 10:02d}" for i in range(40)]
 
     rows, doc_topic = [], {}
     for year in spec.years:
         topics = list(weights[year])
         probs = np.array([weights[year][t] for t in topics])
-        n_centres = max(1, volumes[year] // 2)
+        n_centres = max(1, min(volumes[year] // 2, len(universities)))
         for i in range(volumes[year]):
             n_topics = int(rng.choice([1, 2, 2, 3, 3, 3]))
             chosen = list(rng.choice(topics, size=n_topics, replace=False, p=probs))
@@ -228,7 +229,7 @@ def generate_corpus(spec: SynthSpec) -> tuple[pd.DataFrame, dict]:
                          "평가위원": writer.choice(evaluators), "평가영역": section, "평가의견": text})
             doc_topic[doc_id] = main
             # Forms come back with an opinion pasted twice or a blank opinion field.
-            if rows[-1]["평가의견"] and rng.random() < spec.copy_paste_rate and i > 0:
+            if rows[-1]["평가의견"] and rng.random() < spec.copy_paste_rate and i > 0 and rows[-2]["평가의견"]:
                 rows[-1]["평가의견"] = rows[-2]["평가의견"]
                 doc_topic[doc_id] = doc_topic[rows[-2]["연번"]]
             elif rng.random() < spec.blank_rate:
