@@ -175,6 +175,8 @@ def fit_global_lda(token_lists: Sequence[Sequence[str]], config: LdaConfig, seed
     bow = [dictionary.doc2bow(tokens) for tokens in token_lists]
     seeds = [seed + i for i in range(max(1, config.seeds))]
     models = fit_many(bow, dictionary, [(k, s) for k in grid for s in seeds], config)
+    if len(grid) == 1 and len(seeds) == 1:  # nothing to choose between: scoring is the evaluation stage's job
+        return _result(models[0], dictionary, bow, config, seeds[0], {}, [], "fixed")
     by_k = {k: models[i * len(seeds):(i + 1) * len(seeds)] for i, k in enumerate(grid)}
     rows = [score_runs(by_k[k], token_lists, dictionary, config, seed) for k in grid]
     k = choose_k(rows) if len(grid) > 1 else grid[0]
