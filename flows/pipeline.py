@@ -67,16 +67,31 @@ def fit_yearly_lda(year: int, tokens: list[list[str]], dictionary, k_global: int
     return lda.fit_yearly_lda(tokens, dictionary, k_global, config.lda, config.run.seed)
 
 
-@task(name="trajectories", **STAGE)
-def trajectories(doc_topic: np.ndarray, years: list[int], labels: list[str], model: str) -> pd.DataFrame:
-    return align.topic_shares_by_year(doc_topic, years, labels, model)
+@task(name="trajectories", task_run_name="trajectories-{model}", **STAGE)
+def trajectories(doc_topic: np.ndarray, years: list[int], labels: list[str], model: str, config: Config) -> pd.DataFrame:
+    table = align.topic_shares_by_year(doc_topic, years, labels, model)
+    boot = align.bootstrap_shares(doc_topic, years, config.align.bootstrap, config.run.seed)
+    return align.add_confidence_bands(table, boot, config.align.band_level)
+
+
+@task(name="lineage", task_run_name="lineage-{model}", **STAGE)
+def lineage(model: str, yearly: dict[int, dict], config: Config) -> pd.DataFrame:
+    table = align.build_lineage(yearly, config.align.link_threshold)
+    table.insert(0, "model", model)
+    return table
 
 
 @task(name="detect-phases", task_run_name="detect-phases-{model}", **STAGE)
 def detect_phases(model: str, table: pd.DataFrame, topic_terms: dict[int, list[str]], labels: dict[int, str],
-                  config: Config) -> dict:
-    return phases_mod.detect_phases(align.share_matrix(table), config.phases.n_phases, config.phases.min_size,
-                                    config.phases.max_phases, topic_terms, labels)
+                  seed_doc_topics: list[np.ndarray], years: list[int], config: Config) -> dict:
+    p = config.phases
+    periods = sorted(set(years))
+    replicates = []
+    for i, doc_topic in enumerate(seed_doc_topics):
+        boot = align.bootstrap_shares(doc_topic, years, p.bootstrap, config.run.seed + 1000 + i)
+        replicates += [np.stack([boot[y][r, :, 0] for y in periods]) for r in range(p.bootstrap)]
+    return phases_mod.detect_phases(align.share_matrix(table), p.n_phases, p.min_size, p.max_phases, topic_terms,
+                                    labels, replicates, p.confidence_tolerance)
 
 
 @task(name="evaluate", **STAGE)
@@ -181,10 +196,21 @@ def textmine_pipeline(corpus: str, config: dict, run_id: str | None = None) -> s
                     yearly[y] = fit_yearly_lda(y, year_tokens, fitted.dictionary, fitted.num_topics, cfg)
         labels = fitted.labels()
         with _timed(timings, "trajectories"):
-            table = trajectories(doc_topic, doc_years, labels, "lda")
+            table = trajectories(doc_topic, doc_years, labels, "lda", cfg)
+        lineage_table = None
+        modelled_years = {y: r for y, r in yearly.items() if r is not None}
+        if len(modelled_years) >= 2:
+            with _timed(timings, "lineage"):
+                lineage_table = lineage("lda", {y: {
+                    "topic_word": r.topic_word, "labels": r.labels(), "terms": r.relevant_terms,
+                    "shares": r.topic_sizes / max(1, r.topic_sizes.sum())} for y, r in modelled_years.items()}, cfg)
         topic_terms = {k: list(terms) for k, terms in enumerate(fitted.relevant_terms)}
+        seed_doc_topics = fitted.seed_doc_topics if cfg.tokenize.unit == "document" else [
+            align.aggregate_units(m, unit_owner, [len(t) for t in unit_tokens], len(docs))
+            for m in fitted.seed_doc_topics]
         with _timed(timings, "phases"):
-            models["lda"] = detect_phases("lda", table, topic_terms, dict(enumerate(labels)), cfg)
+            models["lda"] = detect_phases("lda", table, topic_terms, dict(enumerate(labels)), seed_doc_topics,
+                                          doc_years, cfg)
             all_phases = dict(models)
             all_phases["consensus"] = phases_mod.consensus_phases(models)
         with _timed(timings, "evaluate"):
@@ -212,11 +238,14 @@ def textmine_pipeline(corpus: str, config: dict, run_id: str | None = None) -> s
 
         sizes = np.bincount(doc_topic.argmax(axis=1), minlength=fitted.num_topics)
         topic_rows = [topics_table("lda", fitted.topic_terms, sizes, relevant=fitted.relevant_terms)]
-        for y, r in yearly.items():
-            if r is not None:
-                topic_rows.append(topics_table("lda", r.topic_terms, r.topic_sizes, scope=str(y),
-                                               relevant=r.relevant_terms))
+        for y, r in modelled_years.items():
+            rows = topics_table("lda", r.topic_terms, r.topic_sizes, scope=str(y), relevant=r.relevant_terms)
+            best, sim = align.map_to_global(r.topic_word, fitted.topic_word)
+            rows["global_topic"], rows["global_similarity"] = best, sim.round(4)
+            topic_rows.append(rows)
         run.write_csv("topics.csv", pd.concat(topic_rows, ignore_index=True))
+        if lineage_table is not None:
+            run.write_csv("lineage.csv", lineage_table)
         run.write_csv("trajectories.csv", table)
         run.write_json("phases.json", all_phases)
         run.write_parquet("doc_topics.parquet", doc_topics_table("lda", doc_ids, doc_years, doc_topic))
@@ -241,7 +270,8 @@ def textmine_pipeline(corpus: str, config: dict, run_id: str | None = None) -> s
                             "misses": [y for y in years if not per_year[y]["cached"]]},
             "documents_per_year": {str(y): int(n) for y, n in docs.groupby("year").size().items()},
             "outputs": sorted(["manifest.json", "topics.csv", "trajectories.csv", "phases.json",
-                               "doc_topics.parquet", "evaluation.json", *chart_files]),
+                               "doc_topics.parquet", "evaluation.json", *chart_files]
+                              + (["lineage.csv"] if lineage_table is not None else [])),
         })
     logger.info("run folder: %s", run.final)
     return str(run.final)

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from conftest import BUNDLED, REPO
@@ -23,9 +24,56 @@ def test_textmine_run_on_the_bundled_corpus(tmp_path):
     phases = json.loads((folder / "phases.json").read_text(encoding="utf-8"))
     for model, entry in phases.items():
         assert entry["phase_starts"] == truth["phase_starts"], model
+        assert all(p["confidence"] >= 0.8 for p in entry["phases"]), model
+    assert phases["lda"]["selection"] and phases["lda"]["n_phases"] == 3  # chosen automatically
     evaluation = json.loads((folder / "evaluation.json").read_text(encoding="utf-8"))
     assert evaluation["models"]["lda"]["phase_boundaries"]["exact"] is True
-    # No boilerplate among the top terms of any topic.
-    topics = (folder / "topics.csv").read_text(encoding="utf-8-sig")
-    for boiler in (",필요", ", 필요,", ", 강화,", ", 방안,", ", 마련,", ", 요망,"):
-        assert boiler not in topics
+    assert evaluation["models"]["lda"]["num_topics"] in (10, 12, 14)  # k chosen automatically near the planted 12
+    assert evaluation["models"]["lda"]["topic_agreement"]["nmi"] > 0.5
+
+    # No boilerplate stopword and no one-character fragment among any topic's top terms.
+    from textmine.tokenize import load_profile
+
+    stop = load_profile(BUNDLED).stopwords
+    topics = pd.read_csv(folder / "topics.csv")
+    for terms in topics["top_terms"].tolist() + topics["relevant_terms"].tolist():
+        for term in terms.split(", "):
+            assert term not in stop and len(term) > 1, term
+
+    # Lineage: the career-guidance line fades; outcome, graduate and regional lines are born or grow late.
+    lineage = pd.read_csv(folder / "lineage.csv")
+    nodes = pd.concat([
+        lineage[["from_year", "from_topic", "from_label", "from_share"]].set_axis(["year", "topic", "label", "share"], axis=1),
+        lineage[["to_year", "to_topic", "to_label", "to_share"]].set_axis(["year", "topic", "label", "share"], axis=1),
+    ]).dropna().drop_duplicates(["year", "topic"])
+
+    def share_by_phase(pattern):
+        hit = nodes[nodes["label"].str.contains(pattern)]
+        per_year = hit.groupby("year")["share"].sum().reindex(range(2015, 2025), fill_value=0)
+        return per_year.loc[2015:2017].mean(), per_year.loc[2021:2024].mean()
+
+    career_first, career_last = share_by_phase("진로")
+    assert career_first > 2 * career_last
+    for pattern in ("성과", "졸업생", "지역"):
+        first, last = share_by_phase(pattern)
+        assert last > 2 * first, pattern
+    born_late = lineage[(lineage["kind"] == "birth") & (lineage["to_year"] >= 2019)]
+    assert born_late["to_label"].str.contains("성과|졸업생|지역").any()
+
+
+@pytest.mark.slow
+def test_another_synthetic_corpus_four_phases_over_twelve_years(prefect_harness, tmp_path):
+    """No constant depends on the bundled corpus: other seed, other years, four planted phases."""
+    from flows.pipeline import run_pipeline
+    from textmine.config import load_config
+    from textmine.synth import SynthSpec, write_corpus
+
+    corpus = write_corpus(tmp_path / "c", SynthSpec(seed=99, first_year=2013, last_year=2024, n_phases=4))
+    truth = json.loads((corpus / "truth.json").read_text(encoding="utf-8"))
+    assert truth["phase_starts"] == [2013, 2016, 2019, 2022]
+    folder = run_pipeline(corpus, load_config(None, {"run.out_dir": str(tmp_path / "out"),
+                                                     "run.cache_dir": str(tmp_path / "cache")}))
+    phases = json.loads((folder / "phases.json").read_text(encoding="utf-8"))
+    for model, entry in phases.items():
+        assert entry["phase_starts"] == truth["phase_starts"], model
+        assert all(p["confidence"] >= 0.8 for p in entry["phases"]), model

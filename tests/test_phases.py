@@ -60,8 +60,36 @@ def test_detect_phases_labels_characteristic_topics():
 
 
 def test_consensus_is_a_majority():
-    a = {"phase_starts": [2015, 2018, 2021], "phases": [{"end": 2024}]}
-    b = {"phase_starts": [2015, 2018, 2022], "phases": [{"end": 2024}]}
-    c = {"phase_starts": [2015, 2019, 2021], "phases": [{"end": 2024}]}
-    assert consensus_phases({"a": a, "b": b, "c": c})["phase_starts"] == [2015, 2018, 2021]
+    def entry(starts, conf):
+        ends = [s - 1 for s in starts[1:]] + [2024]
+        return {"phase_starts": starts, "phases": [{"start": s, "end": e, "label": f"L{s}"} for s, e in zip(starts, ends)],
+                "boundary_confidence": {str(s): c for s, c in zip(starts[1:], conf)}}
+
+    a, b, c = entry([2015, 2018, 2021], [0.9, 1.0]), entry([2015, 2018, 2022], [0.8, 0.7]), entry([2015, 2019, 2021], [0.6, 0.9])
+    result = consensus_phases({"a": a, "b": b, "c": c})
+    assert result["phase_starts"] == [2015, 2018, 2021]
+    assert result["boundary_confidence"] == {"2018": 0.567, "2021": 0.633}  # models without the boundary count 0
+    assert [p["end"] for p in result["phases"]] == [2017, 2020, 2024]
     assert consensus_phases({"a": a})["phase_starts"] == [2015, 2018, 2021]
+
+
+def test_boundary_confidence_counts_agreeing_replicates():
+    from textmine.phases import boundary_confidence
+
+    reps = [[2015, 2018, 2021], [2015, 2019, 2021], [2015, 2021], [2015, 2017, 2022]]
+    assert boundary_confidence([2015, 2018, 2021], reps, tolerance=1) == [1.0, 0.75, 1.0]
+    assert boundary_confidence([2015, 2018, 2021], reps, tolerance=0) == [1.0, 0.25, 0.75]
+
+
+def test_detect_phases_with_replicates_reports_confidence():
+    years = list(range(2015, 2025))
+    x = step_shares(MEANS[:3], (3, 3, 4), noise=0.02)
+    matrix = pd.DataFrame(x, index=years, columns=[0, 1, 2, 3])
+    reps = [step_shares(MEANS[:3], (3, 3, 4), noise=0.02, seed=s) for s in range(1, 21)]
+    terms = {t: [f"w{t}"] for t in range(4)}
+    entry = detect_phases(matrix, "auto", 2, 6, terms, {t: f"T{t}" for t in range(4)}, reps, 1)
+    assert entry["replicates"] == 20
+    assert all(p["confidence"] >= 0.8 for p in entry["phases"])
+    noisy = [np.random.default_rng(s).dirichlet(np.ones(4), size=10) for s in range(20)]
+    weak = detect_phases(matrix, "auto", 2, 6, terms, {t: f"T{t}" for t in range(4)}, noisy, 1)
+    assert min(p["confidence"] for p in weak["phases"]) < 0.8  # replicates that disagree lower it

@@ -10,7 +10,7 @@ from textmine.config import load_config
 from textmine.errors import CorpusError
 
 EXPECTED = {"manifest.json", "topics.csv", "trajectories.csv", "phases.json", "doc_topics.parquet",
-            "evaluation.json", "charts/trajectories_lda.png", "charts/model_selection_lda.png"}
+            "evaluation.json", "lineage.csv", "charts/trajectories_lda.png", "charts/model_selection_lda.png"}
 
 
 def _config(out, **overrides):
@@ -45,10 +45,20 @@ def test_run_folder_contents(two_runs, small_synth):
     sums = traj.groupby(["model", "year"])[["share", "doc_share"]].sum()
     np.testing.assert_allclose(sums.to_numpy(), 1.0, atol=1e-6)
     assert sorted(traj["year"].unique()) == list(range(2015, 2025))
+    assert (traj["share_lo"] <= traj["share"] + 1e-6).all() and (traj["share"] <= traj["share_hi"] + 1e-6).all()
+
+    lineage = pd.read_csv(folder / "lineage.csv")
+    assert set(lineage["kind"]) <= {"continue", "split", "merge", "birth", "death"}
+    assert (lineage["to_year"] - lineage["from_year"]).between(1, 2).all()
+    linked = lineage[lineage["kind"].isin(["continue", "split", "merge"])]
+    assert (linked["similarity"] >= 0.6).all()
 
     topics = pd.read_csv(folder / "topics.csv")
     assert list(topics.columns) == ["model", "scope", "topic", "label", "top_terms", "term_weights",
-                                    "relevant_terms", "size"]
+                                    "relevant_terms", "size", "global_topic", "global_similarity"]
+    per_year = topics[topics["scope"] != "global"]
+    assert per_year["global_topic"].between(0, len(topics[topics["scope"] == "global"]) - 1).all()
+    assert per_year["global_similarity"].between(0, 1).all()
     global_topics = topics[topics["scope"] == "global"]
     assert global_topics["size"].sum() == manifest["documents"]["modelled"]
     yearly = topics[topics["scope"] != "global"]
@@ -68,6 +78,8 @@ def test_run_folder_contents(two_runs, small_synth):
     assert set(phases) == {"lda", "consensus"}
     for entry in phases.values():
         assert entry["phase_starts"][0] == 2015 and entry["phases"][-1]["end"] == 2024
+        assert all(0 <= p["confidence"] <= 1 for p in entry["phases"])
+    assert phases["lda"]["replicates"] == 2 * 50  # two seeds × 50 bootstrap replicates
 
     evaluation = json.loads((folder / "evaluation.json").read_text(encoding="utf-8"))
     lda = evaluation["models"]["lda"]

@@ -54,11 +54,17 @@ def plot_topic_trajectories(trajectories: pd.DataFrame, phases: list[dict], titl
     shades = ["#f3f3f3", "#e3ecf7"]
     for i, phase in enumerate(phases):
         ax.axvspan(phase["start"] - 0.5, phase["end"] + 0.5, color=shades[i % 2], zorder=0)
-        ax.text((phase["start"] + phase["end"]) / 2, 1.0, f"{i + 1}기 {phase['start']}–{phase['end']}",
+        conf = f" (신뢰도 {phase['confidence']:.2f})" if i and "confidence" in phase else ""
+        ax.text((phase["start"] + phase["end"]) / 2, 1.0, f"{i + 1}기 {phase['start']}–{phase['end']}{conf}",
                 transform=ax.get_xaxis_transform(), ha="center", va="bottom", fontsize=9)
+    bands = {c: table.pivot(index="year", columns="topic", values=c).sort_index()
+             for c in ("share_lo", "share_hi") if c in table}
     for colour, topic in zip(_palette(len(order)), order):
         ax.plot(wide.index, wide[topic], marker="o", ms=3, lw=1.8, color=colour,
                 label=f"T{topic} {labels[topic]}")
+        if len(bands) == 2:  # bootstrap confidence band
+            ax.fill_between(wide.index, bands["share_lo"][topic], bands["share_hi"][topic], color=colour,
+                            alpha=0.15, lw=0)
     ax.set_xlabel("연도")
     ax.set_ylabel("토픽 비중 (연도별 확률 질량)")
     ax.set_title(title, pad=18)

@@ -81,11 +81,24 @@ class LdaConfig:
 
 
 @dataclass
+class AlignConfig:
+    # Bootstrap replicates (documents resampled within each year) for trajectory bands.
+    bootstrap: int = 200
+    band_level: float = 0.95
+    # Cosine similarity of topic-word distributions needed to link topics of consecutive years.
+    link_threshold: float = 0.6
+
+
+@dataclass
 class PhaseConfig:
     # "auto" chooses the number of phases by BIC; an integer fixes it.
     n_phases: int | str = "auto"
     min_size: int = 2
     max_phases: int = 6
+    # Boundary confidence: share of (seed × bootstrap) replicates that put a boundary
+    # within ``confidence_tolerance`` periods of it; ``bootstrap`` replicates per seed.
+    bootstrap: int = 50
+    confidence_tolerance: int = 1
 
 
 @dataclass
@@ -102,6 +115,7 @@ class Config:
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
     tokenize: TokenizeConfig = field(default_factory=TokenizeConfig)
     lda: LdaConfig = field(default_factory=LdaConfig)
+    align: AlignConfig = field(default_factory=AlignConfig)
     phases: PhaseConfig = field(default_factory=PhaseConfig)
     run: RunConfig = field(default_factory=RunConfig)
 

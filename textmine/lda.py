@@ -38,6 +38,9 @@ class LdaResult:
     stability: dict = field(default_factory=dict)  # seed stability of the chosen k
     selection: list[dict] = field(default_factory=list)  # one row per k of the grid
     selected_by: str = "fixed"
+    # Document-topic matrices of every seed's run of the chosen k (the kept run included),
+    # for phase-boundary confidence across seeds.
+    seed_doc_topics: list[np.ndarray] = field(default_factory=list, repr=False)
 
     @property
     def num_topics(self) -> int:
@@ -176,7 +179,9 @@ def fit_global_lda(token_lists: Sequence[Sequence[str]], config: LdaConfig, seed
     seeds = [seed + i for i in range(max(1, config.seeds))]
     models = fit_many(bow, dictionary, [(k, s) for k in grid for s in seeds], config)
     if len(grid) == 1 and len(seeds) == 1:  # nothing to choose between: scoring is the evaluation stage's job
-        return _result(models[0], dictionary, bow, config, seeds[0], {}, [], "fixed")
+        result = _result(models[0], dictionary, bow, config, seeds[0], {}, [], "fixed")
+        result.seed_doc_topics = [result.doc_topic]
+        return result
     by_k = {k: models[i * len(seeds):(i + 1) * len(seeds)] for i, k in enumerate(grid)}
     rows = [score_runs(by_k[k], token_lists, dictionary, config, seed) for k in grid]
     k = choose_k(rows) if len(grid) > 1 else grid[0]
@@ -184,8 +189,10 @@ def fit_global_lda(token_lists: Sequence[Sequence[str]], config: LdaConfig, seed
     stability = row["_stability"]
     model = by_k[k][stability["central"]]
     selection = [{key: v for key, v in r.items() if not key.startswith("_")} for r in rows]
-    return _result(model, dictionary, bow, config, seeds[stability["central"]], stability, selection,
-                   "grid (c_v, c_npmi, diversity, stability)" if len(grid) > 1 else "fixed")
+    result = _result(model, dictionary, bow, config, seeds[stability["central"]], stability, selection,
+                     "grid (c_v, c_npmi, diversity, stability)" if len(grid) > 1 else "fixed")
+    result.seed_doc_topics = [result.doc_topic if m is model else document_topic_matrix(m, bow) for m in by_k[k]]
+    return result
 
 
 def _result(model, dictionary, bow, config: LdaConfig, seed: int, stability: dict, selection: list[dict],
@@ -193,11 +200,12 @@ def _result(model, dictionary, bow, config: LdaConfig, seed: int, stability: dic
     k = model.num_topics
     doc_topic = document_topic_matrix(model, bow)
     topic_word = model.get_topics()
-    counts = np.zeros(len(dictionary))
-    for doc in bow:
-        for i, c in doc:
-            counts[i] += c
-    term_prob = counts / counts.sum() if counts.sum() else np.full(len(dictionary), 1 / len(dictionary))
+    # p(w) under the model (topic mass × p(w|t)): unlike raw counts it is never zero, which matters
+    # for per-year models whose year lacks words of the shared dictionary.
+    lengths = np.array([sum(c for _, c in doc) for doc in bow], dtype=float)
+    topic_mass = (doc_topic * lengths[:, None]).sum(axis=0)
+    topic_mass = topic_mass / topic_mass.sum() if topic_mass.sum() else np.full(k, 1 / k)
+    term_prob = topic_mass @ topic_word
     vocab = [dictionary[i] for i in range(len(dictionary))]
     return LdaResult(
         doc_topic=doc_topic, topic_terms=_top_terms(model, k, config.top_n_terms),

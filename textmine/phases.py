@@ -147,15 +147,52 @@ def characterise_phases(matrix: pd.DataFrame, starts: Sequence[int], topic_terms
     return phases
 
 
+def boundary_confidence(starts: Sequence[int], replicates: Sequence[Sequence[int]], tolerance: int) -> list[float]:
+    """For each start, the share of replicates that place a start within ``tolerance`` periods of it.
+
+    The first start (the beginning of the series) is certain by construction.
+    """
+    out = []
+    for i, start in enumerate(starts):
+        if i == 0 or not replicates:
+            out.append(1.0)
+            continue
+        hits = sum(any(abs(r - start) <= tolerance for r in rep[1:]) for rep in replicates)
+        out.append(round(hits / len(replicates), 3))
+    return out
+
+
 def detect_phases(matrix: pd.DataFrame, n_phases: int | str, min_size: int, max_phases: int,
-                  topic_terms: dict[int, list[str]], labels: dict[int, str]) -> dict:
-    """Phases of one model as the ``phases.json`` entry for it."""
+                  topic_terms: dict[int, list[str]], labels: dict[int, str],
+                  replicates: Sequence[np.ndarray] = (), tolerance: int = 1) -> dict:
+    """Phases of one model as the ``phases.json`` entry for it.
+
+    ``replicates`` are resampled share matrices (bootstrap of documents within
+    periods, for each seed's model); the same detector, with the same rule for
+    the number of phases, runs on each, and every boundary's confidence is the
+    share of replicates that agree with it within ``tolerance`` periods.
+    """
     detector = SegmentationDetector(n_phases=n_phases, min_size=min_size, max_phases=max_phases)
     detector.fit(matrix.to_numpy())
     phases = characterise_phases(matrix, detector.starts_, topic_terms, labels)
+    periods = list(matrix.index)
+    rep_starts, rep_counts = [], []
+    for rep in replicates:
+        d = SegmentationDetector(n_phases=n_phases, min_size=min_size, max_phases=max_phases).fit(rep)
+        rep_starts.append([periods[i] for i in d.starts_])
+        rep_counts.append(d.n_phases_)
+    confidence = boundary_confidence([p.start for p in phases], rep_starts, tolerance)
+    entries = []
+    for p, c in zip(phases, confidence):
+        entry = dict(p.__dict__)
+        entry["confidence"] = c
+        entries.append(entry)
     return {
-        "phases": [p.__dict__ for p in phases],
+        "phases": entries,
         "phase_starts": [p.start for p in phases],
+        "boundary_confidence": {str(p.start): c for p, c in zip(phases[1:], confidence[1:])},
+        "replicates": len(rep_starts),
+        "replicate_phase_counts": {str(k): rep_counts.count(k) for k in sorted(set(rep_counts))},
         "method": "optimal segmentation (dynamic programming) of Hellinger-transformed topic shares; "
                   + ("number of phases by BIC (noise variance from robust year-to-year differences)" if n_phases == "auto" else f"number of phases fixed at {n_phases}"),
         "n_phases": detector.n_phases_,
@@ -164,7 +201,10 @@ def detect_phases(matrix: pd.DataFrame, n_phases: int | str, min_size: int, max_
 
 
 def consensus_phases(per_model: dict[str, dict]) -> dict:
-    """Phase starts that a majority of models agree on (a start is always the first period)."""
+    """Phase starts that a majority of models agree on (a start is always the first period).
+
+    Each consensus boundary's confidence is the mean of the models' confidences
+    for it (a model without that boundary counts 0)."""
     votes: dict[int, int] = {}
     for entry in per_model.values():
         for start in entry["phase_starts"]:
@@ -175,8 +215,16 @@ def consensus_phases(per_model: dict[str, dict]) -> dict:
     if first not in starts:
         starts = [first] + starts
     ends = [s - 1 for s in starts[1:]] + [max(p["end"] for e in per_model.values() for p in e["phases"])]
+    conf = [round(sum(e.get("boundary_confidence", {}).get(str(s), 1.0 if s in e["phase_starts"] else 0.0)
+                      for e in per_model.values()) / len(per_model), 3) if i else 1.0 for i, s in enumerate(starts)]
+    labels = {}
+    for e in per_model.values():
+        for p in e["phases"]:
+            labels.setdefault(p["start"], p.get("label", ""))
     return {
-        "phases": [{"start": s, "end": e} for s, e in zip(starts, ends)],
+        "phases": [{"start": s, "end": e, "label": labels.get(s, ""), "confidence": c}
+                   for s, e, c in zip(starts, ends, conf)],
+        "boundary_confidence": {str(s): c for s, c in zip(starts[1:], conf[1:])},
         "phase_starts": starts,
         "method": f"majority vote over models ({', '.join(per_model)})",
         "votes": {str(y): v for y, v in sorted(votes.items())},
