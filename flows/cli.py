@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--models", help="comma-separated models to fit (lda)")
     run.add_argument("--phases", help="number of phases, or 'auto' (default)")
     run.add_argument("--seed", type=int, help="random seed")
+    run.add_argument("--time-unit", choices=["year", "half", "quarter", "month"],
+                     help="time slice of trajectories and phases (default: year; finer units need dates)")
     run.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                      help="override any config setting, e.g. --set lda.num_topics=10 (repeatable)")
     _column_flags(run)
@@ -52,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("corpus", help="corpus file or folder")
     validate.add_argument("--json", action="store_true", help="print the report as JSON")
     _column_flags(validate)
+
+    rep = sub.add_parser("report", help="rebuild charts, report.html and summary.xlsx of a finished run")
+    rep.add_argument("run_dir", help="a run folder written by textmine run")
 
     terms = sub.add_parser("terms", help="suggest domain terms for the profile's user dictionary")
     terms.add_argument("corpus", help="corpus file or folder")
@@ -86,6 +91,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, str]:
         out["phases.n_phases"] = args.phases
     if args.seed is not None:
         out["run.seed"] = str(args.seed)
+    if getattr(args, "time_unit", None):
+        out["align.time_unit"] = args.time_unit
     return out | _column_overrides(args)
 
 
@@ -147,6 +154,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from textmine.report import build_outputs
+
+    run = Path(args.run_dir)
+    missing = [n for n in ("manifest.json", "phases.json", "topics.csv", "trajectories.csv") if not (run / n).is_file()]
+    if missing:
+        raise TextmineError(f"not a finished run folder: {', '.join(missing)} missing", file=run,
+                            fix="pass a folder printed by 'textmine run'")
+    for name in build_outputs(run):
+        print(run / name)
+    return 0
+
+
 def cmd_terms(args: argparse.Namespace) -> int:
     from textmine.corpus import load_corpus
     from textmine.tokenize import discover_terms, load_profile
@@ -185,7 +205,8 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "validate": cmd_validate, "terms": cmd_terms, "synth": cmd_synth}
+COMMANDS = {"run": cmd_run, "validate": cmd_validate, "report": cmd_report, "terms": cmd_terms,
+            "synth": cmd_synth}
 
 
 def main(argv: list[str] | None = None) -> int:

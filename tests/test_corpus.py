@@ -259,3 +259,40 @@ def test_corpus_toml_with_unknown_key(tmp_path):
     (tmp_path / "corpus.toml").write_text('txt_col = "x"\n', encoding="utf-8")
     err = _error(tmp_path)
     assert "txt_col" in str(err) and "text_col" in err.fix
+
+
+def test_gzipped_csv(tmp_path):
+    import gzip
+
+    data = "연도,평가의견\n2019,상담 체계 강화\n".encode("cp949")
+    (tmp_path / "x.csv.gz").write_bytes(gzip.compress(data))
+    corpus = load_corpus(tmp_path / "x.csv.gz")
+    assert corpus.files[0].format == "csv" and corpus.files[0].encoding == "cp949"
+    assert corpus.docs["text"].tolist() == ["상담 체계 강화"]
+    (tmp_path / "bad.csv.gz").write_bytes(b"not gzip at all")
+    err = _error(tmp_path / "bad.csv.gz")
+    assert "cannot be decompressed" in str(err)
+
+
+def test_period_labels(tmp_path):
+    from textmine.corpus import period_labels
+
+    pd.DataFrame({"작성일": ["2019-01-31", "2019.07.02", "2019년 11월 3일", "20191201"],
+                  "내용": ["가가", "나나", "다다", "라라"]}).to_csv(tmp_path / "x.csv", index=False)
+    docs = load_corpus(tmp_path / "x.csv").docs
+    assert period_labels(docs, "year") == [2019] * 4
+    assert period_labels(docs, "half") == ["2019-H1", "2019-H2", "2019-H2", "2019-H2"]
+    assert period_labels(docs, "quarter") == ["2019-Q1", "2019-Q3", "2019-Q4", "2019-Q4"]
+    assert period_labels(docs, "month") == ["2019-01", "2019-07", "2019-11", "2019-12"]
+
+
+def test_period_labels_need_dates(tmp_path):
+    from textmine.corpus import period_labels
+
+    pd.DataFrame({"연도": [2019], "평가의견": ["상담"]}).to_csv(tmp_path / "x.csv", index=False)
+    with pytest.raises(CorpusError, match="needs a date"):
+        period_labels(load_corpus(tmp_path / "x.csv").docs, "month")
+    pd.DataFrame({"날짜": ["2019"], "평가의견": ["상담"]}).to_csv(tmp_path / "y.csv", index=False)
+    with pytest.raises(CorpusError, match="has no month") as info:
+        period_labels(load_corpus(tmp_path / "y.csv").docs, "quarter")
+    assert info.value.row == 2

@@ -10,7 +10,9 @@ from textmine.config import load_config
 from textmine.errors import CorpusError
 
 EXPECTED = {"manifest.json", "topics.csv", "trajectories.csv", "phases.json", "doc_topics.parquet",
-            "evaluation.json", "lineage.csv", "charts/trajectories_lda.png", "charts/model_selection_lda.png"}
+            "evaluation.json", "lineage.csv", "representative_docs.csv", "report.html", "summary.xlsx",
+            *(f"charts/{c}_lda.png" for c in ("trajectories", "stacked", "heatmap", "phase_terms", "model_selection",
+                                              "lineage"))}
 
 
 def _config(out, **overrides):
@@ -29,6 +31,7 @@ def test_run_folder_contents(two_runs, small_synth):
     (folder, _), out = two_runs
     files = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
     assert files == EXPECTED
+    assert set(json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["outputs"]) == EXPECTED
     assert not [p for p in out.iterdir() if p.name.startswith(".partial")]
 
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
@@ -38,7 +41,8 @@ def test_run_folder_contents(two_runs, small_synth):
     assert manifest["run_id"] == folder.name
     assert manifest["config"]["lda"]["passes"] == 5
     assert len(manifest["corpus"]["files"]) == 10 and all(len(f["sha256"]) == 64 for f in manifest["corpus"]["files"])
-    assert set(manifest["stage_seconds"]) >= {"ingest", "tokenize", "lda", "phases", "charts"}
+    assert set(manifest["stage_seconds"]) >= {"ingest", "mask_pii", "tokenize", "lda", "lda_yearly", "trajectories",
+                                              "lineage", "phases", "evaluate", "report"}
     assert sum(manifest["documents_per_year"].values()) == manifest["documents"]["modelled"]
 
     traj = pd.read_csv(folder / "trajectories.csv")
@@ -172,6 +176,8 @@ def test_no_planted_pii_reaches_any_output(prefect_harness, small_synth, tmp_pat
     for path in list(folder.rglob("*")) + list(cache_dir.rglob("*")):
         if path.suffix == ".parquet":
             texts.append(pd.read_parquet(path).astype(str).to_string())
+        elif path.suffix == ".xlsx":
+            texts += [f.astype(str).to_string() for f in pd.read_excel(path, sheet_name=None).values()]
         elif path.is_file() and path.suffix != ".png":
             texts.append(path.read_text(encoding="utf-8-sig"))
     assert texts

@@ -1,8 +1,10 @@
-"""Topic trajectories: how each topic's share moves from year to year.
+"""Topic trajectories and lineage: how topics move from period to period.
 
-Per model and year, ``share`` is the topic's share of the year's probability
-mass (mean document-topic probability) and ``doc_share`` the share of the
-year's documents whose most probable topic it is.  Both sum to 1 per year.
+Per model and period (a year by default; a half-year, quarter or month for
+corpora with dates), ``share`` is the topic's share of the period's
+probability mass (mean document-topic probability) and ``doc_share`` the share
+of the period's documents whose most probable topic it is.  Both sum to 1 per
+period.  Lineage links the topics of separately fitted per-year models.
 """
 from __future__ import annotations
 
@@ -12,28 +14,34 @@ import numpy as np
 import pandas as pd
 
 
-def topic_shares_by_year(doc_topic: np.ndarray, years: Sequence[int], labels: Sequence[str],
+def period_year(period) -> int:
+    """The calendar year of a period label (2019, "2019-H1", "2019-Q3", "2019-07")."""
+    return int(str(period)[:4])
+
+
+def topic_shares_by_year(doc_topic: np.ndarray, periods: Sequence, labels: Sequence[str],
                          model: str) -> pd.DataFrame:
-    """Long table: model, topic, label, year, share, doc_share, n_docs."""
-    years = np.asarray(years)
+    """Long table: model, topic, label, year, period, share, doc_share, n_docs."""
+    periods = np.asarray(periods, dtype=object)
     k = doc_topic.shape[1]
     dominant = doc_topic.argmax(axis=1)
     rows = []
-    for year in sorted(set(years.tolist())):
-        mask = years == year
+    for period in sorted(set(periods.tolist())):
+        mask = periods == period
         n = int(mask.sum())
         mass = doc_topic[mask].mean(axis=0)
         counts = np.bincount(dominant[mask], minlength=k)
         for topic in range(k):
-            rows.append({"model": model, "topic": topic, "label": labels[topic], "year": int(year),
-                         "share": float(mass[topic]), "doc_share": float(counts[topic] / n), "n_docs": n})
+            rows.append({"model": model, "topic": topic, "label": labels[topic], "year": period_year(period),
+                         "period": period, "share": float(mass[topic]), "doc_share": float(counts[topic] / n),
+                         "n_docs": n})
     return pd.DataFrame(rows)
 
 
 def share_matrix(trajectories: pd.DataFrame, column: str = "share") -> pd.DataFrame:
-    """Years × topics matrix of one model's trajectories (outlier rows excluded)."""
+    """Periods × topics matrix of one model's trajectories (outlier rows excluded)."""
     table = trajectories[trajectories["topic"] >= 0]
-    return table.pivot(index="year", columns="topic", values=column).sort_index()
+    return table.pivot(index="period", columns="topic", values=column).sort_index()
 
 
 def aggregate_units(unit_topic: np.ndarray, owners: Sequence[int], weights: Sequence[float], n_docs: int) -> np.ndarray:
@@ -46,15 +54,15 @@ def aggregate_units(unit_topic: np.ndarray, owners: Sequence[int], weights: Sequ
     return np.where(totals > 0, out / np.where(totals > 0, totals, 1), 1.0 / unit_topic.shape[1])
 
 
-def bootstrap_shares(doc_topic: np.ndarray, years: Sequence[int], n_boot: int, seed: int,
-                     chunk: int = 25) -> dict[int, np.ndarray]:
-    """Per year, ``n_boot`` resampled share vectors (documents resampled with replacement within the year).
+def bootstrap_shares(doc_topic: np.ndarray, periods: Sequence, n_boot: int, seed: int,
+                     chunk: int = 25) -> dict:
+    """Per period, ``n_boot`` resampled share vectors (documents resampled with replacement within it).
 
-    Returns {year: (n_boot, topics, 2)} with [..., 0] probability-mass share and
+    Returns {period: (n_boot, topics, 2)} with [..., 0] probability-mass share and
     [..., 1] document share.  Resampling uses multinomial document counts, in
     chunks of replicates, so memory stays at (chunk × documents of a year).
     """
-    years = np.asarray(years)
+    years = np.asarray(periods, dtype=object)
     rng = np.random.default_rng(seed)
     k = doc_topic.shape[1]
     dominant = np.eye(k)[doc_topic.argmax(axis=1)]
@@ -68,7 +76,7 @@ def bootstrap_shares(doc_topic: np.ndarray, years: Sequence[int], n_boot: int, s
             b = min(chunk, n_boot - start)
             counts = rng.multinomial(n, np.full(n, 1.0 / n), size=b)
             reps.append(np.stack([counts @ mass / n, counts @ hard / n], axis=-1))
-        out[int(year)] = np.concatenate(reps) if reps else np.zeros((0, k, 2))
+        out[year] = np.concatenate(reps) if reps else np.zeros((0, k, 2))
     return out
 
 
@@ -77,8 +85,8 @@ def add_confidence_bands(table: pd.DataFrame, boot: dict[int, np.ndarray], level
     lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
     table = table.copy()
     cols = {c: [] for c in ("share_lo", "share_hi", "doc_share_lo", "doc_share_hi")}
-    for year, topic in zip(table["year"], table["topic"]):
-        reps = boot.get(int(year))
+    for period, topic in zip(table["period"], table["topic"]):
+        reps = boot.get(period)
         if reps is None or topic < 0 or len(reps) == 0:
             for c in cols:
                 cols[c].append(np.nan)

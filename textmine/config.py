@@ -82,6 +82,9 @@ class LdaConfig:
 
 @dataclass
 class AlignConfig:
+    # The time slice of trajectories and phases: year, half (2019-H1), quarter (2019-Q3) or
+    # month (2019-07).  Anything finer than a year needs a date for every opinion.
+    time_unit: str = "year"
     # Bootstrap replicates (documents resampled within each year) for trajectory bands.
     bootstrap: int = 200
     band_level: float = 0.95
@@ -247,6 +250,9 @@ def validate_config(config: Config) -> None:
         raise ConfigError("the number of phases must be at least 1", fix="use --phases auto or a positive number")
     if config.phases.min_size < 1:
         raise ConfigError("phases.min_size must be at least 1", fix="set phases.min_size = 1 or more")
+    if config.align.time_unit not in ("year", "half", "quarter", "month"):
+        raise ConfigError(f"align.time_unit must be year, half, quarter or month, got {config.align.time_unit!r}",
+                          fix="use --time-unit year|half|quarter|month")
     if config.tokenize.unit not in ("document", "sentence"):
         raise ConfigError(f"tokenize.unit must be 'document' or 'sentence', got {config.tokenize.unit!r}",
                           fix="set tokenize.unit = \"document\" or \"sentence\"")

@@ -160,13 +160,35 @@ def decode_bytes(data: bytes, path: Path) -> tuple[str, str]:
 # ------------------------------------------------------------------------ readers
 
 
+def file_format(path: Path) -> str:
+    """The data format of a file: its suffix, looking through a .gz (opinions.csv.gz -> .csv)."""
+    suffixes = [x.lower() for x in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz" and len(suffixes) >= 2:
+        return suffixes[-2]
+    return path.suffix.lower()
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes, decompressed when it ends in .gz."""
+    data = path.read_bytes()
+    if path.suffix.lower() == ".gz":
+        import gzip
+
+        try:
+            return gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise CorpusError(f"the file ends in .gz but cannot be decompressed ({exc})", file=path,
+                              fix="re-compress it with gzip, or remove the .gz ending if it is not compressed") from None
+    return data
+
+
 def _file_year(path: Path) -> int | None:
-    years = _FILENAME_YEAR_RE.findall(path.stem)
+    years = _FILENAME_YEAR_RE.findall(path.name.split(".")[0])
     return int(years[-1]) if len(set(years)) == 1 else None
 
 
 def _read_delimited(path: Path, sep: str) -> tuple[list[tuple[str, pd.DataFrame]], str]:
-    text, encoding = decode_bytes(path.read_bytes(), path)
+    text, encoding = decode_bytes(read_bytes(path), path)
     if not text.strip():
         raise CorpusError("the file is empty", file=path, fix="remove it or add opinions to it")
     try:
@@ -185,14 +207,15 @@ def _read_delimited(path: Path, sep: str) -> tuple[list[tuple[str, pd.DataFrame]
 
 
 def _read_xlsx(path: Path) -> tuple[list[tuple[str, pd.DataFrame]], str | None]:
-    if not path.read_bytes()[:4] == b"PK\x03\x04":
+    data = read_bytes(path)
+    if not data[:4] == b"PK\x03\x04":
         raise CorpusError(
             "this is not an Excel workbook (.xlsx files are zip archives)",
             file=path,
             fix="open it in Excel and save as .xlsx, or give it the extension of what it really is (e.g. .csv)",
         )
     try:
-        sheets = pd.read_excel(path, sheet_name=None, dtype=object, engine="openpyxl")
+        sheets = pd.read_excel(io.BytesIO(data), sheet_name=None, dtype=object, engine="openpyxl")
     except Exception as exc:  # openpyxl raises many types for damaged workbooks
         raise CorpusError(f"the workbook cannot be read ({exc})", file=path, fix="re-save it from Excel as .xlsx") from None
     tables = [(str(name), frame) for name, frame in sheets.items() if not frame.dropna(how="all").empty]
@@ -202,7 +225,7 @@ def _read_xlsx(path: Path) -> tuple[list[tuple[str, pd.DataFrame]], str | None]:
 
 
 def _read_jsonl(path: Path) -> tuple[list[tuple[str, pd.DataFrame]], str]:
-    text, encoding = decode_bytes(path.read_bytes(), path)
+    text, encoding = decode_bytes(read_bytes(path), path)
     records = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -224,7 +247,7 @@ def _read_jsonl(path: Path) -> tuple[list[tuple[str, pd.DataFrame]], str]:
 
 
 def _read_json(path: Path) -> tuple[list[tuple[str, pd.DataFrame]], str]:
-    text, encoding = decode_bytes(path.read_bytes(), path)
+    text, encoding = decode_bytes(read_bytes(path), path)
     if not text.strip():
         raise CorpusError("the file is empty", file=path, fix="remove it or add opinions to it")
     try:
@@ -248,14 +271,14 @@ def _read_json(path: Path) -> tuple[list[tuple[str, pd.DataFrame]], str]:
 
 
 def _read_parquet(path: Path) -> tuple[list[tuple[str, pd.DataFrame]], None]:
-    head = path.read_bytes()[:4]
-    if head != b"PAR1":
+    data = read_bytes(path)
+    if data[:4] != b"PAR1":
         raise CorpusError(
             "this is not a Parquet file",
             file=path, fix="give the file the extension of what it really is, or re-export it as Parquet",
         )
     try:
-        frame = pd.read_parquet(path)
+        frame = pd.read_parquet(io.BytesIO(data))
     except Exception as exc:  # pyarrow raises ArrowInvalid/OSError for damaged files
         raise CorpusError(f"the Parquet file cannot be read ({exc})", file=path, fix="re-export it") from None
     if frame.empty:
@@ -264,7 +287,7 @@ def _read_parquet(path: Path) -> tuple[list[tuple[str, pd.DataFrame]], None]:
 
 
 def _read_txt(path: Path) -> tuple[list[tuple[str, pd.DataFrame]], str]:
-    text, encoding = decode_bytes(path.read_bytes(), path)
+    text, encoding = decode_bytes(read_bytes(path), path)
     lines = text.splitlines()
     if not any(line.strip() for line in lines):
         raise CorpusError("the file is empty", file=path, fix="remove it or add opinions to it, one per line")
@@ -361,7 +384,9 @@ def parse_year(value: Any, *, from_date: bool) -> int | None:
     if not text:
         return None
     match = (_DATE_RE if from_date else _YEAR_RE).match(text)
-    if match is None and not from_date:
+    if match is None and from_date:
+        match = _YEAR_RE.match(text)  # a bare year in a date column still gives the year
+    elif match is None and not from_date:
         match = _DATE_RE.match(text)  # a full date in a year column is still unambiguous
         if match and not (match.group(2) or match.group(4)):
             match = None
@@ -424,15 +449,15 @@ def discover_files(path: Path) -> list[Path]:
     if not path.exists():
         raise CorpusError("no such file or folder", file=path, fix="check the path to the corpus")
     if path.is_file():
-        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        if file_format(path) not in SUPPORTED_SUFFIXES:
             raise CorpusError(
                 f"unsupported file type '{path.suffix or '(none)'}'", file=path,
-                fix=f"convert it to one of {', '.join(SUPPORTED_SUFFIXES)}",
+                fix=f"convert it to one of {', '.join(SUPPORTED_SUFFIXES)} (optionally gzipped, e.g. .csv.gz)",
             )
         return [path]
     files = sorted(
         p for p in path.rglob("*")
-        if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
+        if p.is_file() and file_format(p) in SUPPORTED_SUFFIXES
         and p.name.lower() not in SIDECAR_FILES
         and not any(part.startswith((".", "~$")) for part in p.relative_to(path).parts)
     )
@@ -482,10 +507,10 @@ def load_corpus(path: str | Path, config: CorpusConfig | None = None) -> Corpus:
         # tables and ids use the path inside the corpus.
         display = str(file)
         relative = str(file.relative_to(root)) if root.is_dir() else file.name
-        reader = READERS[file.suffix.lower()]
+        reader = READERS[file_format(file)]
         data = file.read_bytes()
         tables, encoding = reader(file)
-        report = FileReport(path=relative, format=file.suffix.lower().lstrip("."), encoding=encoding, rows=0,
+        report = FileReport(path=relative, format=file_format(file).lstrip("."), encoding=encoding, rows=0,
                             sha256=hashlib.sha256(data).hexdigest())
         for sheet, frame in tables:
             where = f"{display}[{sheet}]" if sheet else display
@@ -498,7 +523,7 @@ def load_corpus(path: str | Path, config: CorpusConfig | None = None) -> Corpus:
                 raise CorpusError("the file has a header but no rows", file=where,
                                   fix="remove it or add opinions to it")
             line_numbers = frame.pop("__line") if "__line" in frame.columns else None
-            if file.suffix.lower() == ".txt" and fallback is None:
+            if file_format(file) == ".txt" and fallback is None:
                 raise CorpusError(
                     "a .txt corpus file takes its year from its name, and this name has no year",
                     file=display, fix="rename it after its year, e.g. 2019.txt",
@@ -566,3 +591,26 @@ def yearly_quality_table(corpus: Corpus) -> pd.DataFrame:
     return table.astype(int)
 
 
+
+
+def period_labels(docs: pd.DataFrame, unit: str) -> list:
+    """Each opinion's period: its year, or "2019-H1", "2019-Q3", "2019-07" from its date."""
+    if unit == "year":
+        return docs["year"].astype(int).tolist()
+    if "date" not in docs.columns:
+        raise CorpusError(
+            f"the time unit '{unit}' needs a date for every opinion, and the corpus has no date column",
+            fix="name the date column with --date-col (or date_col in corpus.toml), or use --time-unit year",
+        )
+    out = []
+    for value, where, row in zip(docs["date"], docs["source_file"], docs["source_row"]):
+        match = _DATE_RE.match(unicodedata.normalize("NFKC", str(value or "")))
+        month = match and (match.group(2) or match.group(4))
+        if not month or not 1 <= int(month) <= 12:
+            raise CorpusError(f"'{value}' has no month, which the time unit '{unit}' needs",
+                              file=where, row=row, column="date",
+                              fix="give a full date such as 2019-05-31, or use --time-unit year")
+        year, month = int(match.group(1)), int(month)
+        out.append({"half": f"{year}-H{(month - 1) // 6 + 1}", "quarter": f"{year}-Q{(month - 1) // 3 + 1}",
+                    "month": f"{year}-{month:02d}"}[unit])
+    return out

@@ -140,7 +140,7 @@ def characterise_phases(matrix: pd.DataFrame, starts: Sequence[int], topic_terms
             terms += [w for w in topic_terms[t] if w not in terms]
         label = " / ".join("·".join(topic_terms[t][:2]) for t in chosen)
         phases.append(Phase(
-            start=int(years[a]), end=int(years[b - 1]), label=label, top_terms=terms[:n_terms],
+            start=_plain(years[a]), end=_plain(years[b - 1]), label=label, top_terms=terms[:n_terms],
             characteristic_topics=[{"topic": int(t), "label": labels[t], "share_inside": round(float(inside[t]), 4),
                                     "share_outside": round(float(outside[t]), 4)} for t in chosen],
         ))
@@ -148,10 +148,8 @@ def characterise_phases(matrix: pd.DataFrame, starts: Sequence[int], topic_terms
 
 
 def boundary_confidence(starts: Sequence[int], replicates: Sequence[Sequence[int]], tolerance: int) -> list[float]:
-    """For each start, the share of replicates that place a start within ``tolerance`` periods of it.
-
-    The first start (the beginning of the series) is certain by construction.
-    """
+    """For each start (a period position), the share of replicates that place a start within
+    ``tolerance`` periods of it.  The first start (the beginning of the series) is certain."""
     out = []
     for i, start in enumerate(starts):
         if i == 0 or not replicates:
@@ -167,21 +165,21 @@ def detect_phases(matrix: pd.DataFrame, n_phases: int | str, min_size: int, max_
                   replicates: Sequence[np.ndarray] = (), tolerance: int = 1) -> dict:
     """Phases of one model as the ``phases.json`` entry for it.
 
-    ``replicates`` are resampled share matrices (bootstrap of documents within
-    periods, for each seed's model); the same detector, with the same rule for
-    the number of phases, runs on each, and every boundary's confidence is the
-    share of replicates that agree with it within ``tolerance`` periods.
+    ``matrix`` is periods × topics (index: period labels in order).  ``replicates``
+    are resampled share matrices (bootstrap of documents within periods, for each
+    seed's model); the same detector, with the same rule for the number of
+    phases, runs on each, and every boundary's confidence is the share of
+    replicates that agree with it within ``tolerance`` periods.
     """
     detector = SegmentationDetector(n_phases=n_phases, min_size=min_size, max_phases=max_phases)
     detector.fit(matrix.to_numpy())
     phases = characterise_phases(matrix, detector.starts_, topic_terms, labels)
-    periods = list(matrix.index)
     rep_starts, rep_counts = [], []
     for rep in replicates:
         d = SegmentationDetector(n_phases=n_phases, min_size=min_size, max_phases=max_phases).fit(rep)
-        rep_starts.append([periods[i] for i in d.starts_])
+        rep_starts.append(d.starts_)
         rep_counts.append(d.n_phases_)
-    confidence = boundary_confidence([p.start for p in phases], rep_starts, tolerance)
+    confidence = boundary_confidence(detector.starts_, rep_starts, tolerance)
     entries = []
     for p, c in zip(phases, confidence):
         entry = dict(p.__dict__)
@@ -193,11 +191,17 @@ def detect_phases(matrix: pd.DataFrame, n_phases: int | str, min_size: int, max_
         "boundary_confidence": {str(p.start): c for p, c in zip(phases[1:], confidence[1:])},
         "replicates": len(rep_starts),
         "replicate_phase_counts": {str(k): rep_counts.count(k) for k in sorted(set(rep_counts))},
+        "periods": [_plain(v) for v in matrix.index],
         "method": "optimal segmentation (dynamic programming) of Hellinger-transformed topic shares; "
-                  + ("number of phases by BIC (noise variance from robust year-to-year differences)" if n_phases == "auto" else f"number of phases fixed at {n_phases}"),
+                  + ("number of phases by BIC (noise variance from robust period-to-period differences)"
+                     if n_phases == "auto" else f"number of phases fixed at {n_phases}"),
         "n_phases": detector.n_phases_,
         "selection": {str(k): v for k, v in detector.scores_.items()},
     }
+
+
+def _plain(value):
+    return value.item() if hasattr(value, "item") else value
 
 
 def consensus_phases(per_model: dict[str, dict]) -> dict:
@@ -205,16 +209,19 @@ def consensus_phases(per_model: dict[str, dict]) -> dict:
 
     Each consensus boundary's confidence is the mean of the models' confidences
     for it (a model without that boundary counts 0)."""
-    votes: dict[int, int] = {}
+    votes: dict = {}
     for entry in per_model.values():
         for start in entry["phase_starts"]:
             votes[start] = votes.get(start, 0) + 1
+    periods = next((e["periods"] for e in per_model.values() if e.get("periods")), None)
+    if periods is None:  # entries without their period list: consecutive years
+        periods = list(range(min(votes), max(p["end"] for e in per_model.values() for p in e["phases"]) + 1))
     need = len(per_model) / 2
-    starts = sorted(y for y, v in votes.items() if v > need or (len(per_model) == 1))
-    first = min(min(e["phase_starts"]) for e in per_model.values())
-    if first not in starts:
-        starts = [first] + starts
-    ends = [s - 1 for s in starts[1:]] + [max(p["end"] for e in per_model.values() for p in e["phases"])]
+    starts = [p for p in periods if votes.get(p, 0) > need or (len(per_model) == 1 and p in votes)]
+    if periods[0] not in starts:
+        starts = [periods[0]] + starts
+    pos = {p: i for i, p in enumerate(periods)}
+    ends = [periods[pos[s] - 1] for s in starts[1:]] + [periods[-1]]
     conf = [round(sum(e.get("boundary_confidence", {}).get(str(s), 1.0 if s in e["phase_starts"] else 0.0)
                       for e in per_model.values()) / len(per_model), 3) if i else 1.0 for i, s in enumerate(starts)]
     labels = {}
@@ -227,5 +234,5 @@ def consensus_phases(per_model: dict[str, dict]) -> dict:
         "boundary_confidence": {str(s): c for s, c in zip(starts[1:], conf[1:])},
         "phase_starts": starts,
         "method": f"majority vote over models ({', '.join(per_model)})",
-        "votes": {str(y): v for y, v in sorted(votes.items())},
+        "votes": {str(y): v for y, v in sorted(votes.items(), key=lambda kv: str(kv[0]))},
     }
