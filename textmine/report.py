@@ -98,24 +98,28 @@ def _plotly_trajectories(traj: pd.DataFrame, phases: list[dict], title: str, inc
 
     table = traj[traj["topic"] >= 0].copy()
     key = "period" if "period" in table else "year"
-    table[key] = table[key].astype(str)
-    periods = sorted(table[key].unique())
+    periods = sorted(table[key].unique(), key=str)
+    pos = {str(p): i for i, p in enumerate(periods)}
+    x = list(range(len(periods)))
     fig = go.Figure()
     for i, phase in enumerate(phases):
-        fig.add_vrect(x0=str(phase["start"]), x1=str(phase["end"]), fillcolor=["#eeeeee", "#dde8f5"][i % 2],
-                      opacity=0.6, line_width=0, layer="below",
-                      annotation_text=f"{i + 1}기" + (f" (신뢰도 {phase['confidence']:.2f})" if "confidence" in phase and i else ""),
+        fig.add_vrect(x0=pos.get(str(phase["start"]), 0) - 0.5, x1=pos.get(str(phase["end"]), len(x) - 1) + 0.5,
+                      fillcolor=["#eeeeee", "#dde8f5"][i % 2], opacity=0.6, line_width=0, layer="below",
+                      annotation_text=f"{i + 1}기" + (f" (신뢰도 {phase['confidence']:.2f})"
+                                                     if "confidence" in phase and i else ""),
                       annotation_position="top left")
     for topic, group in table.groupby("topic"):
         group = group.set_index(key).reindex(periods)
         name = f"T{topic} {group['label'].dropna().iloc[0]}"
         if "share_lo" in group:
-            fig.add_trace(go.Scatter(x=periods + periods[::-1], y=list(group["share_hi"]) + list(group["share_lo"])[::-1],
+            fig.add_trace(go.Scatter(x=x + x[::-1], y=list(group["share_hi"]) + list(group["share_lo"])[::-1],
                                      fill="toself", line=dict(width=0), opacity=0.15, hoverinfo="skip",
                                      showlegend=False, legendgroup=name))
-        fig.add_trace(go.Scatter(x=periods, y=group["share"], mode="lines+markers", name=name, legendgroup=name))
+        fig.add_trace(go.Scatter(x=x, y=list(group["share"]), mode="lines+markers", name=name, legendgroup=name,
+                                 text=[str(p) for p in periods], hovertemplate="%{text}: %{y:.3f}"))
     fig.update_layout(title=title, xaxis_title="기간", yaxis_title="토픽 비중", height=520,
                       margin=dict(l=50, r=20, t=60, b=40), font=dict(family="NanumGothic, 'Malgun Gothic', sans-serif"))
+    fig.update_xaxes(tickmode="array", tickvals=x, ticktext=[str(p) for p in periods], range=[-0.5, len(x) - 0.5])
     return fig.to_html(full_html=False, include_plotlyjs="inline" if include_js else False,
                        div_id=f"traj-{title.split()[0].lower()}")
 
@@ -133,15 +137,32 @@ img.chart{max-width:100%;border:1px solid #eee;margin:6px 0}.note{color:#666;fon
 """
 
 
-def _font_face() -> str:
-    """The bundled NanumGothic inlined, so Hangul renders on machines without a Korean font."""
+def _font_face(text: str) -> str:
+    """The bundled NanumGothic inlined, so Hangul renders on machines without a Korean font.
+
+    Subset to the characters of the page (a few hundred KB instead of 2 MB), and
+    without the VTT hinting tables (TSI*) that browsers' font sanitiser rejects.
+    """
     import importlib.util
+    import io
+
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
 
     spec = importlib.util.find_spec(charts.FONT_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         return ""
-    font = Path(list(spec.submodule_search_locations)[0]) / "fonts" / charts.FONT_FILES[0]
-    data = base64.b64encode(font.read_bytes()).decode()
+    font = TTFont(Path(list(spec.submodule_search_locations)[0]) / "fonts" / charts.FONT_FILES[0])
+    for table in [t for t in font.keys() if t.startswith("TSI")]:
+        del font[table]
+    options = subset.Options()
+    options.hinting = False
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(unicodes={ord(c) for c in set(text)} | set(range(32, 127)))
+    subsetter.subset(font)
+    buffer = io.BytesIO()
+    font.save(buffer)
+    data = base64.b64encode(buffer.getvalue()).decode()
     return f"@font-face{{font-family:'NanumGothic';src:url(data:font/ttf;base64,{data}) format('truetype');}}"
 
 
@@ -254,9 +275,10 @@ def build_html(data: dict) -> str:
     else:
         ev_html.append("<p class='note'>이 코퍼스에는 정답(truth.json)이 없습니다.</p>")
     parts.append("".join(ev_html) + "</section></main>")
+    body = "".join(parts)
     return ("<!DOCTYPE html><html lang='ko'><head><meta charset='utf-8'>"
-            f"<title>textmine 보고서 {html.escape(m.get('run_id', ''))}</title><style>{_font_face()}{CSS}</style></head><body>"
-            + "".join(parts) + "</body></html>")
+            f"<title>textmine 보고서 {html.escape(m.get('run_id', ''))}</title><style>{_font_face(body)}{CSS}</style>"
+            "</head><body>" + body + "</body></html>")
 
 
 def write_xlsx(data: dict, path: Path) -> Path:
