@@ -296,3 +296,26 @@ def test_period_labels_need_dates(tmp_path):
     with pytest.raises(CorpusError, match="has no month") as info:
         period_labels(load_corpus(tmp_path / "y.csv").docs, "quarter")
     assert info.value.row == 2
+
+
+def test_spreadsheet_with_a_title_row_above_the_header(tmp_path):
+    path = tmp_path / "평가의견_2019.xlsx"
+    rows = [["2019년 대학일자리플러스센터 평가 개선조치 의견", None, None],
+            [None, None, None],
+            ["연번", "대학명", "평가의견"],
+            [1, "가온대학교", "상담 체계를 강화할 것"],
+            [2, "한빛대학교", "비교과 운영 개선 요망"]]
+    pd.DataFrame(rows).to_excel(path, index=False, header=False)
+    corpus = load_corpus(path)
+    assert corpus.docs["text"].tolist() == ["상담 체계를 강화할 것", "비교과 운영 개선 요망"]
+    assert corpus.docs["year"].tolist() == [2019, 2019]  # from the file name
+    assert corpus.docs["대학명"].tolist() == ["가온대학교", "한빛대학교"]
+    assert corpus.docs["source_row"].tolist() == [4, 5]  # the rows Excel shows
+
+
+def test_csv_with_notes_above_the_header(tmp_path):
+    text = "※ 2020년 평가 결과,,\n연번,연도,의견\n1,2020,상담 체계 강화\n2,2020,졸업생 관리\n"
+    (tmp_path / "x.csv").write_text(text, encoding="utf-8")
+    corpus = load_corpus(tmp_path / "x.csv")
+    assert corpus.docs["text"].tolist() == ["상담 체계 강화", "졸업생 관리"]
+    assert corpus.docs["source_row"].tolist() == [3, 4]

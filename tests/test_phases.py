@@ -93,3 +93,10 @@ def test_detect_phases_with_replicates_reports_confidence():
     noisy = [np.random.default_rng(s).dirichlet(np.ones(4), size=10) for s in range(20)]
     weak = detect_phases(matrix, "auto", 2, 6, terms, {t: f"T{t}" for t in range(4)}, noisy, 1)
     assert min(p["confidence"] for p in weak["phases"]) < 0.8  # replicates that disagree lower it
+
+
+@pytest.mark.parametrize("periods", [1, 2, 3])
+def test_too_few_periods_give_one_phase_when_auto(periods):
+    x = step_shares(MEANS[:1], [periods], noise=0.01)
+    det = SegmentationDetector(n_phases="auto", min_size=2).fit(x)
+    assert det.starts_ == [0] and det.n_phases_ == 1

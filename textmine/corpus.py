@@ -333,6 +333,33 @@ def _explicit(columns: list[Any], wanted: str | None, role: str, where: str) -> 
     )
 
 
+def locate_header(frame: pd.DataFrame, overrides: dict[str, str | None],
+                  max_rows: int = 10) -> tuple[pd.DataFrame, pd.Series | None]:
+    """Find the header row of a sheet that opens with a title or notes above it.
+
+    Government spreadsheets often start with a title row ("2019년 대학일자리플러스센터
+    평가의견") or merged cells; when the first row has no recognised text column,
+    the first of the next rows that has one becomes the header.  Returns the
+    frame below that row and the spreadsheet row numbers of its rows.
+    """
+    wanted = {_norm_name(n) for n in TEXT_NAMES}
+    if overrides.get("text_col"):
+        wanted = {_norm_name(overrides["text_col"])}
+    if any(_norm_name(c) in wanted for c in frame.columns):
+        return frame, None
+    for i in range(min(max_rows, len(frame))):
+        values = [v for v in frame.iloc[i].tolist()]
+        if any(_norm_name(v) in wanted for v in values if v is not None and not (isinstance(v, float) and pd.isna(v))):
+            body = frame.iloc[i + 1:].copy()
+            body.columns = [str(v) if v is not None and not (isinstance(v, float) and pd.isna(v)) else f"열{j + 1}"
+                            for j, v in enumerate(values)]
+            body = body.dropna(how="all")
+            # The file's header is row 1, so frame row i is spreadsheet row i + 2 and data starts below it.
+            rows = pd.Series([int(k) + 2 for k in body.index], index=body.index)
+            return body.reset_index(drop=True), rows.reset_index(drop=True)
+    return frame, None
+
+
 def map_columns(frame: pd.DataFrame, overrides: dict[str, str | None], where: str,
                 fallback_year: tuple[int, str] | None) -> ColumnMapping:
     columns = list(frame.columns)
@@ -523,6 +550,8 @@ def load_corpus(path: str | Path, config: CorpusConfig | None = None) -> Corpus:
                 raise CorpusError("the file has a header but no rows", file=where,
                                   fix="remove it or add opinions to it")
             line_numbers = frame.pop("__line") if "__line" in frame.columns else None
+            if line_numbers is None:
+                frame, line_numbers = locate_header(frame, overrides)
             if file_format(file) == ".txt" and fallback is None:
                 raise CorpusError(
                     "a .txt corpus file takes its year from its name, and this name has no year",

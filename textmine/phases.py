@@ -75,8 +75,10 @@ class SegmentationDetector(PhaseDetector):
     def fit(self, shares: np.ndarray) -> "SegmentationDetector":
         x = np.sqrt(np.clip(np.asarray(shares, dtype=float), 0, None))
         n, d = x.shape
-        k_max = min(self.max_phases, n // self.min_size) if self.n_phases == "auto" else int(self.n_phases)
-        if k_max < 1 or n < self.min_size * (k_max if self.n_phases != "auto" else 1):
+        # With too few periods to split, "auto" finds one phase; a fixed count that cannot fit is an error.
+        k_max = max(1, min(self.max_phases, n // self.min_size)) if self.n_phases == "auto" else int(self.n_phases)
+        min_size = self.min_size if n >= self.min_size else n
+        if self.n_phases != "auto" and (k_max < 1 or n < self.min_size * k_max):
             raise TextmineError(
                 f"{n} periods cannot hold {self.n_phases} phases of at least {self.min_size} periods",
                 fix="use fewer phases (--phases), a smaller phases.min_size, or a finer time unit",
@@ -87,8 +89,8 @@ class SegmentationDetector(PhaseDetector):
         back = np.zeros((k_max + 1, n + 1), dtype=int)
         best[0, 0] = 0.0
         for k in range(1, k_max + 1):
-            for j in range(k * self.min_size, n + 1):
-                starts = np.arange((k - 1) * self.min_size, j - self.min_size + 1)
+            for j in range(k * min_size, n + 1):
+                starts = np.arange((k - 1) * min_size, j - min_size + 1)
                 totals = best[k - 1, starts] + cost[starts, j]
                 idx = int(np.argmin(totals))  # argmin takes the earliest on ties: deterministic
                 best[k, j], back[k, j] = totals[idx], starts[idx]
