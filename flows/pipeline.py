@@ -25,7 +25,6 @@ from prefect.cache_policies import NO_CACHE
 
 from textmine import align, cache, corpus as corpus_mod, evaluate, lda, phases as phases_mod, pii, report, tokenize
 from textmine.config import Config, config_from_dict
-from textmine.errors import TextmineError
 from textmine.runfolder import RunFolder, doc_topics_table, topics_table
 
 # Stages are deterministic functions of their inputs: a retry would fail the
@@ -203,18 +202,8 @@ def textmine_pipeline(corpus: str, config: dict, run_id: str | None = None) -> s
         if cfg.tokenize.collocations:
             with _timed(timings, "collocations"):
                 unit_tokens = collocations(unit_tokens, cfg)
-        doc_tokens = np.bincount(unit_owner, weights=[len(t) for t in unit_tokens], minlength=len(docs))
         # Opinions with no usable token (all digits, symbols, foreign script) are reported, not modelled.
-        keep_doc = doc_tokens > 0
-        if not keep_doc.any():
-            raise TextmineError("no opinion has any Korean noun left after tokenization",
-                                file=corpus, fix="check the text column, or keep other POS tags in the profile")
-        no_tokens = {str(y): int((~keep_doc & (docs["year"] == y).to_numpy()).sum()) for y in years}
-        remap = np.cumsum(keep_doc) - 1
-        keep_unit = [keep_doc[o] and bool(t) for o, t in zip(unit_owner, unit_tokens)]
-        unit_tokens = [t for t, k in zip(unit_tokens, keep_unit) if k]
-        unit_owner = [int(remap[o]) for o, k in zip(unit_owner, keep_unit) if k]
-        docs = docs.loc[keep_doc].reset_index(drop=True)
+        docs, unit_tokens, unit_owner, no_tokens = tokenize.drop_tokenless(docs, unit_tokens, unit_owner, corpus)
         doc_ids, doc_years = docs["doc_id"].tolist(), docs["year"].tolist()
         # The time slices of trajectories and phases (years unless a finer unit is asked for).
         doc_periods = corpus_mod.period_labels(docs, cfg.align.time_unit)

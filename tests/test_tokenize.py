@@ -155,3 +155,33 @@ def test_term_discovery_finds_what_kiwi_splits():
     assert "취창업지원단" in words and words["취창업지원단"]["frequency"] == 200
     assert all(t["frequency"] >= 5 for t in terms)
     assert not any(w.endswith(("의", "에서")) for w in words)  # fragments with particles are left out
+
+
+def test_tokenless_documents_are_dropped_and_counted():
+    import pandas as pd
+
+    from textmine.errors import TextmineError
+    from textmine.tokenize import drop_tokenless
+
+    docs = pd.DataFrame({"doc_id": ["a", "b", "c"], "year": [2019, 2019, 2020]})
+    tokens = [["상담"], [], ["졸업생"], []]
+    owners = [0, 1, 2, 2]
+    kept, toks, own, dropped = drop_tokenless(docs, tokens, owners, "x")
+    assert kept["doc_id"].tolist() == ["a", "c"] and toks == [["상담"], ["졸업생"]] and own == [0, 1]
+    assert dropped == {"2019": 1, "2020": 0}
+    with pytest.raises(TextmineError, match="no opinion has any word"):
+        drop_tokenless(docs, [[], [], []], [0, 1, 2], "x")
+
+
+def test_a_corpus_of_numbers_only_fails_clearly(prefect_harness, tmp_path):
+    import pandas as pd
+
+    from flows.pipeline import run_pipeline
+    from textmine.config import load_config
+    from textmine.errors import TextmineError
+
+    pd.DataFrame({"연도": [2019, 2020] * 5, "평가의견": ["12345 678", "!!! ###"] * 5}).to_csv(tmp_path / "x.csv", index=False)
+    with pytest.raises(TextmineError, match="no opinion has any word"):
+        run_pipeline(tmp_path / "x.csv", load_config(None, {"run.out_dir": str(tmp_path / "out"),
+                                                            "run.cache_dir": str(tmp_path / "cache")}))
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

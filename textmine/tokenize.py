@@ -348,3 +348,26 @@ def discover_terms(texts: Sequence[str], profile: Profile, num_workers: int, min
                       "kiwi_analysis": " + ".join(f"{t.form}/{t.tag}" for t in tokens)})
     found.sort(key=lambda r: (-r["score"], -r["frequency"], r["word"]))
     return found[:top]
+
+
+def drop_tokenless(docs, unit_tokens: list[list[str]], unit_owner: list[int], source: str):
+    """Drop documents (and their units) left with no token; count them per year.
+
+    Returns (docs, unit_tokens, unit_owner re-indexed to the kept docs, {year: dropped}).
+    """
+    import numpy as np
+
+    from textmine.errors import TextmineError
+
+    doc_tokens = np.bincount(unit_owner, weights=[len(t) for t in unit_tokens], minlength=len(docs))
+    keep_doc = doc_tokens > 0
+    if not keep_doc.any():
+        raise TextmineError("no opinion has any word left after tokenization", file=source,
+                            fix="check the text column (--text-col), or keep other POS tags in the profile")
+    years = docs["year"].to_numpy()
+    dropped = {str(y): int((~keep_doc & (years == y)).sum()) for y in sorted(set(years.tolist()))}
+    remap = np.cumsum(keep_doc) - 1
+    keep_unit = [bool(keep_doc[o]) and bool(t) for o, t in zip(unit_owner, unit_tokens)]
+    tokens = [t for t, k in zip(unit_tokens, keep_unit) if k]
+    owners = [int(remap[o]) for o, k in zip(unit_owner, keep_unit) if k]
+    return docs.loc[keep_doc].reset_index(drop=True), tokens, owners, dropped
