@@ -205,4 +205,8 @@ def _name_chains(table: pd.DataFrame, yearly: dict[int, dict]) -> pd.DataFrame:
     nodes = [node_of(r) for r in table.itertuples()]
     table["chain"] = [chain_id[n] for n in nodes]
     table["chain_label"] = [chain_label[n] for n in nodes]
+    # The target's own chain: differs from ``chain`` on split and merge links.
+    table["to_chain"] = [chain_id[(r.to_year, int(r.to_topic))] if not pd.isna(r.to_topic) else pd.NA
+                         for r in table.itertuples()]
+    table["to_chain"] = table["to_chain"].astype("Int64")
     return table

@@ -164,38 +164,54 @@ def plot_phase_terms(phases: list[dict], title: str):
     return fig
 
 
-def plot_lineage(lineage: pd.DataFrame, title: str, min_share: float = 0.0):
-    """Per-year topics as nodes (size = share), links between years (width = similarity), chains coloured."""
+def plot_lineage(lineage: pd.DataFrame, title: str, min_share: float = 0.03):
+    """Topic chains as horizontal lines over the years (node size = share); splits and merges as
+    faint diagonals.  A chain follows mutual best links, so it has at most one topic a year; chains
+    that never reach ``min_share`` of a year's opinions are left out to keep the picture readable."""
     korean_font()
     nodes: dict[tuple, dict] = {}
     for r in lineage.itertuples():
         if not pd.isna(r.from_topic):
-            nodes[(r.from_year, int(r.from_topic))] = {"label": r.from_label, "share": r.from_share or 0, "chain": r.chain}
+            nodes.setdefault((r.from_year, int(r.from_topic)), {"share": r.from_share or 0, "chain": r.chain,
+                                                                "label": r.from_label})
         if not pd.isna(r.to_topic):
-            nodes.setdefault((r.to_year, int(r.to_topic)), {"label": r.to_label, "share": r.to_share or 0, "chain": r.chain})
+            to_chain = r.to_chain if hasattr(r, "to_chain") and not pd.isna(r.to_chain) else r.chain
+            nodes.setdefault((r.to_year, int(r.to_topic)), {"share": r.to_share or 0, "chain": to_chain,
+                                                            "label": r.to_label})
+    chain_nodes: dict[int, list] = {}
+    for node, info in nodes.items():
+        chain_nodes.setdefault(info["chain"], []).append(node)
+    names = lineage.drop_duplicates("chain").set_index("chain")["chain_label"].to_dict()
+    for r in lineage.itertuples():  # chains seen only as targets (births) carry their label there too
+        if hasattr(r, "to_chain") and not pd.isna(r.to_chain) and r.kind == "birth":
+            names.setdefault(r.to_chain, r.chain_label)
+    shown = [c for c, ns in chain_nodes.items() if max(nodes[n]["share"] for n in ns) >= min_share]
+    shown.sort(key=lambda c: (min(y for y, _ in chain_nodes[c]), -sum(nodes[n]["share"] for n in chain_nodes[c])))
+    row = {c: i for i, c in enumerate(shown)}
     years = sorted({y for y, _ in nodes})
-    pos: dict[tuple, tuple[float, float]] = {}
-    for y in years:
-        col = sorted([n for n in nodes if n[0] == y], key=lambda n: (nodes[n]["chain"], n[1]))
-        for i, n in enumerate(col):
-            pos[n] = (years.index(y), -i)
-    chains = sorted({v["chain"] for v in nodes.values()})
-    colours = {c: plt.get_cmap("tab20")(i % 20) for i, c in enumerate(chains)}
-    fig, ax = plt.subplots(figsize=(max(10, 1.6 * len(years)), 8), layout="constrained")
+    col = {y: i for i, y in enumerate(years)}
+    colours = {c: plt.get_cmap("tab20")(i % 20) for i, c in enumerate(shown)}
+    fig, ax = plt.subplots(figsize=(max(10, 1.3 * len(years) + 3), max(4, 0.38 * len(shown) + 1.5)),
+                           layout="constrained")
     for r in lineage.itertuples():
-        if r.kind in ("continue", "split", "merge"):
-            a, b = pos[(r.from_year, int(r.from_topic))], pos[(r.to_year, int(r.to_topic))]
-            ax.plot([a[0], b[0]], [a[1], b[1]], color=colours[r.chain], lw=0.5 + 3 * (r.similarity or 0),
-                    alpha=0.55 if r.kind == "continue" else 0.35, ls="-" if r.kind == "continue" else "--")
-    for n, (x, y) in pos.items():
-        info = nodes[n]
-        ax.scatter([x], [y], s=40 + 900 * info["share"], color=colours[info["chain"]], edgecolor="white", zorder=3)
-        if info["share"] >= min_share:
-            ax.text(x + 0.08, y, info["label"], fontsize=6.5, va="center")
+        if r.kind not in ("continue", "split", "merge"):
+            continue
+        a, b = nodes[(r.from_year, int(r.from_topic))], nodes[(r.to_year, int(r.to_topic))]
+        if a["chain"] in row and b["chain"] in row:
+            same = a["chain"] == b["chain"]
+            ax.plot([col[r.from_year], col[r.to_year]], [row[a["chain"]], row[b["chain"]]],
+                    color=colours[a["chain"]] if same else "#9a9a9a", lw=2.5 if same else 0.8,
+                    alpha=0.8 if same else 0.35, ls="-" if same else "--", zorder=1)
+    for c in shown:
+        ns = sorted(chain_nodes[c])
+        ax.scatter([col[y] for y, _ in ns], [row[c]] * len(ns), s=[30 + 1200 * nodes[n]["share"] for n in ns],
+                   color=colours[c], edgecolor="white", zorder=3)
+    ax.set_yticks(range(len(shown)), [names.get(c) or nodes[min(chain_nodes[c])]["label"] for c in shown], fontsize=8)
     ax.set_xticks(range(len(years)), [str(y) for y in years])
-    ax.set_yticks([])
-    ax.set_title(title + " (실선: 이어짐, 점선: 분화·통합, 원 크기: 비중)")
-    for side in ("left", "right", "top"):
+    ax.invert_yaxis()
+    ax.set_title(title + " (선: 같은 계보, 점선: 분화·통합, 원 크기: 그해 비중)")
+    ax.grid(axis="x", alpha=0.2)
+    for side in ("right", "top"):
         ax.spines[side].set_visible(False)
     return fig
 

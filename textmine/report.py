@@ -70,7 +70,7 @@ def render_charts(data: dict) -> list[str]:
         lineage = data["lineage"]
         if lineage is not None and (lineage["model"] == model).any():
             figures[f"lineage_{model}.png"] = charts.plot_lineage(lineage[lineage["model"] == model],
-                                                                  f"{name} 연도별 토픽 계보", min_share=0.05)
+                                                                  f"{name} 연도별 토픽 계보")
         for filename, fig in figures.items():
             charts.save_figure(fig, run / "charts" / filename)
             written.append(f"charts/{filename}")
