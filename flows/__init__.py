@@ -6,3 +6,5 @@ import os
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# UMAP/HDBSCAN (BERTopic) compile with numba on first use; a persistent cache pays that once.
+os.environ.setdefault("NUMBA_CACHE_DIR", os.path.expanduser("~/.cache/textmine/numba"))
