@@ -264,7 +264,8 @@ def textmine_pipeline(corpus: str, config: dict, run_id: str | None = None) -> s
             best, sim = align.map_to_global(r.topic_word, fitted.topic_word)
             rows["global_topic"], rows["global_similarity"] = best, sim.round(4)
             topic_rows.append(rows)
-        run.write_csv("topics.csv", pd.concat(topic_rows, ignore_index=True))
+        topics_frame = pd.concat(topic_rows, ignore_index=True)
+        run.write_csv("topics.csv", topics_frame)
         if lineage_table is not None:
             run.write_csv("lineage.csv", lineage_table)
         run.write_csv("trajectories.csv", table)
@@ -300,8 +301,7 @@ def textmine_pipeline(corpus: str, config: dict, run_id: str | None = None) -> s
         run.write_json("manifest.json", {**json.loads(run.file("manifest.json").read_text(encoding="utf-8")),
                                          "stage_seconds": timings, "outputs": sorted(set(outputs) | {"manifest.json"}),
                                          "finished": datetime.now(timezone.utc).isoformat()})
-    _artifacts(run.run_id, all_phases, pd.read_csv(run.final / "topics.csv", encoding="utf-8-sig"), evaluation,
-               str(run.final))
+    _artifacts(run.run_id, all_phases, topics_frame, evaluation, str(run.final))
     progress.step()
     logger.info("run folder: %s", run.final)
     return str(run.final)

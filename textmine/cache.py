@@ -24,17 +24,21 @@ def cache_root(cache_dir: str) -> Path:
     return Path(os.path.expanduser(cache_dir))
 
 
+def texts_digest(texts: Sequence[str], header: str) -> str:
+    """SHA-256 of ``header`` and the texts, length-prefixed so no two lists collide by joining."""
+    h = hashlib.sha256(header.encode())
+    for text in texts:
+        data = text.encode("utf-8")
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+    return h.hexdigest()
+
+
 def token_key(texts: Sequence[str], profile_digest: str, settings: dict[str, Any]) -> str:
     from kiwipiepy import __version__ as kiwi_version
 
-    h = hashlib.sha256()
-    h.update(json.dumps({"kiwi": kiwi_version, "profile": profile_digest, "settings": settings},
-                        sort_keys=True).encode())
-    for text in texts:
-        data = text.encode("utf-8")
-        h.update(len(data).to_bytes(8, "little"))  # length-prefixed: no two text lists collide by joining
-        h.update(data)
-    return h.hexdigest()
+    return texts_digest(texts, json.dumps({"kiwi": kiwi_version, "profile": profile_digest, "settings": settings},
+                                          sort_keys=True))
 
 
 class TokenCache:

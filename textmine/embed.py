@@ -139,13 +139,11 @@ def make_embedder(backend: str, model: str | None = None, num_threads: int = 0, 
 
 def cached_embed(embedder: Embedder, texts: Sequence[str], cache_dir: str | Path) -> tuple[np.ndarray, bool]:
     """Embeddings of ``texts`` through an on-disk cache keyed by texts, backend and version: (vectors, hit)."""
-    h = hashlib.sha256(f"{embedder.name}\0{embedder.version}".encode())
-    for text in texts:
-        data = text.encode("utf-8")
-        h.update(len(data).to_bytes(8, "little"))
-        h.update(data)
+    from textmine.cache import texts_digest
+
     folder = Path(os.path.expanduser(str(cache_dir))) / "embeddings"
-    path = folder / f"{h.hexdigest()}.npy"
+    key = texts_digest(texts, embedder.name + "\0" + embedder.version)
+    path = folder / f"{key}.npy"
     if path.is_file():
         try:
             return np.load(path), True

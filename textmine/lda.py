@@ -88,10 +88,6 @@ def fit_lda_model(bow: list, dictionary, k: int, config: LdaConfig, seed: int):
     return LdaModel(**common)
 
 
-def _fit_job(bow, dictionary, k, config, seed):
-    return fit_lda_model(bow, dictionary, k, config, seed)
-
-
 def _n_jobs(config: LdaConfig) -> int:
     return config.n_jobs or (os.cpu_count() or 1)
 
@@ -103,7 +99,7 @@ def fit_many(bow: list, dictionary, jobs: list[tuple[int, int]], config: LdaConf
     from joblib import Parallel, delayed
 
     return Parallel(n_jobs=_n_jobs(config), backend="loky")(
-        delayed(_fit_job)(bow, dictionary, k, config, s) for k, s in jobs)
+        delayed(fit_lda_model)(bow, dictionary, k, config, s) for k, s in jobs)
 
 
 def relevance_terms(topic_word: np.ndarray, term_prob: np.ndarray, vocab: Sequence[str], lam: float,

@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from textmine.lda import topic_label
+
 
 def new_run_id(now: datetime | None = None) -> str:
     now = now or datetime.now(timezone.utc)
@@ -86,7 +88,7 @@ def topics_table(model: str, topic_terms: list[list[tuple[str, float]]], sizes, 
     for k, terms in enumerate(topic_terms):
         label_terms = relevant[k] if relevant else [t for t, _ in terms]
         rows.append({
-            "model": model, "scope": scope, "topic": k, "label": "·".join(label_terms[:n_label_terms]),
+            "model": model, "scope": scope, "topic": k, "label": topic_label(label_terms, n_label_terms),
             "top_terms": ", ".join(t for t, _ in terms),
             "term_weights": "; ".join(f"{t}:{w:.4f}" for t, w in terms),
             "relevant_terms": ", ".join(relevant[k]) if relevant else "",
