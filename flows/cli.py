@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("corpus", nargs="?", help="corpus file or folder (default: the bundled synthetic corpus)")
     run.add_argument("--out", help="folder for run folders (default: outputs)")
     run.add_argument("--config", help="TOML config file")
-    run.add_argument("--models", help="comma-separated models to fit (lda)")
+    run.add_argument("--models", help="comma-separated models to fit: lda, bertopic (default: both)")
     run.add_argument("--phases", help="number of phases, or 'auto' (default)")
     run.add_argument("--seed", type=int, help="random seed")
     run.add_argument("--time-unit", choices=["year", "half", "quarter", "month"],

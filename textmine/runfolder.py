@@ -97,14 +97,18 @@ def topics_table(model: str, topic_terms: list[list[tuple[str, float]]], sizes, 
     return pd.DataFrame(rows)
 
 
-def doc_topics_table(model: str, doc_ids, years, doc_topic, min_probability: float = 0.01) -> pd.DataFrame:
-    """``doc_topics.parquet`` rows: each document's topic probabilities (small ones omitted, the top one kept)."""
+def doc_topics_table(model: str, doc_ids, years, doc_topic, min_probability: float = 0.01,
+                     topic_ids=None) -> pd.DataFrame:
+    """``doc_topics.parquet`` rows: each document's topic probabilities (small ones omitted, the top one kept).
+
+    ``topic_ids`` names the columns when they are not 0..k-1 (BERTopic's last column is outlier -1).
+    """
     import numpy as np
 
     dominant = doc_topic.argmax(axis=1)
     rows, cols = np.nonzero((doc_topic >= min_probability) | (np.arange(doc_topic.shape[1]) == dominant[:, None]))
     return pd.DataFrame({
         "doc_id": np.asarray(doc_ids, dtype=object)[rows], "year": np.asarray(years)[rows], "model": model,
-        "topic": cols.astype(int), "probability": doc_topic[rows, cols].round(6),
+        "topic": (np.asarray(topic_ids)[cols] if topic_ids is not None else cols).astype(int), "probability": doc_topic[rows, cols].round(6),
         "is_dominant": cols == dominant[rows],
     })

@@ -1,0 +1,147 @@
+"""BERTopic for Korean: real UMAP/HDBSCAN/BERTopic on precomputed embeddings, checked by invariants,
+bounds and exact equality across two same-seed fits."""
+import json
+
+import numpy as np
+import pytest
+
+from textmine import bertopic_model as bm
+from textmine.config import BertopicConfig, TokenizeConfig
+from textmine.corpus import load_corpus
+from textmine.embed import CharSvdEmbedder
+from textmine.tokenize import load_profile, tokenize_texts
+
+FAST = dict(seeds=1, min_cluster_fractions=[0.02, 0.04])
+
+
+@pytest.fixture(scope="module")
+def data(small_synth):
+    docs = load_corpus(small_synth).modelling_docs()
+    profile = load_profile()
+    tokens = tokenize_texts(docs["text"].tolist(), profile, TokenizeConfig(), 2)
+    embeddings = CharSvdEmbedder(dim=64, seed=1).embed(docs["text"].tolist())
+    truth = json.loads((small_synth / "truth.json").read_text(encoding="utf-8"))["doc_topic"]
+    return {"docs": docs, "tokens": tokens, "joined": [" ".join(t) for t in tokens], "emb": embeddings,
+            "profile": profile, "truth": [truth[d] for d in docs["doc_id"]]}
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    return bm.fit_global_bertopic(data["joined"], data["emb"], data["tokens"], BertopicConfig(**FAST), seed=3)
+
+
+def test_invariants_and_korean_topic_words(fitted, data):
+    n = len(data["joined"])
+    assert fitted.topics.shape == (n,) and fitted.topics.min() >= -1 and fitted.topics.max() < fitted.num_topics
+    assert fitted.num_topics >= 2 and len(fitted.selection) == 2
+    assert fitted.min_cluster_size in [r["min_cluster_size"] for r in fitted.selection]
+    assert all("score" in r for r in fitted.selection)
+    np.testing.assert_allclose(fitted.topic_word.sum(axis=1), 1.0, atol=1e-6)
+    assert fitted.topic_word.shape == (fitted.num_topics, len(fitted.vocabulary))
+    doc_topic = fitted.doc_topic()
+    assert doc_topic.shape == (n, fitted.num_topics + 1) and np.all(doc_topic.sum(axis=1) == 1)
+    stop = data["profile"].stopwords
+    words = [w for terms in fitted.topic_terms for w, _ in terms]
+    assert words and all(len(w) > 1 for w in words), "one-character fragments among topic words"
+    assert not stop & set(words), "stopwords among topic words"
+    assert all(any("\uac00" <= c <= "\ud7a3" for c in w) or w.isascii() for w in words)
+    assert sum(any("\uac00" <= c <= "\ud7a3" for c in w) for w in words) > 0.8 * len(words)
+
+
+def test_outliers_brought_under_the_target(fitted):
+    o = fitted.outliers
+    assert o["after"] <= 0.10 and o["after"] <= o["before"]
+    assert abs(o["after"] - np.mean(fitted.topics == -1)) < 1e-4
+    assert o["before"] == round(float(np.mean(fitted.topics_before == -1)), 4)
+
+
+def test_topics_agree_with_planted_topics(fitted, data):
+    from sklearn.metrics import normalized_mutual_info_score
+
+    # The synthetic opinions carry planted topics; char-SVD + BERTopic must find real structure.
+    assert normalized_mutual_info_score(data["truth"], fitted.topics) > 0.3
+
+
+def test_same_seed_identical(fitted, data):
+    again = bm.fit_global_bertopic(data["joined"], data["emb"], data["tokens"], BertopicConfig(**FAST), seed=3)
+    assert np.array_equal(fitted.topics, again.topics)
+    assert fitted.topic_terms == again.topic_terms
+    assert fitted.selection == again.selection
+
+
+def test_multi_seed_stability(data):
+    result = bm.fit_global_bertopic(data["joined"], data["emb"], data["tokens"],
+                                    BertopicConfig(seeds=2, min_cluster_size=12), seed=3)
+    assert result.selected_by == "fixed" and len(result.seed_topics) == 2
+    assert 0 < result.stability["mean"] <= 1
+    assert len(result.stability["per_topic"]) == result.num_topics
+    assert result.seed in (3, 4)
+
+
+def test_fixed_number_of_topics_merges_toward_it(data):
+    result = bm.fit_global_bertopic(data["joined"], data["emb"], data["tokens"],
+                                    BertopicConfig(seeds=1, min_cluster_size=6, num_topics=4), seed=3)
+    assert result.num_topics <= 4
+
+
+@pytest.mark.parametrize("n", [3, 5, 8, 12, 40])
+def test_slice_sizes_never_exceed_the_slice(n):
+    s = bm.slice_sizes(n, BertopicConfig(), 50)
+    assert 2 <= s.n_neighbors < n or n <= 2
+    assert s.n_components + 2 <= max(n - 1, 3)
+    assert 2 <= s.min_cluster_size <= max(2, n // 2)
+
+
+def test_small_years_are_modelled_or_reported(data, fitted):
+    year = data["docs"]["year"].to_numpy()
+    idx = np.flatnonzero(year == year[0])
+    config = BertopicConfig(yearly_min_docs=10)
+    r = bm.fit_yearly_bertopic([data["joined"][i] for i in idx], data["emb"][idx], fitted.vocabulary, 0.05,
+                               config, seed=3)
+    assert r is not None and r.topic_word.shape[1] == len(fitted.vocabulary)
+    # fewer documents than yearly_min_docs: reported (None), not fitted
+    assert bm.fit_yearly_bertopic([data["joined"][i] for i in idx[:8]], data["emb"][idx[:8]], fitted.vocabulary,
+                                  0.05, config, seed=3) is None
+    # 12 documents with the minimum lowered: tiny, still no UMAP "k >= N" crash
+    tiny = idx[:12]
+    small = bm.fit_yearly_bertopic([data["joined"][i] for i in tiny], data["emb"][tiny], fitted.vocabulary, 0.05,
+                                   BertopicConfig(yearly_min_docs=5), seed=3)
+    assert small is None or small.num_topics >= 2
+
+
+def test_too_few_documents_is_a_clear_error(data):
+    from textmine.errors import TextmineError
+
+    with pytest.raises(TextmineError, match="at least 10 documents") as info:
+        bm.fit_global_bertopic(data["joined"][:5], data["emb"][:5], data["tokens"][:5], BertopicConfig(), seed=1)
+    assert "--models lda" in info.value.fix
+
+
+def test_topics_over_time(fitted, data):
+    periods = data["docs"]["year"].tolist()
+    table = bm.topics_over_time(fitted, data["joined"], periods, BertopicConfig())
+    assert set(table["period"]) == set(periods)
+    per_period = table.groupby("period")["frequency"].sum()
+    assert (per_period == data["docs"].groupby("year").size()).all()
+    assert table["words"].str.len().gt(0).all()
+
+
+def test_save_and_load_with_safetensors(fitted, tmp_path):
+    path = bm.save_model(fitted, tmp_path / "model")
+    files = {p.name for p in path.iterdir()}
+    assert {"ctfidf.safetensors", "topic_embeddings.safetensors", "textmine.json"} <= files
+    assert not any(p.suffix in (".pkl", ".pickle", ".bin") for p in path.iterdir())
+    loaded = bm.load_model(path)
+    for t in range(fitted.num_topics):
+        assert [w for w, _ in loaded.get_topic(t)][:5] == [w for w, _ in fitted.topic_terms[t]][:5]
+    assert json.loads((path / "textmine.json").read_text())["topics"] == fitted.topics.tolist()
+
+
+@pytest.mark.parametrize("representation", ["mmr", "keybert"])
+def test_representations_rerank_words(data, representation):
+    embedder = CharSvdEmbedder(dim=64, seed=1)
+    emb = embedder.embed(data["docs"]["text"].tolist())
+    config = BertopicConfig(seeds=1, min_cluster_size=12, representation=representation)
+    result = bm.fit_global_bertopic(data["joined"], emb, data["tokens"], config, seed=3, embedder=embedder)
+    words = [w for terms in result.topic_terms for w, _ in terms]
+    assert words and all(len(w) > 1 for w in words)

@@ -1,0 +1,447 @@
+"""BERTopic for Korean, offline: precomputed embeddings, topic words from Kiwi tokens.
+
+What textmine changes from a plain ``BERTopic()`` call, and why:
+
+- Embeddings come from :mod:`textmine.embed` (computed and cached before the fit): BERTopic
+  never loads a model itself, so nothing is downloaded.
+- Documents are handed to BERTopic as their Kiwi tokens joined by spaces and the
+  vectorizer splits on whitespace only, so c-TF-IDF ranks the preprocessing stage's tokens
+  (same profile, stopwords and compounds); ``language`` is not "english", which would strip Hangul.
+- UMAP/HDBSCAN sizes follow the slice: a 40-document year gets fewer neighbours and smaller
+  clusters than a 2,000-document corpus, and a slice too small to model is reported, not fatal.
+- ``min_cluster_size`` is chosen from a small grid by coherence (c_v, c_npmi over the Kiwi tokens),
+  diversity and outlier share; UMAP is fitted once per seed and reused across the grid.
+- Outliers (topic -1) are reassigned by ``reduce_outliers`` with the highest similarity threshold
+  that brings their share under the target, so only the least certain documents stay outliers.
+- Seeds are fixed (UMAP random_state; HDBSCAN is deterministic) and the document order is the
+  caller's, so the same inputs give the same topics; several seeds give per-topic stability.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from textmine import evaluate
+from textmine.config import BertopicConfig
+from textmine.errors import TextmineError
+from textmine.lda import topic_label
+
+log = logging.getLogger(__name__)
+
+OUTLIER = -1
+# Whitespace tokens exactly as Kiwi produced them (the default pattern drops 1-char tokens
+# and lowercases, both wrong for already-tokenized Korean).
+TOKEN_PATTERN = r"(?u)\S+"
+
+
+@dataclass
+class SliceSizes:
+    """UMAP and HDBSCAN sizes for one slice of documents."""
+
+    n_neighbors: int
+    n_components: int
+    min_cluster_size: int
+    init: str
+
+
+def slice_sizes(n_docs: int, config: BertopicConfig, min_cluster_size: int) -> SliceSizes:
+    """Sizes that work for ``n_docs``: UMAP needs n_neighbors < n and, for its spectral start,
+    n_components + 1 < n ("k >= N" otherwise); HDBSCAN needs clusters smaller than the slice."""
+    # About sqrt(n) neighbours up to the configured number: with 15 neighbours a 25-document
+    # year is one blob and HDBSCAN finds no cluster at all (measured), with 5 it finds 2-3.
+    n_neighbors = max(2, min(config.n_neighbors, int(round(np.sqrt(n_docs))), n_docs - 1))
+    n_components = max(1, min(config.n_components, n_docs - 3))
+    # The spectral start is unreliable on tiny graphs; a seeded random start is always defined.
+    init = "spectral" if n_docs > 4 * (n_components + 2) else "random"
+    return SliceSizes(n_neighbors, n_components, max(2, min(min_cluster_size, n_docs // 2)), init)
+
+
+def min_cluster_candidates(n_docs: int, config: BertopicConfig) -> list[int]:
+    """The min_cluster_size values to try: the fixed one, or fractions of the slice (deduplicated)."""
+    if config.min_cluster_size != "auto":
+        return [int(config.min_cluster_size)]
+    return sorted({max(config.min_cluster_floor, int(round(f * n_docs))) for f in config.min_cluster_fractions})
+
+
+class ReusedUMAP:
+    """A UMAP fitted once and reused by fits that differ only after dimension reduction.
+
+    BERTopic calls ``fit_transform`` on every fit; for the same embeddings this returns the
+    stored layout instead of recomputing it (UMAP is the slow step), for others it refits.
+    """
+
+    def __init__(self, umap_model):
+        self.umap_model = umap_model
+        self._key: str | None = None
+        self.embedding_ = None
+
+    @staticmethod
+    def _hash(x: np.ndarray) -> str:
+        return hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()
+
+    def fit(self, x, y=None):
+        key = self._hash(x)
+        if key != self._key:
+            self.embedding_ = self.umap_model.fit_transform(x)
+            self._key = key
+        return self
+
+    def fit_transform(self, x, y=None):
+        return self.fit(x).embedding_
+
+    def transform(self, x):
+        return self.embedding_ if self._hash(x) == self._key else self.umap_model.transform(x)
+
+
+def make_umap(sizes: SliceSizes, config: BertopicConfig, seed: int):
+    from umap import UMAP
+
+    # random_state makes UMAP single-threaded and exactly reproducible.
+    return UMAP(n_neighbors=sizes.n_neighbors, n_components=sizes.n_components, min_dist=config.min_dist,
+                metric="cosine", init=sizes.init, random_state=seed, low_memory=True)
+
+
+def build_vocabulary(token_lists: Sequence[Sequence[str]], min_df: int) -> list[str]:
+    """Tokens found in at least ``min_df`` documents, sorted.
+
+    Fixed up front because BERTopic fits its vectorizer on one concatenated document per
+    topic: a ``min_df`` there would count topics and drop exactly the words unique to one topic.
+    A fixed vocabulary also makes every seed's and every year's c-TF-IDF rows comparable.
+    """
+    from collections import Counter
+
+    df = Counter(t for tokens in token_lists for t in set(tokens))
+    return sorted(t for t, n in df.items() if n >= min_df)
+
+
+def make_vectorizer(vocabulary: Sequence[str]):
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    return CountVectorizer(token_pattern=TOKEN_PATTERN, lowercase=False, vocabulary=list(vocabulary))
+
+
+def make_representation(config: BertopicConfig):
+    """Optional re-ranking of c-TF-IDF words; both options embed words with the run's embedder."""
+    if config.representation == "mmr":
+        from bertopic.representation import MaximalMarginalRelevance
+
+        return MaximalMarginalRelevance(diversity=config.mmr_diversity, top_n_words=config.top_n_terms)
+    if config.representation == "keybert":
+        from bertopic.representation import KeyBERTInspired
+
+        return KeyBERTInspired(top_n_words=config.top_n_terms, random_state=42)
+    return None
+
+
+class EmbedderBackend:
+    """Adapter from a :class:`textmine.embed.Embedder` to BERTopic's embedding-model interface,
+    needed only by representation models that embed words (MMR, KeyBERT-inspired)."""
+
+    def __new__(cls, embedder):
+        from bertopic.backend import BaseEmbedder
+
+        class _Backend(BaseEmbedder):
+            def embed(self, documents, verbose=False):
+                return embedder.embed(list(documents))
+
+        return _Backend()
+
+
+def build_bertopic(reducer, min_cluster_size: int, config: BertopicConfig, vectorizer, embedder=None):
+    from bertopic import BERTopic
+    from hdbscan import HDBSCAN
+
+    representation = make_representation(config)
+    return BERTopic(
+        embedding_model=EmbedderBackend(embedder) if (embedder is not None and representation is not None) else None,
+        umap_model=reducer,
+        hdbscan_model=HDBSCAN(min_cluster_size=min_cluster_size, metric="euclidean",
+                              cluster_selection_method="eom", prediction_data=True),
+        vectorizer_model=vectorizer,
+        representation_model=representation,
+        top_n_words=config.top_n_terms,
+        language="multilingual",  # "english" strips every non-ASCII character from the documents
+        calculate_probabilities=False,
+        verbose=False,
+    )
+
+
+@dataclass
+class BertopicResult:
+    """A fitted BERTopic model over documents in the caller's order, in plain arrays."""
+
+    model: object
+    topics: np.ndarray                   # per document, after outlier reduction (-1 = still an outlier)
+    topics_before: np.ndarray            # HDBSCAN's assignment
+    topic_terms: list[list[tuple[str, float]]]
+    topic_word: np.ndarray               # c-TF-IDF rows (topics × vocabulary), outliers excluded
+    vocabulary: list[str]
+    min_cluster_size: int
+    seed: int
+    outliers: dict = field(default_factory=dict)
+    selection: list[dict] = field(default_factory=list)
+    selected_by: str = "fixed"
+    stability: dict = field(default_factory=dict)
+    seed_topics: list[np.ndarray] = field(default_factory=list)
+
+    @property
+    def num_topics(self) -> int:
+        return len(self.topic_terms)
+
+    def labels(self, n_terms: int = 3) -> list[str]:
+        return [topic_label(terms, n_terms) for terms in self.topic_terms]
+
+    @property
+    def topic_sizes(self) -> np.ndarray:
+        return np.bincount(self.topics[self.topics >= 0], minlength=self.num_topics)
+
+    def doc_topic(self) -> np.ndarray:
+        """One-hot rows over the topics plus a last column for outliers."""
+        return one_hot(self.topics, self.num_topics)
+
+
+def one_hot(topics: np.ndarray, k: int) -> np.ndarray:
+    """(documents × k + 1): column t for topic t, column k for an outlier."""
+    out = np.zeros((len(topics), k + 1))
+    out[np.arange(len(topics)), np.where(topics >= 0, topics, k)] = 1.0
+    return out
+
+
+def typicality(topics: np.ndarray, embeddings: np.ndarray, k: int) -> np.ndarray:
+    """(documents × k): cosine similarity of each document to its own topic's centroid, 0 elsewhere;
+    the most typical opinions of a topic are the ones nearest its centre."""
+    out = np.zeros((len(topics), k))
+    for t in range(k):
+        idx = np.flatnonzero(topics == t)
+        if len(idx):
+            centre = embeddings[idx].mean(axis=0)
+            centre /= np.linalg.norm(centre) or 1.0
+            out[idx, t] = embeddings[idx] @ centre
+    return out
+
+
+def _topic_terms(model, top_n: int) -> list[list[tuple[str, float]]]:
+    ids = sorted(t for t in model.get_topics() if t != OUTLIER)
+    return [[(w, float(s)) for w, s in model.get_topic(t)[:top_n] if w] for t in ids]
+
+
+def _topic_word(model) -> np.ndarray:
+    """c-TF-IDF rows of the real topics, as a dense array with unit-sum rows."""
+    rows = model.c_tf_idf_[model._outliers:].toarray()
+    sums = rows.sum(axis=1, keepdims=True)
+    return rows / np.where(sums > 0, sums, 1)
+
+
+def _outlier_share(topics: np.ndarray) -> float:
+    return float(np.mean(topics == OUTLIER)) if len(topics) else 0.0
+
+
+def reduce_outliers_to_target(model, documents: list[str], topics: np.ndarray, embeddings: np.ndarray,
+                              config: BertopicConfig) -> tuple[np.ndarray, dict]:
+    """Reassign outliers with the highest threshold that leaves at most ``outlier_target`` of them.
+
+    Binary search on BERTopic's ``reduce_outliers`` threshold: a higher threshold keeps more
+    outliers, so the documents least similar to any topic are the ones left in -1.
+    """
+    before = _outlier_share(topics)
+    report = {"strategy": config.outlier_strategy, "target": config.outlier_target, "before": round(before, 4)}
+    if before <= config.outlier_target or not np.any(topics >= 0):
+        return topics, report | {"after": round(before, 4), "threshold": None}
+
+    def reassign(threshold: float) -> np.ndarray:
+        return np.asarray(model.reduce_outliers(documents, topics.tolist(), strategy=config.outlier_strategy,
+                                                embeddings=embeddings, threshold=threshold))
+
+    lo, hi = 0.0, 1.0
+    best = reassign(lo)
+    for _ in range(8):  # threshold to within 1/256: enough to land near the target
+        mid = (lo + hi) / 2
+        trial = reassign(mid)
+        if _outlier_share(trial) <= config.outlier_target:
+            lo, best = mid, trial
+        else:
+            hi = mid
+    return best, report | {"after": round(_outlier_share(best), 4), "threshold": round(lo, 4)}
+
+
+def _fit_once(documents: list[str], embeddings: np.ndarray, reducer, min_cluster_size: int,
+              config: BertopicConfig, vectorizer, embedder=None):
+    model = build_bertopic(reducer, min_cluster_size, config, vectorizer, embedder)
+    topics, _ = model.fit_transform(documents, embeddings)
+    return model, np.asarray(topics)
+
+
+def _finish(model, documents, topics, embeddings, config: BertopicConfig, vectorizer, num_topics,
+            min_cluster_size: int, seed: int) -> BertopicResult:
+    """Optional merge toward ``num_topics``, outlier reduction, then the final topic words."""
+    before = topics
+    if num_topics != "auto" and len(set(topics.tolist()) - {OUTLIER}) > int(num_topics):
+        model.reduce_topics(documents, nr_topics=int(num_topics))
+        topics = before = np.asarray(model.topics_)
+    topics, outliers = reduce_outliers_to_target(model, documents, topics, embeddings, config)
+    if outliers.get("threshold") is not None:
+        model.update_topics(documents, topics=topics.tolist(), vectorizer_model=vectorizer,
+                            representation_model=make_representation(config), top_n_words=config.top_n_terms)
+    return BertopicResult(model=model, topics=topics, topics_before=before,
+                          topic_terms=_topic_terms(model, config.top_n_terms), topic_word=_topic_word(model),
+                          vocabulary=list(model.vectorizer_model.get_feature_names_out()),
+                          min_cluster_size=min_cluster_size, seed=seed, outliers=outliers)
+
+
+def _n_topics(topics: np.ndarray) -> int:
+    return len(set(topics.tolist()) - {OUTLIER})
+
+
+def score_candidate(model, topics: np.ndarray, token_lists, dictionary, config: BertopicConfig, seed: int) -> dict:
+    terms = [[w for w, _ in t] for t in _topic_terms(model, config.top_n_terms)]
+    terms = [t for t in terms if t]
+    return {
+        "k": _n_topics(topics),
+        "c_v": evaluate.coherence(None, token_lists, dictionary, terms, "c_v", seed) if terms else None,
+        "c_npmi": evaluate.coherence(None, token_lists, dictionary, terms, "c_npmi", seed) if terms else None,
+        "diversity": round(evaluate.topic_diversity([[w for w, _ in t] for t in _topic_terms(model, 25)]), 4),
+        "outlier_share": round(_outlier_share(topics), 4),
+    }
+
+
+def choose_candidate(rows: list[dict]) -> int:
+    """Index of the best mean of min-max-scaled c_v, c_npmi, diversity and (1 - outlier share)."""
+    metrics = {"c_v": 1, "c_npmi": 1, "diversity": 1, "outlier_share": -1}
+    scores = np.zeros(len(rows))
+    for m, sign in metrics.items():
+        values = np.array([sign * r[m] if r[m] is not None else np.nan for r in rows], dtype=float)
+        if np.all(np.isnan(values)):
+            continue
+        lo, hi = np.nanmin(values), np.nanmax(values)
+        scores += np.nan_to_num((values - lo) / (hi - lo) if hi > lo else np.ones_like(values))
+    for r, s in zip(rows, scores):
+        r["score"] = round(float(s / len(metrics)), 4)
+    usable = [i for i, r in enumerate(rows) if r["k"] >= 2]
+    # Ties go to the larger clusters (fewer, broader topics).
+    return max(usable, key=lambda i: (round(scores[i], 9), rows[i]["min_cluster_size"]))
+
+
+def fit_global_bertopic(documents: list[str], embeddings: np.ndarray, token_lists: Sequence[Sequence[str]],
+                        config: BertopicConfig, seed: int, embedder=None) -> BertopicResult:
+    """The global model: min_cluster_size from the grid (or fixed), the most central of the seed runs.
+
+    ``documents`` are the Kiwi tokens of each document joined by spaces, ``token_lists`` the same
+    tokens as lists (for coherence), ``embeddings`` one unit row per document.
+    """
+    from gensim.corpora import Dictionary
+
+    n = len(documents)
+    if n < 10:
+        raise TextmineError(f"BERTopic needs at least 10 documents, the corpus has {n}",
+                            fix="add documents or run with --models lda")
+    candidates = min_cluster_candidates(n, config)
+    seeds = [seed + i for i in range(max(1, config.seeds))]
+    dictionary = Dictionary(token_lists)
+    vocabulary = build_vocabulary(token_lists, config.min_df)
+    reducers = {s: ReusedUMAP(make_umap(slice_sizes(n, config, candidates[0]), config, s)) for s in seeds}
+
+    rows, fits = [], []
+    for mcs in candidates:
+        size = slice_sizes(n, config, mcs).min_cluster_size
+        model, topics = _fit_once(documents, embeddings, reducers[seeds[0]], size, config,
+                                  make_vectorizer(vocabulary), embedder)
+        rows.append({"min_cluster_size": size, **score_candidate(model, topics, token_lists, dictionary, config, seed),
+                     "stability": None})
+        fits.append((model, topics))
+    if not any(r["k"] >= 2 for r in rows):
+        raise TextmineError(f"HDBSCAN found fewer than 2 topics for every min_cluster_size tried ({candidates})",
+                            fix="set bertopic.min_cluster_size lower, or run with --models lda")
+    chosen = choose_candidate(rows) if len(rows) > 1 else 0
+    mcs = rows[chosen]["min_cluster_size"]
+
+    runs = []
+    for s in seeds:
+        if s == seeds[0]:
+            model, topics = fits[chosen]
+        else:
+            model, topics = _fit_once(documents, embeddings, reducers[s], mcs, config, make_vectorizer(vocabulary), embedder)
+        if _n_topics(topics) < 2:
+            continue
+        runs.append(_finish(model, documents, topics, embeddings, config, model.vectorizer_model,
+                            config.num_topics, mcs, s))
+    stability = evaluate.seed_stability([r.topic_word for r in runs])
+    result = runs[stability["central"]]
+    rows[chosen]["stability"] = stability["mean"]
+    result.selection = rows
+    result.selected_by = "grid (c_v, c_npmi, diversity, outlier share)" if len(rows) > 1 else "fixed"
+    result.stability = stability
+    result.seed_topics = [r.topics for r in runs]
+    return result
+
+
+def fit_yearly_bertopic(documents: list[str], embeddings: np.ndarray, vocabulary: Sequence[str],
+                        min_cluster_fraction: float, config: BertopicConfig, seed: int) -> BertopicResult | None:
+    """One year's model on the global vocabulary (so its topics compare with other years');
+    None when the year is too small or HDBSCAN finds fewer than two topics in it."""
+    n = len(documents)
+    if n < config.yearly_min_docs:
+        return None
+    floor = min(config.min_cluster_floor, max(3, n // 10))  # small years: smaller clusters
+    mcs = max(floor, int(round(min_cluster_fraction * n))) if config.min_cluster_size == "auto" \
+        else int(config.min_cluster_size)
+    sizes = slice_sizes(n, config, mcs)
+    # The year's own words only: a word of the global vocabulary absent from the year has document
+    # frequency 0 and an infinite c-TF-IDF weight.  Rows are mapped back onto the global vocabulary.
+    present = {t for doc in documents for t in doc.split()}
+    year_vocabulary = [t for t in vocabulary if t in present]
+    vectorizer = make_vectorizer(year_vocabulary)
+    model, topics = _fit_once(documents, embeddings, ReusedUMAP(make_umap(sizes, config, seed)),
+                              sizes.min_cluster_size, config, vectorizer)
+    log.debug("year slice: %d documents, sizes %s, %d topics", n, sizes, _n_topics(topics))
+    if _n_topics(topics) < 2:
+        return None
+    result = _finish(model, documents, topics, embeddings, config, vectorizer, "auto", sizes.min_cluster_size, seed)
+    position = {t: i for i, t in enumerate(vocabulary)}
+    wide = np.zeros((result.topic_word.shape[0], len(vocabulary)))
+    wide[:, [position[t] for t in year_vocabulary]] = result.topic_word
+    result.topic_word, result.vocabulary = wide, list(vocabulary)
+    return result
+
+
+def topics_over_time(result: BertopicResult, documents: list[str], periods: Sequence,
+                     config: BertopicConfig):
+    """BERTopic's topics_over_time: each topic's words and frequency per period (outliers included)."""
+    import pandas as pd
+
+    order = sorted(set(periods))
+    index = {p: i for i, p in enumerate(order)}
+    table = result.model.topics_over_time(
+        documents, [index[p] for p in periods], topics=result.topics.tolist(),
+        evolution_tuning=config.evolution_tuning, global_tuning=config.global_tuning)
+    table = table.rename(columns={"Topic": "topic", "Words": "words", "Frequency": "frequency",
+                                  "Timestamp": "period"})
+    table["period"] = [order[int(i)] for i in table["period"]]
+    labels = dict(enumerate(result.labels()))
+    table["label"] = [labels.get(int(t), "이상치") for t in table["topic"]]
+    return table[["topic", "label", "period", "frequency", "words"]].sort_values(["topic", "period"],
+                                                                                   ignore_index=True)
+
+
+def save_model(result: BertopicResult, path: str | Path) -> Path:
+    """The fitted model as safetensors + JSON (BERTopic's own format; no pickle), plus textmine's
+    document assignment, so a reader can reload it with :func:`load_model`."""
+    path = Path(path)
+    result.model.save(path, serialization="safetensors", save_ctfidf=True, save_embedding_model=False)
+    (path / "textmine.json").write_text(json.dumps({
+        "topics": result.topics.tolist(), "topics_before": result.topics_before.tolist(),
+        "min_cluster_size": result.min_cluster_size, "seed": result.seed, "outliers": result.outliers,
+    }, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def load_model(path: str | Path):
+    """A model saved by :func:`save_model` (topics, words, c-TF-IDF and vectorizer; no embedding model)."""
+    from bertopic import BERTopic
+
+    return BERTopic.load(str(path))
