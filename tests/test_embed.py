@@ -82,3 +82,34 @@ def test_missing_local_model_is_a_clear_error(tmp_path):
 def test_unknown_backend():
     with pytest.raises(ConfigError, match="unknown embedding backend"):
         make_embedder("word2vec")
+
+
+def test_groups_are_cached_one_by_one_so_a_new_year_embeds_only_that_year(tmp_path, e5, monkeypatch):
+    from textmine.embed import embed_groups
+
+    groups = {2019: TEXTS[:3], 2020: TEXTS[3:]}
+    first, hits = embed_groups(e5, groups, tmp_path)
+    assert hits == {2019: False, 2020: False}
+    calls = []
+    original = e5.embed
+    monkeypatch.setattr(e5, "embed", lambda texts: calls.append(list(texts)) or original(texts))
+    grown, hits = embed_groups(e5, {**groups, 2021: ["지역 청년 고용 연계가 필요함"]}, tmp_path)
+    assert hits == {2019: True, 2020: True, 2021: False} and calls == [["지역 청년 고용 연계가 필요함"]]
+    assert np.array_equal(grown[2019], first[2019]) and np.array_equal(grown[2020], first[2020])
+
+
+def test_corpus_fitted_backend_embeds_all_groups_in_one_space(tmp_path):
+    from textmine.embed import embed_groups
+
+    groups = {2019: TEXTS[:3] * 3, 2020: TEXTS[3:] * 3}
+    vectors, hits = embed_groups(CharSvdEmbedder(dim=4, seed=1), groups, tmp_path)
+    whole = CharSvdEmbedder(dim=4, seed=1).embed(groups[2019] + groups[2020])
+    assert np.allclose(np.vstack([vectors[2019], vectors[2020]]), whole)
+    assert hits == {2019: False, 2020: False}
+
+
+def test_long_texts_are_cut_before_embedding(e5):
+    long_text = TEXTS[0] + " " + "가나다라 " * 2000
+    cut = e5.embed([long_text[:e5.max_chars]])
+    assert np.array_equal(e5.embed([long_text]), cut)
+    assert "max1000" in e5.version  # the cut is part of the cache key

@@ -114,8 +114,12 @@ def plot_stacked_shares(trajectories: pd.DataFrame, title: str):
     labels = _topic_labels(trajectories)
     x = list(range(len(wide)))
     fig, ax = plt.subplots(figsize=(11, 6), layout="constrained")
-    ax.stackplot(x, wide.T.to_numpy(), labels=[f"T{t} {labels[t]}" for t in wide.columns],
-                 colors=_palette(len(wide.columns)), alpha=0.9)
+    layers, names, colours = wide.T.to_numpy(), [f"T{t} {labels[t]}" for t in wide.columns], _palette(len(wide.columns))
+    if (trajectories["topic"] < 0).any():  # BERTopic's outliers: a grey layer on top, so the stack reaches 1
+        outliers = trajectories[trajectories["topic"] < 0].set_index("period" if "period" in trajectories else "year")
+        layers = np.vstack([layers, outliers["share"].reindex(wide.index).fillna(0).to_numpy()])
+        names, colours = names + ["이상치 (토픽 -1)"], list(colours) + ["#bdbdbd"]
+    ax.stackplot(x, layers, labels=names, colors=colours, alpha=0.9)
     ax.set_xticks(x, [str(p) for p in wide.index], rotation=45 if len(x) > 14 else 0)
     ax.set_xlim(0, len(x) - 1)
     ax.set_ylim(0, 1)

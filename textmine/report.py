@@ -261,6 +261,16 @@ def build_html(data: dict) -> str:
     ev_html = ["<section id='evaluation'><h2>평가</h2>"]
     for model in models:
         ev_html.append(_img(run / "charts" / f"model_selection_{model}.png", "토픽 수 선택"))
+        q = ev.get("models", {}).get(model, {})
+        outliers, emb = q.get("outliers"), q.get("embedding")
+        if emb:
+            ev_html.append(f"<p>{html.escape(model)}: 임베딩 {html.escape(str(emb.get('name')))} "
+                           f"(버전 {html.escape(str(emb.get('version')))}, {emb.get('dimensions')}차원), "
+                           f"min_cluster_size {q.get('min_cluster_size')}, 토픽 단어 {html.escape(str(q.get('representation')))}</p>")
+        if outliers:
+            ev_html.append(f"<p>{html.escape(model)}: 이상치(토픽 -1) 비율 — HDBSCAN 직후 {outliers['before']:.1%}, "
+                           f"재배정 후 {outliers['after']:.1%} (목표 {outliers['target']:.0%} 이하, 전략 "
+                           f"{html.escape(str(outliers['strategy']))})</p>")
     if truth:
         for model, q in ev.get("models", {}).items():
             b = q.get("phase_boundaries")
