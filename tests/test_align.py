@@ -1,6 +1,5 @@
 """Trajectories with bootstrap bands, lineage across years, and mapping to global topics."""
 import numpy as np
-import pandas as pd
 
 from textmine.align import (add_confidence_bands, aggregate_units, bootstrap_shares, build_lineage, map_to_global,
                             topic_shares_by_year)

@@ -1,9 +1,7 @@
 """What analysts read: report.html in a real headless Chromium, summary.xlsx, textmine report."""
-import json
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pandas as pd
 import pytest

@@ -320,16 +320,7 @@ def score_candidate(model, topics: np.ndarray, token_lists, dictionary, config: 
 def choose_candidate(rows: list[dict]) -> int:
     """Index of the best mean of min-max-scaled c_v, c_npmi, diversity, seed stability and
     (1 - outlier share); the same rule as LDA's k, plus outliers, which only HDBSCAN has."""
-    metrics = {"c_v": 1, "c_npmi": 1, "diversity": 1, "stability": 1, "outlier_share": -1}
-    scores = np.zeros(len(rows))
-    for m, sign in metrics.items():
-        values = np.array([sign * r[m] if r[m] is not None else np.nan for r in rows], dtype=float)
-        if np.all(np.isnan(values)):
-            continue
-        lo, hi = np.nanmin(values), np.nanmax(values)
-        scores += np.nan_to_num((values - lo) / (hi - lo) if hi > lo else np.ones_like(values))
-    for r, s in zip(rows, scores):
-        r["score"] = round(float(s / len(metrics)), 4)
+    scores = evaluate.scaled_scores(rows, {"c_v": 1, "c_npmi": 1, "diversity": 1, "stability": 1, "outlier_share": -1})
     usable = [i for i, r in enumerate(rows) if r["k"] >= 2]
     # Ties go to the larger clusters (fewer, broader topics).
     return max(usable, key=lambda i: (round(scores[i], 9), rows[i]["min_cluster_size"]))
@@ -419,8 +410,6 @@ def fit_yearly_bertopic(documents: list[str], embeddings: np.ndarray, vocabulary
 def topics_over_time(result: BertopicResult, documents: list[str], periods: Sequence,
                      config: BertopicConfig):
     """BERTopic's topics_over_time: each topic's words and frequency per period (outliers included)."""
-    import pandas as pd
-
     order = sorted(set(periods))
     index = {p: i for i, p in enumerate(order)}
     table = result.model.topics_over_time(

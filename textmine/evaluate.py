@@ -74,6 +74,25 @@ def coherence(model, token_lists, dictionary, topic_terms: Sequence[Sequence[str
     return round(float(cm.get_coherence()), 4)
 
 
+def scaled_scores(rows: list[dict], metrics: dict[str, int]) -> np.ndarray:
+    """Mean of min-max-scaled metrics per row (sign -1: lower is better), stored as ``row["score"]``.
+
+    Used to choose among fitted candidates (LDA's k, BERTopic's min_cluster_size); a metric that
+    is missing everywhere is skipped, one missing in a row scores 0 there.
+    """
+    scores = np.zeros(len(rows))
+    for m, sign in metrics.items():
+        values = np.array([sign * r[m] if r.get(m) is not None else np.nan for r in rows], dtype=float)
+        if np.all(np.isnan(values)):
+            continue
+        lo, hi = np.nanmin(values), np.nanmax(values)
+        scores += np.nan_to_num((values - lo) / (hi - lo) if hi > lo else np.ones_like(values))
+    scores /= len(metrics)
+    for r, s in zip(rows, scores):
+        r["score"] = round(float(s), 4)
+    return scores
+
+
 def topic_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """1 - Jensen-Shannon distance (base 2) between every row of ``a`` and of ``b`` (topic-word distributions)."""
     a = a / a.sum(axis=1, keepdims=True)

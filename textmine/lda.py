@@ -149,16 +149,7 @@ def score_runs(models: list, token_lists, dictionary, config: LdaConfig, seed: i
 
 def choose_k(rows: list[dict]) -> int:
     """The k with the best mean of min-max-scaled c_v, c_npmi, diversity and stability (ties: fewer topics)."""
-    metrics = ["c_v", "c_npmi", "diversity", "stability"]
-    scores = np.zeros(len(rows))
-    for m in metrics:
-        values = np.array([r[m] if r[m] is not None else np.nan for r in rows], dtype=float)
-        if np.all(np.isnan(values)):
-            continue
-        lo, hi = np.nanmin(values), np.nanmax(values)
-        scores += np.nan_to_num((values - lo) / (hi - lo) if hi > lo else np.ones_like(values))
-    for r, s in zip(rows, scores):
-        r["score"] = round(float(s / len(metrics)), 4)
+    scores = evaluate.scaled_scores(rows, {"c_v": 1, "c_npmi": 1, "diversity": 1, "stability": 1})
     best = max(range(len(rows)), key=lambda i: (round(scores[i], 9), -rows[i]["k"]))
     return rows[best]["k"]
 
