@@ -46,6 +46,10 @@ def load_run(run_dir: str | Path) -> dict:
             "lineage": csv("lineage.csv"), "representatives": csv("representative_docs.csv")}
 
 
+def model_name(model: str) -> str:
+    return {"lda": "LDA", "bertopic": "BERTopic"}.get(model, model)
+
+
 def models_of(data: dict) -> list[str]:
     return [m for m in data["phases"] if m != "consensus"]
 
@@ -57,7 +61,7 @@ def render_charts(data: dict) -> list[str]:
     for model in models_of(data):
         traj = data["trajectories"][data["trajectories"]["model"] == model]
         phases = data["phases"][model]["phases"]
-        name = model.upper()
+        name = model_name(model)
         figures = {
             f"trajectories_{model}.png": charts.plot_topic_trajectories(traj, phases, f"{name} 토픽 비중 추이와 시기 구분"),
             f"stacked_{model}.png": charts.plot_stacked_shares(traj, f"{name} 토픽 구성의 변화"),
@@ -209,7 +213,7 @@ def build_html(data: dict) -> str:
                  "(연도 안에서 문서 재표본). 범례를 눌러 토픽을 켜고 끌 수 있습니다.</p>"]
     for i, model in enumerate(models):
         traj = data["trajectories"][data["trajectories"]["model"] == model]
-        traj_html.append(_plotly_trajectories(traj, data["phases"][model]["phases"], f"{model.upper()} 토픽 비중 추이", i == 0))
+        traj_html.append(_plotly_trajectories(traj, data["phases"][model]["phases"], f"{model_name(model)} 토픽 비중 추이", i == 0))
         traj_html.append(_img(run / "charts" / f"stacked_{model}.png", "누적 비중"))
         traj_html.append(_img(run / "charts" / f"heatmap_{model}.png", "히트맵"))
     parts.append("".join(traj_html) + "</section>")
