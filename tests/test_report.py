@@ -23,7 +23,7 @@ def run_folder(prefect_harness, small_synth, tmp_path_factory):
     out = tmp_path_factory.mktemp("report-runs")
     return run_pipeline(small_synth, load_config(None, {
         "run.out_dir": str(out), "run.cache_dir": str(out / "cache"), "lda.passes": "5", "lda.k_grid": "8,10,12",
-        "lda.seeds": "2"}))
+        "lda.seeds": "2", "embed.backend": "char-svd", "bertopic.seeds": "2"}))
 
 
 def test_report_is_self_contained(run_folder):
@@ -33,6 +33,7 @@ def test_report_is_self_contained(run_folder):
     for section in ("summary", "phases", "trajectories", "lineage", "topics", "models", "evaluation"):
         assert f"id='{section}'" in page
     assert "합성(synthetic) 데이터" in page and "신뢰도" in page and "대표 의견" in page
+    assert "BERTopic 토픽 비중 추이" in page and "이상치(토픽 -1) 비율" in page and "임베딩 char-svd" in page
     assert page.count("data:image/png;base64,") >= 5
 
 
@@ -74,8 +75,8 @@ def test_summary_xlsx_has_korean_sheets_and_headers(run_folder):
 
 def test_every_chart_is_written(run_folder):
     names = {p.name for p in (run_folder / "charts").glob("*.png")}
-    assert names == {"trajectories_lda.png", "stacked_lda.png", "heatmap_lda.png", "phase_terms_lda.png",
-                     "model_selection_lda.png", "lineage_lda.png"}
+    assert names == {f"{chart}_{model}.png" for model in ("lda", "bertopic") for chart in (
+        "trajectories", "stacked", "heatmap", "phase_terms", "model_selection", "lineage")}
 
 
 def test_textmine_report_rebuilds_without_refitting(run_folder, tmp_path, capsys):
@@ -86,7 +87,7 @@ def test_textmine_report_rebuilds_without_refitting(run_folder, tmp_path, capsys
     code, out, _ = run_cli(["report", copy], capsys)
     assert code == 0
     assert (copy / "report.html").is_file() and (copy / "summary.xlsx").is_file()
-    assert len(list((copy / "charts").glob("*.png"))) == 6
+    assert len(list((copy / "charts").glob("*.png"))) == 12  # six charts per model
     assert (copy / "report.html").stat().st_size > 100_000
 
 
