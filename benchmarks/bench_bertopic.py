@@ -69,29 +69,19 @@ class _Clock:
         self.reduction = self.clustering = 0.0
 
     def wrap(self, model):
+        """Time ``model.fit`` (HDBSCAN) or ``model.fit_transform`` (UMAP) into the matching total."""
         from hdbscan import HDBSCAN
 
-        clock = self
-        if isinstance(model, HDBSCAN):
-            fit = model.fit
+        method, total = ("fit", "clustering") if isinstance(model, HDBSCAN) else ("fit_transform", "reduction")
+        inner = getattr(model, method)
 
-            def timed_fit(x, *a, **k):
-                t = time.perf_counter()
-                out = fit(x, *a, **k)
-                clock.clustering += time.perf_counter() - t
-                return out
+        def timed(x, *a, **k):
+            t = time.perf_counter()
+            out = inner(x, *a, **k)
+            setattr(self, total, getattr(self, total) + time.perf_counter() - t)
+            return out
 
-            model.fit = timed_fit
-        else:
-            fit_transform = model.fit_transform
-
-            def timed_fit_transform(x, *a, **k):
-                t = time.perf_counter()
-                out = fit_transform(x, *a, **k)
-                clock.reduction += time.perf_counter() - t
-                return out
-
-            model.fit_transform = timed_fit_transform
+        setattr(model, method, timed)
         return model
 
 
