@@ -164,15 +164,15 @@ def run_lda(shared: Shared, cfg: Config, timings: dict, progress) -> ModelOutput
 # ---------------------------------------------------------------- BERTopic
 
 @task(name="embed", **STAGE)
-def embed_years(groups: dict[int, list[str]], config: Config) -> tuple[dict, dict, dict]:
-    """Embeddings per year through the cache: (vectors per year, cache hit per year, backend info)."""
+def embed_years(groups: dict[int, list[str]], config: Config) -> tuple[dict, dict, embed.Embedder]:
+    """Embeddings per year through the cache: (vectors per year, backend info, the embedder)."""
     e = config.embed
     embedder = embed.make_embedder(e.backend, e.model, e.num_threads, config.run.seed, e.max_chars, e.dim)
     vectors, hits = embed.embed_groups(embedder, groups, config.run.cache_dir if e.cache else None)
     info = {"backend": e.backend, "name": embedder.name, "version": embedder.version,
             "dimensions": int(next(iter(vectors.values())).shape[1]) if vectors else None,
             "cache_hits": [y for y, h in hits.items() if h], "cache_misses": [y for y, h in hits.items() if not h]}
-    return vectors, info, {"embedder": embedder}
+    return vectors, info, embedder
 
 
 @task(name="fit-global-bertopic", **STAGE)
@@ -206,10 +206,10 @@ def run_bertopic(shared: Shared, cfg: Config, timings: dict, progress, run) -> M
     documents = [" ".join(t) for t in tokens]
     year_arr = np.asarray(s.doc_years)
     with timed(timings, "embed"):
-        vectors, info, extra = embed_years({y: s.docs.loc[year_arr == y, "text"].tolist() for y in s.years}, cfg)
+        vectors, info, embedder = embed_years({y: s.docs.loc[year_arr == y, "text"].tolist() for y in s.years}, cfg)
         embeddings = np.vstack([vectors[y] for y in s.years])
     with timed(timings, "bertopic", progress):
-        fitted = fit_global_bertopic(documents, embeddings, tokens, cfg, extra["embedder"])
+        fitted = fit_global_bertopic(documents, embeddings, tokens, cfg, embedder)
     k = fitted.num_topics
     labels = fitted.labels()
     fraction = fitted.min_cluster_size / len(documents)

@@ -142,18 +142,14 @@ def make_representation(config: BertopicConfig):
     return None
 
 
-class EmbedderBackend:
-    """Adapter from a :class:`textmine.embed.Embedder` to BERTopic's embedding-model interface,
-    needed only by representation models that embed words (MMR, KeyBERT-inspired)."""
+def bertopic_backend(embedder):
+    """BERTopic's embedding-model interface over a :class:`textmine.embed.Embedder`, needed only by
+    representation models that embed words (MMR, KeyBERT-inspired)."""
+    from bertopic.backend import BaseEmbedder
 
-    def __new__(cls, embedder):
-        from bertopic.backend import BaseEmbedder
-
-        class _Backend(BaseEmbedder):
-            def embed(self, documents, verbose=False):
-                return embedder.embed(list(documents))
-
-        return _Backend()
+    backend = BaseEmbedder()
+    backend.embed = lambda documents, verbose=False: embedder.embed(list(documents))
+    return backend
 
 
 def build_bertopic(reducer, min_cluster_size: int, config: BertopicConfig, vectorizer, embedder=None):
@@ -166,7 +162,7 @@ def build_bertopic(reducer, min_cluster_size: int, config: BertopicConfig, vecto
 
     representation = make_representation(config)
     return BERTopic(
-        embedding_model=EmbedderBackend(embedder) if (embedder is not None and representation is not None) else None,
+        embedding_model=bertopic_backend(embedder) if (embedder is not None and representation is not None) else None,
         umap_model=reducer,
         hdbscan_model=HDBSCAN(min_cluster_size=min_cluster_size, metric="euclidean",
                               cluster_selection_method="eom", prediction_data=True),
