@@ -238,13 +238,12 @@ def run_bertopic(shared: Shared, cfg: Config, timings: dict, progress, run) -> M
             for y, r in modelled.items():
                 bertopic_model.save_model(r, run.file(f"models/bertopic-{y}"))
 
-    chosen = next((r for r in fitted.selection if r["min_cluster_size"] == fitted.min_cluster_size), {})
     quality = {
         "num_topics": k, "selected_by": fitted.selected_by, "seed": fitted.seed,
         "min_cluster_size": fitted.min_cluster_size, "vocabulary_size": len(fitted.vocabulary),
         "representation": cfg.bertopic.representation,
-        "coherence_c_v": chosen.get("c_v"), "coherence_c_npmi": chosen.get("c_npmi"),
-        "topic_diversity": chosen.get("diversity"),
+        "coherence_c_v": fitted.scores["c_v"], "coherence_c_npmi": fitted.scores["c_npmi"],
+        "topic_diversity": fitted.scores["diversity"],
         "stability": {"mean": fitted.stability.get("mean"), "per_topic": fitted.stability.get("per_topic"),
                       "seeds": cfg.bertopic.seeds},
         "k_selection": fitted.selection,
@@ -257,16 +256,6 @@ def run_bertopic(shared: Shared, cfg: Config, timings: dict, progress, run) -> M
                                    f"skipped: fewer than {cfg.bertopic.yearly_min_docs} documents or no topic structure")
                           for y, r in yearly.items()},
     }
-    if chosen.get("c_v") is None or fitted.selected_by == "fixed" or cfg.bertopic.num_topics != "auto" \
-            or fitted.outliers.get("threshold") is not None:
-        # The final topics differ from the scored candidate (merged, outliers reassigned): score them.
-        from gensim.corpora import Dictionary
-
-        words = [[w for w, _ in t] for t in fitted.topic_terms]
-        dictionary = Dictionary(tokens)
-        quality["coherence_c_v"] = evaluate.coherence(None, tokens, dictionary, words, "c_v", cfg.run.seed)
-        quality["coherence_c_npmi"] = evaluate.coherence(None, tokens, dictionary, words, "c_npmi", cfg.run.seed)
-        quality["topic_diversity"] = round(evaluate.topic_diversity(words), 4)
     topic_rows = [topics_table("bertopic", fitted.topic_terms, fitted.topic_sizes)]
     for y, r in modelled.items():
         rows = topics_table("bertopic", r.topic_terms, r.topic_sizes, scope=str(y))

@@ -192,6 +192,7 @@ class BertopicResult:
     selected_by: str = "fixed"
     stability: dict = field(default_factory=dict)
     seed_topics: list[np.ndarray] = field(default_factory=list)
+    scores: dict = field(default_factory=dict)  # c_v, c_npmi, diversity of the final topics
 
     @property
     def num_topics(self) -> int:
@@ -371,6 +372,15 @@ def fit_global_bertopic(documents: list[str], embeddings: np.ndarray, token_list
     result.selected_by = "grid (c_v, c_npmi, diversity, stability, outlier share)" if len(rows) > 1 else "fixed"
     result.stability = stability
     result.seed_topics = [r.topics for r in finished]
+    row = rows[chosen]
+    if row["c_v"] is None or result.selected_by == "fixed" or config.num_topics != "auto" \
+            or result.outliers.get("threshold") is not None:
+        # The final topics differ from the scored candidate (merged, outliers reassigned): score them.
+        words = [[w for w, _ in t] for t in result.topic_terms]
+        result.scores = {m: evaluate.coherence(None, token_lists, dictionary, words, m, seed) for m in ("c_v", "c_npmi")}
+        result.scores["diversity"] = round(evaluate.topic_diversity(words), 4)
+    else:
+        result.scores = {m: row[m] for m in ("c_v", "c_npmi", "diversity")}
     return result
 
 
