@@ -1,4 +1,4 @@
-"""The ``textmine`` command (SPEC §2): run, validate, synth.
+"""The ``textmine`` command (docs/contract.md §2): run, validate, synth.
 
 Bad input ends with one message on standard error that names the file, row or
 column and the fix, exit status 2, and no traceback.

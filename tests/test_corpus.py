@@ -1,4 +1,4 @@
-"""Corpus ingestion (SPEC §1): formats, encodings, column recognition, normalisation."""
+"""Corpus ingestion (docs/contract.md §1): formats, encodings, column recognition, normalisation."""
 import json
 import unicodedata
 
@@ -319,3 +319,31 @@ def test_csv_with_notes_above_the_header(tmp_path):
     corpus = load_corpus(tmp_path / "x.csv")
     assert corpus.docs["text"].tolist() == ["상담 체계 강화", "졸업생 관리"]
     assert corpus.docs["source_row"].tolist() == [3, 4]
+
+
+@pytest.mark.parametrize("value, missing", [
+    (None, True), (float("nan"), True), (pd.NA, True), (pd.NaT, True), (pd.Series([1.5, None]).iloc[1], True),
+    ("", False), ("nan", False), (0, False), (2019, False), ([None], False), ({"a": None}, False),
+])
+def test_one_notion_of_an_empty_cell(value, missing):
+    from textmine.corpus import _is_missing
+
+    assert _is_missing(value) is missing
+
+
+def test_empty_cells_of_nullable_parquet_columns_are_empty_not_the_text_na(tmp_path):
+    """pandas' nullable dtypes come back from Parquet with pd.NA / NaT, which str() would turn into '<NA>'."""
+    frame = pd.DataFrame({
+        "연번": pd.array(["a1", None, "a3"], dtype="string"),
+        "연도": pd.array([2019, 2020, None], dtype="Int64"),
+        "평가의견": ["진로 상담 체계를 강화할 것", "졸업생 사후 관리가 필요함", None],
+        "대학명": pd.array(["가대학", None, "나대학"], dtype="string"),
+        "작성일": pd.to_datetime(["2019-05-01", None, "2021-03-02"]),
+    })
+    frame.to_parquet(tmp_path / "c.parquet")
+    docs = load_corpus(tmp_path / "c.parquet", CorpusConfig(year_col="연도")).docs
+    assert docs["year"].tolist() == [2019, 2020, -1]  # the blank third row: no year, no text, flagged empty
+    assert docs["is_empty"].tolist() == [False, False, True]
+    assert docs["대학명"].iloc[0] == "가대학" and pd.isna(docs["대학명"].iloc[1])
+    assert docs["작성일"].iloc[0].startswith("2019-05-01") and pd.isna(docs["작성일"].iloc[1])
+    assert docs["source_id"].iloc[0] == "a1" and "<NA>" not in "".join(docs["doc_id"])

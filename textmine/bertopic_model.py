@@ -18,9 +18,11 @@ What textmine changes from a plain ``BERTopic()`` call, and why:
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -30,11 +32,11 @@ import numpy as np
 from textmine import evaluate
 from textmine.config import BertopicConfig
 from textmine.errors import TextmineError
-from textmine.lda import topic_label
+from textmine.topicmodel import OUTLIER, Documents, FittedTopics, TopicModel, quality_summary
+from textmine.topics import topic_label
 
 log = logging.getLogger(__name__)
 
-OUTLIER = -1
 # Whitespace tokens exactly as Kiwi produced them (the default pattern drops 1-char tokens
 # and lowercases, both wrong for already-tokenized Korean).
 TOKEN_PATTERN = r"(?u)\S+"
@@ -100,11 +102,8 @@ class ReusedUMAP:
 
 
 def make_umap(sizes: SliceSizes, config: BertopicConfig, seed: int):
-    import warnings
-
     from umap import UMAP
 
-    warnings.filterwarnings("ignore", message="n_jobs value .* overridden", category=UserWarning)
     # random_state makes UMAP single-threaded and exactly reproducible.
     return UMAP(n_neighbors=sizes.n_neighbors, n_components=sizes.n_components, min_dist=config.min_dist,
                 metric="cosine", init=sizes.init, random_state=seed, low_memory=True)
@@ -155,10 +154,6 @@ def bertopic_backend(embedder):
 def build_bertopic(reducer, min_cluster_size: int, config: BertopicConfig, vectorizer, embedder=None):
     from bertopic import BERTopic
     from hdbscan import HDBSCAN
-
-    # BERTopic warns on every deliberate step here (assigning topics after outlier reduction,
-    # saving without an embedding model); users would read them as faults.
-    logging.getLogger("BERTopic").setLevel(logging.ERROR)
 
     representation = make_representation(config)
     return BERTopic(
@@ -274,10 +269,27 @@ def reduce_outliers_to_target(model, documents: list[str], topics: np.ndarray, e
     return best, report | {"after": round(_outlier_share(best), 4), "threshold": round(lo, 4)}
 
 
+@contextlib.contextmanager
+def quiet_fit():
+    """Silence, for the duration of a fit only, what would read as faults: BERTopic's warnings on
+    every deliberate step here (topics assigned after outlier reduction, saving without an
+    embedding model) and UMAP's note that random_state overrides n_jobs."""
+    logger = logging.getLogger("BERTopic")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="n_jobs value .* overridden", category=UserWarning)
+            yield
+    finally:
+        logger.setLevel(level)
+
+
 def _fit_once(documents: list[str], embeddings: np.ndarray, reducer, min_cluster_size: int,
               config: BertopicConfig, vectorizer, embedder=None):
     model = build_bertopic(reducer, min_cluster_size, config, vectorizer, embedder)
-    topics, _ = model.fit_transform(documents, embeddings)
+    with quiet_fit():
+        topics, _ = model.fit_transform(documents, embeddings)
     return model, np.asarray(topics)
 
 
@@ -288,10 +300,12 @@ def _finish(model, documents, topics, embeddings, config: BertopicConfig, vector
     if num_topics != "auto" and len(set(topics.tolist()) - {OUTLIER}) > int(num_topics):
         model.reduce_topics(documents, nr_topics=int(num_topics))
         topics = before = np.asarray(model.topics_)
-    topics, outliers = reduce_outliers_to_target(model, documents, topics, embeddings, config)
+    with quiet_fit():
+        topics, outliers = reduce_outliers_to_target(model, documents, topics, embeddings, config)
     if outliers.get("threshold") is not None:
-        model.update_topics(documents, topics=topics.tolist(), vectorizer_model=vectorizer,
-                            representation_model=make_representation(config), top_n_words=config.top_n_terms)
+        with quiet_fit():
+                model.update_topics(documents, topics=topics.tolist(), vectorizer_model=vectorizer,
+                                representation_model=make_representation(config), top_n_words=config.top_n_terms)
     return BertopicResult(model=model, topics=topics, topics_before=before,
                           topic_terms=_topic_terms(model, config.top_n_terms), topic_word=_topic_word(model),
                           vocabulary=list(model.vectorizer_model.get_feature_names_out()),
@@ -434,7 +448,8 @@ def save_model(result: BertopicResult, path: str | Path) -> Path:
     """The fitted model as safetensors + JSON (BERTopic's own format; no pickle), plus textmine's
     document assignment, so a reader can reload it with :func:`load_model`."""
     path = Path(path)
-    result.model.save(path, serialization="safetensors", save_ctfidf=True, save_embedding_model=False)
+    with quiet_fit():
+        result.model.save(path, serialization="safetensors", save_ctfidf=True, save_embedding_model=False)
     (path / "textmine.json").write_text(json.dumps({
         "topics": result.topics.tolist(), "topics_before": result.topics_before.tolist(),
         "min_cluster_size": result.min_cluster_size, "seed": result.seed, "outliers": result.outliers,
@@ -443,7 +458,73 @@ def save_model(result: BertopicResult, path: str | Path) -> Path:
 
 
 def load_model(path: str | Path):
-    """A model saved by :func:`save_model` (topics, words, c-TF-IDF and vectorizer; no embedding model)."""
+    """A model saved by :func:`save_model` (topics, words, c-TF-IDF and vectorizer; no embedding model).
+
+    Only the safetensors folder is accepted: ``BERTopic.load`` unpickles when given a file, and a
+    model file from elsewhere must never run code here.
+    """
     from bertopic import BERTopic
 
+    path = Path(path)
+    if not (path.is_dir() and (path / "topic_embeddings.safetensors").is_file()):
+        raise TextmineError("not a BERTopic model folder saved with safetensors", file=path,
+                            fix="pass a models/bertopic-* folder of a textmine run (pickled models are refused)")
     return BERTopic.load(str(path))
+
+
+def per_year_outliers(topics: np.ndarray, years: list) -> dict[str, float]:
+    years_arr = np.asarray(years)
+    return {str(y): round(float(np.mean(topics[years_arr == y] == OUTLIER)), 4) for y in sorted(set(years))}
+
+
+def to_fitted(result: BertopicResult, quality: dict, embeddings: np.ndarray | None = None) -> FittedTopics:
+    """A :class:`BertopicResult` as the model-independent :class:`FittedTopics`."""
+    k = result.num_topics
+    return FittedTopics(
+        doc_topic=result.doc_topic(), topic_terms=result.topic_terms, topic_word=result.topic_word,
+        vocabulary=result.vocabulary, has_outliers=True,
+        seed_doc_topics=[one_hot(t, int(t.max()) + 1)[:, :-1] for t in result.seed_topics],
+        quality=quality, native=result,
+        # BERTopic's most typical opinions are those nearest their topic's centroid.
+        representative_scores=typicality(result.topics, embeddings, k) if embeddings is not None else None)
+
+
+class BertopicTopicModel(TopicModel):
+    """BERTopic on the run's cached embeddings, topic words from the Kiwi tokens."""
+
+    name = "bertopic"
+    section = "bertopic"
+    needs_embeddings = True
+
+    def fit(self, data: Documents) -> FittedTopics:
+        c = self.settings
+        tokens = data.doc_tokens()
+        documents = [" ".join(t) for t in tokens]
+        result = fit_global_bertopic(documents, data.embeddings, tokens, c, self.seed, data.embedder)
+        quality = quality_summary(
+            result.num_topics, result.selected_by, result.seed, result.scores, result.stability, c.seeds,
+            result.selection, min_cluster_size=result.min_cluster_size, vocabulary_size=len(result.vocabulary),
+            representation=c.representation, embedding=data.embedding_info,
+            outliers={**result.outliers, "per_year_before": per_year_outliers(result.topics_before, data.doc_years),
+                      "per_year_after": per_year_outliers(result.topics, data.doc_years)})
+        fitted = to_fitted(result, quality, data.embeddings)
+        fitted.topics_over_time = topics_over_time(result, documents, data.periods, c)
+        return fitted
+
+    def fit_year(self, data: Documents, year, fitted: FittedTopics) -> FittedTopics | None:
+        idx = data.year_index(year)
+        tokens = data.doc_tokens()
+        result: BertopicResult = fitted.native
+        year_result = fit_yearly_bertopic([" ".join(tokens[i]) for i in idx], data.embeddings[idx], fitted.vocabulary,
+                                          result.min_cluster_size / len(data), self.settings, self.seed)
+        if year_result is None:
+            return None
+        return to_fitted(year_result, {"num_topics": year_result.num_topics,
+                                       "min_cluster_size": year_result.min_cluster_size,
+                                       "outliers": year_result.outliers})
+
+    def year_note(self, data: Documents, year) -> str:
+        return f"skipped: fewer than {self.settings.yearly_min_docs} documents or no topic structure"
+
+    def save(self, fitted: FittedTopics, folder: Path) -> None:
+        save_model(fitted.native, folder)

@@ -5,12 +5,14 @@ year's (PII-masked) texts, the profile digest, the tokenizer settings and the
 Kiwi version, so a rerun with the same inputs never calls Kiwi again, a new
 year only tokenizes that year, and any change to texts, profile or Kiwi misses.
 Files are written to a temporary name and renamed, so a crash never leaves a
-half-written entry.
+half-written entry; an entry that cannot be read as tokens (damaged, or written
+with another layout) is a miss, logged, and rewritten.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import uuid
 from pathlib import Path
@@ -19,9 +21,7 @@ from typing import Any, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-
-def cache_root(cache_dir: str) -> Path:
-    return Path(os.path.expanduser(cache_dir))
+log = logging.getLogger(__name__)
 
 
 def texts_digest(texts: Sequence[str], header: str) -> str:
@@ -49,14 +49,25 @@ class TokenCache:
         return self.folder / f"{key}.parquet"
 
     def get(self, key: str) -> tuple[list[list[str]], list[int]] | None:
+        """(tokens, owners) stored under ``key``, or None on a miss.
+
+        An entry that cannot be read as tokens (a damaged file, or one written with another layout)
+        is a miss too, not an error: the caller tokenizes again and :meth:`put` replaces it.
+        """
         path = self.path(key)
         if not path.is_file():
             return None
         try:
             table = pq.read_table(path)
-        except (OSError, pa.ArrowInvalid):
-            return None  # an unreadable entry is a miss; it is rewritten below
-        return table.column("tokens").to_pylist(), table.column("owner").to_pylist()
+            tokens, owners = table.schema.field("tokens").type, table.schema.field("owner").type
+            if not (pa.types.is_list(tokens) and pa.types.is_string(tokens.value_type)
+                    and pa.types.is_integer(owners)):
+                raise TypeError(f"columns tokens: {tokens}, owner: {owners}")
+            return table.column("tokens").to_pylist(), table.column("owner").to_pylist()
+        except Exception as exc:  # OSError/ArrowInvalid (damaged), KeyError (a column missing), TypeError
+            log.warning("token cache entry %s is unreadable (%s: %s); it will be rewritten",
+                        path, exc.__class__.__name__, exc)
+            return None
 
     def put(self, key: str, tokens: list[list[str]], owners: list[int]) -> Path:
         self.folder.mkdir(parents=True, exist_ok=True)

@@ -1,51 +1,89 @@
 """Charts with Korean labels.  One function per chart, each returning a Figure.
 
-The Korean font (NanumGothic, shipped inside the koreanize-matplotlib wheel) is
-registered in one place, :func:`korean_font`, so Hangul never renders as boxes.
+The library changes no process-wide matplotlib state: figures are built with
+:class:`matplotlib.figure.Figure` directly (no pyplot, so no backend is chosen or
+needed), and the Korean font (NanumGothic, shipped inside the koreanize-matplotlib
+wheel) is applied only inside :func:`korean_style`, a ``matplotlib.rc_context``
+around building and around saving each figure, so Hangul never renders as boxes
+and the caller's ``rcParams`` are left as they were.
 """
 from __future__ import annotations
 
 import functools
 import importlib.util
+import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import matplotlib
-
-matplotlib.use("Agg")  # no display on servers or CI
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib import font_manager  # noqa: E402
+import numpy as np
+import pandas as pd
+from matplotlib import font_manager
+from matplotlib.figure import Figure
 
 FONT_PACKAGE = "koreanize_matplotlib"
 FONT_FILES = ("NanumGothic.ttf", "NanumGothicBold.ttf")
 DPI = 200
 
+# rc_context saves and restores the global rcParams, so two threads styling at once could restore
+# each other's settings mid-figure; charts of this module take turns.
+_STYLE_LOCK = threading.RLock()
+
 
 @functools.lru_cache(maxsize=1)
 def korean_font() -> str:
-    """Register the bundled NanumGothic and make it the default family; returns its name."""
+    """Register the bundled NanumGothic with the font manager; returns its family name.
+
+    Registering only adds the font files to matplotlib's font list (a cache, not a setting):
+    nothing is made the default.  :func:`korean_style` applies it.
+    """
     spec = importlib.util.find_spec(FONT_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("koreanize-matplotlib is not installed; run the set-up command in README.md")
     font_dir = Path(list(spec.submodule_search_locations)[0]) / "fonts"
     for name in FONT_FILES:
         font_manager.fontManager.addfont(str(font_dir / name))
-    family = font_manager.FontProperties(fname=str(font_dir / FONT_FILES[0])).get_name()
-    matplotlib.rcParams["font.family"] = family
-    matplotlib.rcParams["axes.unicode_minus"] = False  # NanumGothic lacks U+2212
-    return family
+    return font_manager.FontProperties(fname=str(font_dir / FONT_FILES[0])).get_name()
+
+
+@contextmanager
+def korean_style() -> Iterator[None]:
+    """The Korean font and an ASCII minus (NanumGothic lacks U+2212), for the ``with`` block only.
+
+    Texts take their font when they are created, so a figure built here keeps NanumGothic; DejaVu
+    Sans (matplotlib's own) is its per-glyph fallback, so a figure saved outside this block (whose
+    tick labels are formatted with the caller's U+2212 minus) still has every glyph.
+    """
+    with _STYLE_LOCK, matplotlib.rc_context({"font.family": [korean_font(), "DejaVu Sans"],
+                                             "axes.unicode_minus": False}):
+        yield
+
+
+def _korean(func):
+    """Build the chart inside :func:`korean_style`: its texts keep the font they were created with."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with korean_style():
+            return func(*args, **kwargs)
+    return wrapper
+
+
+def _figure(figsize: tuple[float, float], **subplots):
+    """A Figure of its own (not registered with pyplot) and its axes."""
+    fig = Figure(figsize=figsize, layout="constrained")
+    return fig, fig.subplots(**subplots)
 
 
 def _palette(n: int):
-    cmap = plt.get_cmap("tab20" if n > 10 else "tab10")
+    cmap = matplotlib.colormaps["tab20" if n > 10 else "tab10"]
     return [cmap(i % cmap.N) for i in range(n)]
 
 
+@_korean
 def plot_topic_trajectories(trajectories: pd.DataFrame, phases: list[dict], title: str,
                             max_topics: int = 12):
     """Each topic's share per period as a line with its bootstrap band; phases shaded and labelled."""
-    korean_font()
     table = trajectories[trajectories["topic"] >= 0]
     key = "period" if "period" in table else "year"
     wide = table.pivot(index=key, columns="topic", values="share").sort_index()
@@ -55,7 +93,7 @@ def plot_topic_trajectories(trajectories: pd.DataFrame, phases: list[dict], titl
     labels = table.drop_duplicates("topic").set_index("topic")["label"]
     # The most variable topics first: they are the ones that tell the story.
     order = wide.std().sort_values(ascending=False).index[:max_topics]
-    fig, ax = plt.subplots(figsize=(11, 6), layout="constrained")
+    fig, ax = _figure((11, 6))
     shades = ["#f3f3f3", "#e3ecf7"]
     for i, phase in enumerate(phases):
         a, b = pos.get(phase["start"], 0), pos.get(phase["end"], len(x) - 1)
@@ -79,11 +117,11 @@ def plot_topic_trajectories(trajectories: pd.DataFrame, phases: list[dict], titl
     return fig
 
 
+@_korean
 def plot_model_selection(rows: list[dict], title: str):
     """Coherence, diversity and seed stability against the number of topics; the chosen k marked."""
-    korean_font()
     frame = pd.DataFrame(rows).sort_values("k")
-    fig, axes = plt.subplots(1, 4, figsize=(13, 3.6), layout="constrained", sharex=True)
+    fig, axes = _figure((13, 3.6), nrows=1, ncols=4, sharex=True)
     names = {"c_v": "응집도 c_v", "c_npmi": "응집도 c_npmi", "diversity": "토픽 다양성", "stability": "시드 안정성"}
     best = frame.loc[frame["score"].idxmax(), "k"] if "score" in frame else None
     for ax, (col, name) in zip(axes, names.items()):
@@ -107,13 +145,13 @@ def _topic_labels(trajectories: pd.DataFrame) -> dict:
     return trajectories.drop_duplicates("topic").set_index("topic")["label"].to_dict()
 
 
+@_korean
 def plot_stacked_shares(trajectories: pd.DataFrame, title: str):
     """Stacked areas of every topic's share: the whole mix at a glance."""
-    korean_font()
     wide = _wide(trajectories)
     labels = _topic_labels(trajectories)
     x = list(range(len(wide)))
-    fig, ax = plt.subplots(figsize=(11, 6), layout="constrained")
+    fig, ax = _figure((11, 6))
     layers, names, colours = wide.T.to_numpy(), [f"T{t} {labels[t]}" for t in wide.columns], _palette(len(wide.columns))
     if (trajectories["topic"] < 0).any():  # BERTopic's outliers: a grey layer on top, so the stack reaches 1
         outliers = trajectories[trajectories["topic"] < 0].set_index("period" if "period" in trajectories else "year")
@@ -129,13 +167,12 @@ def plot_stacked_shares(trajectories: pd.DataFrame, title: str):
     return fig
 
 
+@_korean
 def plot_share_heatmap(trajectories: pd.DataFrame, title: str):
     """Period × topic heatmap of shares, values printed in the cells."""
-    korean_font()
     wide = _wide(trajectories)
     labels = _topic_labels(trajectories)
-    fig, ax = plt.subplots(figsize=(max(8, 0.75 * len(wide) + 4), max(4, 0.42 * len(wide.columns) + 1.5)),
-                           layout="constrained")
+    fig, ax = _figure((max(8, 0.75 * len(wide) + 4), max(4, 0.42 * len(wide.columns) + 1.5)))
     im = ax.imshow(wide.T.to_numpy(), aspect="auto", cmap="Blues")
     ax.set_xticks(range(len(wide)), [str(p) for p in wide.index], rotation=45 if len(wide) > 14 else 0)
     ax.set_yticks(range(len(wide.columns)), [f"T{t} {labels[t]}" for t in wide.columns], fontsize=8)
@@ -146,11 +183,11 @@ def plot_share_heatmap(trajectories: pd.DataFrame, title: str):
     return fig
 
 
+@_korean
 def plot_phase_terms(phases: list[dict], title: str):
     """Each phase's characteristic topics (share inside vs outside the phase) with their terms."""
-    korean_font()
     n = len(phases)
-    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.8), layout="constrained", squeeze=False)
+    fig, axes = _figure((4.2 * n, 3.8), nrows=1, ncols=n, squeeze=False)
     for ax, (i, phase) in zip(axes[0], enumerate(phases)):
         topics = phase.get("characteristic_topics", [])
         names = [t["label"] for t in topics][::-1]
@@ -168,11 +205,11 @@ def plot_phase_terms(phases: list[dict], title: str):
     return fig
 
 
+@_korean
 def plot_lineage(lineage: pd.DataFrame, title: str, min_share: float = 0.03):
     """Topic chains as horizontal lines over the years (node size = share); splits and merges as
     faint diagonals.  A chain follows mutual best links, so it has at most one topic a year; chains
     that never reach ``min_share`` of a year's opinions are left out to keep the picture readable."""
-    korean_font()
     nodes: dict[tuple, dict] = {}
     for r in lineage.itertuples():
         if not pd.isna(r.from_topic):
@@ -194,9 +231,8 @@ def plot_lineage(lineage: pd.DataFrame, title: str, min_share: float = 0.03):
     row = {c: i for i, c in enumerate(shown)}
     years = sorted({y for y, _ in nodes})
     col = {y: i for i, y in enumerate(years)}
-    colours = {c: plt.get_cmap("tab20")(i % 20) for i, c in enumerate(shown)}
-    fig, ax = plt.subplots(figsize=(max(10, 1.3 * len(years) + 3), max(4, 0.38 * len(shown) + 1.5)),
-                           layout="constrained")
+    colours = {c: matplotlib.colormaps["tab20"](i % 20) for i, c in enumerate(shown)}
+    fig, ax = _figure((max(10, 1.3 * len(years) + 3), max(4, 0.38 * len(shown) + 1.5)))
     for r in lineage.itertuples():
         if r.kind not in ("continue", "split", "merge"):
             continue
@@ -221,8 +257,9 @@ def plot_lineage(lineage: pd.DataFrame, title: str, min_share: float = 0.03):
 
 
 def save_figure(fig, path: str | Path) -> Path:
+    """Write ``fig`` as PNG (tick labels and minus signs are formatted at draw time, so in the style too)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
+    with korean_style():
+        fig.savefig(path, dpi=DPI)
     return path

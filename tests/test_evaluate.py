@@ -1,0 +1,54 @@
+"""Evaluation against a corpus's truth.json: reading it, and scoring phase boundaries."""
+import json
+
+import pytest
+
+from textmine.errors import CorpusError
+from textmine.evaluate import boundary_error, load_truth
+
+DETECTED = [2015, 2018, 2021]  # a run's phase_starts: the series' first period included
+
+
+@pytest.mark.parametrize("planted", [[2015, 2018, 2021], [2018, 2021]], ids=["with-first-period", "boundaries-only"])
+def test_both_forms_of_truth_score_the_same(planted):
+    result = boundary_error(DETECTED, planted)
+    assert result == {"first_period": 2015, "detected": [2018, 2021], "planted": [2018, 2021], "exact": True,
+                      "exact_matches": 2, "mean_abs_year_error": 0.0, "detected_count": 2, "planted_count": 2}
+
+
+@pytest.mark.parametrize("planted", [[2015, 2019, 2021], [2019, 2021]], ids=["with-first-period", "boundaries-only"])
+def test_a_boundary_one_year_off(planted):
+    result = boundary_error(DETECTED, planted)
+    assert result["exact"] is False and result["exact_matches"] == 1
+    assert result["mean_abs_year_error"] == 0.5  # (1 + 0) / 2: the first period is not a free exact match
+    assert result["detected"] == [2018, 2021] and result["planted"] == [2019, 2021]
+
+
+def test_a_missed_boundary_costs_its_distance_from_the_nearest_start():
+    result = boundary_error([2015], [2015, 2018])
+    assert result["detected"] == [] and result["planted"] == [2018] and result["exact"] is False
+    assert result["exact_matches"] == 0 and result["mean_abs_year_error"] == 3.0
+    assert (result["detected_count"], result["planted_count"]) == (0, 1)
+
+
+def test_one_phase_planted_and_found():
+    for planted in ([2015], []):
+        result = boundary_error([2015], planted)
+        assert result["exact"] is True and result["planted"] == [] and result["mean_abs_year_error"] is None
+
+
+def test_order_and_an_explicit_first_period():
+    assert boundary_error([2021, 2015, 2018], [2021, 2018])["exact"] is True
+    # Starts that leave out the series' first period can name it.
+    result = boundary_error([2018, 2021], [2018, 2021], first_period=2015)
+    assert result["exact"] is True and result["detected_count"] == 2
+
+
+def test_load_truth_points_at_the_contract(tmp_path):
+    assert load_truth(tmp_path) is None
+    (tmp_path / "truth.json").write_text(json.dumps({"phase_starts": 2018}), encoding="utf-8")
+    with pytest.raises(CorpusError) as info:
+        load_truth(tmp_path)
+    assert "docs/contract.md §1" in info.value.fix and "SPEC" not in str(info.value)
+    (tmp_path / "truth.json").write_text(json.dumps({"phase_starts": [2018, 2021]}), encoding="utf-8")
+    assert load_truth(tmp_path / "opinions.csv") == {"phase_starts": [2018, 2021]}

@@ -1,0 +1,150 @@
+"""A true dynamic topic model: tomotopy's ``DTModel`` (Blei & Lafferty 2006; SGLD sampler of
+Bhadury et al. 2016) over the run's periods.
+
+Unlike LDA + per-year models aligned afterwards, one model holds every period: each topic has a
+word distribution per period that drifts smoothly (``phi_var``), and each document's topic
+distribution comes from its period's prior.  So:
+
+- shares per period come from the documents' own distributions (trajectories, phases);
+- each topic's words per period go to ``topics_over_time.csv``;
+- each year's slice of the model (its documents, its periods' word distributions) is that year's
+  model for the lineage, so links follow the same topic's drift, and a topic no document of a
+  year belongs to is born or dies there.
+
+k: fixed by ``dtm.num_topics``, or chosen the way LDA's k is (the same ``lda.k_grid``, seeds and
+scores: c_v, c_npmi, diversity, seed stability) with LDA on the tomotopy engine over the same
+vocabulary — fitting the grid with DTModel itself would cost k-grid × seeds dynamic fits.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from textmine import evaluate, lda
+from textmine.topicmodel import Documents, FittedTopics, TopicModel, quality_summary, topic_scores
+
+
+def choose_k(tokens: list[list[str]], config, seed: int) -> tuple[int, list[dict], str]:
+    """(k, the selection table, how it was chosen) for ``config`` (a whole textmine Config)."""
+    if config.dtm.num_topics != "auto":
+        return int(config.dtm.num_topics), [], "fixed"
+    grid_config = config.lda.model_copy(update={"backend": "tomotopy", "num_topics": "auto"})
+    result = lda.fit_global_lda(tokens, grid_config, seed)
+    return result.num_topics, result.selection, "LDA's k selection (tomotopy engine, same grid and scores)"
+
+
+def fit_dtm(tokens: list[list[str]], timepoints: list[int], n_timepoints: int, dictionary, k: int, settings,
+            seed: int):
+    """One DTModel; returns (model, indices of the documents it holds)."""
+    import tomotopy as tp
+
+    model = tp.DTModel(k=k, t=n_timepoints, alpha_var=settings.alpha_var, eta_var=settings.eta_var,
+                       phi_var=settings.phi_var, lr_a=settings.lr_a, lr_b=settings.lr_b, lr_c=settings.lr_c,
+                       seed=seed)
+    known = dictionary.token2id
+    added = []
+    for i, (doc, t) in enumerate(zip(tokens, timepoints)):
+        words = [w for w in doc if w in known]
+        if words:
+            model.add_doc(words, timepoint=t)
+            added.append(i)
+    model.train(settings.iterations, workers=settings.workers)
+    return model, added
+
+
+def _doc_topic(model, added: list[int], n_docs: int, k: int) -> np.ndarray:
+    rows = np.array([d.get_topic_dist() for d in model.docs], dtype=float).reshape(-1, k)
+    return lda._spread(rows, added, n_docs, k)
+
+
+def _period_topic_word(model, dictionary, n_timepoints: int) -> np.ndarray:
+    """(periods, k, V) word distributions on the dictionary's ids."""
+    return np.stack([lda.tomotopy_topic_word(model, dictionary, t) for t in range(n_timepoints)])
+
+
+class DtmTopicModel(TopicModel):
+    """tomotopy DTModel over the periods of the run (``align.time_unit``)."""
+
+    name = "dtm"
+    section = "dtm"
+
+    def fit(self, data: Documents) -> FittedTopics:
+        c = self.settings
+        tokens = data.doc_tokens()
+        periods = sorted(set(data.periods))
+        index = {p: i for i, p in enumerate(periods)}
+        timepoints = [index[p] for p in data.periods]
+        dictionary = lda.build_dictionary(tokens, self.config.lda)
+        k, selection, selected_by = choose_k(tokens, self.config, self.seed)
+        seeds = [self.seed + i for i in range(c.seeds)]
+        runs = [fit_dtm(tokens, timepoints, len(periods), dictionary, k, c, s) for s in seeds]
+        per_period = [_period_topic_word(m, dictionary, len(periods)) for m, _ in runs]
+        weights = np.bincount(timepoints, minlength=len(periods)).astype(float)
+        overall = [np.tensordot(weights / weights.sum(), p, axes=1) for p in per_period]  # (k, V) per seed
+        stability = evaluate.seed_stability(overall) if len(runs) > 1 else {}
+        central = stability.get("central", 0)
+        model, added = runs[central]
+        doc_topic = _doc_topic(model, added, len(data), k)
+        topic_word = overall[central]
+        vocab = lda._vocab(dictionary)
+        relevant = self._relevant(topic_word, doc_topic, tokens, vocab)
+        terms = lda.top_terms(topic_word, vocab, c.top_n_terms)
+        scores = topic_scores(tokens, dictionary, relevant, [[w for w, _ in t] for t in lda.top_terms(topic_word, vocab, 25)],
+                              self.seed)
+        quality = quality_summary(k, selected_by, seeds[central], scores, stability, c.seeds, selection,
+                                  vocabulary_size=len(dictionary), periods=[str(p) for p in periods],
+                                  iterations=c.iterations)
+        fitted = FittedTopics(
+            doc_topic=doc_topic, topic_terms=terms, topic_word=topic_word, vocabulary=vocab, relevant_terms=relevant,
+            seed_doc_topics=[doc_topic if i == central else _doc_topic(m, a, len(data), k) for i, (m, a) in enumerate(runs)],
+            quality=quality, native={"model": model, "periods": periods, "period_topic_word": per_period[central],
+                                     "dictionary": dictionary, "seed": seeds[central]})
+        fitted.topics_over_time = self._over_time(fitted, per_period[central], periods, doc_topic, data.periods, vocab)
+        return fitted
+
+    def _relevant(self, topic_word, doc_topic, tokens, vocab) -> list[list[str]]:
+        """LDAvis relevance terms (distinctive words) for labels, as for LDA."""
+        lengths = np.array([len(t) for t in tokens], dtype=float)
+        mass = (doc_topic * lengths[:, None]).sum(axis=0)
+        term_prob = (mass / mass.sum()) @ topic_word
+        return lda.relevance_terms(np.clip(topic_word, 1e-12, None), np.clip(term_prob, 1e-12, None), vocab,
+                                   self.settings.relevance_lambda, self.settings.top_n_terms)
+
+    def _over_time(self, fitted: FittedTopics, per_period: np.ndarray, periods: list, doc_topic: np.ndarray,
+                   doc_periods: list, vocab: list[str]) -> pd.DataFrame:
+        """Each topic's own words in each period (the dynamic part), with its document count there."""
+        dominant = doc_topic.argmax(axis=1)
+        doc_periods = np.asarray(doc_periods, dtype=object)
+        labels = fitted.labels()
+        rows = []
+        for t in range(fitted.num_topics):
+            for i, period in enumerate(periods):
+                words = [w for w, _ in lda.top_terms(per_period[i][t:t + 1], vocab, self.settings.top_n_terms)[0]]
+                rows.append({"topic": t, "label": labels[t], "period": period,
+                             "frequency": int(np.sum((dominant == t) & (doc_periods == period))),
+                             "words": ", ".join(words)})
+        return pd.DataFrame(rows)
+
+    def fit_year(self, data: Documents, year, fitted: FittedTopics) -> FittedTopics | None:
+        """The dynamic model's slice for one year: its documents and its periods' word distributions."""
+        native = fitted.native
+        idx = data.year_index(year)
+        slots = [i for i, p in enumerate(native["periods"]) if str(p)[:4] == str(year)]
+        if not len(idx) or not slots:
+            return None
+        topic_word = native["period_topic_word"][slots].mean(axis=0)
+        topic_word = topic_word / topic_word.sum(axis=1, keepdims=True)
+        terms = lda.top_terms(topic_word, fitted.vocabulary, self.settings.top_n_terms)
+        return FittedTopics(doc_topic=fitted.doc_topic[idx], topic_terms=terms, topic_word=topic_word,
+                            vocabulary=fitted.vocabulary, relevant_terms=[[w for w, _ in t] for t in terms],
+                            quality={"num_topics": fitted.num_topics, "source": "time slice of the dynamic model"})
+
+    def save(self, fitted: FittedTopics, folder: Path) -> None:
+        native = fitted.native
+        lda.save_topic_arrays(fitted, folder, {"engine": "tomotopy.DTModel", "num_topics": fitted.num_topics,
+                                               "seed": native["seed"], "periods": [str(p) for p in native["periods"]]})
+        np.save(folder / "period_topic_word.npy", native["period_topic_word"].astype(np.float32))
+        native["model"].save(str(folder / "model.tomotopy.bin"))
+

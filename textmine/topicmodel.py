@@ -1,0 +1,305 @@
+"""The seam every topic model plugs into, and the one step that turns any fitted model into outputs.
+
+A model is a small class registered in :data:`textmine.registry.MODELS`:
+
+- ``TopicModel(config)`` only stores settings (sklearn's habit); ``fit(data)`` returns the global
+  model as :class:`FittedTopics`, ``fit_year(data, year, fitted)`` one year's model for the lineage
+  (or None), ``save(fitted, folder)`` writes it without pickle.
+- :class:`FittedTopics` is plain arrays: document-topic matrix, topic-word weights over a
+  vocabulary, top terms, per-seed replicates and a quality dict.  Whatever the engine, it is all
+  that trajectories, lineage, phases, evaluation, the report and the xlsx ever read.
+- :func:`summarize` is that generic step: trajectories with bootstrap bands, lineage between
+  per-year models, ``topics.csv`` / ``doc_topics`` / representative opinions rows.
+
+Adding a model is a module with a ``TopicModel`` subclass, a registry line and its tests.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+import pandas as pd
+
+from textmine import align, evaluate
+from textmine.topics import doc_topics_table, map_to_global, representative_docs, topic_label, topics_table
+
+OUTLIER = -1
+OUTLIER_LABEL = "이상치 (outliers)"
+
+
+@dataclass
+class Documents:
+    """What every model is fitted on: the modelled documents in year order and their Kiwi tokens.
+
+    ``unit_tokens[i]`` belongs to document ``unit_owner[i]`` (one unit per document unless
+    sentence units are asked for).  ``embeddings`` (one unit row per document) and ``embedder``
+    are set when a model that needs them is in the run.
+    """
+
+    docs: pd.DataFrame                  # doc_id, year, text (PII-masked), metadata columns
+    periods: list                       # time slice of each document (a year unless a finer unit)
+    unit_tokens: list[list[str]]
+    unit_owner: list[int]
+    embeddings: np.ndarray | None = None
+    embedder: Any = None
+    embedding_info: dict | None = None  # backend, name, version, dimensions, cache hits (manifest)
+
+    @property
+    def doc_ids(self) -> list:
+        return self.docs["doc_id"].tolist()
+
+    @property
+    def doc_years(self) -> list:
+        return self.docs["year"].tolist()
+
+    @property
+    def years(self) -> list:
+        return sorted(set(self.doc_years))
+
+    @property
+    def texts(self) -> list[str]:
+        return self.docs["text"].tolist()
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+    def doc_tokens(self) -> list[list[str]]:
+        """Each document's tokens (its units' tokens in order)."""
+        out: list[list[str]] = [[] for _ in range(len(self.docs))]
+        for tokens, owner in zip(self.unit_tokens, self.unit_owner):
+            out[owner].extend(tokens)
+        return out
+
+    def units_to_documents(self, unit_topic: np.ndarray) -> np.ndarray:
+        """Document rows from unit rows (identity for document units): token-weighted mean."""
+        if len(self.unit_owner) == len(self.docs) and all(o == i for i, o in enumerate(self.unit_owner)):
+            return unit_topic
+        return align.aggregate_units(unit_topic, self.unit_owner, [len(t) for t in self.unit_tokens], len(self.docs))
+
+    def year_units(self, year) -> list[list[str]]:
+        """The unit token lists of one year's documents."""
+        unit_year = np.asarray(self.doc_years)[np.asarray(self.unit_owner, dtype=int)]
+        return [t for t, y in zip(self.unit_tokens, unit_year) if y == year]
+
+    def year_index(self, year) -> np.ndarray:
+        return np.flatnonzero(np.asarray(self.doc_years) == year)
+
+
+def build_documents(docs: pd.DataFrame, per_year: dict, config, source: str) -> tuple[Documents, dict]:
+    """Documents in year order with their tokens (optionally merged into phrases), tokenless ones dropped.
+
+    Returns (documents, {year: documents dropped because no usable token was left}).
+    """
+    from textmine import corpus, tokenize
+
+    years = sorted(per_year)
+    docs, unit_tokens, unit_owner = tokenize.order_by_year(docs, per_year, years)
+    if config.tokenize.collocations:
+        unit_tokens = tokenize.merge_collocations(unit_tokens, config.tokenize.phrase_min_count,
+                                                  config.tokenize.phrase_threshold)
+    # Opinions with no usable token (all digits, symbols, foreign script) are reported, not modelled.
+    docs, unit_tokens, unit_owner, no_tokens = tokenize.drop_tokenless(docs, unit_tokens, unit_owner, source)
+    return Documents(docs=docs, periods=corpus.period_labels(docs, config.align.time_unit),
+                     unit_tokens=unit_tokens, unit_owner=unit_owner), no_tokens
+
+
+def embed_documents(data: Documents, config) -> dict:
+    """Attach embeddings (per year, through the cache) to ``data``; returns what the manifest records."""
+    from textmine import embed
+
+    e = config.embed
+    embedder = embed.make_embedder(e, config.run.seed)
+    groups = {y: data.docs.loc[data.year_index(y), "text"].tolist() for y in data.years}
+    vectors, hits = embed.embed_groups(embedder, groups, config.run.cache_dir if e.cache else None)
+    data.embeddings = np.vstack([vectors[y] for y in data.years])
+    data.embedder = embedder
+    data.embedding_info = {"backend": e.backend, "name": embedder.name, "version": embedder.version,
+            "dimensions": int(data.embeddings.shape[1]),
+            "cache_hits": [y for y, h in hits.items() if h], "cache_misses": [y for y, h in hits.items() if not h]}
+    return data.embedding_info
+
+
+@dataclass
+class FittedTopics:
+    """A fitted model (global, or one year's) as plain arrays, whatever the engine."""
+
+    doc_topic: np.ndarray                         # documents × k (+ a last outlier column), rows sum to 1
+    topic_terms: list[list[tuple[str, float]]]    # per topic, top terms with their weights
+    topic_word: np.ndarray                        # k × V weights over ``vocabulary``, rows sum to 1
+    vocabulary: list[str]
+    relevant_terms: list[list[str]] | None = None  # distinctive terms (LDAvis relevance): the label's source
+    has_outliers: bool = False                    # the last doc_topic column is "no topic" (-1)
+    seed_doc_topics: list[np.ndarray] = field(default_factory=list, repr=False)  # k columns, one per seed run
+    quality: dict = field(default_factory=dict)   # model-specific evaluation.json entries
+    representative_scores: np.ndarray | None = field(default=None, repr=False)  # documents × k
+    topics_over_time: pd.DataFrame | None = None  # topic, label, period, frequency, words
+    native: Any = field(default=None, repr=False)  # the engine's own model (saving, transform)
+
+    @property
+    def num_topics(self) -> int:
+        return len(self.topic_terms)
+
+    def label_terms(self) -> list[list[str]]:
+        return self.relevant_terms if self.relevant_terms else [[t for t, _ in terms] for terms in self.topic_terms]
+
+    def labels(self, n_terms: int = 3) -> list[str]:
+        return [topic_label(terms, n_terms) for terms in self.label_terms()]
+
+    @property
+    def dominant(self) -> np.ndarray:
+        """Each document's most probable topic; -1 for an outlier."""
+        top = self.doc_topic.argmax(axis=1)
+        return np.where(top >= self.num_topics, OUTLIER, top) if self.has_outliers else top
+
+    @property
+    def topic_sizes(self) -> np.ndarray:
+        top = self.dominant
+        return np.bincount(top[top >= 0], minlength=self.num_topics)
+
+    @property
+    def topic_ids(self) -> list[int]:
+        return list(range(self.num_topics)) + ([OUTLIER] if self.has_outliers else [])
+
+
+class TopicModel(ABC):
+    """One kind of topic model.  Subclasses set ``name``/``section`` and implement ``fit``."""
+
+    name: ClassVar[str]
+    section: ClassVar[str]                 # the Config attribute holding this model's settings
+    needs_embeddings: ClassVar[bool] = False
+
+    def __init__(self, config):
+        self.config = config               # the whole textmine.config.Config (run.seed, align...)
+        self.settings = getattr(config, self.section)
+        self.seed = config.run.seed
+
+    @abstractmethod
+    def fit(self, data: Documents) -> FittedTopics:
+        """The global model over every document."""
+
+    def fit_year(self, data: Documents, year, fitted: FittedTopics) -> FittedTopics | None:
+        """One year's model whose ``topic_word`` is over ``fitted.vocabulary``; None = not modelled."""
+        return None
+
+    def year_note(self, data: Documents, year) -> str:
+        """Why a year has no model (evaluation.json)."""
+        return "no per-year model"
+
+    def save(self, fitted: FittedTopics, folder: Path) -> None:
+        """Write the fitted model under ``folder`` (never as a pickle).  Default: nothing to save."""
+
+    @property
+    def yearly(self) -> bool:
+        return bool(getattr(self.settings, "yearly", False))
+
+    @property
+    def save_models(self) -> bool:
+        return bool(getattr(self.settings, "save_models", False))
+
+
+def quality_summary(num_topics: int, selected_by: str, seed: int, scores: dict, stability: dict, seeds: int,
+                    selection: list[dict], **extra) -> dict:
+    """The evaluation.json entries every model reports, in one shape."""
+    return {
+        "num_topics": num_topics, "selected_by": selected_by, "seed": seed,
+        "coherence_c_v": scores.get("c_v"), "coherence_c_npmi": scores.get("c_npmi"),
+        "topic_diversity": scores.get("diversity"),
+        "stability": {"mean": stability.get("mean"), "per_topic": stability.get("per_topic"), "seeds": seeds},
+        "k_selection": selection, **extra,
+    }
+
+
+def topic_scores(token_lists, dictionary, topic_terms: Sequence[Sequence[str]], top_terms_25, seed: int) -> dict:
+    """c_v and c_npmi over the tokens the model saw, and diversity of the top-25 words."""
+    return {
+        "c_v": evaluate.coherence(None, token_lists, dictionary, topic_terms, "c_v", seed),
+        "c_npmi": evaluate.coherence(None, token_lists, dictionary, topic_terms, "c_npmi", seed),
+        "diversity": round(evaluate.topic_diversity(top_terms_25), 4),
+    }
+
+
+@dataclass
+class ModelOutput:
+    """One model's share of the run folder, built by :func:`summarize`."""
+
+    name: str
+    fitted: FittedTopics
+    trajectories: pd.DataFrame
+    topics: pd.DataFrame
+    doc_topics: pd.DataFrame
+    representative: pd.DataFrame
+    lineage: pd.DataFrame | None
+    quality: dict
+    topics_over_time: pd.DataFrame | None = None
+
+    @property
+    def phase_inputs(self) -> dict:
+        """What phase detection needs: topic terms and labels by topic id, per-seed replicates."""
+        return {"topic_terms": dict(enumerate(self.fitted.label_terms())),
+                "labels": dict(enumerate(self.fitted.labels())),
+                "seed_doc_topics": self.fitted.seed_doc_topics or [self.fitted.doc_topic[:, :self.fitted.num_topics]]}
+
+
+def trajectories(name: str, fitted: FittedTopics, periods: Sequence, bootstrap: int, band_level: float,
+                 seed: int) -> pd.DataFrame:
+    """Shares per period with bootstrap bands; an outlier column becomes topic -1's own row."""
+    names = fitted.labels() + ([OUTLIER_LABEL] if fitted.has_outliers else [])
+    table = align.topic_shares_by_year(fitted.doc_topic, periods, names, name)
+    boot = align.bootstrap_shares(fitted.doc_topic, periods, bootstrap, seed)
+    table = align.add_confidence_bands(table, boot, band_level)
+    if fitted.has_outliers:
+        table.loc[table["topic"] == fitted.num_topics, "topic"] = OUTLIER
+    return table
+
+
+def lineage(name: str, yearly: dict, threshold: float) -> pd.DataFrame | None:
+    """``lineage.csv`` rows between consecutive modelled years (None with fewer than two)."""
+    modelled = {y: r for y, r in yearly.items() if r is not None}
+    if len(modelled) < 2:
+        return None
+    table = align.build_lineage({y: {
+        "topic_word": r.topic_word, "labels": r.labels(), "terms": r.label_terms(),
+        "shares": r.topic_sizes / max(1, r.topic_sizes.sum())} for y, r in modelled.items()}, threshold)
+    table.insert(0, "model", name)
+    return table
+
+
+def topic_rows(name: str, fitted: FittedTopics, yearly: dict) -> pd.DataFrame:
+    """``topics.csv`` rows: the global topics, then each year's mapped onto the global ones."""
+    rows = [topics_table(name, fitted.topic_terms, fitted.topic_sizes, relevant=fitted.relevant_terms)]
+    for year, r in yearly.items():
+        if r is None:
+            continue
+        table = topics_table(name, r.topic_terms, r.topic_sizes, scope=str(year), relevant=r.relevant_terms)
+        best, sim = map_to_global(r.topic_word, fitted.topic_word)
+        table["global_topic"], table["global_similarity"] = best, sim.round(4)
+        rows.append(table)
+    return pd.concat(rows, ignore_index=True)
+
+
+def summarize(model: TopicModel, fitted: FittedTopics, yearly: dict, data: Documents, config) -> ModelOutput:
+    """Any fitted model -> trajectories, lineage, topics, doc_topics and representative opinions."""
+    name = model.name
+    labels = fitted.labels()
+    scores = fitted.representative_scores if fitted.representative_scores is not None \
+        else fitted.doc_topic[:, :fitted.num_topics]
+    over_time = None
+    if fitted.topics_over_time is not None:
+        over_time = fitted.topics_over_time.copy()
+        over_time.insert(0, "model", name)
+    quality = dict(fitted.quality)
+    if yearly:
+        quality["yearly_models"] = {str(y): (r.quality or {"num_topics": r.num_topics}) if r is not None
+                                    else model.year_note(data, y) for y, r in yearly.items()}
+    return ModelOutput(
+        name=name, fitted=fitted,
+        trajectories=trajectories(name, fitted, data.periods, config.align.bootstrap, config.align.band_level,
+                                  config.run.seed),
+        topics=topic_rows(name, fitted, yearly),
+        doc_topics=doc_topics_table(name, data.doc_ids, data.doc_years, fitted.doc_topic, topic_ids=fitted.topic_ids),
+        representative=representative_docs(name, data.doc_ids, data.doc_years, data.texts, scores, labels),
+        lineage=lineage(name, yearly, config.align.link_threshold),
+        quality=quality, topics_over_time=over_time)
