@@ -229,9 +229,9 @@ def test_new_sections_and_settings_have_their_defaults():
     assert config.lda.backend == "gensim" and config.phases.method == "segmentation"
     assert config.dtm == DtmConfig()
     d = config.to_dict()["dtm"]
-    assert (d["num_topics"], d["seeds"], d["iterations"], d["min_df"], d["workers"]) == ("auto", 3, 300, 2, 1)
-    assert (d["alpha_var"], d["eta_var"], d["phi_var"]) == (0.1, 0.1, 0.1)
-    assert (d["lr_a"], d["lr_b"], d["lr_c"]) == (0.01, 0.1, 0.55)
+    assert (d["num_topics"], d["seeds"], d["iterations"], d["lr_a"], d["workers"]) == ("auto", 3, 1000, 0.5, 1)
+    assert (d["alpha_var"], d["eta_var"], d["phi_var"]) == (0.1, 10.0, 0.01)
+    assert (d["lr_a"], d["lr_b"], d["lr_c"]) == (0.5, 0.1, 0.55)
     assert (d["top_n_terms"], d["relevance_lambda"], d["yearly"], d["save_models"]) == (10, 0.6, True, True)
 
 
@@ -269,7 +269,7 @@ def test_assignment_is_validated():
 def test_json_schema_carries_defaults_and_descriptions():
     """What Prefect's UI renders as the parameter form."""
     schema = Config.model_json_schema()
-    assert schema["properties"]["dtm"]["default"]["iterations"] == 300
+    assert schema["properties"]["dtm"]["default"]["iterations"] == 1000
     for section in ("CorpusConfig", "TokenizeConfig", "LdaConfig", "EmbedConfig", "BertopicConfig", "DtmConfig",
                     "AlignConfig", "PhaseConfig", "RunConfig"):
         for name, prop in schema["$defs"][section]["properties"].items():

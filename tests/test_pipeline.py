@@ -34,7 +34,8 @@ def test_run_folder_contents(two_runs, small_synth):
     files = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
     assert {f for f in files if not f.startswith("models/")} == EXPECTED
     saved = {p.name for p in (folder / "models").iterdir()}
-    assert "bertopic-global" in saved and len(saved) >= 9  # global + per-year models (small years reported)
+    assert {"bertopic-global", "lda-global"} <= saved and len(saved) >= 18  # global + per-year models
+    assert (folder / "models" / "lda-global" / "topic_word.npy").is_file()
     assert not [f for f in files if f.endswith((".pkl", ".pickle"))]
     assert set(json.loads((folder / "manifest.json").read_text(encoding="utf-8"))["outputs"]) == files
     assert not [p for p in out.iterdir() if p.name.startswith(".partial")]
@@ -46,9 +47,10 @@ def test_run_folder_contents(two_runs, small_synth):
     assert manifest["run_id"] == folder.name
     assert manifest["config"]["lda"]["passes"] == 5
     assert len(manifest["corpus"]["files"]) == 10 and all(len(f["sha256"]) == 64 for f in manifest["corpus"]["files"])
-    assert set(manifest["stage_seconds"]) >= {"ingest", "mask_pii", "tokenize", "lda", "lda_yearly", "trajectories_lda",
-                                              "lineage_lda", "embed", "bertopic", "bertopic_yearly",
-                                              "trajectories_bertopic", "lineage_bertopic", "phases", "evaluate", "report"}
+    assert set(manifest["stage_seconds"]) >= {"ingest", "mask_pii", "tokenize", "lda", "lda_yearly", "summarize_lda",
+                                              "save_lda", "embed", "bertopic", "bertopic_yearly", "summarize_bertopic",
+                                              "save_bertopic", "phases", "evaluate", "write", "report"}
+    assert manifest["models"] == {"lda": "LDA", "bertopic": "BERTopic"}
     assert manifest["embedding"]["backend"] == "char-svd" and manifest["embedding"]["version"]
     assert manifest["packages"]["bertopic"] != "not installed"
     assert sum(manifest["documents_per_year"].values()) == manifest["documents"]["modelled"]
@@ -84,7 +86,7 @@ def test_run_folder_contents(two_runs, small_synth):
     assert set(yearly["scope"].astype(str)) == set(modelled) - small
     for year, group in yearly.groupby("scope"):  # per-year models cover that year's documents
         assert group["size"].sum() == manifest["documents_per_year"][str(year)]
-        assert len(group) == modelled[str(year)]
+        assert len(group) == modelled[str(year)]["num_topics"]
 
     all_docs = pd.read_parquet(folder / "doc_topics.parquet")
     for _, docs in all_docs.groupby("model"):
@@ -134,6 +136,54 @@ def test_same_seed_gives_identical_outputs(two_runs):
     for name in ("topics.csv", "trajectories.csv", "phases.json", "topics_over_time.csv", "lineage.csv"):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
     pd.testing.assert_frame_equal(pd.read_parquet(a / "doc_topics.parquet"), pd.read_parquet(b / "doc_topics.parquet"))
+
+
+@pytest.fixture(scope="module")
+def dynamic_runs(prefect_harness, small_synth, tmp_path_factory):
+    """The tomotopy LDA engine and the dynamic topic model, twice with the same seed."""
+    out = tmp_path_factory.mktemp("dynamic")
+    config = _config(out, **{"run.models": "lda,dtm", "lda.backend": "tomotopy", "dtm.seeds": "2"})
+    return [run_pipeline(small_synth, config) for _ in range(2)]
+
+
+def test_tomotopy_lda_and_dtm_run_through_the_same_seam(dynamic_runs, small_synth):
+    a, b = dynamic_runs
+    for name in ("topics.csv", "trajectories.csv", "phases.json", "topics_over_time.csv", "lineage.csv"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+    truth = json.loads((small_synth / "truth.json").read_text(encoding="utf-8"))
+    phases = json.loads((a / "phases.json").read_text(encoding="utf-8"))
+    assert phases["lda"]["phase_starts"] == phases["dtm"]["phase_starts"] == truth["phase_starts"]
+    evaluation = json.loads((a / "evaluation.json").read_text(encoding="utf-8"))
+    assert evaluation["models"]["lda"]["engine"] == "tomotopy"
+    assert evaluation["models"]["dtm"]["topic_agreement"]["nmi"] > 0.3
+    over_time = pd.read_csv(a / "topics_over_time.csv")
+    dtm = over_time[over_time["model"] == "dtm"]
+    k = evaluation["models"]["dtm"]["num_topics"]
+    assert len(dtm) == k * 10  # every topic's own words in every year
+    assert dtm.groupby("topic")["words"].nunique().max() > 1  # the words change over the periods
+    traj = pd.read_csv(a / "trajectories.csv")
+    np.testing.assert_allclose(traj.groupby(["model", "year"])["share"].sum(), 1.0, atol=1e-6)
+    assert {"lda-global", "dtm-global"} <= {p.name for p in (a / "models").iterdir()}
+    assert (a / "models" / "lda-global" / "model.tomotopy.bin").is_file()
+    assert (a / "charts" / "trajectories_dtm.png").is_file() and "DTM" in (a / "report.html").read_text(encoding="utf-8")
+
+
+def test_flow_parameters_are_the_typed_config():
+    """The Prefect UI renders its run form from this schema: every config section with defaults and descriptions."""
+    from prefect.utilities.callables import parameter_schema
+
+    from flows.pipeline import textmine_pipeline
+
+    schema = parameter_schema(textmine_pipeline.fn).model_dump()
+    assert schema["required"] == ["corpus"]
+    config = schema["properties"]["config"]
+    definitions = schema["definitions"]
+    ref = config.get("$ref") or config["allOf"][0]["$ref"]
+    sections = definitions[ref.split("/")[-1]]["properties"]
+    assert set(sections) >= {"corpus", "tokenize", "lda", "embed", "bertopic", "dtm", "align", "phases", "run"}
+    lda_fields = definitions["LdaConfig"]["properties"]
+    assert lda_fields["backend"]["default"] == "gensim" and lda_fields["backend"]["description"]
+    assert set(definitions["RunConfig"]["properties"]["models"]["items"]["enum"]) == {"lda", "bertopic", "dtm"}
 
 
 def test_failed_run_leaves_no_folder(prefect_harness, tmp_path):

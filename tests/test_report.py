@@ -1,16 +1,25 @@
-"""What analysts read: report.html in a real headless Chromium, summary.xlsx, textmine report."""
+"""What analysts read: report.html in a real headless Chromium, summary.xlsx, textmine report.
+
+The first tests run the real flow once (slow); the template tests further down write a small
+run folder by hand and render it without Prefect, in about a second each.
+"""
+import json
 import re
 import shutil
 import subprocess
+import sys
+import zipfile
+from html.parser import HTMLParser
+from pathlib import Path
 
 import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from flows.pipeline import run_pipeline
-from textmine.config import load_config
+from textmine import report
+from textmine.registry import MODELS, PHASE_DETECTORS
 
-from conftest import run_cli
+from conftest import REPO, run_cli
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -20,6 +29,9 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 @pytest.fixture(scope="module")
 def run_folder(prefect_harness, small_synth, tmp_path_factory):
+    from flows.pipeline import run_pipeline  # here, so the template tests do not depend on the flow
+    from textmine.config import load_config
+
     out = tmp_path_factory.mktemp("report-runs")
     return run_pipeline(small_synth, load_config(None, {
         "run.out_dir": str(out), "run.cache_dir": str(out / "cache"), "lda.passes": "5", "lda.k_grid": "8,10,12",
@@ -115,3 +127,231 @@ def test_prefect_artifacts_are_published(run_folder):
     assert set(ours) == {"textmine-summary", "textmine-phases", "textmine-topics", "textmine-progress"}
     assert ours["textmine-progress"].data == 100.0
     assert "신뢰도" in summary[0].data
+
+
+# ---------------------------------------------------------------- templates, on a hand-written run folder
+
+EVIL = '<script>alert(1)</script>"onerror='
+YEARS = list(range(2015, 2021))
+
+
+def _phase_entry(detector="segmentation", fixed=None, label="진로·탐색·설계"):
+    text = {"segmentation": "optimal segmentation (dynamic programming)", "binseg": "greedy binary segmentation"}
+    return {
+        "phases": [{"start": 2015, "end": 2017, "label": label, "top_terms": ["진로", "탐색"], "confidence": 1.0,
+                    "characteristic_topics": [{"topic": 0, "label": label, "share_inside": 0.5, "share_outside": 0.2}]},
+                   {"start": 2018, "end": 2020, "label": "상담·재학생", "top_terms": ["상담"], "confidence": 0.8,
+                    "characteristic_topics": [{"topic": 1, "label": "상담·재학생", "share_inside": 0.6,
+                                               "share_outside": 0.3}]}],
+        "phase_starts": [2015, 2018], "boundary_confidence": {"2018": 0.8}, "periods": YEARS,
+        "detector": detector, "n_phases": 2,
+        "method": f"{text.get(detector, detector)} of Hellinger-transformed topic shares; "
+                  + (f"number of phases fixed at {fixed}" if fixed else "number of phases by BIC"),
+        "selection": {"1": {"bic": 9.0}, "2": {"bic": 4.0}, "3": {"bic": 6.0}},
+    }
+
+
+def write_run(folder: Path, models=("lda", "bertopic", "dtm"), text="진로·탐색·설계", corpus="/data/의견.xlsx") -> Path:
+    """A small finished run folder, as the flow writes it: JSON files and the CSV tables."""
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = {
+        "run_id": "20260101-000000-test", "corpus": {"path": corpus}, "seed": 7,
+        "config": {"align": {"time_unit": "year"}}, "models": {m: MODELS.display(m) for m in models},
+        "documents": {"modelled": 1234, "rows_read": 1300, "empty_dropped": 3, "duplicates_dropped": 60,
+                      "no_tokens_skipped": 3},
+        "documents_per_year": {str(y): 200 for y in YEARS},
+        "stage_seconds": {"ingest": 1.5, "mask_pii": 0.5, "tokenize": 12.0, "lda": 30.0, "lda_yearly": 10.0,
+                          "summarize_lda": 1.0, "phases": 2.0, "mystery_stage": 0.75},
+        "pii_masked": {"phone": 4, "email": 2, "rrn": 1, "name": 12},
+    }
+    phases = {m: _phase_entry(label=text) for m in models}
+    phases["consensus"] = {"phases": [{"start": 2015, "end": 2017, "label": text, "confidence": 1.0},
+                                      {"start": 2018, "end": 2020, "label": "상담·재학생", "confidence": 0.8}],
+                           "phase_starts": [2015, 2018], "method": f"majority vote over models ({', '.join(models)})"}
+    evaluation = {"truth": {"phase_starts": [2015, 2018], "synthetic": True}, "models": {}}
+    for m in models:
+        q = {"num_topics": 2, "selected_by": "fixed", "coherence_c_v": 0.51, "coherence_c_npmi": 0.05,
+             "topic_diversity": 0.9, "stability": {"mean": 0.8, "per_topic": [0.9, 0.7], "seeds": 2},
+             "k_selection": [],
+             "phase_boundaries": {"detected": [2015, 2018], "planted": [2015, 2018], "exact": True,
+                                  "mean_abs_year_error": 0.0},
+             "topic_agreement": {"documents": 1234, "nmi": 0.7, "ari": 0.6}}
+        if m == "bertopic":  # the keys only BERTopic writes
+            q |= {"embedding": {"name": "char-svd", "version": "1", "dimensions": 64}, "min_cluster_size": 10,
+                  "representation": "c-tf-idf",
+                  "outliers": {"before": 0.3, "after": 0.05, "target": 0.1, "strategy": "embeddings"}}
+        evaluation["models"][m] = q
+    labels = [text, "상담·재학생"]
+    topics, trajectories, lineage, representatives = [], [], [], []
+    for m in models:
+        for t in range(2):
+            topics.append({"model": m, "scope": "global", "topic": t, "label": labels[t], "top_terms": "진로, 탐색",
+                           "relevant_terms": "진로, 설계", "size": 600})
+            for i, y in enumerate(YEARS):
+                share = 0.3 + 0.05 * i if t == 0 else 0.7 - 0.05 * i
+                trajectories.append({"model": m, "year": y, "topic": t, "label": labels[t], "share": share,
+                                     "share_lo": share - 0.05, "share_hi": share + 0.05})
+            representatives.append({"model": m, "topic": t, "label": labels[t], "doc_id": f"D{t}", "year": 2016,
+                                    "probability": 0.91, "text": f"대표 의견: {text}"})
+        for y in YEARS[:-1]:
+            lineage.append({"model": m, "from_year": y, "from_topic": 0, "to_year": y + 1, "to_topic": 0,
+                            "similarity": 0.8, "kind": "continue", "from_label": text, "to_label": text,
+                            "from_share": 0.4, "to_share": 0.4, "chain": 0, "chain_label": text})
+        lineage.append({"model": m, "from_year": 2017, "from_topic": None, "to_year": 2018, "to_topic": 1,
+                        "similarity": None, "kind": "birth", "from_label": None, "to_label": "상담·재학생",
+                        "from_share": None, "to_share": 0.3, "chain": 1, "chain_label": "상담·재학생"})
+    for name, value in (("manifest.json", manifest), ("phases.json", phases), ("evaluation.json", evaluation)):
+        (folder / name).write_text(json.dumps(value, ensure_ascii=False), encoding="utf-8")
+    for name, rows in (("topics.csv", topics), ("trajectories.csv", trajectories), ("lineage.csv", lineage),
+                       ("representative_docs.csv", representatives)):
+        pd.DataFrame(rows).to_csv(folder / name, index=False, encoding="utf-8-sig")
+    return folder
+
+
+class _Tables(HTMLParser):
+    """The text of every table cell of a page, as {section id: [rows]}."""
+
+    def __init__(self):
+        super().__init__()
+        self.sections, self.section, self.row, self.cell = {}, None, None, None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "section":
+            self.section = dict(attrs).get("id")
+            self.sections.setdefault(self.section, [])
+        elif tag == "tr":
+            self.row = []
+        elif tag in ("td", "th"):
+            self.cell = ""
+
+    def handle_data(self, data):
+        if self.cell is not None:
+            self.cell += data
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self.row is not None:
+            self.row.append(self.cell.strip())
+            self.cell = None
+        elif tag == "tr" and self.section:
+            self.sections[self.section].append(self.row)
+            self.row = None
+
+
+def _rows(page: str, section: str) -> list[list[str]]:
+    parser = _Tables()
+    parser.feed(page)
+    return parser.sections[section]
+
+
+def _section(page: str, section: str) -> str:
+    return page.split(f"<section id='{section}'>")[1].split("</section>")[0]
+
+
+def test_text_from_the_corpus_and_the_models_is_escaped(tmp_path):
+    run = write_run(tmp_path / "run", text=EVIL, corpus='/data/<img src=x onerror="alert(2)">.xlsx')
+    lineage = pd.read_csv(run / "lineage.csv", encoding="utf-8-sig")
+    lineage.loc[lineage["kind"] == "birth", "to_label"] = EVIL  # the lineage table lists births and deaths
+    lineage.to_csv(run / "lineage.csv", index=False, encoding="utf-8-sig")
+    page = report.build_html(report.load_run(run))
+    assert "<script>alert(1)" not in page and '"onerror=' not in page and "<img src=x" not in page
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;&#34;onerror="
+    for section in ("phases", "lineage", "topics"):  # labels, phase labels, chain names, opinions
+        assert escaped in _section(page, section), section
+    assert f"대표 의견: {escaped}" in page
+    assert "&lt;img src=x onerror=&#34;alert(2)&#34;&gt;.xlsx" in page
+    # the interactive chart carries the labels in its script as JSON (nothing there can close the
+    # <script>), escaped for plotly.js, which reads trace names as a little HTML
+    plotly = _section(page, "trajectories")
+    assert plotly.count("<script") == plotly.count("</script>")
+    assert '"name":"T0 &lt;script&gt;alert(1)&lt;\\u002fscript&gt;&quot;onerror="' in plotly
+
+
+def test_summary_shows_stage_times_and_masked_pii_as_korean_tables(tmp_path):
+    page = report.build_html(report.load_run(write_run(tmp_path / "run")))
+    rows = _rows(page, "summary")
+    for row in (["단계", "시간(초)"], ["읽기", "1.5"], ["개인정보 가림", "0.5"], ["형태소 분석", "12.0"],
+                ["LDA 전역 모델 적합", "30.0"], ["LDA 연도별 모델 적합", "10.0"], ["시기 구분", "2.0"],
+                ["mystery_stage", "0.8"], ["합계", "57.8"]):
+        assert row in rows, row
+    for row in (["종류", "가린 건수"], ["전화번호", "4"], ["이메일", "2"], ["주민등록번호", "1"], ["이름", "12"],
+                ["합계", "19"]):
+        assert row in rows, row
+    summary = _section(page, "summary")
+    assert '"phone"' not in summary and "&#34;phone&#34;" not in summary and "stage_seconds" not in summary
+    assert "의견 1,234건" in summary and "모델 LDA, BERTopic, DTM" in summary and "합성(synthetic) 데이터" in summary
+
+
+def test_phase_method_is_a_korean_sentence(tmp_path):
+    from textmine.phases import consensus_phases, detect_phases
+
+    run = write_run(tmp_path / "run", models=("lda", "dtm"))
+    shares = pd.DataFrame({0: [0.8] * 4 + [0.2] * 4, 1: [0.2] * 4 + [0.8] * 4}, index=range(2015, 2023))
+    terms, labels = {0: ["진로", "탐색"], 1: ["상담", "학생"]}, {0: "진로·탐색", 1: "상담·학생"}
+    phases = {"lda": detect_phases(shares, "auto", 2, 3, terms, labels, method="segmentation"),
+              "dtm": detect_phases(shares, 2, 2, 3, terms, labels, method="binseg")}
+    phases["consensus"] = consensus_phases(phases)
+    (run / "phases.json").write_text(json.dumps(phases, ensure_ascii=False), encoding="utf-8")
+    section = _section(report.build_html(report.load_run(run)), "phases")
+    lda, rest = section.split("<h3>LDA</h3>")[1].split("<h3>DTM</h3>")
+    dtm, consensus = rest.split("<h3>모델 합의</h3>")
+    assert f"시기 구분 방법: {PHASE_DETECTORS.display('segmentation')}" in lda
+    assert "시기 수 2개는 BIC(베이즈 정보 기준)로 골랐습니다" in lda and "고정" not in lda
+    assert f"시기 구분 방법: {PHASE_DETECTORS.display('binseg')}" in dtm
+    assert "설정에서 2개로 고정했습니다" in dtm and "BIC(베이즈" not in dtm
+    assert "(LDA, DTM)의 다수결" in consensus
+    assert "<td>1기</td><td>2015</td><td>2018</td>" in lda
+
+
+def test_any_registered_model_is_shown_by_its_display_name(tmp_path):
+    run = write_run(tmp_path / "run", models=("lda", "bertopic", "dtm", "mystery"))
+    page = report.build_html(report.load_run(run))
+    assert MODELS.display("dtm") == "DTM"
+    for name in ("LDA", "BERTopic", "DTM", "mystery"):  # a model the registry does not know: its raw name
+        assert f"<h3>{name} 전역 토픽</h3>" in page
+        assert f"{name} 토픽 비중 추이" in page
+    assert [r[0] for r in _rows(page, "models")][1:] == ["LDA", "BERTopic", "DTM", "mystery"]
+    assert "traj-dtm" in page and "DTM 추이" not in page
+    # the optional evaluation keys are BERTopic's only
+    evaluation = _section(page, "evaluation")
+    assert evaluation.count("이상치(토픽 -1) 비율") == 1 and "BERTopic: 임베딩 char-svd" in evaluation
+    assert "DTM: 토픽–정답 일치 NMI 0.7" in evaluation
+
+
+def test_textmine_report_on_a_hand_written_run_folder(tmp_path, capsys):
+    run = write_run(tmp_path / "run", models=("dtm",))
+    code, _, err = run_cli(["report", run], capsys)
+    assert code == 0, err
+    assert {p.name for p in (run / "charts").glob("*.png")} == {
+        f"{chart}_dtm.png" for chart in ("trajectories", "stacked", "heatmap", "phase_terms", "lineage")}
+    page = (run / "report.html").read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") == 5 and "@font-face" in page
+    phases = pd.read_excel(run / "summary.xlsx", sheet_name="시기")
+    assert set(phases["모델"]) == {"DTM", "consensus"}
+
+
+def test_templates_are_found_in_the_installed_package(tmp_path):
+    """A wheel of the project carries the templates (package data), and the report renders from it."""
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    for package in ("textmine", "flows"):
+        shutil.copytree(REPO / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
+    build = subprocess.run([sys.executable, "-c", "from setuptools import build_meta; "
+                            "print(build_meta.build_wheel('dist'))"], cwd=source, capture_output=True, text=True)
+    assert build.returncode == 0, build.stderr[-2000:]
+    wheel = source / "dist" / build.stdout.strip().splitlines()[-1]
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        assert {"textmine/templates/report.html.j2", "textmine/templates/summary.html.j2",
+                "textmine/templates/names.j2", "textmine/templates/report.css"} <= names
+        archive.extractall(tmp_path / "site")
+    run = write_run(tmp_path / "run", models=("lda",))
+    script = ("import sys, textmine, textmine.report as r; "
+              f"assert textmine.__file__.startswith({str(tmp_path / 'site')!r}), textmine.__file__; "
+              "page = r.build_html(r.load_run(sys.argv[1])); "
+              "assert \"id='evaluation'\" in page and '전화번호' in page; print('ok')")
+    rendered = subprocess.run([sys.executable, "-c", script, str(run)], capture_output=True, text=True,
+                              env={"PYTHONPATH": str(tmp_path / "site"), "PATH": "/usr/bin:/bin",
+                                   "HOME": str(tmp_path)}, cwd=tmp_path)
+    assert rendered.returncode == 0 and rendered.stdout.strip() == "ok", rendered.stderr[-2000:]

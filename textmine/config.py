@@ -201,6 +201,8 @@ class LdaConfig(_Settings):
                                                        "not modelled.")
     yearly_docs_per_topic: int = Field(10, ge=1, description="Per-year models: at most one topic per this many "
                                                              "documents of the year.")
+    save_models: bool = Field(True, description="Save each fitted model under models/ in the run folder (topic-word "
+                                                "weights as .npy, terms as JSON; tomotopy's own binary too).")
 
     @model_validator(mode="after")
     def _learned_alpha_needs_one_worker(self) -> LdaConfig:

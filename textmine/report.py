@@ -6,9 +6,11 @@ the same :func:`build_outputs` as its last stage.  The HTML inlines plotly.js
 and every image: it opens offline.
 
 The page is written by Jinja2 templates in ``textmine/templates/`` (``report.html.j2``
-and one template per section).  All of the page's Korean wording lives there, where
-it can be edited without touching Python; this module only prepares plain data
-(lists of dicts, numbers, registry display names) for them.  Autoescaping is on, so
+and one template per section; Korean names of stages, kinds of personal information and
+lineage links in ``names.j2``).  The page's Korean wording lives there, where it can be
+edited without touching Python (the texts drawn inside the charts stay with the chart
+code); this module only prepares plain data (lists of dicts, numbers, display names from
+:mod:`textmine.registry`) for them.  Autoescaping is on, so
 every text that comes from the corpus or a model (labels, terms, opinions, file
 names) is escaped; the only pre-built HTML handed to the templates is
 :class:`~markupsafe.Markup` for the plotly charts and the inlined font (see
@@ -311,114 +313,139 @@ def _stage_rows(seconds: dict, models: list[str]) -> list[dict]:
     ``save``) plus the model's display name; any other key is its own kind."""
     per_model = {}
     for m in models:
-        per_model |= {key: (kind, MODELS.display(m)) for key, kind in
-                      ((m, "fit"), (f"{m}_yearly", "fit_yearly"), (f"summarize_{m}", "summarize"), (f"save_{m}", "save"))}
-    return [{"key": key, "stage": per_model.get(key, (key, None))[0], "model": per_model.get(key, (key, None))[1],
-             "seconds": float(value)} for key, value in (seconds or {}).items()]
+        for key, kind in ((m, "fit"), (f"{m}_yearly", "fit_yearly"), (f"summarize_{m}", "summarize"),
+                          (f"save_{m}", "save")):
+            per_model[key] = (kind, MODELS.display(m))
+    rows = []
+    for key, value in (seconds or {}).items():
+        stage, model = per_model.get(key, (key, None))
+        rows.append({"key": key, "stage": stage, "model": model, "seconds": float(value)})
+    return rows
 
 
-def _phase_view(entry: PhaseEntry, models: list[str]) -> dict:
-    return {
-        "key": entry.key, "name": MODELS.display(entry.key), "is_consensus": entry.is_consensus,
-        "method": entry.method, "detector": entry.detector,
-        "detector_name": PHASE_DETECTORS.display(entry.detector) if entry.detector else None,
-        "n_phases": entry.n_phases, "by_bic": entry.chosen_by_bic, "candidates": entry.candidates,
-        "voters": [MODELS.display(m) for m in models],
-        "phases": [{"n": i + 1, "start": _plain(p.get("start")), "end": _plain(p.get("end")),
-                    "label": p.get("label", ""), "confidence": p.get("confidence"),
-                    "top_terms": ", ".join(map(str, p.get("top_terms", [])))} for i, p in enumerate(entry.phases)],
-    }
-
-
-def page_context(data: dict) -> dict:
-    """Everything the templates show, as plain data (no HTML except the plotly charts)."""
-    m, ev = data["manifest"], data["evaluation"]
-    run = data["path"]
-    models = models_of(data)
-    names = {model: MODELS.display(model) for model in models}
-    docs = m.get("documents") or {}
+def _summary(data: dict, models: list[str]) -> dict:
+    m = data["manifest"]
     per_year = m.get("documents_per_year") or {}
-    truth = ev.get("truth") or {}
+    # Per-model stage keys are recognised for every model the run or the registry knows.
     stages = _stage_rows(m.get("stage_seconds"), list(dict.fromkeys([*models, *MODELS, *(m.get("models") or {})])))
     pii = [{"kind": kind, "count": int(n)} for kind, n in (m.get("pii_masked") or {}).items()]
-
-    phase_entries = [PhaseEntry(key, entry) for key, entry in data["phases"].items()]
-    phases = [_phase_view(entry, models) | {"image": None if entry.is_consensus else
-                                             _image(run, f"phase_terms_{entry.key}.png")}
-              for entry in phase_entries]
-
-    trajectories = []
-    for i, model in enumerate(models):
-        traj = _of_model(data["trajectories"], model)
-        plot = _plotly_trajectories(traj, data["phases"][model]["phases"], f"{names[model]} 토픽 비중 추이",
-                                    f"traj-{model}", include_js=i == 0) if traj is not None and len(traj) else None
-        trajectories.append({"key": model, "name": names[model], "plot": plot,
-                             "stacked": _image(run, f"stacked_{model}.png"),
-                             "heatmap": _image(run, f"heatmap_{model}.png")})
-
-    lineage = None
-    if data["lineage"] is not None:
-        lineage = []
-        for model in models:
-            lin = _of_model(data["lineage"], model)
-            if lin is None or lin.empty:
-                continue
-            events = lin[lin["kind"].isin(["birth", "death"])]
-            lineage.append({"key": model, "name": names[model], "image": _image(run, f"lineage_{model}.png"),
-                            "counts": [{"kind": k, "n": int(n)} for k, n in lin["kind"].value_counts().items()],
-                            "events": _records(events)})
-
-    topics = []
-    for model in models:
-        frame = _of_model(data["topics"], model)
-        glob = frame[frame["scope"] == "global"] if frame is not None else None
-        stability = Quality.of(ev, model).stability_per_topic
-        rows = _records(glob)
-        for row in rows:
-            t = row.get("topic")
-            row["stability"] = stability[t] if isinstance(t, int) and 0 <= t < len(stability) else None
-        reps = _of_model(data["representatives"], model)
-        topics.append({"key": model, "name": names[model], "topics": rows,
-                       "representatives": None if reps is None else _records(reps)})
-
-    comparison = []
-    for model in models:
-        q = Quality.of(ev, model)
-        agreement = q.agreement or {}
-        comparison.append({"key": model, "name": names[model], "k": q.get("num_topics"),
-                           "c_v": q.get("coherence_c_v"), "c_npmi": q.get("coherence_c_npmi"),
-                           "diversity": q.get("topic_diversity"), "stability": q.stability_mean,
-                           "nmi": agreement.get("nmi"), "ari": agreement.get("ari"),
-                           "phases": ", ".join(map(str, PhaseEntry(model, data["phases"][model]).starts))})
-
-    evaluation = []
-    for model in models:
-        q = Quality.of(ev, model)
-        evaluation.append({"key": model, "name": names[model], "selection": _image(run, f"model_selection_{model}.png"),
-                           "embedding": q.embedding, "min_cluster_size": q.get("min_cluster_size"),
-                           "representation": q.get("representation"), "outliers": q.outliers})
-    truth_rows = []
-    for model in (ev.get("models") or {}):
-        q = Quality.of(ev, model)
-        if q.boundaries or q.agreement:
-            truth_rows.append({"key": model, "name": MODELS.display(model), "is_consensus": model == "consensus",
-                               "boundaries": q.boundaries, "agreement": q.agreement})
-
     return {
-        "run_id": m.get("run_id") or run.name,
+        "run_id": m.get("run_id") or data["path"].name,
         "corpus_path": (m.get("corpus") or {}).get("path", ""),
-        "synthetic": bool(truth.get("synthetic")),
-        "documents": docs,
+        "synthetic": bool((data["evaluation"].get("truth") or {}).get("synthetic")),
+        "documents": m.get("documents") or {},
         "first_year": min(per_year, default=None), "last_year": max(per_year, default=None),
         "per_year": [{"year": y, "n": n} for y, n in per_year.items()],
-        "models": [names[model] for model in models],
+        "models": [MODELS.display(model) for model in models],
         "seed": m.get("seed"),
         "time_unit": ((m.get("config") or {}).get("align") or {}).get("time_unit", "year"),
         "stages": stages, "stage_total": sum(r["seconds"] for r in stages),
         "pii": pii, "pii_total": sum(r["count"] for r in pii),
-        "phases": phases, "trajectories": trajectories, "lineage": lineage, "topics": topics,
-        "comparison": comparison, "evaluation": evaluation, "has_truth": bool(truth), "truth": truth_rows,
     }
+
+
+def _phases(data: dict, models: list[str]) -> list[dict]:
+    out = []
+    for key, raw in data["phases"].items():
+        entry = PhaseEntry(key, raw)
+        out.append({
+            "key": key, "name": MODELS.display(key), "is_consensus": entry.is_consensus,
+            "method": entry.method, "detector": entry.detector,
+            "detector_name": PHASE_DETECTORS.display(entry.detector) if entry.detector else None,
+            "n_phases": entry.n_phases, "by_bic": entry.chosen_by_bic, "candidates": entry.candidates,
+            "voters": [MODELS.display(m) for m in models],
+            "phases": [{"n": i + 1, "start": _plain(p.get("start")), "end": _plain(p.get("end")),
+                        "label": p.get("label", ""), "confidence": p.get("confidence"),
+                        "top_terms": ", ".join(map(str, p.get("top_terms", [])))} for i, p in enumerate(entry.phases)],
+            "image": None if entry.is_consensus else _image(data["path"], f"phase_terms_{key}.png"),
+        })
+    return out
+
+
+def _trajectories(data: dict, models: list[str]) -> list[dict]:
+    out = []
+    for model in models:
+        name = MODELS.display(model)
+        traj = _of_model(data["trajectories"], model)
+        plot = None
+        if traj is not None and len(traj):
+            plot = _plotly_trajectories(traj, data["phases"][model]["phases"], f"{name} 토픽 비중 추이",
+                                        f"traj-{model}", include_js=not any(o["plot"] for o in out))
+        out.append({"key": model, "name": name, "plot": plot,
+                    "stacked": _image(data["path"], f"stacked_{model}.png"),
+                    "heatmap": _image(data["path"], f"heatmap_{model}.png")})
+    return out
+
+
+def _lineage(data: dict, models: list[str]) -> list[dict] | None:
+    """Models with yearly links; None when the run has no ``lineage.csv``."""
+    if data["lineage"] is None:
+        return None
+    out = []
+    for model in models:
+        lin = _of_model(data["lineage"], model)
+        if lin is None or lin.empty:
+            continue
+        out.append({"key": model, "name": MODELS.display(model),
+                    "image": _image(data["path"], f"lineage_{model}.png"),
+                    "counts": [{"kind": k, "n": int(n)} for k, n in lin["kind"].value_counts().items()],
+                    "events": _records(lin[lin["kind"].isin(["birth", "death"])])})
+    return out
+
+
+def _topics(data: dict, models: list[str]) -> list[dict]:
+    out = []
+    for model in models:
+        frame = _of_model(data["topics"], model)
+        rows = _records(frame[frame["scope"] == "global"] if frame is not None else None)
+        stability = Quality.of(data["evaluation"], model).stability_per_topic
+        for row in rows:
+            t = row.get("topic")
+            row["stability"] = stability[t] if isinstance(t, int) and 0 <= t < len(stability) else None
+        reps = _of_model(data["representatives"], model)
+        out.append({"key": model, "name": MODELS.display(model), "topics": rows,
+                    "representatives": None if reps is None else _records(reps)})
+    return out
+
+
+def _comparison(data: dict, models: list[str]) -> list[dict]:
+    out = []
+    for model in models:
+        q = Quality.of(data["evaluation"], model)
+        agreement = q.agreement or {}
+        out.append({"key": model, "name": MODELS.display(model), "k": q.get("num_topics"),
+                    "c_v": q.get("coherence_c_v"), "c_npmi": q.get("coherence_c_npmi"),
+                    "diversity": q.get("topic_diversity"), "stability": q.stability_mean,
+                    "nmi": agreement.get("nmi"), "ari": agreement.get("ari"),
+                    "phases": ", ".join(map(str, PhaseEntry(model, data["phases"][model]).starts))})
+    return out
+
+
+def _evaluation(data: dict, models: list[str]) -> dict:
+    ev = data["evaluation"]
+    per_model = []
+    for model in models:
+        q = Quality.of(ev, model)
+        per_model.append({"key": model, "name": MODELS.display(model),
+                          "selection": _image(data["path"], f"model_selection_{model}.png"),
+                          "embedding": q.embedding, "min_cluster_size": q.get("min_cluster_size"),
+                          "representation": q.get("representation"), "outliers": q.outliers})
+    truth = []
+    for model in (ev.get("models") or {}):  # the consensus too, where the corpus has truth
+        q = Quality.of(ev, model)
+        if q.boundaries or q.agreement:
+            truth.append({"key": model, "name": MODELS.display(model), "is_consensus": model == "consensus",
+                          "boundaries": q.boundaries, "agreement": q.agreement})
+    return {"evaluation": per_model, "has_truth": bool(ev.get("truth")), "truth": truth}
+
+
+def page_context(data: dict) -> dict:
+    """Everything the templates show, section by section, as plain data (lists of dicts, numbers,
+    display names); the only HTML in it is the plotly charts (:class:`Markup`)."""
+    models = models_of(data)
+    return {**_summary(data, models), "phases": _phases(data, models), "trajectories": _trajectories(data, models),
+            "lineage": _lineage(data, models), "topics": _topics(data, models),
+            "comparison": _comparison(data, models), **_evaluation(data, models)}
 
 
 # ---------------------------------------------------------------- templates
