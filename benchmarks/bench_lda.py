@@ -1,7 +1,8 @@
-"""LDA speed and quality: textmine's LDA stage against bare gensim and tomotopy, on the same tokens.
+"""LDA and DTM speed and quality: textmine's stages against the bare engines, on the same tokens.
 
 - textmine: ``fit_global_lda`` with k fixed and one seed (dictionary, training,
-  batched document-topic inference, probability and relevance terms).
+  batched document-topic inference, probability and relevance terms), on each
+  engine (``lda.backend`` gensim and tomotopy).
 - gensim:   the bare call with the same settings: Dictionary + filter_extremes +
   doc2bow + the same gensim class textmine uses for ``workers`` (LdaModel at 1,
   LdaMulticore above); also bare LdaMulticore at the same worker count for reference.
@@ -9,10 +10,14 @@
   counts, so time can be compared at matched quality (c_npmi of the top-10 terms,
   gensim CoherenceModel on the same tokens for every model).
 
+- dtm: textmine's DTM model (``DtmTopicModel.fit`` at k fixed, one seed: DTModel, document
+  and per-period topic-word arrays, relevance terms, coherence) against a bare tomotopy
+  DTModel with the same settings (``--dtm``).
+
 Medians of ``--repeats`` runs.  Usage:
 
-    .venv/bin/python benchmarks/bench_lda.py                      # bundled corpus, k=12
-    .venv/bin/python benchmarks/bench_lda.py --synth-docs 100000 --repeats 1
+    .venv/bin/python benchmarks/bench_lda.py --dtm                # bundled corpus, k=12
+    .venv/bin/python benchmarks/bench_lda.py --synth-docs 100000 --repeats 1 --dtm
 """
 from __future__ import annotations
 
@@ -58,6 +63,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--tomotopy-iterations", default="200,500,1000")
     parser.add_argument("--cache-dir", default="~/.cache/textmine")
+    parser.add_argument("--dtm", action="store_true", help="also time the dynamic topic model")
     args = parser.parse_args()
 
     import tomotopy as tp
@@ -90,12 +96,15 @@ def main() -> None:
             return [[w for w, _ in model.show_topic(i, 10)] for i in range(args.k)], dictionary
         return run
 
-    def textmine_run():
-        result = fit_global_lda(tokens, config, seed=42)
-        return [[w for w, _ in terms] for terms in result.topic_terms], result.dictionary
+    def textmine_run(engine: str):
+        def run():
+            result = fit_global_lda(tokens, config.model_copy(update={"backend": engine}), seed=42)
+            return [[w for w, _ in terms] for terms in result.topic_terms], result.dictionary
+        return run
 
     same_class = bare(LdaMulticore, workers=args.workers) if args.workers > 1 else bare(LdaModel)
-    modes = {"textmine LDA stage": textmine_run, "bare gensim (same class)": same_class}
+    modes = {"textmine LDA stage": textmine_run("gensim"), "bare gensim (same class)": same_class,
+             f"textmine LDA stage, tomotopy {config.gibbs_iterations} it.": textmine_run("tomotopy")}
     if args.workers == 1:
         modes["bare gensim LdaMulticore(workers=1)"] = bare(LdaMulticore, workers=1)
 
@@ -104,7 +113,7 @@ def main() -> None:
     vocab = set(dictionary.token2id)
     for iters in map(int, args.tomotopy_iterations.split(",")):
         def tomotopy_run(iters=iters):
-            model = tp.LDAModel(k=args.k, seed=42)
+            model = tp.LDAModel(k=args.k, alpha=config.tomotopy_alpha, eta=config.tomotopy_eta, seed=42)
             for t in tokens:
                 words = [w for w in t if w in vocab]
                 if words:
@@ -112,6 +121,9 @@ def main() -> None:
             model.train(iters, workers=args.workers)
             return [[w for w, _ in model.get_topic_words(i, top_n=10)] for i in range(args.k)], dictionary
         modes[f"tomotopy LDAModel {iters} iterations"] = tomotopy_run
+
+    if args.dtm:
+        modes.update(dtm_modes(corpus, args, tokens_by_period(corpus, args.cache_dir)))
 
     rows = {}
     for name, fn in modes.items():
@@ -127,6 +139,66 @@ def main() -> None:
     for name, (sec, score) in rows.items():
         print(f"{name:<40}{sec:>10.2f}{sec / base:>15.2f}x{score:>9.3f}")
     print(f"textmine overhead over bare gensim: {rows['textmine LDA stage'][0] / base:.2f}x   (goal <= 1.1x)")
+    tomo = f"tomotopy LDAModel {config.gibbs_iterations} iterations"
+    if tomo in rows:
+        print(f"textmine tomotopy engine over bare tomotopy: "
+              f"{rows[f'textmine LDA stage, tomotopy {config.gibbs_iterations} it.'][0] / rows[tomo][0]:.2f}x")
+    if args.dtm:
+        print(f"textmine DTM over bare DTModel: {rows['textmine DTM'][0] / rows['bare tomotopy DTModel'][0]:.2f}x")
+
+
+def tokens_by_period(corpus: str, cache_dir: str):
+    """(documents as token lists, each one's year) in year order, as textmine's DTM sees them."""
+    from textmine.cache import cached_tokenize_units
+    from textmine.config import Config
+    from textmine.corpus import load_corpus
+    from textmine.tokenize import load_profile
+    from textmine.topicmodel import build_documents
+
+    config = Config()
+    docs = load_corpus(corpus).modelling_docs()
+    profile = load_profile(corpus)
+    per_year = {}
+    for year, group in docs.groupby("year"):
+        toks, owners, _ = cached_tokenize_units(group["text"].tolist(), profile, config.tokenize, 2, cache_dir)
+        per_year[year] = {"tokens": toks, "owners": owners}
+    data, _ = build_documents(docs, per_year, config, corpus)
+    return data
+
+
+def dtm_modes(corpus: str, args, data) -> dict:
+    """textmine's DTM stage and a bare tomotopy DTModel with the same settings and vocabulary."""
+    import numpy as np
+    import tomotopy as tp
+
+    from textmine.config import load_config
+    from textmine.dtm import DtmTopicModel
+    from textmine.lda import build_dictionary
+
+    config = load_config(None, {"dtm.num_topics": str(args.k), "dtm.seeds": "1", "dtm.workers": str(args.workers)})
+    tokens = data.doc_tokens()
+    periods = sorted(set(data.periods))
+    timepoints = [periods.index(p) for p in data.periods]
+
+    def textmine_dtm():
+        fitted = DtmTopicModel(config).fit(data)
+        return [[w for w, _ in t] for t in fitted.topic_terms], fitted.native["dictionary"]
+
+    def bare_dtm():
+        c = config.dtm
+        dictionary = build_dictionary(tokens, config.lda)
+        model = tp.DTModel(k=args.k, t=len(periods), alpha_var=c.alpha_var, eta_var=c.eta_var, phi_var=c.phi_var,
+                           lr_a=c.lr_a, lr_b=c.lr_b, lr_c=c.lr_c, seed=42)
+        for doc, t in zip(tokens, timepoints):
+            words = [w for w in doc if w in dictionary.token2id]
+            if words:
+                model.add_doc(words, timepoint=t)
+        model.train(c.iterations, workers=c.workers)
+        weights = np.mean([[model.get_topic_word_dist(k, t) for k in range(args.k)] for t in range(len(periods))], axis=0)
+        vocab = list(model.used_vocabs)
+        return [[vocab[i] for i in np.argsort(-row)[:10]] for row in weights], dictionary
+
+    return {"textmine DTM": textmine_dtm, "bare tomotopy DTModel": bare_dtm}
 
 
 if __name__ == "__main__":

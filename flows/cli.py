@@ -9,10 +9,12 @@ import argparse
 import json
 import logging
 import sys
+import typing
 from pathlib import Path
 
 import flows  # noqa: F401  (sets Prefect's environment defaults before Prefect loads)
-from textmine.config import load_config
+from textmine.config import AlignConfig, RunConfig, load_config
+from textmine.registry import MODELS
 from textmine.errors import TextmineError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -41,10 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("corpus", nargs="?", help="corpus file or folder (default: the bundled synthetic corpus)")
     run.add_argument("--out", help="folder for run folders (default: outputs)")
     run.add_argument("--config", help="TOML config file")
-    run.add_argument("--models", help="comma-separated models to fit: lda, bertopic (default: both)")
+    run.add_argument("--models", help=f"comma-separated models to fit (default: {','.join(RunConfig().models)}); "
+                                      + MODELS.help())
     run.add_argument("--phases", help="number of phases, or 'auto' (default)")
     run.add_argument("--seed", type=int, help="random seed")
-    run.add_argument("--time-unit", choices=["year", "half", "quarter", "month"],
+    run.add_argument("--time-unit", choices=list(typing.get_args(AlignConfig.model_fields["time_unit"].annotation)),
                      help="time slice of trajectories and phases (default: year; finer units need dates)")
     run.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                      help="override any config setting, e.g. --set lda.num_topics=10 (repeatable)")

@@ -82,7 +82,7 @@ EMBEDDERS = Registry("embedding backend", "embed.backend", {
 })
 
 PHASE_DETECTORS = Registry("phase detector", "phases.method", {
-    "segmentation": Entry("textmine.phases:SegmentationDetector", "최적 분할(동적 계획법) + BIC",
+    "segmentation": Entry("textmine.phases:SegmentationDetector", "최적 분할(동적 계획법)",
                           "optimal segmentation of Hellinger shares, number of phases by BIC"),
     "binseg": Entry("textmine.phases:BinarySegmentationDetector", "이진 분할",
                     "greedy binary segmentation (the classic change-point heuristic)"),
