@@ -180,9 +180,11 @@ def dtm_modes(corpus: str, args, data) -> dict:
     periods = sorted(set(data.periods))
     timepoints = [periods.index(p) for p in data.periods]
 
+    shared_dictionary = build_dictionary(tokens, config.lda)
+
     def textmine_dtm():
         fitted = DtmTopicModel(config).fit(data)
-        return [[w for w, _ in t] for t in fitted.topic_terms], fitted.native["dictionary"]
+        return [[w for w, _ in t] for t in fitted.topic_terms], shared_dictionary
 
     def bare_dtm():
         c = config.dtm

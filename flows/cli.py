@@ -1,4 +1,4 @@
-"""The ``textmine`` command (docs/contract.md §2): run, validate, synth.
+"""The ``textmine`` command (docs/contract.md §2): run, validate, synth, serve.
 
 Bad input ends with one message on standard error that names the file, row or
 column and the fix, exit status 2, and no traceback.
@@ -6,9 +6,12 @@ column and the fix, exit status 2, and no traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
+import signal
 import sys
+import threading
 import typing
 from pathlib import Path
 
@@ -49,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="random seed")
     run.add_argument("--time-unit", choices=list(typing.get_args(AlignConfig.model_fields["time_unit"].annotation)),
                      help="time slice of trajectories and phases (default: year; finer units need dates)")
+    run.add_argument("--reselect", action="store_true",
+                     help="search the k / cluster-size grids again even when an earlier run on this corpus chose them")
     run.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                      help="override any config setting, e.g. --set lda.num_topics=10 (repeatable)")
     _column_flags(run)
@@ -70,12 +75,36 @@ def build_parser() -> argparse.ArgumentParser:
     terms.add_argument("--profile", help="profile TOML to extend (default: the corpus's profile.toml)")
     _column_flags(terms)
 
+    cache = sub.add_parser("cache", help="size of the caches (tokens, embeddings, models), and pruning them")
+    cache.add_argument("action", choices=["info", "prune"])
+    cache.add_argument("--cache-dir", default=None, help="cache folder (default: run.cache_dir, ~/.cache/textmine)")
+    cache.add_argument("--older-than", type=float, metavar="DAYS", help="prune: remove entries unused for DAYS days")
+    cache.add_argument("--max-size", type=float, metavar="GB", help="prune: then remove the least recently used "
+                                                                     "entries until the cache fits in GB")
+    cache.add_argument("--json", action="store_true", help="print as JSON")
+
     synth = sub.add_parser("synth", help="write a synthetic corpus with truth.json")
     synth.add_argument("out_dir")
     synth.add_argument("--seed", type=int, default=20260)
     synth.add_argument("--docs-per-year", type=int, default=None, help="mean opinions per year")
     synth.add_argument("--years", default="2015-2024", help="first-last year, e.g. 2013-2024")
     synth.add_argument("--phases", type=int, default=3, help="number of planted phases (1-5)")
+
+    serve = sub.add_parser("serve", help="serve the flow as a Prefect deployment on a schedule, watching the corpus",
+                           description="Register the flow with the Prefect server in PREFECT_API_URL as the "
+                                       "deployment textmine/NAME on a cron schedule, start a run when a yearly "
+                                       "file is added to or changed in CORPUS_DIR, and serve runs (scheduled, "
+                                       "from the UI, or `prefect deployment run textmine/NAME`) until Ctrl-C "
+                                       "or SIGTERM.")
+    serve.add_argument("corpus", metavar="CORPUS_DIR", help="corpus folder (watched for new or changed files)")
+    serve.add_argument("--name", default="yearly", help="deployment name: textmine/NAME (default: yearly)")
+    serve.add_argument("--cron", default="0 6 1 3 *",
+                       help="cron schedule of runs (default: '0 6 1 3 *', 06:00 on 1 March)")
+    serve.add_argument("--timezone", default="Asia/Seoul", help="time zone of the schedule (default: Asia/Seoul)")
+    serve.add_argument("--no-watch", action="store_true", help="do not start runs when corpus files change")
+    for action in run._actions:  # the run flags, exactly as `textmine run` takes them
+        if action.option_strings and action.dest != "help":
+            serve._add_action(action)
     return parser
 
 
@@ -96,6 +125,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, str]:
         out["run.seed"] = str(args.seed)
     if getattr(args, "time_unit", None):
         out["align.time_unit"] = args.time_unit
+    if getattr(args, "reselect", False):
+        out["run.reselect"] = "true"
     return out | _column_overrides(args)
 
 
@@ -121,9 +152,12 @@ def _quiet_user_error_tracebacks() -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config, _overrides(args))
     corpus = args.corpus or str(BUNDLED_CORPUS)
-    from flows.pipeline import run_pipeline  # Prefect loads only for commands that need it
+    from flows.engine import start_ephemeral_server
+    from flows.pipeline import preflight, run_pipeline  # Prefect loads only for commands that need it
 
+    preflight(corpus, config)  # everything that can be checked before the engine starts
     _quiet_user_error_tracebacks()
+    start_ephemeral_server()
     folder = run_pipeline(corpus, config)
     print(folder)
     return 0
@@ -136,18 +170,29 @@ def cmd_validate(args: argparse.Namespace) -> int:
     corpus = load_corpus(args.corpus, config.corpus)
     table = yearly_quality_table(corpus)
     if args.json:
-        print(json.dumps({"files": corpus.files_report(), "counts": corpus.counts(),
+        print(json.dumps({"files": corpus.files_report(), "ignored": corpus.ignored, "counts": corpus.counts(),
                           "per_year": table.reset_index().astype({"year": str}).to_dict(orient="records")},
                          ensure_ascii=False, indent=2))
         return 0
+    delimiters = {",": "','", ";": "';'", "\t": "tab", "|": "'|'"}
     print(f"corpus: {args.corpus}")
     for f in corpus.files_report():
+        if f["status"] != "read":
+            print(f"  {f['path']}: NOT READ — {f['reason']}")
+            continue
+        how = f"{f['format']}" + (f" (delimiter {delimiters.get(f['delimiter'], repr(f['delimiter']))})"
+                                  if f["delimiter"] else "")
+        print(f"  {f['path']}: {how}, encoding {f['encoding'] or 'n/a (binary format)'}, "
+              f"{f['rows']} rows, {f['opinions']} opinions")
         for sheet, m in f["tables"].items():
-            where = f["path"] + (f"[{sheet}]" if sheet != "-" else "")
-            print(f"  {where}: {f['format']}, encoding {f['encoding'] or 'n/a (binary format)'}, "
-                  f"{f['rows']} rows; text='{m['text']}', year from {m['year_from']}"
+            where = f"    [{sheet}] " if sheet != "-" else "    "
+            print(f"{where}text='{m['text']}', year from {m['year_from']}"
                   f"{'' if not (m['year'] or m['date']) else ' ' + repr(m['year'] or m['date'])}"
                   f", id={m['id']!r}; metadata: {', '.join(m['metadata']) or '-'}")
+        for note in f["notes"]:
+            print(f"    note: {note}")
+    if corpus.ignored:
+        print("  ignored (not opinions): " + ", ".join(f"{i['path']} ({i['reason']})" for i in corpus.ignored))
     print()
     print(table.to_string())
     c = corpus.counts()
@@ -208,16 +253,78 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from flows import serve
+
+    overrides = _overrides(args)
+    config = load_config(args.config, overrides)  # a bad config stops here, before anything starts
+    # Runs started from the UI write under --out wherever the server or runner was started.
+    out_dir = Path(config.run.out_dir).expanduser().resolve()
+    config = load_config(args.config, overrides | {"run.out_dir": str(out_dir)})
+    return serve.serve(args.corpus, config, name=args.name, cron=args.cron, timezone=args.timezone,
+                       watch=not args.no_watch)
+
+
+def cmd_cache(args: argparse.Namespace) -> int:
+    from textmine.store import cache_info, prune
+
+    cache_dir = args.cache_dir or load_config(None, {}).run.cache_dir
+    if args.action == "prune":
+        if args.older_than is None and args.max_size is None:
+            raise TextmineError("prune needs --older-than DAYS or --max-size GB", fix="e.g. textmine cache prune --older-than 30")
+        result = prune(cache_dir, args.older_than, None if args.max_size is None else int(args.max_size * 1e9))
+        print(json.dumps(result) if args.json else
+              f"removed {result['removed']} entries ({result['bytes_freed'] / 1e6:.1f} MB); "
+              f"{result['bytes_left'] / 1e6:.1f} MB left in {cache_dir}")
+        return 0
+    info = cache_info(cache_dir)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"cache: {info['path']}")
+    for kind, k in info["kinds"].items():
+        print(f"  {kind:<11}{k['entries']:>7} entries {k['bytes'] / 1e6:>10.1f} MB")
+    print(f"  {'total':<18}{'':>7} {info['bytes'] / 1e6:>10.1f} MB")
+    return 0
+
+
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "report": cmd_report, "terms": cmd_terms,
-            "synth": cmd_synth}
+            "synth": cmd_synth, "serve": cmd_serve, "cache": cmd_cache}
+
+
+EXIT_INTERRUPTED = 130
+# Errors of the machine rather than of the input, said in one line like input errors.
+_DISK_ERRORS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+                errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
+                errno.EPERM: "permission denied"}
+
+
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM (a scheduler or `kill`) stops a run the way Ctrl-C does: partial output removed."""
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _interrupt_on_sigterm()
     try:
         return COMMANDS[args.command](args)
     except TextmineError as exc:
         print(f"textmine: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("textmine: interrupted; nothing written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as exc:
+        if exc.errno not in _DISK_ERRORS:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"textmine: error: {where}{_DISK_ERRORS[exc.errno]} ({exc.strerror}); nothing was written\n"
+              f"  what to do: free space or choose another --out / run.cache_dir", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 

@@ -10,6 +10,7 @@ Run it with ``textmine run``, ``python -m flows run`` or ``python -m flows.pipel
 """
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from contextlib import contextmanager
@@ -26,6 +27,8 @@ from textmine import cache, corpus as corpus_io, evaluate, phases as phase_detec
 from textmine import topicmodel
 from textmine.config import Config
 from textmine.registry import MODELS
+from textmine.preflight import check_run
+from textmine.store import ModelStore
 
 # Stages are deterministic functions of their inputs: a retry would fail the same way, so none
 # are retried.  Inputs are large in-memory tables, so Prefect's input hashing is off (textmine
@@ -35,17 +38,31 @@ STAGE = dict(cache_policy=NO_CACHE, retries=0)
 
 # ---------------------------------------------------------------- tasks: one per library stage
 
+_CHECKED: dict[tuple, corpus_io.Corpus] = {}
+
+
+def preflight(corpus: str | Path, config: Config) -> None:
+    """Check the run before the engine starts (textmine.preflight); the corpus read here is reused."""
+    _CHECKED[_checked_key(corpus, config)] = check_run(corpus, config)
+
+
+def _checked_key(corpus, config: Config) -> tuple:
+    return str(Path(corpus).resolve()), config.corpus.model_dump_json()
+
+
 @task(name="ingest", **STAGE)
 def ingest(corpus: str, config: Config):
-    return (corpus_io.load_corpus(corpus, config.corpus), evaluate.load_truth(corpus),
-            tokenize.load_profile(corpus, config.tokenize.profile))
+    source = _CHECKED.pop(_checked_key(corpus, config), None) or corpus_io.load_corpus(corpus, config.corpus)
+    return source, evaluate.load_truth(corpus), tokenize.load_profile(corpus, config.tokenize.profile)
 
 
 @task(name="mask-pii", **STAGE)
 def mask_pii(docs: pd.DataFrame, profile: tokenize.Profile, config: Config) -> tuple[pd.DataFrame, dict]:
-    masker = pii.PiiMasker(profile.pii_titles, profile.pii_names, tokenize.kiwi_for(profile, config.kiwi_workers()))
-    texts, masked = masker.mask_texts(docs["text"].tolist())
-    return docs.assign(text=texts), masked.as_dict()
+    def masker():
+        return pii.PiiMasker(profile.pii_titles, profile.pii_names, tokenize.kiwi_for(profile, config.kiwi_workers()))
+
+    texts, counts = cache.cached_mask(docs["text"].tolist(), profile, masker, config.run.cache_dir)
+    return docs.assign(text=texts), counts
 
 
 @task(name="tokenize-year", task_run_name="tokenize-{year}", **STAGE)
@@ -66,15 +83,35 @@ def embed(data: topicmodel.Documents, config: Config) -> dict:
     return topicmodel.embed_documents(data, config)
 
 
-@task(name="fit", task_run_name="fit-{name}", **STAGE)
-def fit_global(name: str, model: topicmodel.TopicModel, data: topicmodel.Documents) -> topicmodel.FittedTopics:
-    return model.fit(data)
+def _content_key(context, parameters) -> str:
+    """Fits are cached by the content key textmine computed for them (data, settings, seed, versions),
+    per model store: a record of a fit whose arrays live in another cache folder is no hit."""
+    import hashlib
+
+    where = str(Path(parameters["cache_dir"]).expanduser().resolve())
+    return hashlib.sha256(f"{parameters['key']}\0{where}".encode()).hexdigest()
 
 
-@task(name="fit-year", task_run_name="fit-{name}-{year}", **STAGE)
-def fit_year(name: str, year: int, model: topicmodel.TopicModel, data: topicmodel.Documents,
-             fitted: topicmodel.FittedTopics) -> topicmodel.FittedTopics | None:
-    return model.fit_year(data, year, fitted)
+# A fit's Prefect result is a small JSON record pointing into textmine's model store (arrays on disk,
+# no pickle), so a rerun shows the fit as *Cached* in the Prefect UI and loads the arrays from the store.
+CACHED_FIT = dict(cache_key_fn=_content_key, persist_result=True, result_serializer="json", retries=0)
+
+
+@task(name="fit", task_run_name="fit-{name}", **CACHED_FIT)
+def fit_global(name: str, key: str, model: topicmodel.TopicModel, data_path: str, cache_dir: str, corpus: str,
+               reselect: bool) -> dict:
+    _, info = topicmodel.fit_through_cache(model, topicmodel.documents_at(data_path), ModelStore(cache_dir), key,
+                                           corpus, reselect)
+    return info
+
+
+@task(name="fit-year", task_run_name="fit-{name}-{year}", **CACHED_FIT)
+def fit_year(name: str, year: int, key: str, model: topicmodel.TopicModel, data_path: str, global_key: str,
+             cache_dir: str) -> dict:
+    store = ModelStore(cache_dir)
+    fitted = store.get(global_key, model)
+    result, how = topicmodel.fit_year_through_cache(model, topicmodel.documents_at(data_path), year, fitted, store, key)
+    return {"key": key, "how": how, "modelled": result is not None}
 
 
 @task(name="summarize", task_run_name="summarize-{name}", **STAGE)
@@ -110,9 +147,9 @@ def write_outputs(run: runfolder.RunFolder, outputs: dict, phases: dict, evaluat
 
 
 @task(name="report", **STAGE)
-def build_report(run_path: Path) -> list[str]:
+def build_report(run_path: Path, config: Config) -> list[str]:
     """Charts, report.html and summary.xlsx, from the files the run has written."""
-    return report.build_outputs(run_path)
+    return report.build_outputs(run_path, config.run.cache_dir)
 
 
 # ---------------------------------------------------------------- the flow
@@ -139,7 +176,15 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
             with stage("embed"):
                 embedding = embed(data, config)
 
-        outputs = {name: run_model(name, data, config, run, stage) for name in config.run.models}
+        # Per-year fits in other processes (process and Dask runners) read the documents from files.
+        data_path = topicmodel.save_documents(data, work_folder(config, run))
+        try:
+            fitted = {name: run_model(name, data, data_path, config, corpus, run, stage) for name in config.run.models}
+        finally:
+            topicmodel.forget_documents(data_path)
+            shutil.rmtree(data_path, ignore_errors=True)
+        outputs = {name: out for name, (out, _) in fitted.items()}
+        model_cache = {name: cache for name, (_, cache) in fitted.items()}
 
         with stage("phases"):
             phases = {name: detect_phases(name, out, data.periods, config) for name, out in outputs.items()}
@@ -152,10 +197,11 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
                 started=started, timings=stage.seconds, docs=data.docs, units=len(data.unit_tokens),
                 no_tokens=no_tokens, pii_masked=pii_masked, embedding=embedding,
                 caches={"token_cache": {"hits": [y for y, r in per_year.items() if r["cached"]],
-                                        "misses": [y for y, r in per_year.items() if not r["cached"]]}})
+                                        "misses": [y for y, r in per_year.items() if not r["cached"]]},
+                        "model_cache": model_cache})
             write_outputs(run, outputs, phases, evaluation, manifest)
         with stage("report"):
-            build_report(run.path)
+            build_report(run.path, config)
         runfolder.finish_manifest(run, manifest, stage.seconds)
     _artifacts(run.run_id, phases, outputs, evaluation, str(run.final))
     stage.finish()
@@ -163,28 +209,79 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
     return str(run.final)
 
 
-def run_model(name: str, data: topicmodel.Documents, config: Config, run: runfolder.RunFolder, stage) \
-        -> topicmodel.ModelOutput:
-    """One registered model: global fit, per-year fits, the generic outputs, saved models."""
+def run_model(name: str, data: topicmodel.Documents, data_path: str, config: Config, corpus: str,
+              run: runfolder.RunFolder, stage) -> tuple[topicmodel.ModelOutput, dict]:
+    """One registered model: global fit, per-year fits (concurrently), the generic outputs, saved models.
+    Returns the outputs and what came from the cache."""
     model = MODELS.get(name)(config)
+    store = ModelStore(config.run.cache_dir)
+    key = topicmodel.global_fit_key(model, data)
     with stage(name):
-        fitted = fit_global(name, model, data)
+        info = fit_global(name, key, model, data_path, config.run.cache_dir, corpus, config.run.reselect,
+                          return_state=True)
+        fitted = store.get(key, model)
+        if fitted is None:  # Prefect remembered the fit but the store entry was pruned: fit again
+            info = fit_global.with_options(refresh_cache=True)(name, key, model, data_path, config.run.cache_dir,
+                                                               corpus, config.run.reselect, return_state=True)
+            fitted = store.get(key, model)
+        cache = {"global": "cache hit" if info.is_completed() and info.name == "Cached" else info.result()["global"],
+                 **{k: v for k, v in info.result().items() if k in ("selection", "chosen")}}
     yearly = {}
     if model.yearly:
         with stage(f"{name}_yearly"):
-            yearly = {y: fit_year(name, y, model, data, fitted) for y in data.years}
+            keys = {y: topicmodel.year_fit_key(model, data, y, fitted, key) for y in data.years}
+            futures = {y: fit_year.submit(name, y, keys[y], model, data_path, key, config.run.cache_dir)
+                       for y in data.years}
+            states = {y: f.wait() or f.state for y, f in futures.items()}
+            for y, st in states.items():
+                if st.result() is not None and not store.is_empty(keys[y]) and not store.path(keys[y]).exists():
+                    # remembered by Prefect, pruned from the store since: fit again
+                    states[y] = fit_year.with_options(refresh_cache=True)(
+                        name, y, keys[y], model, data_path, key, config.run.cache_dir, return_state=True)
+            yearly = {y: None if store.is_empty(keys[y]) else store.get(keys[y], model) for y in data.years}
+            hits = [y for y, st in states.items() if st.name == "Cached" or st.result()["how"] == "cache hit"]
+            cache["years"] = {"hits": hits, "misses": [y for y in data.years if y not in hits]}
     with stage(f"summarize_{name}"):
         output = summarize(name, model, fitted, yearly, data, config)
     if model.save_models:
         with stage(f"save_{name}"):
             save_models(name, model, fitted, yearly, run.file("models"))
-    return output
+    return output, cache
+
+
+def task_runner(config: Config):
+    """Where per-year fits run (``run.task_runner``); results are identical whatever the runner."""
+    import os
+
+    from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
+
+    workers = config.run.max_workers or (os.cpu_count() or 1)
+    if config.run.task_runner == "process":
+        return ProcessPoolTaskRunner(max_workers=workers)
+    if config.run.task_runner == "dask":
+        from prefect_dask import DaskTaskRunner
+
+        if config.run.dask_address:
+            return DaskTaskRunner(address=config.run.dask_address)
+        return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True,
+                                              "dashboard_address": None})
+    return ThreadPoolTaskRunner(max_workers=workers)
+
+
+def work_folder(config: Config, run: runfolder.RunFolder) -> Path:
+    """Scratch files of one run (removed when it ends, or by a later run if this one is killed),
+    beside the caches rather than in the run folder."""
+    parent = Path(config.run.cache_dir).expanduser() / "work"
+    runfolder.remove_abandoned(parent, "run-")
+    (parent / run.run_id).mkdir(parents=True, exist_ok=True)
+    runfolder.claim(parent / run.run_id)
+    return parent / run.run_id
 
 
 def run_pipeline(corpus: str | Path, config: Config) -> Path:
     """Check the corpus can be found, then run the flow (on Prefect's local ephemeral engine by default)."""
     corpus_io.discover_files(Path(corpus))  # fail fast on a bad path, before the engine starts
-    return Path(textmine_pipeline(str(corpus), config))
+    return Path(textmine_pipeline.with_options(task_runner=task_runner(config))(str(corpus), config))
 
 
 # ---------------------------------------------------------------- what the Prefect UI shows

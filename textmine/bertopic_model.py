@@ -477,14 +477,15 @@ def per_year_outliers(topics: np.ndarray, years: list) -> dict[str, float]:
     return {str(y): round(float(np.mean(topics[years_arr == y] == OUTLIER)), 4) for y in sorted(set(years))}
 
 
-def to_fitted(result: BertopicResult, quality: dict, embeddings: np.ndarray | None = None) -> FittedTopics:
+def to_fitted(result: BertopicResult, quality: dict, embeddings: np.ndarray | None = None,
+              min_cluster_fraction: float | None = None) -> FittedTopics:
     """A :class:`BertopicResult` as the model-independent :class:`FittedTopics`."""
     k = result.num_topics
     return FittedTopics(
         doc_topic=result.doc_topic(), topic_terms=result.topic_terms, topic_word=result.topic_word,
         vocabulary=result.vocabulary, has_outliers=True,
         seed_doc_topics=[one_hot(t, int(t.max()) + 1)[:, :-1] for t in result.seed_topics],
-        quality=quality, native=result,
+        quality=quality, native={"result": result, "min_cluster_fraction": min_cluster_fraction, "folder": None},
         # BERTopic's most typical opinions are those nearest their topic's centroid.
         representative_scores=typicality(result.topics, embeddings, k) if embeddings is not None else None)
 
@@ -495,36 +496,75 @@ class BertopicTopicModel(TopicModel):
     name = "bertopic"
     section = "bertopic"
     needs_embeddings = True
+    engine_packages = ("bertopic", "umap-learn", "hdbscan", "scikit-learn")
 
-    def fit(self, data: Documents) -> FittedTopics:
+    def related_settings(self) -> dict:
+        return {"embed": self.config.embed.model_dump(mode="json")}
+
+    def fit(self, data: Documents, warm_start: dict | None = None) -> FittedTopics:
         c = self.settings
         tokens = data.doc_tokens()
         documents = [" ".join(t) for t in tokens]
-        result = fit_global_bertopic(documents, data.embeddings, tokens, c, self.seed, data.embedder)
+        warm = warm_start is not None and c.min_cluster_size == "auto"
+        if warm:
+            size = max(c.min_cluster_floor, int(round(warm_start["min_cluster_fraction"] * len(documents))))
+            result = fit_global_bertopic(documents, data.embeddings, tokens, c.model_copy(update={"min_cluster_size": size}),
+                                         self.seed, data.embedder)
+            result.selected_by = (f"warm start: min_cluster_size {size} ({warm_start['min_cluster_fraction']:.4f} of the "
+                                  "documents) from the previous selection (--reselect to search again)")
+        else:
+            result = fit_global_bertopic(documents, data.embeddings, tokens, c, self.seed, data.embedder)
         quality = quality_summary(
             result.num_topics, result.selected_by, result.seed, result.scores, result.stability, c.seeds,
             result.selection, min_cluster_size=result.min_cluster_size, vocabulary_size=len(result.vocabulary),
             representation=c.representation, embedding=data.embedding_info,
             outliers={**result.outliers, "per_year_before": per_year_outliers(result.topics_before, data.doc_years),
                       "per_year_after": per_year_outliers(result.topics, data.doc_years)})
-        fitted = to_fitted(result, quality, data.embeddings)
+        fraction = warm_start["min_cluster_fraction"] if warm else result.min_cluster_size / len(documents)
+        fitted = to_fitted(result, quality, data.embeddings, fraction)
         fitted.topics_over_time = topics_over_time(result, documents, data.periods, c)
         return fitted
+
+    def selection(self, fitted: FittedTopics) -> dict | None:
+        if self.settings.min_cluster_size != "auto":
+            return None
+        return {"min_cluster_fraction": fitted.native["min_cluster_fraction"]}
 
     def fit_year(self, data: Documents, year, fitted: FittedTopics) -> FittedTopics | None:
         idx = data.year_index(year)
         tokens = data.doc_tokens()
-        result: BertopicResult = fitted.native
         year_result = fit_yearly_bertopic([" ".join(tokens[i]) for i in idx], data.embeddings[idx], fitted.vocabulary,
-                                          result.min_cluster_size / len(data), self.settings, self.seed)
+                                          fitted.native["min_cluster_fraction"], self.settings, self.seed)
         if year_result is None:
             return None
         return to_fitted(year_result, {"num_topics": year_result.num_topics,
                                        "min_cluster_size": year_result.min_cluster_size,
                                        "outliers": year_result.outliers})
 
+    def year_inputs(self, data: Documents, year, fitted: FittedTopics) -> dict | None:
+        tokens = data.doc_tokens()
+        present = {t for i in data.year_index(year) for t in tokens[i]}
+        return {"year_vocabulary": [w for w in fitted.vocabulary if w in present],
+                "global_vocabulary_size": len(fitted.vocabulary),
+                "min_cluster_fraction": fitted.native["min_cluster_fraction"]}
+
     def year_note(self, data: Documents, year) -> str:
         return f"skipped: fewer than {self.settings.yearly_min_docs} documents or no topic structure"
 
     def save(self, fitted: FittedTopics, folder: Path) -> None:
-        save_model(fitted.native, folder)
+        native = fitted.native
+        if native["result"] is not None:
+            save_model(native["result"], folder)
+        else:  # read back from the cache: its saved BERTopic folder is the model
+            import shutil
+
+            shutil.copytree(native["folder"], folder)
+
+    def save_native(self, native, folder: Path) -> None:
+        (folder / "native.json").write_text(json.dumps({"min_cluster_fraction": native["min_cluster_fraction"]}),
+                                            encoding="utf-8")
+        self.save(FittedTopics(np.zeros((0, 0)), [], np.zeros((0, 0)), [], native=native), folder / "bertopic")
+
+    def load_native(self, folder: Path, fitted: FittedTopics):
+        meta = json.loads((folder / "native.json").read_text(encoding="utf-8"))
+        return {"result": None, "min_cluster_fraction": meta["min_cluster_fraction"], "folder": folder / "bertopic"}

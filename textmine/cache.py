@@ -92,3 +92,37 @@ def cached_tokenize_units(texts: Sequence[str], profile, config, num_workers: in
     if store:
         store.put(key, tokens, owners)
     return tokens, owners, False
+
+
+def cached_mask(texts: Sequence[str], profile, make_masker, cache_dir: str | Path) -> tuple[list[str], dict]:
+    """PII masking through an on-disk cache: (masked texts, counts per kind).
+
+    Keyed by the texts, the profile and the masking code itself (the source of textmine.pii), so a
+    rerun skips Kiwi's name checks and any change to the patterns masks again.  Only masked texts
+    are stored.
+    """
+    import inspect
+
+    from textmine import pii
+
+    folder = Path(os.path.expanduser(str(cache_dir))) / "pii"
+    code = hashlib.sha256(inspect.getsource(pii).encode()).hexdigest()
+    key = texts_digest(texts, json.dumps({"profile": profile.digest(), "code": code}, sort_keys=True))
+    path = folder / f"{key}.parquet"
+    if path.is_file():
+        try:
+            table = pq.read_table(path)
+            counts = json.loads(table.schema.metadata[b"counts"])
+            masked = table.column("text").to_pylist()
+            if len(masked) == len(texts):
+                return masked, counts
+        except Exception as exc:  # noqa: BLE001 - an unreadable entry is a miss, whatever broke it
+            log.warning("PII cache entry %s is unreadable (%s); masking again", path, exc)
+    masked, report = make_masker().mask_texts(list(texts))
+    counts = report.as_dict()
+    folder.mkdir(parents=True, exist_ok=True)
+    table = pa.table({"text": pa.array(masked, pa.string())}).replace_schema_metadata({"counts": json.dumps(counts)})
+    tmp = folder / f".{key}.{uuid.uuid4().hex}.tmp"
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+    return masked, counts

@@ -326,8 +326,20 @@ class RunConfig(_Settings):
     seed: int = Field(42, ge=0, le=MAX_SEED, description=f"Random seed of every stage (0 to {MAX_SEED}: stages add "
                                                          f"small offsets to it).")
     out_dir: str = Field("outputs", min_length=1, description="Folder for run folders.")
-    cache_dir: str = Field("~/.cache/textmine", min_length=1, description="Token and embedding caches; '~' is "
+    cache_dir: str = Field("~/.cache/textmine", min_length=1, description="Caches of tokens, embeddings, fitted "
+                                                                          "models and model selections; '~' is "
                                                                           "expanded.")
+    reselect: bool = Field(False, description="Search the k / cluster-size grids again even when an earlier run on "
+                                              "this corpus chose them (otherwise a run whose data changed starts "
+                                              "from that choice).")
+    task_runner: Literal["local", "process", "dask"] = Field(
+        "local", description="Where per-year fits run: 'local' (threads of this process), 'process' (a pool of "
+                             "processes) or 'dask' (a Dask cluster: run.dask_address, or a local one started "
+                             "for the run).")
+    dask_address: OptionalText = Field(None, description="Address of a running Dask scheduler "
+                                                         "(tcp://host:8786); none = start a local cluster.")
+    max_workers: int = Field(0, ge=0, description="Concurrent per-year fits (threads, processes or Dask "
+                                                  "workers); 0 means one per CPU core.")
     models: Annotated[list[ModelName], CommaList, AfterValidator(_dedupe)] = Field(
         default_factory=lambda: ["lda", "bertopic"], min_length=1,
         description="Topic models to fit, in order: " + MODELS.help())

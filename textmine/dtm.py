@@ -26,10 +26,12 @@ from textmine import evaluate, lda
 from textmine.topicmodel import Documents, FittedTopics, TopicModel, quality_summary, topic_scores
 
 
-def choose_k(tokens: list[list[str]], config, seed: int) -> tuple[int, list[dict], str]:
+def choose_k(tokens: list[list[str]], config, seed: int, warm_start: dict | None = None) -> tuple[int, list[dict], str]:
     """(k, the selection table, how it was chosen) for ``config`` (a whole textmine Config)."""
     if config.dtm.num_topics != "auto":
         return int(config.dtm.num_topics), [], "fixed"
+    if warm_start is not None:
+        return int(warm_start["k"]), [], f"warm start: k={warm_start['k']} from the previous selection"
     grid_config = config.lda.model_copy(update={"backend": "tomotopy", "num_topics": "auto"})
     result = lda.fit_global_lda(tokens, grid_config, seed)
     return result.num_topics, result.selection, "LDA's k selection (tomotopy engine, same grid and scores)"
@@ -78,15 +80,23 @@ class DtmTopicModel(TopicModel):
 
     name = "dtm"
     section = "dtm"
+    engine_packages = ("tomotopy", "gensim")
 
-    def fit(self, data: Documents) -> FittedTopics:
+    def related_settings(self) -> dict:
+        # The vocabulary follows LDA's rules, k may come from LDA's grid, the periods from the time unit.
+        return {"lda": self.config.lda.model_dump(mode="json"), "time_unit": self.config.align.time_unit}
+
+    def selection(self, fitted: FittedTopics) -> dict | None:
+        return {"k": fitted.num_topics} if self.settings.num_topics == "auto" else None
+
+    def fit(self, data: Documents, warm_start: dict | None = None) -> FittedTopics:
         c = self.settings
         tokens = data.doc_tokens()
         periods = sorted(set(data.periods))
         index = {p: i for i, p in enumerate(periods)}
         timepoints = [index[p] for p in data.periods]
         dictionary = lda.build_dictionary(tokens, self.config.lda)
-        k, selection, selected_by = choose_k(tokens, self.config, self.seed)
+        k, selection, selected_by = choose_k(tokens, self.config, self.seed, warm_start)
         seeds = [self.seed + i for i in range(c.seeds)]
         runs = [fit_dtm(tokens, timepoints, len(periods), dictionary, k, c, s) for s in seeds]
         per_period = [_period_topic_word(m, dictionary, len(periods)) for m, _ in runs]
@@ -108,8 +118,8 @@ class DtmTopicModel(TopicModel):
         fitted = FittedTopics(
             doc_topic=doc_topic, topic_terms=terms, topic_word=topic_word, vocabulary=vocab, relevant_terms=relevant,
             seed_doc_topics=[doc_topic if i == central else _doc_topic(m, a, len(data), k) for i, (m, a) in enumerate(runs)],
-            quality=quality, native={"model": model, "periods": periods, "period_topic_word": per_period[central],
-                                     "dictionary": dictionary, "seed": seeds[central]})
+            quality=quality, native={"model": model.saves(), "periods": periods,
+                                     "period_topic_word": per_period[central], "seed": seeds[central]})
         fitted.topics_over_time = self._over_time(fitted, per_period[central], periods, doc_topic, data.periods, vocab)
         return fitted
 
@@ -156,6 +166,24 @@ class DtmTopicModel(TopicModel):
             return
         lda.save_topic_arrays(fitted, folder, {"engine": "tomotopy.DTModel", "num_topics": fitted.num_topics,
                                                "seed": native["seed"], "periods": [str(p) for p in native["periods"]]})
-        np.save(folder / "period_topic_word.npy", native["period_topic_word"].astype(np.float32))
-        native["model"].save(str(folder / "model.tomotopy.bin"))
+        self.save_native(native, folder)
 
+    def save_native(self, native, folder: Path) -> None:
+        import json
+
+        if native is None:
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        np.save(folder / "period_topic_word.npy", native["period_topic_word"])
+        (folder / "model.tomotopy.bin").write_bytes(native["model"])  # tomotopy.DTModel.load reads it
+        (folder / "native.json").write_text(json.dumps({"seed": native["seed"], "periods": native["periods"]},
+                                                       default=str), encoding="utf-8")
+
+    def load_native(self, folder: Path, fitted: FittedTopics):
+        import json
+
+        if not (folder / "native.json").is_file():
+            return None
+        meta = json.loads((folder / "native.json").read_text(encoding="utf-8"))
+        return {"model": (folder / "model.tomotopy.bin").read_bytes(), "periods": meta["periods"],
+                "period_topic_word": np.load(folder / "period_topic_word.npy"), "seed": meta["seed"]}

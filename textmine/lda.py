@@ -300,15 +300,39 @@ def yearly_topic_count(n_docs: int, k_global: int, config: LdaConfig) -> int:
     return max(2, min(k_global, n_docs // config.yearly_docs_per_topic))
 
 
+def dictionary_from_vocabulary(vocabulary: Sequence[str]):
+    """A gensim Dictionary holding exactly ``vocabulary`` (ids in its order), e.g. read back from disk."""
+    from gensim.corpora import Dictionary
+
+    dictionary = Dictionary()
+    dictionary.token2id = {w: i for i, w in enumerate(vocabulary)}
+    dictionary.id2token = dict(enumerate(vocabulary))
+    return dictionary
+
+
 def fit_yearly_lda(token_lists: Sequence[Sequence[str]], dictionary, k_global: int, config: LdaConfig,
                    seed: int) -> LdaResult | None:
-    """One year's model on the global dictionary; None when the year is too small to model."""
+    """One year's model on the year's own words of the global dictionary; None when the year is too small.
+
+    Its topic-word rows are laid back onto the global dictionary (zero for words the year lacks), so
+    every year's topics compare with every other's.  Fitting on the year's own words (not the whole
+    dictionary) makes the model depend on that year's documents only: adding a later year leaves
+    earlier years' models, and their cache entries, unchanged.
+    """
     if len(token_lists) < config.yearly_min_docs:
         return None
-    bow = [dictionary.doc2bow(tokens) for tokens in token_lists]
+    present = {t for tokens in token_lists for t in tokens}
+    vocabulary = _vocab(dictionary)
+    year_vocabulary = [w for w in vocabulary if w in present]
+    year_dictionary = dictionary_from_vocabulary(year_vocabulary)
+    bow = [year_dictionary.doc2bow(tokens) for tokens in token_lists]
     k = yearly_topic_count(len(token_lists), k_global, config)
-    return _result(fit_lda_model(bow, dictionary, k, config, seed), dictionary, bow, config, seed, {}, [],
-                   "global k, scaled to the year's size")
+    result = _result(fit_lda_model(bow, year_dictionary, k, config, seed), year_dictionary, bow, config, seed, {}, [],
+                     "global k, scaled to the year's size")
+    wide = np.zeros((k, len(vocabulary)))
+    wide[:, [dictionary.token2id[w] for w in year_vocabulary]] = result.topic_word
+    result.topic_word, result.dictionary = wide, dictionary
+    return result
 
 
 def to_fitted(result: LdaResult, data: Documents | None, quality: dict | None = None) -> FittedTopics:
@@ -319,7 +343,8 @@ def to_fitted(result: LdaResult, data: Documents | None, quality: dict | None = 
     return FittedTopics(doc_topic=doc_topic, topic_terms=result.topic_terms, topic_word=result.topic_word,
                         vocabulary=_vocab(result.dictionary), relevant_terms=result.relevant_terms,
                         seed_doc_topics=seeds, quality=quality or {"num_topics": result.num_topics},
-                        native=result)
+                        native={"dictionary": result.dictionary, "seed": result.seed,
+                                "engine_model": result.model if isinstance(result.model, bytes) else None})
 
 
 def save_topic_arrays(fitted: FittedTopics, folder: Path, extra: dict) -> None:
@@ -338,10 +363,15 @@ class LdaTopicModel(TopicModel):
 
     name = "lda"
     section = "lda"
+    engine_packages = ("gensim", "tomotopy")
 
-    def fit(self, data: Documents) -> FittedTopics:
+    def fit(self, data: Documents, warm_start: dict | None = None) -> FittedTopics:
         c = self.settings
-        result = fit_global_lda(data.unit_tokens, c, self.seed)
+        warm = warm_start is not None and c.num_topics == "auto"
+        result = fit_global_lda(data.unit_tokens, c.model_copy(update={"num_topics": warm_start["k"]}) if warm else c,
+                                self.seed)
+        if warm:
+            result.selected_by = f"warm start: k={warm_start['k']} from the previous selection (--reselect to search again)"
         if result.selection:
             chosen = next(r for r in result.selection if r["k"] == result.num_topics)
             scores = {m: chosen[m] for m in ("c_v", "c_npmi", "diversity")}
@@ -355,17 +385,40 @@ class LdaTopicModel(TopicModel):
                                   c.seeds, result.selection, engine=c.backend, vocabulary_size=result.vocabulary_size)
         return to_fitted(result, data, quality)
 
+    def selection(self, fitted: FittedTopics) -> dict | None:
+        return {"k": fitted.num_topics} if self.settings.num_topics == "auto" else None
+
     def fit_year(self, data: Documents, year, fitted: FittedTopics) -> FittedTopics | None:
-        result = fit_yearly_lda(data.year_units(year), fitted.native.dictionary, fitted.num_topics, self.settings,
+        result = fit_yearly_lda(data.year_units(year), fitted.native["dictionary"], fitted.num_topics, self.settings,
                                 self.seed)
         return None if result is None else to_fitted(result, None, {"num_topics": result.num_topics})
+
+    def year_inputs(self, data: Documents, year, fitted: FittedTopics) -> dict | None:
+        present = {t for tokens in data.year_units(year) for t in tokens}
+        return {"year_vocabulary": [w for w in fitted.vocabulary if w in present], "k_global": fitted.num_topics,
+                "global_vocabulary_size": len(fitted.vocabulary)}
 
     def year_note(self, data: Documents, year) -> str:
         return f"skipped: fewer than {self.settings.yearly_min_docs} documents"
 
     def save(self, fitted: FittedTopics, folder: Path) -> None:
-        result: LdaResult = fitted.native
+        native = fitted.native
         save_topic_arrays(fitted, folder, {"engine": self.settings.backend, "num_topics": fitted.num_topics,
-                                           "seed": result.seed})
-        if isinstance(result.model, bytes):  # tomotopy's own binary format (tomotopy.LDAModel.load)
-            (folder / "model.tomotopy.bin").write_bytes(result.model)
+                                           "seed": native["seed"]})
+        if native["engine_model"] is not None:  # tomotopy's own binary format (tomotopy.LDAModel.load)
+            (folder / "model.tomotopy.bin").write_bytes(native["engine_model"])
+
+    def save_native(self, native, folder: Path) -> None:
+        import json
+
+        (folder / "native.json").write_text(json.dumps({"seed": native["seed"]}), encoding="utf-8")
+        if native["engine_model"] is not None:
+            (folder / "model.tomotopy.bin").write_bytes(native["engine_model"])
+
+    def load_native(self, folder: Path, fitted: FittedTopics):
+        import json
+
+        engine = folder / "model.tomotopy.bin"
+        return {"dictionary": dictionary_from_vocabulary(fitted.vocabulary),
+                "seed": json.loads((folder / "native.json").read_text(encoding="utf-8"))["seed"],
+                "engine_model": engine.read_bytes() if engine.is_file() else None}

@@ -4,17 +4,41 @@ Evaluator text and citizens' petitions can carry phone numbers, e-mail
 addresses, resident registration numbers (주민등록번호) and names of staff or
 students ("홍길동 팀장", "김민수 컨설턴트").  :func:`mask_texts` replaces them
 with the placeholders Korean documents conventionally use for redaction, which
-tokenize to nothing, and counts what it replaced.
+tokenize to nothing, and counts what it replaced, per kind (rrn, phone, email,
+name: the keys of ``MaskReport.as_dict`` that the manifest and the report show).
 
-Names are found by a title that follows them (from the profile: 팀장,
-컨설턴트, 교수...) and kept from over-masking by two checks: the candidate
-starts with a Korean surname, and Kiwi, reading it in context, tags it as a
-proper noun with nothing but nouns after it (so "정보 담당자", "전공 교수" and
-"이에 컨설턴트" stay, "정민호 교수" goes).  Names the
-profile lists are masked wherever they occur.
+People write the same number many ways, so matching runs on a *normalised copy*
+of the text: full-width ASCII (``０１０－１２３４``, U+FF01..U+FF5E) becomes
+ASCII, the dash family (‐ ‑ ‒ – — ― − ﹣ and the Hangul ㅡ typed as a dash)
+becomes ``-`` and odd spaces become a space.  The mapping is one character to
+one character, so a match in the copy is the same span in the original, and the
+original span is what gets replaced.
+
+- Phones: mobile (010, 011, 016-019), Seoul (02), area codes (031-064), 070 and
+  050x numbers, with an optional ``+82`` (and ``(0)``), the prefix optionally in
+  brackets or closed by ``)`` (``(010)6789-0123``, ``02)123-4567``), separated by
+  spaces, dots or hyphens with spaces around them, or nothing.  Never inside a
+  longer run of digits, so years (2019-2020), dates (2019.05.31), amounts and
+  account numbers are left alone.
+- Resident registration numbers: YYMMDD + a gender/century digit 1-8 + six
+  digits (or six ``*``), with or without a hyphen; the date must exist.  Written
+  as a bare 13-digit run, the century the gender digit implies must also give a
+  past date, so arbitrary 13-digit numbers are left alone.
+- Names: a surname-initial word before a title from the profile (``홍길동 팀장``,
+  ``김민수님``), after one (``팀장 홍길동``, ``팀장님 홍길동이``, ``담당자: 홍길동``)
+  or with the title in brackets (``김철수(팀장)``).  Kept from over-masking by
+  Kiwi reading the candidate in context: it must be a proper noun (NNP), possibly
+  split by Kiwi into a proper noun and one-syllable nouns (최영/NNP + 호/NNG),
+  without a longer common noun inside (so "정보 담당자", "전공 교수", "이에
+  컨설턴트", "김교수님" and "문대통령님" stay, "정민호 교수" goes).  Place names that
+  read as proper nouns and start with a surname syllable (한국, 서울시, 경기도,
+  서울대 ...) are never names.  Names the profile lists are masked wherever they
+  occur.
 """
 from __future__ import annotations
 
+import calendar
+import datetime
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,18 +46,99 @@ from typing import Sequence
 
 PLACEHOLDERS = {"rrn": "******-*******", "phone": "***-****-****", "email": "***@***", "name": "○○○"}
 
-# Resident registration number: YYMMDD-GXXXXXX with a valid month/day and gender digit.
-_RRN = re.compile(r"(?<!\d)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\s?-\s?[1-8]\d{6}(?!\d)")
-_PHONE = re.compile(
-    r"(?<![\d-])(?:\+82[\s-]?|0)(?:1[016789]|2|[3-6][1-5]|70|50\d)[\s.-]?\d{3,4}[\s.-]?\d{4}(?![\d-])"
-)
+# ---------------------------------------------------------------- normalisation (1:1 in length)
+
+_NORMALISE = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}  # full-width ASCII -> ASCII
+_NORMALISE.update({ord(c): "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\u3161"})
+_NORMALISE.update({ord(c): " " for c in "\u00a0\u2002\u2003\u2009\u202f\u3000"})
+
+
+def normalise(text: str) -> str:
+    """The copy of ``text`` that patterns are matched on: same length, character for character."""
+    return text.translate(_NORMALISE)
+
+
+# ---------------------------------------------------------------- numbers and addresses
+
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+
+# YYMMDD, optional separator, gender/century digit, six digits (or already starred out: the birth
+# date and gender alone still identify).  The date is checked in _valid_rrn.
+_RRN = re.compile(r"(?<!\d)(\d{2})(\d{2})(\d{2})([ \t]*-[ \t]*|[ \t]{1,2}|)([1-8])(\d{6}|\*{6})(?!\d)")
+
+_GAP = r"(?:[ \t]{0,2}[-.][ \t]{0,2}|[ \t]{1,2})?"  # between the parts of a phone number
+_CODE = r"(?:1[016789]|2|3[1-3]|4[1-4]|5[1-5]|6[1-4]|70|50[2-8])"  # after the leading 0
+_PHONE = re.compile(
+    rf"""(?<!\d)(?<!\d[-.])               # not the tail of a longer number (2019-02-..., 1.02...)
+    (?:\(?\+[ \t]?82\)?{_GAP}(?:\([ \t]?0[ \t]?\)[ \t]?|0)?\(?{_CODE}\)?   # +82-10, +82-(0)10, +82 2
+      |\(?0{_CODE}\)                      # (010)..., (02) ..., 02)...
+      |0{_CODE})
+    {_GAP}\d{{3,4}}{_GAP}\d{{4}}
+    (?![0-9A-Za-z])(?!-\d)                # nor the head of one (or of a URL's id: 0200000000AKR...)
+    """,
+    re.X,
+)
+
+
+def _valid_rrn(m: re.Match) -> bool:
+    yy, mm, dd, sep, gender = int(m[1]), int(m[2]), int(m[3]), m[4], int(m[5])
+    if not 1 <= mm <= 12:
+        return False
+    century = 1900 if gender in (1, 2, 5, 6) else 2000  # 5-8: foreigners' registration numbers
+    if "-" in sep:
+        # Written as an RRN: the date must exist (29 February allowed whatever the year).
+        return 1 <= dd <= calendar.monthrange(2000, mm)[1]
+    # A bare digit run is only an RRN if it has the whole structure: a real, past date in the
+    # century the gender digit gives.  The check digit is not required: numbers issued from
+    # October 2020 have random last digits and no checksum, so requiring it would miss them.
+    year = century + yy
+    if dd < 1 or dd > calendar.monthrange(year, mm)[1]:
+        return False
+    return datetime.date(year, mm, dd) <= datetime.date.today()
+
+
+# ---------------------------------------------------------------- names
+
 SURNAMES = set(
     "김 이 박 최 정 강 조 윤 장 임 한 오 서 신 권 황 안 송 류 유 전 홍 고 문 양 손 배 백 허 남 심 노 하 곽 성 차 주 우 구 민 "
     "나 진 지 엄 채 원 천 방 공 현 함 변 염 여 추 도 소 석 선 설 마 길 연 위 표 명 기 반 왕 금 옥 육 인 맹 제 모 탁 국 어 "
     "은 편 용 예 경 봉 사 부 가 복 태 목 형 계 피 두 감 음 빈 동 온 호 범 좌 팽 승 간 상 시 갈 단 견 당".split()
 )
 COMPOUND_SURNAMES = ("남궁", "황보", "제갈", "선우", "독고", "사공", "서문")
+# Proper nouns that start with a surname syllable but name places (Kiwi tags them NNP like names):
+# countries, provinces, cities, and their 시/도/대(학교) forms.  Never masked as names.
+_PLACES = set(
+    "한국 남한 서울 부산 인천 대구 대전 광주 울산 세종 경기 강원 충북 충남 전북 전남 경북 경남 제주 수원 성남 "
+    "고양 용인 부천 안산 안양 남양주 화성 평택 시흥 김포 김해 창원 진주 포항 경주 구미 안동 원주 춘천 강릉 청주 천안 "
+    "전주 익산 군산 목포 여수 순천 제천 충주 공주 서산 당진 아산 논산 정읍 남원 김제 상주 문경 영주 영천 경산 양산 "
+    "거제 통영 사천 밀양 동해 삼척 태백 속초 하남 광명 오산 이천 안성 의왕 군포 과천 구리 동두천 양주 포천 여주 "
+    "미국 중국 일본 영국 독일 호주 인도 태국 베트남 대만 북한 국회 정부 고려 연세 성균관 한양 중앙 경희 서강 건국 "
+    "동국 홍익 숭실 국민 세종 단국 인하 아주 부경 한성 한림 한동 상명 명지 가천 유럽 신촌 강남 종로 여의도 명동".split()
+)
+# ... and what is made of them: 서울시, 경기도, 고려대, 한국어, 한국인, 고양지검, 한국노총.
+_PLACE_SUFFIXES = ("", "시", "도", "군", "구", "대", "대학", "대학교", "권", "청", "교대", "여대", "어", "인", "계",
+                   "지검", "지법", "시청", "도청", "구청", "노총", "경찰서", "교육청")
+
+# What may follow a name inside its word: particles, 님/씨 (XSN or NNB), 이다, endings, punctuation.
+_TAIL_OK = ("J", "X", "E", "VCP", "NNB", "S", "W")
+
+
+# Proper nouns Kiwi reads as NNP before 님 or a title that are not people one would mask.
+_NOT_NAMES = {"예수", "부처", "하나", "석가", "성모", "성도", "선주"}
+# One-syllable pieces Kiwi may split a name into after its first proper noun: 최영/NNP + 호/NNG,
+# 박/NNP + 기/NNG + 영/NR, 강/NNP + 모/NP.
+_NAME_PART = ("NNG", "NNB", "NR", "NP")
+_HANGUL_RUN = re.compile(r"[가-힣]*")
+_SPACE = re.compile(r"\s")
+_CONTEXT = 20  # characters of context Kiwi reads before a candidate name
+
+
+def _is_place(word: str) -> bool:
+    return any(word.endswith(s) and word[: len(word) - len(s)] in _PLACES for s in _PLACE_SUFFIXES)
+
+
+def _surname_initial(word: str) -> bool:
+    return word[0] in SURNAMES or word.startswith(COMPOUND_SURNAMES)
 
 
 @dataclass
@@ -50,42 +155,150 @@ class PiiMasker:
     def __init__(self, titles: Sequence[str], names: Sequence[str] = (), kiwi=None):
         self.kiwi = kiwi
         self.names = sorted({n for n in names if n}, key=len, reverse=True)
-        alternatives = "|".join(sorted(map(re.escape, titles), key=len, reverse=True)) or "(?!)"
-        # A 2-4 syllable word (not glued to a preceding syllable) followed by a title.
-        self._titled = re.compile(rf"(?<![가-힣])([가-힣]{{2,4}})(\s?)({alternatives})")
+        self.titles = tuple(sorted({t for t in titles if t}, key=len, reverse=True))
+        alternatives = "|".join(map(re.escape, self.titles)) or "(?!)"
+        # Titles that can stand before a name: not the one-syllable suffixes (님, 씨).
+        leading = "|".join(re.escape(t) for t in self.titles if len(t) > 1) or "(?!)"
+        # A 2-4 syllable word (not glued to a preceding syllable or number) followed by a title,
+        # directly, after a space, or in brackets (김철수(팀장), 김철수 (팀장)).  Every split of the
+        # syllables is tried (김정은위원장: 김정은 + 위원장, not 김정은위 + 원장); Kiwi decides.
+        title_at = rf"(?:\s?|[ \t]?\([ \t]?)({alternatives})"
+        self._titled = re.compile(rf"(?<![가-힣0-9])[가-힣]{{2,4}}{title_at}")
+        self._title_at = re.compile(title_at)
+        # A title (팀장, 팀장님) then a separator then a word: 팀장 홍길동, 담당자: 홍길동, 팀장(홍길동),
+        # [작성자] : 홍길동.
+        self._leading = re.compile(rf"({leading})(?:님)?\]?(?:[ \t]*[:(][ \t]*|[ \t]+)([가-힣]{{2,10}})")
         self._listed = re.compile("|".join(map(re.escape, self.names))) if self.names else None
-        self._decided: dict[str, bool] = {}  # the same "word title" phrases recur across opinions
+        self._decided: dict[tuple, int] = {}  # Kiwi's verdicts; the same phrases recur across opinions
+        self._pending: set[tuple] | None = None  # collecting what Kiwi should read, in one batch
 
-    def _is_name(self, word: str, phrase: str) -> bool:
-        if not (word[0] in SURNAMES or word.startswith(COMPOUND_SURNAMES)):
-            return False
-        if self.kiwi is None:
-            return len(word) == 3
-        # Tagged in context ("박서연 선생님"): alone, Kiwi reads unknown names as common nouns.
-        inside = [t for t in self.kiwi.tokenize(phrase) if t.start < len(word)]
+    # ------------------------------------------------------------ name checks
+
+    def _name_length(self, norm: str, start: int, word_end: int, title: tuple[int, int], after: bool) -> int:
+        """Length of the person's name at ``norm[start:word_end]`` next to the title at ``title``, or 0.
+
+        ``after``: the name follows the title (팀장 홍길동이) and may carry a particle, whose length
+        Kiwi decides; otherwise the name is exactly the word before the title (홍길동 팀장).
+        """
+        t_start, t_end = title
+        if not _surname_initial(norm[start:]):
+            return 0
+        if self.kiwi is None:  # no Kiwi: a three-syllable word only
+            return 3 if word_end - start == 3 and not _is_place(norm[start:word_end]) else 0
+        # Kiwi reads the candidate with the words around it: alone, it takes unknown names for
+        # common nouns and verb forms (하니, 가서, 안고) for proper nouns.
+        w_start = max(0, min(start, t_start) - _CONTEXT)
+        if w_start > 0 and (space := _SPACE.search(norm, w_start, min(start, t_start))):
+            w_start = space.end()  # never cut a word in half
+        w_end = max(word_end, t_end) + len(_HANGUL_RUN.match(norm, max(word_end, t_end))[0])
+        key = (norm[w_start:w_end], start - w_start, word_end - w_start, t_start - w_start, t_end - w_start, after)
+        if key in self._decided:
+            return self._decided[key]
+        if self._pending is not None:  # first pass of mask_texts: read later, with the others
+            self._pending.add(key)
+            return 0
+        self._decided[key] = self._read_name(self.kiwi.tokenize(key[0]), *key)
+        return self._decided[key]
+
+    def _read_name(self, tokens, window: str, start: int, word_end: int, t_start: int, t_end: int, after: bool) -> int:
+        starts = {t.start for t in tokens}
+        ends = {t.start + t.len for t in tokens}
+        # The title must be whole words of Kiwi's reading: not 학생 inside 대학생, 위원 inside
+        # 위원회, 원장 inside 국기원장 (국기원/NNP + 장).
+        if t_start not in starts or t_end not in ends:
+            return 0
+        rest = [t for t in tokens if t.start >= start]
+        if not rest or rest[0].start != start or rest[0].tag != "NNP":
+            return 0
         # A name reads as a proper noun, possibly split (최영/NNP + 호/NNG); a word with a
-        # particle or ending (이에, 배치되어, 전략과) or a common noun (정보, 전공) is not one.
-        return bool(inside) and inside[0].tag == "NNP" and all(t.tag in ("NNP", "NNG") for t in inside)
+        # particle or ending (이에, 배치되어, 전략과) or a longer common noun (정보, 전공, 김+교수,
+        # 문+대통령) is not one.
+        end, limit = start, len(window) if after else word_end
+        while (rest and rest[0].start == end and rest[0].start + rest[0].len <= limit and rest[0].form not in self.titles
+               and (rest[0].tag == "NNP" or (rest[0].tag in _NAME_PART and rest[0].len == 1))):
+            end = rest[0].start + rest[0].len
+            rest = rest[1:]
+        name = window[start:end]
+        if not 2 <= len(name) <= 4 or _is_place(name) or name in _NOT_NAMES:
+            return 0
+        if not after:
+            return len(name) if end == word_end else 0
+        if rest and rest[0].start == end and not rest[0].tag.startswith(_TAIL_OK):
+            # Glued to another noun or a verb: not a name, unless that is a title (홍길동팀장).
+            if not window[end:].startswith(self.titles):
+                return 0
+        return len(name)
+
+    # ------------------------------------------------------------ masking
+
+    def spans(self, text: str) -> list[tuple[int, int, str]]:
+        """The ``(start, end, kind)`` spans of ``text`` to mask, sorted and non-overlapping."""
+        norm = normalise(text)
+        taken: list[tuple[int, int, str]] = []
+
+        def claim(start: int, end: int, kind: str) -> None:
+            if end > start and all(end <= s or start >= e for s, e, _ in taken):
+                taken.append((start, end, kind))
+
+        for m in _EMAIL.finditer(norm):
+            claim(m.start(), m.end(), "email")
+        for m in _RRN.finditer(norm):
+            if _valid_rrn(m):
+                claim(m.start(), m.end(), "rrn")
+        for m in _PHONE.finditer(norm):
+            claim(m.start(), m.end(), "phone")
+        if self._listed is not None:
+            for m in self._listed.finditer(norm):
+                claim(m.start(), m.end(), "name")
+        for w in self._titled.finditer(norm):
+            start = w.start()
+            for end in range(start + 2, start + 5):
+                if end > len(norm) or not "가" <= norm[end - 1] <= "힣":
+                    break
+                if (t := self._title_at.match(norm, end)) and (
+                        n := self._name_length(norm, start, end, t.span(1), after=False)):
+                    claim(start, start + n, "name")
+                    break
+        pos = 0
+        while m := self._leading.search(norm, pos):
+            word_end = m.start(2) + len(_HANGUL_RUN.match(norm, m.start(2))[0])
+            if n := self._name_length(norm, m.start(2), word_end, m.span(1), after=True):
+                claim(m.start(2), m.start(2) + n, "name")
+                pos = m.end()
+            else:  # the word may itself be a title before a name: 담당 팀장 홍길동
+                pos = m.start(2)
+        return sorted(taken)
 
     def mask(self, text: str, report: MaskReport) -> str:
-        for kind, pattern in (("rrn", _RRN), ("email", _EMAIL), ("phone", _PHONE)):
-            text, n = pattern.subn(PLACEHOLDERS[kind], text)
-            report.counts[kind] += n
-        if self._listed is not None:
-            text, n = self._listed.subn(PLACEHOLDERS["name"], text)
-            report.counts["name"] += n
+        pieces, pos = [], 0
+        for start, end, kind in self.spans(text):
+            pieces += [text[pos:start], PLACEHOLDERS[kind]]
+            pos = end
+            report.counts[kind] += 1
+        return "".join(pieces) + text[pos:]
 
-        def replace(match: re.Match) -> str:
-            word, phrase = match.group(1), match.group(0)
-            if phrase not in self._decided:
-                self._decided[phrase] = self._is_name(word, phrase)
-            if self._decided[phrase]:
-                report.counts["name"] += 1
-                return PLACEHOLDERS["name"] + match.group(2) + match.group(3)
-            return match.group(0)
-
-        return self._titled.sub(replace, text)
-
-    def mask_texts(self, texts: Sequence[str]) -> tuple[list[str], MaskReport]:
+    def mask_texts(self, texts: Sequence[str], batch: int = 2000) -> tuple[list[str], MaskReport]:
         report = MaskReport()
-        return [self.mask(t, report) for t in texts], report
+        out: list[str] = []
+        for i in range(0, len(texts), batch):
+            chunk = texts[i:i + batch]
+            if self.kiwi is not None:
+                self._read_in_batch(chunk)
+            out += [self.mask(t, report) for t in chunk]
+        return out, report
+
+    def _read_in_batch(self, texts: Sequence[str]) -> None:
+        """Kiwi's verdict on every candidate name of ``texts``, from one call (its worker threads; a
+        call per candidate costs more in overhead than in analysis).  The first pass finds a superset
+        of the candidates the masking pass asks about: told nothing is a name, it tries every one."""
+        if len(self._decided) > 200_000:
+            self._decided.clear()
+        self._pending = set()
+        try:
+            for text in texts:
+                self.spans(text)
+            keys = sorted(self._pending)
+        finally:
+            self._pending = None
+        for key, tokens in zip(keys, self.kiwi.tokenize([k[0] for k in keys])):
+            self._decided[key] = self._read_name(tokens, *key)

@@ -23,23 +23,72 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"run-{now:%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
+OWNER_FILE = ".textmine-owner"
+
+
+def _process_start(pid: int) -> str | None:
+    """The start time of process ``pid`` (Linux /proc), to tell it from a later process with its pid."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def claim(folder: Path) -> None:
+    """Mark ``folder`` as being written by this process."""
+    (folder / OWNER_FILE).write_text(json.dumps({"pid": os.getpid(), "start": _process_start(os.getpid())}),
+                                     encoding="utf-8")
+
+
+def is_abandoned(folder: Path) -> bool:
+    """True when the process that was writing ``folder`` is gone (killed: nothing removed it)."""
+    try:
+        owner = json.loads((folder / OWNER_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        # No owner file: written by an older textmine, or killed before the claim; old enough to judge.
+        try:
+            return (datetime.now().timestamp() - folder.stat().st_mtime) > 3600
+        except OSError:
+            return False
+    start = _process_start(int(owner["pid"]))
+    return start is None or start != owner.get("start")
+
+
+def remove_abandoned(parent: Path, prefix: str) -> list[str]:
+    """Remove the ``prefix*`` folders under ``parent`` whose writing process is gone."""
+    removed = []
+    if parent.is_dir():
+        for folder in parent.glob(f"{prefix}*"):
+            if folder.is_dir() and is_abandoned(folder):
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder.name)
+    return removed
+
+
 class RunFolder:
-    """Context manager: ``with RunFolder(out_dir) as run: run.write_json(...)``."""
+    """Context manager: ``with RunFolder(out_dir) as run: run.write_json(...)``.
+
+    A run killed outright (SIGKILL, power loss) cannot remove its partial folder; the next run does,
+    once the process that owned it is gone (its pid and start time are in the folder)."""
 
     def __init__(self, out_dir: str | Path, run_id: str | None = None):
         self.out_dir = Path(out_dir)
         self.run_id = run_id or new_run_id()
         self.final = self.out_dir / self.run_id
         self.path = self.out_dir / f".partial-{self.run_id}"
+        self.removed_stale: list[str] = []
 
     def __enter__(self) -> "RunFolder":
         if self.final.exists():
             raise FileExistsError(f"run folder {self.final} already exists")
+        self.removed_stale = remove_abandoned(self.out_dir, ".partial-")
         self.path.mkdir(parents=True, exist_ok=False)
+        claim(self.path)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
+            (self.path / OWNER_FILE).unlink(missing_ok=True)
             os.replace(self.path, self.final)
         else:
             shutil.rmtree(self.path, ignore_errors=True)
@@ -146,6 +195,7 @@ def build_manifest(run: RunFolder, *, corpus_path: str, corpus, config, profile,
 
 def finish_manifest(run: RunFolder, manifest: dict, timings: dict) -> None:
     """The manifest is written last so that it can list every output and time every stage."""
-    outputs = sorted({str(p.relative_to(run.path)) for p in run.path.rglob("*") if p.is_file()} | {"manifest.json"})
+    outputs = sorted({str(p.relative_to(run.path)) for p in run.path.rglob("*") if p.is_file() and p.name != OWNER_FILE}
+                     | {"manifest.json"})
     run.write_json("manifest.json", {**manifest, "stage_seconds": timings, "outputs": outputs,
                                      "finished": datetime.now(timezone.utc).isoformat()})

@@ -66,6 +66,25 @@ class Documents:
     def __len__(self) -> int:
         return len(self.docs)
 
+    def digest(self, year=None) -> str:
+        """SHA-256 of what a model sees (units' tokens and owners, document years and periods, and the
+        embeddings when present): the data part of fitted models' cache keys, for all or one year."""
+        import hashlib
+
+        from textmine.cache import texts_digest
+
+        idx = self.year_index(year) if year is not None else np.arange(len(self.docs))
+        keep, first = set(idx.tolist()), int(idx[0]) if len(idx) else 0
+        # Owners relative to the slice, so a year's digest does not move when an earlier year is added.
+        units = [("\x1f".join(t) + "\x1e" + str(o - first)) for t, o in zip(self.unit_tokens, self.unit_owner)
+                 if o in keep]
+        years = np.asarray(self.doc_years)[idx].tolist()
+        periods = [str(self.periods[i]) for i in idx]
+        h = hashlib.sha256(texts_digest(units, f"{years}{periods}").encode())
+        if self.embeddings is not None:
+            h.update(np.ascontiguousarray(self.embeddings[idx]).tobytes())
+        return h.hexdigest()
+
     def doc_tokens(self) -> list[list[str]]:
         """Each document's tokens (its units' tokens in order)."""
         out: list[list[str]] = [[] for _ in range(len(self.docs))]
@@ -177,11 +196,34 @@ class TopicModel(ABC):
         self.seed = config.run.seed
 
     @abstractmethod
-    def fit(self, data: Documents) -> FittedTopics:
-        """The global model over every document."""
+    def fit(self, data: Documents, warm_start: dict | None = None) -> FittedTopics:
+        """The global model over every document.  ``warm_start`` is a previous :meth:`selection`
+        (k, cluster size...) to use instead of searching the grid again (incremental reruns)."""
+
+    def selection(self, fitted: FittedTopics) -> dict | None:
+        """What the grid chose (None when nothing was chosen): the warm start of the next fit."""
+        return None
 
     def fit_year(self, data: Documents, year, fitted: FittedTopics) -> FittedTopics | None:
         """One year's model whose ``topic_word`` is over ``fitted.vocabulary``; None = not modelled."""
+        return None
+
+    def year_inputs(self, data: Documents, year, fitted: FittedTopics) -> dict | None:
+        """Everything of the global fit a year's model depends on (its cache key; None = not cached).
+        A year's model that only depends on its own documents is reused when another year is added."""
+        return None
+
+    def related_settings(self) -> dict:
+        """Settings outside this model's own section that change its fit (part of its cache key)."""
+        return {}
+
+    engine_packages: ClassVar[tuple[str, ...]] = ()   # their versions are part of the cache key
+
+    def save_native(self, native, folder: Path) -> None:
+        """Write the engine's own part of a fitted model (the rest is :func:`write_fitted`)."""
+
+    def load_native(self, folder: Path, fitted: FittedTopics):
+        """Read back what :meth:`save_native` wrote."""
         return None
 
     def year_note(self, data: Documents, year) -> str:
@@ -303,3 +345,145 @@ def summarize(model: TopicModel, fitted: FittedTopics, yearly: dict, data: Docum
         representative=representative_docs(name, data.doc_ids, data.doc_years, data.texts, scores, labels),
         lineage=lineage(name, yearly, config.align.link_threshold),
         quality=quality, topics_over_time=over_time)
+
+
+# ---------------------------------------------------------------- fitted models on disk (no pickle)
+
+def write_fitted(fitted: FittedTopics, folder: Path) -> None:
+    """Every array as .npy, terms and quality as JSON, topics over time as Parquet."""
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / "doc_topic.npy", fitted.doc_topic)
+    np.save(folder / "topic_word.npy", fitted.topic_word)
+    for i, m in enumerate(fitted.seed_doc_topics):
+        np.save(folder / f"seed_doc_topic_{i}.npy", m)
+    if fitted.representative_scores is not None:
+        np.save(folder / "representative_scores.npy", fitted.representative_scores)
+    if fitted.topics_over_time is not None:
+        fitted.topics_over_time.to_parquet(folder / "topics_over_time.parquet", index=False)
+    (folder / "fitted.json").write_text(json.dumps({
+        "topic_terms": fitted.topic_terms, "vocabulary": fitted.vocabulary, "relevant_terms": fitted.relevant_terms,
+        "has_outliers": fitted.has_outliers, "quality": fitted.quality, "seeds": len(fitted.seed_doc_topics),
+    }, ensure_ascii=False, default=_plain_json), encoding="utf-8")
+
+
+def read_fitted(folder: Path) -> FittedTopics:
+    import json
+
+    meta = json.loads((folder / "fitted.json").read_text(encoding="utf-8"))
+    scores = folder / "representative_scores.npy"
+    over_time = folder / "topics_over_time.parquet"
+    return FittedTopics(
+        doc_topic=np.load(folder / "doc_topic.npy"), topic_word=np.load(folder / "topic_word.npy"),
+        topic_terms=[[(t, float(w)) for t, w in terms] for terms in meta["topic_terms"]],
+        vocabulary=meta["vocabulary"], relevant_terms=meta["relevant_terms"], has_outliers=meta["has_outliers"],
+        seed_doc_topics=[np.load(folder / f"seed_doc_topic_{i}.npy") for i in range(meta["seeds"])],
+        quality=meta["quality"], representative_scores=np.load(scores) if scores.is_file() else None,
+        topics_over_time=pd.read_parquet(over_time) if over_time.is_file() else None)
+
+
+def _plain_json(value):
+    if hasattr(value, "item"):
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+# ---------------------------------------------------------------- fits through the model cache
+
+def global_fit_key(model: TopicModel, data: Documents) -> str:
+    from textmine.store import fit_key
+
+    return fit_key(model, data.digest(), "global")
+
+
+def fit_through_cache(model: TopicModel, data: Documents, store, key: str, corpus: str,
+                      reselect: bool) -> tuple[FittedTopics, dict]:
+    """The global model from the cache, or fitted (warm-started from the last selection on this corpus
+    unless ``reselect``) and stored.  Returns (fitted, what happened, for the manifest)."""
+    from textmine.store import selection_key
+
+    fitted = store.get(key, model)
+    if fitted is not None:
+        return fitted, {"global": "cache hit", "key": key}
+    selection_id = selection_key(model, corpus)
+    warm = None if reselect else store.get_selection(selection_id)
+    fitted = model.fit(data, warm)
+    store.put(key, model, fitted)
+    chosen = model.selection(fitted)
+    if chosen is not None:
+        store.put_selection(selection_id, chosen)
+    return fitted, {"global": "fitted", "key": key, "selection": "warm start" if warm is not None and chosen
+                    else ("searched" if chosen else "fixed"), "chosen": chosen}
+
+
+def year_fit_key(model: TopicModel, data: Documents, year, fitted: FittedTopics, global_key: str) -> str:
+    """A year's cache key: its own data and what it takes from the global fit; a model that does not
+    say (``year_inputs`` None) ties its years to the global fit."""
+    from textmine.store import fit_key
+
+    inputs = model.year_inputs(data, year, fitted)
+    return fit_key(model, data.digest(year), f"year-{year}", inputs if inputs is not None else {"global": global_key})
+
+
+def fit_year_through_cache(model: TopicModel, data: Documents, year, fitted: FittedTopics, store,
+                           key: str) -> tuple[FittedTopics | None, str]:
+    """One year's model from the cache (a year found too small or structureless is remembered too),
+    or fitted and stored.  Returns (model or None, "cache hit" | "fitted")."""
+    if store.is_empty(key):
+        return None, "cache hit"
+    result = store.get(key, model)
+    if result is not None:
+        return result, "cache hit"
+    result = model.fit_year(data, year, fitted)
+    store.put_empty(key) if result is None else store.put(key, model, result)
+    return result, "fitted"
+
+
+# ---------------------------------------------------------------- documents as files (for other processes)
+
+_OPEN_DOCUMENTS: dict[str, Documents] = {}
+
+
+def save_documents(data: Documents, folder: Path) -> str:
+    """Write ``data`` to ``folder`` (Parquet, .npy, JSON) so tasks in other processes (the process and
+    Dask runners) get a path, not a pickled copy; this process keeps the object itself."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder.mkdir(parents=True, exist_ok=True)
+    data.docs.to_parquet(folder / "docs.parquet", index=False)
+    pq.write_table(pa.table({"owner": pa.array(data.unit_owner, pa.int64()),
+                             "tokens": pa.array(data.unit_tokens, pa.list_(pa.string()))}), folder / "units.parquet")
+    (folder / "documents.json").write_text(json.dumps({"periods": data.periods, "embedding": data.embedding_info},
+                                                      ensure_ascii=False, default=_plain_json), encoding="utf-8")
+    if data.embeddings is not None:
+        np.save(folder / "embeddings.npy", data.embeddings)
+    _OPEN_DOCUMENTS[str(folder)] = data
+    return str(folder)
+
+
+def documents_at(path: str) -> Documents:
+    """The documents saved at ``path``: this process's own object, or read (once per process)."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    if path not in _OPEN_DOCUMENTS:
+        folder = Path(path)
+        meta = json.loads((folder / "documents.json").read_text(encoding="utf-8"))
+        units = pq.read_table(folder / "units.parquet")
+        embeddings = folder / "embeddings.npy"
+        _OPEN_DOCUMENTS[path] = Documents(
+            docs=pd.read_parquet(folder / "docs.parquet"), periods=meta["periods"],
+            unit_tokens=units.column("tokens").to_pylist(), unit_owner=units.column("owner").to_pylist(),
+            embeddings=np.load(embeddings) if embeddings.is_file() else None, embedding_info=meta["embedding"])
+    return _OPEN_DOCUMENTS[path]
+
+
+def forget_documents(path: str) -> None:
+    _OPEN_DOCUMENTS.pop(path, None)

@@ -1,0 +1,80 @@
+"""Prefect's local (ephemeral) API server, started so that it never outlives textmine.
+
+``textmine run`` without ``PREFECT_API_URL`` runs on a temporary Prefect server that Prefect starts
+as a child process.  Two things went wrong with Prefect's defaults (both found by a hostile test):
+
+- Ctrl-C in a terminal sends SIGINT to the whole process group: the server died first and the flow
+  retried the dead API for ~2.5 minutes before failing with tracebacks.  The server now runs in its
+  own session, so the terminal's SIGINT reaches textmine only, which stops within seconds.
+- SIGKILL of textmine left the server listening on 127.0.0.1 forever.  The server now gets a
+  parent-death signal (Linux ``prctl(PR_SET_PDEATHSIG, SIGKILL)``), so the kernel ends it with us.
+
+This is application-layer wiring (it adjusts how Prefect starts a process); the library never
+touches it.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import signal
+import subprocess
+import threading
+
+PR_SET_PDEATHSIG = 1
+_installed = False
+
+
+def _detach_and_die_with_parent(parent_pid: int) -> None:
+    """Runs in the server's process between fork and exec."""
+    os.setsid()  # own session and process group: a terminal's Ctrl-C is not delivered to it
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def guard_ephemeral_server() -> None:
+    """Make every temporary Prefect server this process starts detach from the terminal's signals
+    and die with this process (idempotent).
+
+    The parent-death signal fires when the *thread* that started the server ends, so the server is
+    started from the main thread: Prefect starts it lazily from whichever thread first needs the
+    API, and this wrapper pins that to the main thread when it can (the run's own thread otherwise).
+    """
+    global _installed
+    if _installed or not hasattr(os, "setsid"):
+        return
+    from prefect.server.api import server
+
+    original = server.SubprocessASGIServer._run_uvicorn_command
+    lock = threading.Lock()
+
+    def run_uvicorn(self):
+        parent = os.getpid()
+        real_popen = subprocess.Popen
+
+        def popen(*args, **kwargs):
+            return real_popen(*args, preexec_fn=lambda: _detach_and_die_with_parent(parent), **kwargs)
+
+        with lock:
+            subprocess.Popen = popen
+            try:
+                return original(self)
+            finally:
+                subprocess.Popen = real_popen
+
+    server.SubprocessASGIServer._run_uvicorn_command = run_uvicorn
+    _installed = True
+
+
+def start_ephemeral_server() -> None:
+    """Start the temporary server now, from the calling (main) thread, unless a server is configured."""
+    from prefect.settings import get_current_settings
+
+    if get_current_settings().api.url:
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    guard_ephemeral_server()
+    SubprocessASGIServer().start()

@@ -1,0 +1,335 @@
+"""``textmine serve``: the flow as a Prefect deployment on a schedule, and a watch on the corpus folder.
+
+docs/contract.md §2.  ``serve`` registers :func:`flows.pipeline.textmine_pipeline` with the Prefect
+server named by ``PREFECT_API_URL`` as the deployment ``textmine/NAME`` (a cron schedule in a time
+zone, and default parameters: the corpus folder and the resolved :class:`~textmine.config.Config`,
+so the UI's run form shows every section with its defaults and descriptions), then serves it with a
+Prefect :class:`~prefect.runner.Runner` until Ctrl-C or SIGTERM.  The runner starts each run
+(scheduled, from the UI, from ``prefect deployment run``, or from the watch) in its own subprocess.
+
+The watch (:class:`CorpusWatcher`) polls the corpus's data files in a background thread and, when
+one is added or changed and has stopped changing, starts a run of the deployment.  A poll, not
+Prefect's event triggers: a deployment trigger fires on events in Prefect's event system, and
+something would still have to watch the folder and emit those events; a poll of content hashes is
+that something without the extra moving parts, works on any file system (network shares, where
+inotify is silent), ignores ``touch`` and copies of identical content, and can wait for a file to be
+completely written before it starts a run.
+"""
+from __future__ import annotations
+
+import hashlib
+import signal
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+from textmine.config import Config
+from textmine.corpus import discover_files
+from textmine.errors import CorpusError, TextmineError
+
+FLOW_NAME = "textmine"  # the @flow's name in flows/pipeline.py
+DEFAULT_NAME = "yearly"
+DEFAULT_CRON = "0 6 1 3 *"  # once a year: 1 March, 06:00
+DEFAULT_TIMEZONE = "Asia/Seoul"
+WATCH_SECONDS = 5.0  # how often the watch looks at the corpus; a change starts a run after two looks
+RUN_LIMIT = 1  # runs of this deployment at once: they share the caches and the machine's cores
+RECENT_SECONDS = 10.0  # files modified this recently are always re-hashed
+HEALTH_TIMEOUT_SECONDS = 5.0
+START_SERVER = "start one with `prefect server start --host 127.0.0.1` and set PREFECT_API_URL=http://127.0.0.1:4200/api"
+
+
+def _say(message: str) -> None:
+    print(f"{datetime.now():%H:%M:%S} textmine serve: {message}", flush=True)
+
+
+# ---------------------------------------------------------------- before anything starts
+
+def check_schedule(name: str, cron: str, timezone: str) -> None:
+    """The deployment name, cron expression and time zone, checked as the Prefect API would."""
+    from prefect.client.schemas.schedules import CronSchedule
+    from pydantic import ValidationError
+
+    bad = [c for c in "/%&><" if c in name]
+    if not name.strip() or bad:
+        raise TextmineError(f"--name {name!r} is not a valid deployment name",
+                            fix="use letters, digits, '-' or '_' (no / % & > <), e.g. --name yearly")
+    try:
+        CronSchedule(cron=cron, timezone=timezone)
+    except ValidationError as exc:
+        fields = {str(e["loc"][0]) for e in exc.errors() if e.get("loc")}
+        if "cron" in fields:
+            raise TextmineError(f"--cron {cron!r} is not a cron expression",
+                                fix=f"five fields: minute hour day-of-month month day-of-week, e.g. "
+                                    f"--cron '{DEFAULT_CRON}' (06:00 on 1 March)") from None
+        raise TextmineError(f"--timezone {timezone!r} is not a time zone",
+                            fix=f"an IANA time zone name, e.g. --timezone {DEFAULT_TIMEZONE} or --timezone UTC") from None
+
+
+def require_server() -> str:
+    """The URL of the Prefect API to serve on; never Prefect's ephemeral server.
+
+    The URL comes from ``PREFECT_API_URL`` in the environment or in the active Prefect profile.
+    """
+    import httpx
+    from prefect.settings import get_current_settings
+
+    settings = get_current_settings()
+    url = settings.api.url
+    if not url:
+        raise TextmineError(f"no Prefect server to serve on: {START_SERVER}",
+                            fix="start the server in another terminal, export PREFECT_API_URL, then run "
+                                "textmine serve again")
+    headers = {"Authorization": f"Bearer {settings.api.key.get_secret_value()}"} if settings.api.key else {}
+    health = url.rstrip("/") + "/health"
+    try:
+        response = httpx.get(health, headers=headers, timeout=HEALTH_TIMEOUT_SECONDS)
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise TextmineError(f"the Prefect server at PREFECT_API_URL={url} does not answer "
+                            f"(GET {health}: {type(exc).__name__}: {exc})",
+                            fix=f"{START_SERVER}, or point PREFECT_API_URL at a running server") from None
+    return url
+
+
+def check_corpus(corpus: str | Path) -> Path:
+    """The corpus as an absolute path; a folder with no data files yet is allowed (the watch waits)."""
+    path = Path(corpus).expanduser().resolve()
+    if not path.exists():
+        raise CorpusError("no such file or folder", file=path, fix="check the path to the corpus folder")
+    if path.is_dir() and not list_files(path):
+        _say(f"{path} holds no data files yet: runs will fail until yearly files are added")
+    else:
+        discover_files(path)  # an unsupported single file is an error now, not at the first run
+    return path
+
+
+def list_files(corpus: Path) -> list[Path]:
+    """The corpus's data files (as ``textmine run`` reads them), or none."""
+    try:
+        return discover_files(corpus)
+    except CorpusError:
+        return []
+
+
+# ---------------------------------------------------------------- the watch
+
+class CorpusWatcher:
+    """Starts ``trigger(changes)`` when data files are added to or changed in ``corpus``.
+
+    Every ``interval`` seconds the watch takes a snapshot {file: sha256 of its content} of the
+    corpus's data files (:func:`textmine.corpus.discover_files`; a file is re-hashed only when its
+    size or modification time changed).  Files present when the watch starts never trigger.  A
+    snapshot that differs from the last one acted on is acted on only when the next poll sees the
+    same snapshot (so a file still being copied does not start a run); then ``trigger`` is called
+    once with {"added": [...], "changed": [...]} (relative paths).  A removed file alone starts no
+    run.  If ``trigger`` raises (the server is down), the change is tried again at the next poll.
+    """
+
+    def __init__(self, corpus: Path, trigger: Callable[[dict[str, list[str]]], object],
+                 interval: float = WATCH_SECONDS):
+        self.corpus = Path(corpus)
+        self.trigger = trigger
+        self.interval = interval
+        self._hashes: dict[Path, tuple[int, int, str]] = {}  # path -> (size, mtime_ns, sha256)
+        self.baseline = self.snapshot()
+        self._pending: dict[str, str] | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def snapshot(self) -> dict[str, str]:
+        root = self.corpus if self.corpus.is_dir() else self.corpus.parent
+        out: dict[str, str] = {}
+        seen: dict[Path, tuple[int, int, str]] = {}
+        for path in list_files(self.corpus):
+            try:
+                stat = path.stat()
+                known = self._hashes.get(path)
+                # Re-hash when size or modification time changed, and always while the file is young:
+                # a file system with coarse timestamps can rewrite it within one tick, same size.
+                young = time.time() - stat.st_mtime < RECENT_SECONDS
+                if known and known[:2] == (stat.st_size, stat.st_mtime_ns) and not young:
+                    digest = known[2]
+                else:
+                    digest = _sha256(path)
+            except OSError:  # removed or unreadable between listing and reading: look again next poll
+                continue
+            seen[path] = (stat.st_size, stat.st_mtime_ns, digest)
+            out[path.relative_to(root).as_posix()] = digest
+        self._hashes = seen
+        return out
+
+    def poll(self) -> dict[str, list[str]] | None:
+        """One look at the corpus; returns the changes it triggered a run for, if it did."""
+        current = self.snapshot()
+        if current == self.baseline:
+            self._pending = None
+            return None
+        if current != self._pending:  # new, or still changing: wait for one more poll
+            self._pending = current
+            return None
+        changes = {"added": sorted(set(current) - set(self.baseline)),
+                   "changed": sorted(f for f in current if f in self.baseline and current[f] != self.baseline[f])}
+        if not changes["added"] and not changes["changed"]:  # only removals
+            self.baseline, self._pending = current, None
+            return None
+        self.trigger(changes)  # raises -> baseline kept, tried again next poll
+        self.baseline, self._pending = current, None
+        return changes
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.poll()
+            except Exception as exc:  # keep watching; the run can still be started by hand
+                _say(f"watch: could not start a run ({type(exc).__name__}: {exc}); trying again")
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="textmine-watch", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def describe_changes(changes: dict[str, list[str]], limit: int = 3) -> str:
+    parts = []
+    for kind in ("added", "changed"):
+        files = changes.get(kind) or []
+        if files:
+            shown = ", ".join(files[:limit]) + (f" (+{len(files) - limit} more)" if len(files) > limit else "")
+            parts.append(f"{kind} {shown}")
+    return "; ".join(parts)
+
+
+def start_run_for(deployment: str, corpus: Path) -> Callable[[dict[str, list[str]]], object]:
+    """The watch's trigger: a run of ``deployment`` (its default parameters) named after the changes."""
+    def trigger(changes: dict[str, list[str]]):
+        from prefect.deployments import run_deployment
+
+        what = describe_changes(changes)
+        run = run_deployment(deployment, parameters={"corpus": str(corpus)}, timeout=0, tags=["watch"],
+                             flow_run_name=f"watch: {what}", as_subflow=False)
+        _say(f"watch: {what} -> started flow run '{run.name}' ({run.id}) of {deployment}")
+        return run
+
+    return trigger
+
+
+# ---------------------------------------------------------------- serving
+
+def _runner_class():
+    from prefect.runner import Runner
+
+    class ServeRunner(Runner):
+        """Prefect's Runner; its SIGTERM handler also stops the watch (then the runner stops its runs)."""
+
+        on_stop: Callable[[], None] = staticmethod(lambda: None)
+
+        def handle_sigterm(self, *args, **kwargs) -> None:
+            self.on_stop()
+            super().handle_sigterm(*args, **kwargs)
+
+    return ServeRunner
+
+
+def _interrupt(signum, frame):  # SIGTERM before the runner has installed its own handler
+    raise KeyboardInterrupt
+
+
+def serve(corpus: str | Path, config: Config, *, name: str = DEFAULT_NAME, cron: str = DEFAULT_CRON,
+          timezone: str = DEFAULT_TIMEZONE, watch: bool = True, watch_seconds: float = WATCH_SECONDS) -> int:
+    """Register ``textmine/NAME`` and serve it until Ctrl-C or SIGTERM; returns the exit status (0).
+
+    ``config.run.out_dir`` should be absolute: runs started from the UI write there whatever the
+    runner's working directory.  Everything the user can get wrong is checked first and raised as a
+    :class:`~textmine.errors.TextmineError`, before the server is touched.
+    """
+    check_schedule(name, cron, timezone)
+    corpus = check_corpus(corpus)
+    url = require_server()
+
+    import asyncio
+
+    from prefect.schedules import Cron
+    from prefect.settings import get_current_settings
+    from prefect.types.entrypoint import EntrypointType
+
+    from flows.pipeline import textmine_pipeline
+
+    full_name = f"{FLOW_NAME}/{name}"
+    out_dir = config.run.out_dir
+    deployment = textmine_pipeline.to_deployment(
+        name=name,
+        schedule=Cron(cron, timezone=timezone),
+        parameters={"corpus": str(corpus), "config": config.to_dict()},
+        description=(f"textmine on {corpus}: topic models, trajectories and phases of the opinions; "
+                     f"run folders under {out_dir}. Scheduled '{cron}' ({timezone})"
+                     + ("; a yearly file added to or changed in the corpus folder starts a run (tag 'watch')."
+                        if watch else ".")),
+        tags=["textmine"],
+        # Runs import flows.pipeline by module (the installed package), so they start from any
+        # working directory; a file-path entrypoint would be relative to where serve was started.
+        entrypoint_type=EntrypointType.MODULE_PATH,
+    )
+    watcher = CorpusWatcher(corpus, start_run_for(full_name, corpus), watch_seconds) if watch else None
+    runner = _runner_class()(name=f"textmine-{name}", limit=RUN_LIMIT, pause_on_shutdown=True)
+    runner.on_stop = watcher.stop if watcher else (lambda: None)
+
+    async def main() -> None:
+        await runner.aadd_deployment(deployment)  # registers (or updates) textmine/NAME
+        ui = get_current_settings().ui_url or url
+        _say(f"serving {full_name} on {url}")
+        _say(f"  corpus: {corpus}")
+        _say(f"  run folders: {out_dir}")
+        _say(f"  schedule: '{cron}' in {timezone}")
+        _say(f"  watch: " + (f"every {watch_seconds:g} s, an added or changed data file starts a run"
+                             if watcher else "off (--no-watch)"))
+        _say(f"  UI: {ui}  (or: prefect deployment run {full_name})")
+        _say("  stop: Ctrl-C or SIGTERM")
+        if watcher:
+            watcher.start()
+        await runner.start()  # installs runner.handle_sigterm; returns once stopped
+
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
+    except TextmineError:
+        raise
+    except Exception as exc:
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        if status is None and not _is_connection_error(exc):
+            raise
+        raise TextmineError(f"the Prefect server at {url} refused or dropped the deployment {full_name} "
+                            f"({type(exc).__name__}: {exc})",
+                            fix="check the server's log; restart it, then run textmine serve again") from None
+    finally:
+        if watcher:
+            watcher.stop()
+        signal.signal(signal.SIGTERM, previous)
+    _say(f"stopped serving {full_name}")
+    return 0
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    import httpx
+
+    while exc is not None:
+        if isinstance(exc, (httpx.TransportError, ConnectionError)):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+

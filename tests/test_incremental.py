@@ -1,0 +1,117 @@
+"""The model cache: fits stored without pickle, read back identical, reused when only other years change."""
+import json
+
+import numpy as np
+import pytest
+
+from textmine import topicmodel
+from textmine.cache import cached_tokenize_units
+from textmine.config import load_config
+from textmine.corpus import load_corpus
+from textmine.registry import MODELS
+from textmine.store import ModelStore, cache_info, prune
+from textmine.tokenize import load_profile
+
+FAST = {"lda.passes": "3", "lda.iterations": "50", "lda.k_grid": "4,6", "lda.seeds": "2", "lda.n_jobs": "1",
+        "dtm.iterations": "60", "dtm.seeds": "1", "dtm.num_topics": "4"}
+
+
+def _documents(corpus, years, config):
+    docs = load_corpus(corpus).modelling_docs()
+    docs = docs[docs["year"].isin(years)]
+    profile = load_profile(corpus)
+    per_year = {}
+    for year, group in docs.groupby("year"):
+        tokens, owners, _ = cached_tokenize_units(group["text"].tolist(), profile, config.tokenize, 2,
+                                                  config.run.cache_dir)
+        per_year[year] = {"tokens": tokens, "owners": owners}
+    data, _ = topicmodel.build_documents(docs, per_year, config, str(corpus))
+    return data
+
+
+@pytest.fixture()
+def config(tmp_path):
+    return load_config(None, {**FAST, "run.cache_dir": str(tmp_path / "cache")})
+
+
+@pytest.mark.parametrize("name", ["lda", "dtm"])
+def test_a_stored_fit_reads_back_identical_and_without_pickle(small_synth, config, name):
+    data = _documents(small_synth, range(2015, 2025), config)
+    model = MODELS.get(name)(config)
+    store = ModelStore(config.run.cache_dir)
+    key = topicmodel.global_fit_key(model, data)
+    fitted, info = topicmodel.fit_through_cache(model, data, store, key, str(small_synth), reselect=False)
+    assert info["global"] == "fitted"
+    again, info = topicmodel.fit_through_cache(model, data, store, key, str(small_synth), reselect=False)
+    assert info["global"] == "cache hit"
+    assert np.array_equal(fitted.doc_topic, again.doc_topic) and np.array_equal(fitted.topic_word, again.topic_word)
+    assert fitted.topic_terms == again.topic_terms and fitted.labels() == again.labels()
+    assert json.dumps(fitted.quality, default=str) == json.dumps(again.quality, default=str)
+    assert all(np.array_equal(a, b) for a, b in zip(fitted.seed_doc_topics, again.seed_doc_topics))
+    files = [p.name for p in store.path(key).rglob("*")]
+    assert not [f for f in files if f.endswith((".pkl", ".pickle"))]
+    # A model read back from the cache still fits its years (the lineage needs them).
+    year = data.years[-1]
+    assert np.array_equal(model.fit_year(data, year, fitted).topic_word, model.fit_year(data, year, again).topic_word)
+
+
+def test_adding_a_year_reuses_the_other_years_models_and_warm_starts_the_selection(small_synth, config):
+    model = MODELS.get("lda")(config)
+    store = ModelStore(config.run.cache_dir)
+    before = _documents(small_synth, range(2015, 2024), config)
+    after = _documents(small_synth, range(2015, 2025), config)
+
+    fitted, info = topicmodel.fit_through_cache(model, before, store, topicmodel.global_fit_key(model, before),
+                                                str(small_synth), reselect=False)
+    assert info["selection"] == "searched"
+    keys_before = {y: topicmodel.year_fit_key(model, before, y, fitted, "g") for y in before.years}
+    for y in before.years:
+        topicmodel.fit_year_through_cache(model, before, y, fitted, store, keys_before[y])
+
+    grown, info = topicmodel.fit_through_cache(model, after, store, topicmodel.global_fit_key(model, after),
+                                               str(small_synth), reselect=False)
+    assert info["global"] == "fitted" and info["selection"] == "warm start"
+    assert grown.num_topics == fitted.num_topics and grown.quality["selected_by"].startswith("warm start")
+    hows = {}
+    for y in after.years:
+        key = topicmodel.year_fit_key(model, after, y, grown, "g")
+        _, hows[y] = topicmodel.fit_year_through_cache(model, after, y, grown, store, key)
+    assert hows[2024] == "fitted"
+    reused = [y for y in before.years if hows[y] == "cache hit"]
+    assert len(reused) >= len(before.years) - 2, hows  # a year whose words the new year's filter moved refits
+
+    _, info = topicmodel.fit_through_cache(model, after, store, "another-key", str(small_synth), reselect=True)
+    assert info["selection"] == "searched"
+
+
+def test_an_unreadable_cache_entry_is_a_miss(small_synth, config):
+    data = _documents(small_synth, range(2015, 2025), config)
+    model = MODELS.get("lda")(config)
+    store = ModelStore(config.run.cache_dir)
+    key = topicmodel.global_fit_key(model, data)
+    fitted, _ = topicmodel.fit_through_cache(model, data, store, key, str(small_synth), reselect=False)
+    (store.path(key) / "doc_topic.npy").write_bytes(b"not an array")
+    assert store.get(key, model) is None
+    refit, info = topicmodel.fit_through_cache(model, data, store, key, str(small_synth), reselect=False)
+    assert info["global"] == "fitted" and np.array_equal(refit.doc_topic, fitted.doc_topic)
+
+
+def test_cache_info_and_prune(small_synth, config):
+    data = _documents(small_synth, range(2015, 2025), config)
+    model = MODELS.get("lda")(config)
+    store = ModelStore(config.run.cache_dir)
+    topicmodel.fit_through_cache(model, data, store, topicmodel.global_fit_key(model, data), str(small_synth), False)
+    info = cache_info(config.run.cache_dir)
+    assert info["kinds"]["models"]["entries"] == 1 and info["kinds"]["tokens"]["entries"] == 10 and info["bytes"] > 0
+    assert prune(config.run.cache_dir, older_than_days=1)["removed"] == 0
+    result = prune(config.run.cache_dir, max_bytes=0)
+    assert result["bytes_left"] == 0 and cache_info(config.run.cache_dir)["bytes"] == 0
+
+
+def test_documents_round_trip_through_files(small_synth, config, tmp_path):
+    data = _documents(small_synth, range(2015, 2018), config)
+    path = topicmodel.save_documents(data, tmp_path / "work")
+    topicmodel.forget_documents(path)
+    back = topicmodel.documents_at(path)
+    assert back is not data and back.digest() == data.digest() and back.periods == data.periods
+    assert back.docs.equals(data.docs) and back.unit_tokens == data.unit_tokens

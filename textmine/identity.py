@@ -1,0 +1,387 @@
+"""Stable topic identity across reruns (``textmine run --previous RUN_DIR``).
+
+A rerun (a new year of opinions, another seed, a changed profile) numbers its topics afresh:
+topic 3 of last month's run may be topic 7 today.  This module matches the new run's global
+topics to a previous run's by their words and records the match beside the new ids (which are
+kept: every file of the new run stays self-consistent), so the report can say which topics are
+the same as before, which are new ("새 토픽") and which previous topics found no match
+("사라진 토픽"), and a previous run's renamed labels can be carried over.
+
+How topics are matched: both runs' topic-word weights are laid on the union of their
+vocabularies (a word missing from one run weighs 0 there), compared by cosine similarity
+(:func:`textmine.topics.cosine_similarity`), paired one-to-one by the Hungarian method
+(:func:`scipy.optimize.linear_sum_assignment`, maximising the total similarity), and a pair
+counts only at or above ``threshold``.
+
+Why 0.5 (``DEFAULT_THRESHOLD``): the bundled corpus's LDA (k = 12, and k = 10 / 14) fitted with
+five different seeds, every pair of fits matched this way.  Pairs naming the same theme scored
+0.60–1.00 (most above 0.9; the lowest were 홍보 topics whose secondary words moved), pairs the
+Hungarian method was forced to make between different themes (a topic one fit has and the other
+has not) scored 0.09–0.45, and similarities outside the pairing had a 95th percentile of
+0.19–0.31.  0.5 sits in the gap.  On top-10 term vectors only (the ``topics.csv`` fallback, both
+sides cut to their top 10 words) same-theme pairs scored 0.53–1.00 and forced pairs 0.02–0.32:
+still separated by 0.5, with less room.
+
+Where the previous run's topic-word weights come from, best first:
+
+1. ``models/<model>-global/topic_word.npy`` + ``textmine.json`` ``vocabulary`` (LDA and DTM);
+2. ``models/bertopic-global/ctfidf.safetensors`` (BERTopic's c-TF-IDF as a sparse matrix; its
+   first row is the outliers when ``topics.json`` has ``_outliers`` = 1) + the vocabulary of
+   ``ctfidf_config.json``;
+3. ``topics.csv``'s ``term_weights`` column ("진로:0.1360; 학과:0.0434; ..."): only each topic's top
+   terms, so the new run's vectors are cut to as many top terms before comparing.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from textmine.errors import TextmineError
+from textmine.topics import cosine_similarity
+
+DEFAULT_THRESHOLD = 0.5
+OUTLIER = -1
+KEPT, NEW = "kept", "new"
+IDENTITY_KO = {KEPT: "유지", NEW: "새 토픽"}
+VANISHED_KO = "사라진 토픽"
+
+
+# ---------------------------------------------------------------- matching
+
+def align_vocabularies(a: np.ndarray, vocab_a: Sequence[str], b: np.ndarray,
+                       vocab_b: Sequence[str]) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Both topic-word matrices over the union of the vocabularies (first ``vocab_a`` order, then
+    ``vocab_b``'s new words); a word a model does not have weighs 0 in it."""
+    a, b = np.atleast_2d(np.asarray(a, dtype=float)), np.atleast_2d(np.asarray(b, dtype=float))
+    if a.shape[1] != len(vocab_a) or b.shape[1] != len(vocab_b):
+        raise ValueError(f"topic-word widths {a.shape[1]}, {b.shape[1]} but vocabularies of "
+                         f"{len(vocab_a)}, {len(vocab_b)} words")
+    union = list(dict.fromkeys(list(vocab_a) + list(vocab_b)))
+    pos = {w: i for i, w in enumerate(union)}
+    wide_a = np.zeros((a.shape[0], len(union)))
+    wide_b = np.zeros((b.shape[0], len(union)))
+    # np.add.at: a word listed twice in one vocabulary (never in textmine's) keeps its whole weight.
+    np.add.at(wide_a.T, [pos[w] for w in vocab_a], a.T)
+    np.add.at(wide_b.T, [pos[w] for w in vocab_b], b.T)
+    return wide_a, wide_b, union
+
+
+def keep_top(matrix: np.ndarray, n: int) -> np.ndarray:
+    """Each row's ``n`` largest weights, the rest set to 0 (ties broken by column order)."""
+    out = np.zeros_like(matrix)
+    if n <= 0 or matrix.size == 0:
+        return out
+    idx = np.argsort(-matrix, axis=1, kind="stable")[:, :n]
+    rows = np.arange(matrix.shape[0])[:, None]
+    out[rows, idx] = matrix[rows, idx]
+    return out
+
+
+def match_to_previous(new_topic_word: np.ndarray, new_vocab: Sequence[str], prev_topic_word: np.ndarray,
+                      prev_vocab: Sequence[str], threshold: float = DEFAULT_THRESHOLD,
+                      top_n: int | None = None) -> tuple[list[int | None], np.ndarray]:
+    """Each new topic's previous topic (a row index of ``prev_topic_word``) or None, and the similarity.
+
+    Cosine similarity on the union vocabulary, one-to-one Hungarian pairing maximising total
+    similarity, pairs below ``threshold`` dropped.  ``similarity[i]`` is new topic i's similarity
+    to its Hungarian partner even when below the threshold (NaN when there are more new topics
+    than previous ones and it got no partner).  ``top_n`` cuts both sides to each topic's top
+    ``top_n`` words first (use it when the previous weights are only top terms).
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    a, b, _ = align_vocabularies(new_topic_word, new_vocab, prev_topic_word, prev_vocab)
+    if top_n:
+        a, b = keep_top(a, top_n), keep_top(b, top_n)
+    mapping: list[int | None] = [None] * a.shape[0]
+    similarity = np.full(a.shape[0], np.nan)
+    if not a.shape[0] or not b.shape[0]:
+        return mapping, similarity
+    sim = similarity_matrix(a, b)
+    rows, cols = linear_sum_assignment(-sim)
+    for r, c in zip(rows, cols):
+        similarity[r] = sim[r, c]
+        if sim[r, c] >= threshold:
+            mapping[r] = int(c)
+    return mapping, similarity
+
+
+def similarity_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cosine similarity of aligned rows; an all-zero row is similar to nothing (0, not NaN)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sim = cosine_similarity(a, b)
+    return np.nan_to_num(sim, nan=0.0)
+
+
+# ---------------------------------------------------------------- the previous run
+
+@dataclass
+class PreviousTopics:
+    """One model's global topics in a previous run folder."""
+
+    model: str
+    run_dir: Path
+    topic_ids: list[int]                 # global topic ids, in ``topic_word`` row order (no -1)
+    topic_word: np.ndarray
+    vocabulary: list[str]
+    labels: dict[int, str]               # automatic labels (``label_original`` when it was renamed)
+    renamed: dict[int, str] = field(default_factory=dict)  # the previous run's own names for its topics
+    source: str = ""                     # the file the weights came from (relative to run_dir)
+    top_n: int | None = None             # set when only top terms were available (topics.csv)
+    has_outliers: bool = False
+
+
+def _read_topics_csv(run_dir: Path) -> pd.DataFrame:
+    path = run_dir / "topics.csv"
+    if not run_dir.is_dir():
+        raise TextmineError("the previous run folder does not exist", file=run_dir,
+                            fix="pass --previous the folder of a finished textmine run (it holds topics.csv)")
+    if not path.is_file():
+        raise TextmineError("not a finished textmine run: topics.csv is missing", file=run_dir,
+                            fix="pass --previous the folder of a finished textmine run (it holds topics.csv)")
+    return pd.read_csv(path, encoding="utf-8-sig")
+
+
+def parse_term_weights(text) -> list[tuple[str, float]]:
+    """``topics.csv``'s ``term_weights``: "진로:0.1360; 학과:0.0434" -> [("진로", 0.136), ("학과", 0.0434)]."""
+    out = []
+    if not isinstance(text, str):
+        return out
+    for part in text.split(";"):
+        term, sep, weight = part.strip().rpartition(":")
+        if not sep or not term:
+            continue
+        try:
+            out.append((term, float(weight)))
+        except ValueError:
+            continue
+    return out
+
+
+def _arrays_from_models(run_dir: Path, model: str, n_topics: int) -> tuple[np.ndarray, list[str], str] | None:
+    folder = run_dir / "models" / f"{model}-global"
+    npy, meta = folder / "topic_word.npy", folder / "textmine.json"
+    if npy.is_file() and meta.is_file():
+        try:
+            vocab = json.loads(meta.read_text(encoding="utf-8"))["vocabulary"]
+            tw = np.load(npy, allow_pickle=False).astype(float)
+        except (OSError, ValueError, KeyError):
+            return None
+        if tw.ndim == 2 and tw.shape == (n_topics, len(vocab)):
+            return tw, list(vocab), str(npy.relative_to(run_dir))
+        return None
+    ctfidf, config, topics = folder / "ctfidf.safetensors", folder / "ctfidf_config.json", folder / "topics.json"
+    if ctfidf.is_file() and config.is_file():
+        try:
+            from safetensors.numpy import load_file
+            from scipy.sparse import csr_matrix
+
+            parts = load_file(str(ctfidf))
+            matrix = csr_matrix((parts["data"], parts["indices"], parts["indptr"]),
+                                shape=tuple(int(s) for s in parts["shape"])).toarray()
+            vocab_map = json.loads(config.read_text(encoding="utf-8"))["vectorizer_model"]["vocab"]
+            vocab = [w for w, _ in sorted(vocab_map.items(), key=lambda kv: kv[1])]
+            offset = int(json.loads(topics.read_text(encoding="utf-8")).get("_outliers", 0)) \
+                if topics.is_file() else 0
+        except (ImportError, OSError, ValueError, KeyError, TypeError):
+            return None
+        rows = matrix[offset:]
+        if rows.shape != (n_topics, len(vocab)):
+            return None
+        sums = rows.sum(axis=1, keepdims=True)
+        return rows / np.where(sums > 0, sums, 1), vocab, str(ctfidf.relative_to(run_dir))
+    return None
+
+
+def _has_outliers(run_dir: Path, table: pd.DataFrame, model: str) -> bool:
+    """Whether ``model`` had an outlier topic (-1) there: its row in trajectories.csv (topics.csv
+    lists real topics only)."""
+    if ((table["model"] == model) & (table["topic"] == OUTLIER)).any():
+        return True
+    path = run_dir / "trajectories.csv"
+    if path.is_file():
+        traj = pd.read_csv(path, encoding="utf-8-sig", usecols=lambda c: c in ("model", "topic"))
+        if {"model", "topic"} <= set(traj.columns):
+            return bool(((traj["model"] == model) & (traj["topic"] == OUTLIER)).any())
+    return False
+
+
+def load_previous_topics(run_dir: str | Path, model: str) -> PreviousTopics | None:
+    """``model``'s global topics in a previous run folder, or None when that run did not fit ``model``.
+
+    Weights from the saved model arrays when present, else from ``topics.csv`` term weights (see
+    the module docstring).  Renamed labels: the run's ``labels.toml`` (:data:`textmine.labels.LABELS_FILE`)
+    and, over it, ``topics.csv`` rows whose ``label`` differs from ``label_original``.
+    """
+    from textmine import labels as labels_mod
+
+    run_dir = Path(run_dir)
+    table = _read_topics_csv(run_dir)
+    rows = table[(table["model"] == model) & (table["scope"].astype(str) == "global") & (table["topic"] >= 0)]
+    if rows.empty:
+        return None
+    rows = rows.sort_values("topic")
+    ids = [int(t) for t in rows["topic"]]
+    has_outliers = _has_outliers(run_dir, table, model)
+    auto_col = "label_original" if "label_original" in rows else "label"
+    auto = {int(t): str(l) for t, l in zip(rows["topic"], rows[auto_col])}
+    renamed: dict[int, str] = {}
+    labels_file = run_dir / labels_mod.LABELS_FILE
+    if labels_file.is_file():
+        renamed.update(labels_mod.load_labels(labels_file).get(model, {}))
+    if "label_original" in rows:
+        renamed.update({int(t): str(l) for t, l, o in zip(rows["topic"], rows["label"], rows["label_original"])
+                        if isinstance(l, str) and l != o})
+    found = _arrays_from_models(run_dir, model, len(ids)) if ids == list(range(len(ids))) else None
+    if found is not None:
+        tw, vocab, source = found
+        top_n = None
+    else:
+        weights = [parse_term_weights(w) for w in rows["term_weights"]]
+        vocab = list(dict.fromkeys(t for terms in weights for t, _ in terms))
+        pos = {w: i for i, w in enumerate(vocab)}
+        tw = np.zeros((len(ids), len(vocab)))
+        for i, terms in enumerate(weights):
+            for t, w in terms:
+                tw[i, pos[t]] = w
+        source, top_n = "topics.csv", max((len(t) for t in weights), default=0) or None
+    return PreviousTopics(model=model, run_dir=run_dir, topic_ids=ids, topic_word=tw, vocabulary=vocab,
+                          labels=auto, renamed=renamed, source=source, top_n=top_n, has_outliers=has_outliers)
+
+
+# ---------------------------------------------------------------- one model's identity
+
+@dataclass
+class Identity:
+    """How one model's new global topics relate to a previous run's."""
+
+    model: str
+    previous_run: str
+    mapping: dict[int, int | None]         # new topic id -> previous topic id (None: new)
+    similarity: dict[int, float]           # new topic id -> similarity to its Hungarian partner (NaN: none)
+    previous_labels: dict[int, str]        # previous topic id -> its label (renamed when it was)
+    vanished: list[dict]                   # previous topics nothing matched: model, previous_topic, label,
+    #                                        best_similarity, best_new_topic
+    carried_labels: dict[int, str]         # new topic id -> the previous run's name for its match
+    source: str
+    threshold: float
+    outliers_kept: bool = False            # both runs have an outlier topic (-1)
+
+    def status(self, topic: int) -> str:
+        if topic == OUTLIER:
+            return KEPT if self.outliers_kept else NEW
+        return KEPT if self.mapping.get(topic) is not None else NEW
+
+    def previous_of(self, topic: int) -> int | None:
+        if topic == OUTLIER:
+            return OUTLIER if self.outliers_kept else None
+        return self.mapping.get(topic)
+
+
+def identify(model: str, new_topic_word: np.ndarray, new_vocab: Sequence[str], previous: PreviousTopics,
+             threshold: float = DEFAULT_THRESHOLD, has_outliers: bool = False) -> Identity:
+    """Match a fitted model's global topics (``FittedTopics.topic_word``/``vocabulary``) to ``previous``."""
+    mapping_rows, sim = match_to_previous(new_topic_word, new_vocab, previous.topic_word, previous.vocabulary,
+                                          threshold, previous.top_n)
+    mapping = {i: (previous.topic_ids[r] if r is not None else None) for i, r in enumerate(mapping_rows)}
+    similarity = {i: (round(float(s), 4) if not math.isnan(s) else float("nan")) for i, s in enumerate(sim)}
+    shown = {t: previous.renamed.get(t, previous.labels.get(t, "")) for t in previous.topic_ids}
+    matched = {p for p in mapping.values() if p is not None}
+    vanished = []
+    if set(previous.topic_ids) - matched:
+        a, b, _ = align_vocabularies(new_topic_word, new_vocab, previous.topic_word, previous.vocabulary)
+        if previous.top_n:
+            a, b = keep_top(a, previous.top_n), keep_top(b, previous.top_n)
+        full = similarity_matrix(a, b) if a.shape[0] else np.zeros((0, b.shape[0]))
+        for r, t in enumerate(previous.topic_ids):
+            if t in matched:
+                continue
+            best = int(full[:, r].argmax()) if full.shape[0] else None
+            vanished.append({"model": model, "previous_topic": t, "label": shown[t],
+                             "best_similarity": round(float(full[best, r]), 4) if best is not None else None,
+                             "best_new_topic": best})
+    carried = {i: previous.renamed[p] for i, p in mapping.items() if p is not None and p in previous.renamed}
+    return Identity(model=model, previous_run=str(previous.run_dir), mapping=mapping, similarity=similarity,
+                    previous_labels=shown, vanished=vanished, carried_labels=carried, source=previous.source,
+                    threshold=threshold, outliers_kept=has_outliers and previous.has_outliers)
+
+
+def identify_from_run(model: str, new_topic_word: np.ndarray, new_vocab: Sequence[str], previous_run: str | Path,
+                      threshold: float = DEFAULT_THRESHOLD, has_outliers: bool = False) -> Identity | None:
+    """:func:`identify` against ``model`` in a previous run folder; None when that run did not fit it."""
+    previous = load_previous_topics(previous_run, model)
+    return None if previous is None else identify(model, new_topic_word, new_vocab, previous, threshold,
+                                                  has_outliers)
+
+
+# ---------------------------------------------------------------- the run's tables
+
+IDENTITY_COLUMNS = ["previous_topic", "previous_label", "previous_similarity", "identity"]
+
+
+def _annotate(frame: pd.DataFrame, identities: Sequence[Identity], global_only: bool) -> pd.DataFrame:
+    out = frame.copy()
+    if "previous_topic" not in out:
+        out["previous_topic"] = pd.array([pd.NA] * len(out), dtype="Int64")
+        out["previous_label"] = ""
+        out["previous_similarity"] = np.nan
+        out["identity"] = ""
+    for ident in identities:
+        rows = out["model"] == ident.model
+        if global_only and "scope" in out:
+            rows &= out["scope"].astype(str) == "global"
+        for i in np.flatnonzero(rows.to_numpy()):
+            topic = int(out["topic"].iat[i])
+            prev = ident.previous_of(topic)
+            out.iloc[i, out.columns.get_loc("previous_topic")] = prev if prev is not None else pd.NA
+            out.iloc[i, out.columns.get_loc("previous_label")] = \
+                ident.previous_labels.get(prev, "") if prev is not None and prev >= 0 else ""
+            sim = ident.similarity.get(topic, float("nan")) if topic >= 0 else float("nan")
+            out.iloc[i, out.columns.get_loc("previous_similarity")] = sim
+            out.iloc[i, out.columns.get_loc("identity")] = ident.status(topic)
+    return out
+
+
+def apply_identity(topics_df: pd.DataFrame, trajectories_df: pd.DataFrame | None,
+                   identities: Identity | Sequence[Identity]) -> tuple[pd.DataFrame, pd.DataFrame | None, list[dict]]:
+    """Copies of ``topics.csv`` and ``trajectories.csv`` rows with the previous run's ids beside the
+    new ones, and the previous topics that vanished.
+
+    The new ids stay as they are.  Added columns: ``previous_topic`` (the previous run's id, empty
+    for a new topic), ``previous_label`` (its label there), ``previous_similarity`` (cosine
+    similarity to the Hungarian partner, shown even when under the threshold), and ``identity``
+    (``kept`` / ``new``; Korean in :data:`IDENTITY_KO`).  Only global topics get them: per-year
+    rows of ``topics.csv`` stay empty.  The outlier row (-1) is ``kept`` when both runs have one.
+    Models without an :class:`Identity` (not in the previous run) stay empty too.  The third value
+    is every identity's ``vanished`` list (:data:`VANISHED_KO`), for the report.
+    """
+    if isinstance(identities, Identity):
+        identities = [identities]
+    topics = _annotate(topics_df, identities, global_only=True)
+    traj = _annotate(trajectories_df, identities, global_only=False) if trajectories_df is not None else None
+    vanished = [v for ident in identities for v in ident.vanished]
+    return topics, traj, vanished
+
+
+def carried_labels(identities: Sequence[Identity]) -> dict[str, dict[int, str]]:
+    """The previous run's topic names for the new ids, in :func:`textmine.labels.load_labels`' shape
+    (merge a user's labels file over it with :func:`textmine.labels.merge_labels`)."""
+    return {i.model: dict(i.carried_labels) for i in identities if i.carried_labels}
+
+
+def identity_summary(identities: Sequence[Identity]) -> list[dict]:
+    """Per model, for the report: name lists of kept, new and vanished topics and where weights came from."""
+    out = []
+    for ident in identities:
+        kept = [{"topic": t, "previous_topic": p, "similarity": ident.similarity.get(t)}
+                for t, p in ident.mapping.items() if p is not None]
+        new = [{"topic": t, "similarity": ident.similarity.get(t)} for t, p in ident.mapping.items() if p is None]
+        out.append({"model": ident.model, "previous_run": ident.previous_run, "source": ident.source,
+                    "threshold": ident.threshold, "kept": kept, "new": new, "vanished": ident.vanished})
+    return out
