@@ -25,11 +25,14 @@ PR_SET_PDEATHSIG = 1
 _installed = False
 
 
+_libc = None
+
+
 def _detach_and_die_with_parent(parent_pid: int) -> None:
-    """Runs in the server's process between fork and exec."""
+    """Runs in the server's process between fork and exec (only async-signal-safe work: libc is
+    loaded beforehand, in the parent)."""
     os.setsid()  # own session and process group: a terminal's Ctrl-C is not delivered to it
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    _libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
     if os.getppid() != parent_pid:  # the parent died before prctl took effect
         os._exit(1)
 
@@ -42,11 +45,12 @@ def guard_ephemeral_server() -> None:
     started from the main thread: Prefect starts it lazily from whichever thread first needs the
     API, and this wrapper pins that to the main thread when it can (the run's own thread otherwise).
     """
-    global _installed
+    global _installed, _libc
     if _installed or not hasattr(os, "setsid"):
         return
     from prefect.server.api import server
 
+    _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
     original = server.SubprocessASGIServer._run_uvicorn_command
     lock = threading.Lock()
 

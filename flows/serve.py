@@ -93,15 +93,23 @@ def require_server() -> str:
     return url
 
 
-def check_corpus(corpus: str | Path) -> Path:
-    """The corpus as an absolute path; a folder with no data files yet is allowed (the watch waits)."""
+def check_inputs(corpus: str | Path, config: Config) -> Path:
+    """The corpus as an absolute path, checked with the config as ``textmine run`` checks them.
+
+    A folder with no data files yet is allowed (the watch waits for them); the run folders and
+    caches must be writable either way.
+    """
+    from textmine.preflight import check_run, check_writable
+
     path = Path(corpus).expanduser().resolve()
     if not path.exists():
         raise CorpusError("no such file or folder", file=path, fix="check the path to the corpus folder")
     if path.is_dir() and not list_files(path):
+        check_writable(config.run.out_dir, "--out (run.out_dir)")
+        check_writable(config.run.cache_dir, "run.cache_dir")
         _say(f"{path} holds no data files yet: runs will fail until yearly files are added")
     else:
-        discover_files(path)  # an unsupported single file is an error now, not at the first run
+        check_run(path, config)  # a corpus or config the runs would fail on stops serve now
     return path
 
 
@@ -109,7 +117,7 @@ def list_files(corpus: Path) -> list[Path]:
     """The corpus's data files (as ``textmine run`` reads them), or none."""
     try:
         return discover_files(corpus)
-    except CorpusError:
+    except (CorpusError, OSError):  # no data files (yet), or the folder is gone for a moment
         return []
 
 
@@ -257,7 +265,7 @@ def serve(corpus: str | Path, config: Config, *, name: str = DEFAULT_NAME, cron:
     :class:`~textmine.errors.TextmineError`, before the server is touched.
     """
     check_schedule(name, cron, timezone)
-    corpus = check_corpus(corpus)
+    corpus = check_inputs(corpus, config)
     url = require_server()
 
     import asyncio
@@ -294,7 +302,7 @@ def serve(corpus: str | Path, config: Config, *, name: str = DEFAULT_NAME, cron:
         _say(f"  corpus: {corpus}")
         _say(f"  run folders: {out_dir}")
         _say(f"  schedule: '{cron}' in {timezone}")
-        _say(f"  watch: " + (f"every {watch_seconds:g} s, an added or changed data file starts a run"
+        _say("  watch: " + (f"every {watch_seconds:g} s, an added or changed data file starts a run"
                              if watcher else "off (--no-watch)"))
         _say(f"  UI: {ui}  (or: prefect deployment run {full_name})")
         _say("  stop: Ctrl-C or SIGTERM")
@@ -305,17 +313,22 @@ def serve(corpus: str | Path, config: Config, *, name: str = DEFAULT_NAME, cron:
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         asyncio.run(main())
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM before the runner took over
         pass
+    except SystemExit as exc:  # the runner's SIGTERM handler while it was still starting
+        if exc.code not in (0, None):
+            raise
     except TextmineError:
         raise
     except Exception as exc:
         status = getattr(getattr(exc, "response", None), "status_code", None)
-        if status is None and not _is_connection_error(exc):
+        if status is not None:
+            problem = f"the Prefect server at {url} refused the deployment {full_name} (HTTP {status}: {exc})"
+        elif _is_connection_error(exc):
+            problem = f"the Prefect server at {url} stopped answering ({type(exc).__name__}: {exc})"
+        else:
             raise
-        raise TextmineError(f"the Prefect server at {url} refused or dropped the deployment {full_name} "
-                            f"({type(exc).__name__}: {exc})",
-                            fix="check the server's log; restart it, then run textmine serve again") from None
+        raise TextmineError(problem, fix="check the server's log; restart it, then run textmine serve again") from None
     finally:
         if watcher:
             watcher.stop()

@@ -48,15 +48,19 @@ def _serve(args, env, cwd, **kwargs) -> subprocess.CompletedProcess:
 
 @pytest.fixture()
 def corpus(tmp_path) -> Path:
-    folder = tmp_path / "corpus"
-    folder.mkdir()
-    (folder / "opinions_2019.csv").write_text("연번,연도,평가의견\n1,2019,진로 지원 프로그램을 확대할 필요가 있음\n",
-                                            encoding="utf-8")
-    return folder
+    from textmine.synth import SynthSpec, write_corpus
+
+    return write_corpus(tmp_path / "corpus", SynthSpec(seed=3, docs_per_year=12, first_year=2018, last_year=2021,
+                                                                n_phases=2))
+
+
+def _quiet(tmp_path) -> list[str]:
+    """Run folders and caches inside the test's folder."""
+    return ["--out", str(tmp_path / "out"), "--set", f"run.cache_dir={tmp_path / 'cache'}"]
 
 
 def test_serve_without_a_server_url_says_how_to_start_one(tmp_path, corpus):
-    proc = _serve([corpus], _env(tmp_path / "empty-prefect-home"), tmp_path)
+    proc = _serve([corpus, *_quiet(tmp_path)], _env(tmp_path / "empty-prefect-home"), tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith(f"textmine: error: {NO_SERVER}\n  what to do: "), proc.stderr
     assert "Traceback" not in proc.stderr and proc.stdout == ""
@@ -66,7 +70,7 @@ def test_serve_with_an_unreachable_server_names_the_url(tmp_path, corpus):
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{s.getsockname()[1]}/api"
-    proc = _serve([corpus], _env(tmp_path / "home", url), tmp_path)
+    proc = _serve([corpus, *_quiet(tmp_path)], _env(tmp_path / "home", url), tmp_path)
     assert proc.returncode == 2, proc.stderr
     first = proc.stderr.splitlines()[0]
     assert first.startswith("textmine: error: the Prefect server at") and url in first and "does not answer" in first
@@ -80,9 +84,11 @@ def test_serve_with_an_unreachable_server_names_the_url(tmp_path, corpus):
     (["--cron", "every year"], "--cron 'every year' is not a cron expression"),
     (["--timezone", "Seoul"], "--timezone 'Seoul' is not a time zone"),
     (["--name", "a/b"], "--name 'a/b'"),
+    (["--phases", "3"], "cannot hold 3 phases"),  # the corpus and config checked as `textmine run` checks them
+    (["--set", "lda.k_grid=60"], "cannot support 60 topics"),
 ])
 def test_serve_checks_its_arguments_before_anything_starts(tmp_path, corpus, capsys, args, needle):
-    code, out, err = run_cli(["serve", corpus, *args], capsys)
+    code, out, err = run_cli(["serve", corpus, *_quiet(tmp_path), *args], capsys)
     assert code == 2 and err.startswith("textmine: error: ") and needle in err and "what to do:" in err
     assert NO_SERVER not in err  # checked before the server is looked for
 

@@ -176,10 +176,9 @@ def fit_many(bow: list, dictionary, jobs: list[tuple[int, int]], config: LdaConf
     """Fit one model per (k, seed) in parallel processes; results in the order of ``jobs``."""
     if _n_jobs(config) == 1 or len(jobs) == 1:
         return [fit_lda_model(bow, dictionary, k, config, s) for k, s in jobs]
-    from joblib import Parallel, delayed
+    from textmine.parallel import map_in_processes
 
-    return Parallel(n_jobs=_n_jobs(config), backend="loky")(
-        delayed(fit_lda_model)(bow, dictionary, k, config, s) for k, s in jobs)
+    return map_in_processes(fit_lda_model, [(bow, dictionary, k, config, s) for k, s in jobs], _n_jobs(config))
 
 
 def relevance_terms(topic_word: np.ndarray, term_prob: np.ndarray, vocab: Sequence[str], lam: float,

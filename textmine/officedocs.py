@@ -123,19 +123,23 @@ _SECTION_RE = re.compile(r"^Contents/section(\d+)\.xml$", re.IGNORECASE)
 # Containers whose paragraphs are not body text: cells are read as tables; the rest
 # (text boxes, footnotes, headers, memos, captions...) are left out.
 _NOT_BODY = {"tbl", "subList", "drawText", "footNote", "endNote", "header", "footer", "memo", "caption",
-             "hiddenComment", "fieldBegin", "dutmal", "compose"}
+             "hiddenComment", "fieldBegin"}
 
 
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
 
 
-def _read_member(zf: zipfile.ZipFile, name: str, max_bytes: int, where: str) -> bytes:
+def _mb(n_bytes: int) -> str:
+    return f"{n_bytes / 2**20:,.0f} MB" if n_bytes >= 2**20 else f"{n_bytes / 2**20:.2f} MB"
+
+
+def _read_member(zf: zipfile.ZipFile, name: str, budget: int, limit: int, where: str) -> bytes:
     with zf.open(name) as member:
-        data = member.read(max_bytes + 1)
-    if len(data) > max_bytes:
+        data = member.read(budget + 1)
+    if len(data) > budget:
         raise CorpusError(
-            f"'{name}' inside the document expands past {max_bytes // 2**20:,} MB",
+            f"the document's text expands past {_mb(limit)} ('{name}')",
             file=where, fix="raise corpus.max_decompressed_mb or split the document",
         )
     return data
@@ -236,13 +240,13 @@ def read_hwpx(data: bytes, where: str, *, max_bytes: int, max_cells: int) -> Doc
                               fix="re-save it from 한글 as .hwpx")
         declared = sum(zf.getinfo(name).file_size for _, name in sections)
         if declared > max_bytes:
-            raise CorpusError(f"the document's text expands past {max_bytes // 2**20:,} MB", file=where,
+            raise CorpusError(f"the document's text expands past {_mb(max_bytes)}", file=where,
                               fix="raise corpus.max_decompressed_mb or split the document")
         doc = Document()
         budget = max_bytes
         for _, name in sections:
             try:
-                xml = _read_member(zf, name, budget, where)
+                xml = _read_member(zf, name, budget, max_bytes, where)
             except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
                 raise CorpusError(f"'{name}' inside the document cannot be decompressed ({exc})", file=where,
                                   fix="re-save it from 한글 as .hwpx") from None
@@ -381,7 +385,7 @@ def _hwp_table(ctrl: _Record, max_cells: int, where: str) -> Table:
     return Table(_grid(cells, max_cells, where))
 
 
-def _inflate(raw: bytes, budget: int, name: str, where: str) -> bytes:
+def _inflate(raw: bytes, budget: int, limit: int, name: str, where: str) -> bytes:
     decoder = zlib.decompressobj(-15)
     try:
         out = decoder.decompress(raw, budget + 1)
@@ -389,7 +393,7 @@ def _inflate(raw: bytes, budget: int, name: str, where: str) -> bytes:
         raise CorpusError(f"the stream '{name}' cannot be decompressed ({exc})", file=where,
                           fix="open it in 한글 and save it again") from None
     if len(out) > budget or decoder.unconsumed_tail:
-        raise CorpusError(f"the document's text expands past the limit ({name})", file=where,
+        raise CorpusError(f"the document's text expands past {_mb(limit)} ('{name}')", file=where,
                           fix="raise corpus.max_decompressed_mb or split the document")
     return out
 
@@ -438,10 +442,10 @@ def read_hwp(data: bytes, where: str, *, max_bytes: int, max_cells: int) -> Docu
         budget = max_bytes
         for _, name in sections:
             if ole.get_size(name) > budget:
-                raise CorpusError(f"the document's text is larger than {max_bytes // 2**20:,} MB", file=where,
+                raise CorpusError(f"the document's text expands past {_mb(max_bytes)} ('{name}')", file=where,
                                   fix="raise corpus.max_decompressed_mb or split the document")
             raw = ole.openstream(name).read()
-            body = _inflate(raw, budget, name, where) if flags & FLAG_COMPRESSED else raw
+            body = _inflate(raw, budget, max_bytes, name, where) if flags & FLAG_COMPRESSED else raw
             budget -= len(body)
             for record in hwp_records(body, where):
                 if record.tag != HWPTAG_PARA_HEADER:

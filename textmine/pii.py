@@ -25,15 +25,26 @@ original span is what gets replaced.
   as a bare 13-digit run, the century the gender digit implies must also give a
   past date, so arbitrary 13-digit numbers are left alone.
 - Names: a surname-initial word before a title from the profile (``홍길동 팀장``,
-  ``김민수님``), after one (``팀장 홍길동``, ``팀장님 홍길동이``, ``담당자: 홍길동``)
-  or with the title in brackets (``김철수(팀장)``).  Kept from over-masking by
-  Kiwi reading the candidate in context: it must be a proper noun (NNP), possibly
-  split by Kiwi into a proper noun and one-syllable nouns (최영/NNP + 호/NNG),
-  without a longer common noun inside (so "정보 담당자", "전공 교수", "이에
-  컨설턴트", "김교수님" and "문대통령님" stay, "정민호 교수" goes).  Place names that
-  read as proper nouns and start with a surname syllable (한국, 서울시, 경기도,
-  서울대 ...) are never names.  Names the profile lists are masked wherever they
-  occur.
+  ``김민수님``, ``홍길동팀장님``), after one (``팀장 홍길동``, ``팀장님 홍길동이``,
+  ``담당자: 홍길동``) or with the title in brackets (``김철수(팀장)``, ``김철수 (팀장)``).
+  Kiwi decides, reading the candidate with about 20 characters before it and the word
+  after it (alone, it takes verb forms such as 하니, 가서 for proper nouns and unknown
+  names for common nouns):
+  - the candidate is a proper noun (NNP), possibly split into a proper noun and
+    one-syllable pieces (최영/NNP + 호/NNG, 이규/NNP + 현/MM), or a word Kiwi does not know
+    (an unknown NNG) of a name's shape, three syllables (four after 남궁, 황보...); a known
+    common noun (정보, 지원금), a longer common noun inside (김+교수, 문+대통령) or a particle
+    glued to a name before a title (이에 컨설턴트) is not one;
+  - the title is whole words of Kiwi's reading: 학생 inside 대학생, 위원 inside 위원회, 원장
+    inside 국기원장 are no titles;
+  - place and institution names that read as proper nouns and start with a surname
+    syllable (한국, 서울시, 경기도, 서울대, 고양지검 ...) and a few proper nouns (예수, 부처)
+    are never names.
+  Names the profile lists are masked wherever they occur.  Names with no title next to
+  them (``저는 홍길동입니다``) are not found: that needs a named-entity model.
+
+Kiwi reads the candidates of a batch of texts in one call (:meth:`PiiMasker.mask_texts`):
+a call per candidate costs more in overhead than in analysis.
 """
 from __future__ import annotations
 
@@ -53,9 +64,13 @@ _NORMALISE.update({ord(c): "-" for c in "\u2010\u2011\u2012\u2013\u2014\u2015\u2
 _NORMALISE.update({ord(c): " " for c in "\u00a0\u2002\u2003\u2009\u202f\u3000"})
 
 
+_ODD = re.compile("[" + re.escape("".join(map(chr, _NORMALISE))) + "]")
+
+
 def normalise(text: str) -> str:
     """The copy of ``text`` that patterns are matched on: same length, character for character."""
-    return text.translate(_NORMALISE)
+    # Most texts have none of these characters: finding that out is much faster than translating.
+    return text.translate(_NORMALISE) if _ODD.search(text) else text
 
 
 # ---------------------------------------------------------------- numbers and addresses
@@ -126,10 +141,12 @@ _TAIL_OK = ("J", "X", "E", "VCP", "NNB", "S", "W")
 # Proper nouns Kiwi reads as NNP before 님 or a title that are not people one would mask.
 _NOT_NAMES = {"예수", "부처", "하나", "석가", "성모", "성도", "선주"}
 # One-syllable pieces Kiwi may split a name into after its first proper noun: 최영/NNP + 호/NNG,
-# 박/NNP + 기/NNG + 영/NR, 강/NNP + 모/NP.
-_NAME_PART = ("NNG", "NNB", "NR", "NP")
+# 박/NNP + 기/NNG + 영/NR, 강/NNP + 모/NP, 김/NNP + 민/NNG + 지/XSN, 이규/NNP + 현/MM; never 님, 씨, 들.
+_NAME_PART = ("NNG", "NNB", "NR", "NP", "XSN", "MM")
+_NOT_NAME_PARTS = {"님", "씨", "들", "군", "양", "측", "등"}
 _HANGUL_RUN = re.compile(r"[가-힣]*")
 _SPACE = re.compile(r"\s")
+_NEXT_WORD = re.compile(r"[ \t]{1,2}[가-힣]{1,10}|")
 _CONTEXT = 20  # characters of context Kiwi reads before a candidate name
 
 
@@ -171,6 +188,7 @@ class PiiMasker:
         self._listed = re.compile("|".join(map(re.escape, self.names))) if self.names else None
         self._decided: dict[tuple, int] = {}  # Kiwi's verdicts; the same phrases recur across opinions
         self._pending: set[tuple] | None = None  # collecting what Kiwi should read, in one batch
+        self._unknown: dict[int, bool] = {}  # Kiwi morpheme id -> an unknown word's placeholder
 
     # ------------------------------------------------------------ name checks
 
@@ -190,7 +208,9 @@ class PiiMasker:
         w_start = max(0, min(start, t_start) - _CONTEXT)
         if w_start > 0 and (space := _SPACE.search(norm, w_start, min(start, t_start))):
             w_start = space.end()  # never cut a word in half
-        w_end = max(word_end, t_end) + len(_HANGUL_RUN.match(norm, max(word_end, t_end))[0])
+        w_end = max(word_end, t_end)
+        w_end += len(_HANGUL_RUN.match(norm, w_end)[0])
+        w_end += len(_NEXT_WORD.match(norm, w_end)[0])  # and the next word: right context helps Kiwi too
         key = (norm[w_start:w_end], start - w_start, word_end - w_start, t_start - w_start, t_end - w_start, after)
         if key in self._decided:
             return self._decided[key]
@@ -208,14 +228,14 @@ class PiiMasker:
         if t_start not in starts or t_end not in ends:
             return 0
         rest = [t for t in tokens if t.start >= start]
-        if not rest or rest[0].start != start or rest[0].tag != "NNP":
+        if not rest or rest[0].start != start or not (rest[0].tag == "NNP" or self._unknown_name(rest[0])):
             return 0
         # A name reads as a proper noun, possibly split (최영/NNP + 호/NNG); a word with a
         # particle or ending (이에, 배치되어, 전략과) or a longer common noun (정보, 전공, 김+교수,
         # 문+대통령) is not one.
-        end, limit = start, len(window) if after else word_end
-        while (rest and rest[0].start == end and rest[0].start + rest[0].len <= limit and rest[0].form not in self.titles
-               and (rest[0].tag == "NNP" or (rest[0].tag in _NAME_PART and rest[0].len == 1))):
+        end, limit = start + rest[0].len, len(window) if after else word_end
+        rest = rest[1:]
+        while rest and rest[0].start == end and rest[0].start + rest[0].len <= limit and self._name_part(rest[0]):
             end = rest[0].start + rest[0].len
             rest = rest[1:]
         name = window[start:end]
@@ -228,6 +248,26 @@ class PiiMasker:
             if not window[end:].startswith(self.titles):
                 return 0
         return len(name)
+
+    def _name_part(self, token) -> bool:
+        """Whether ``token``, glued to a name's first proper noun, continues the name."""
+        if token.form in self.titles:
+            return False
+        return token.tag == "NNP" or (token.tag in _NAME_PART and token.len == 1 and token.form not in _NOT_NAME_PARTS)
+
+    def _unknown_name(self, token) -> bool:
+        """An unknown word of a name's shape: Kiwi tags words it does not know, like most people's
+        names, NNG or NNP by context (박서연/NNG at the end of a text, 박서연/NNP before a title);
+        a known common noun (지원금, 연구실) is not one.  Three syllables, or four after a
+        two-syllable surname, and not followed by anything but a particle (checked by the caller)."""
+        if token.tag != "NNG" or not (token.len == 3 or (token.len == 4 and token.form.startswith(COMPOUND_SURNAMES))):
+            return False
+        if token.id not in self._unknown:
+            try:
+                self._unknown[token.id] = self.kiwi.morpheme(token.id).form == ""
+            except Exception:  # not a Kiwi we know how to ask
+                self._unknown[token.id] = False
+        return self._unknown[token.id]
 
     # ------------------------------------------------------------ masking
 

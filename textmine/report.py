@@ -530,8 +530,14 @@ def build_html(data: dict) -> str:
 # ---------------------------------------------------------------- xlsx and the whole set
 
 def write_xlsx(data: dict, path: Path) -> Path:
-    """``summary.xlsx``: topics, trajectories, phases, lineage, representative opinions; Korean headers."""
+    """``summary.xlsx``: topics, trajectories, phases, lineage, representative opinions; Korean headers.
+
+    No cell is ever a formula (:mod:`textmine.sanitize`): text starting with ``=``, ``+``, ``-``,
+    ``@``... gets a leading ``'`` and every text cell is stored as text (openpyxl would store a
+    string starting with ``=`` as a formula); numbers stay numbers."""
     from openpyxl.utils import get_column_letter
+
+    from textmine.sanitize import neutralize_cell, neutralize_frame
 
     sheets = {"토픽": data["topics"], "추이": data["trajectories"]}
     phase_rows = [{"model": model, "phase": i + 1, "start": p["start"], "end": p["end"], "label": p.get("label", ""),
@@ -546,9 +552,14 @@ def write_xlsx(data: dict, path: Path) -> Path:
         for name, frame in sheets.items():
             if "model" in frame:
                 frame = frame.assign(model=frame["model"].map(MODELS.display))
-            frame = frame.rename(columns=SHEET_HEADERS)
+            frame = neutralize_frame(frame.rename(columns=SHEET_HEADERS))
             frame.to_excel(writer, sheet_name=name, index=False)
             ws = writer.sheets[name]
+            for row in ws.iter_rows():
+                for cell in row:
+                    if isinstance(cell.value, str):
+                        cell.value = neutralize_cell(cell.value)
+                        cell.data_type = "s"
             ws.freeze_panes = "A2"
             for i, col in enumerate(frame.columns, start=1):
                 values = [str(col)] + [str(v) for v in frame[col].head(500).tolist()]

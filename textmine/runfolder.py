@@ -104,9 +104,12 @@ class RunFolder:
         return target
 
     def write_csv(self, name: str, frame: pd.DataFrame) -> Path:
+        from textmine.sanitize import neutralize_frame
+
         target = self.file(name)
-        # UTF-8 with BOM so that Excel opens Korean CSVs correctly.
-        frame.to_csv(target, index=False, encoding="utf-8-sig", lineterminator="\n")
+        # UTF-8 with BOM so that Excel opens Korean CSVs correctly; and since Excel opens them, no
+        # text field may start like a formula (=, +, -, @...: textmine.sanitize).
+        neutralize_frame(frame, csv=True).to_csv(target, index=False, encoding="utf-8-sig", lineterminator="\n")
         return target
 
     def write_parquet(self, name: str, frame: pd.DataFrame) -> Path:

@@ -1,0 +1,102 @@
+"""Ctrl-C and SIGKILL of a real `textmine run` process: nothing half-written, nothing left running,
+and a rerun gives exactly the uninterrupted run's results."""
+import glob
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+pytestmark = pytest.mark.slow
+TEXTMINE = [sys.executable, "-m", "flows"]
+COMPARED = ("topics.csv", "trajectories.csv", "phases.json")
+
+
+def _run_args(corpus, out, cache):
+    return [*TEXTMINE, "run", str(corpus), "--out", str(out), "--models", "lda",
+            "--set", f"run.cache_dir={cache}", "--set", "lda.k_grid=8,10,12", "--set", "lda.seeds=2",
+            "--set", "lda.passes=5"]
+
+
+def _start(args, log: Path):
+    # Its own process group, as a terminal gives a foreground job; output to files, so that a killed
+    # run's children cannot hold a pipe open.
+    proc = subprocess.Popen(args, stdout=open(log.with_suffix(".out"), "w"), stderr=open(log.with_suffix(".err"), "w"),
+                            text=True, start_new_session=True)
+    proc.log = log
+    return proc
+
+
+def _finish(proc, timeout) -> tuple[str, str]:
+    proc.wait(timeout=timeout)
+    return proc.log.with_suffix(".out").read_text(), proc.log.with_suffix(".err").read_text()
+
+
+def _wait_for(condition, proc, timeout=240):
+    start = time.time()
+    while not condition():
+        if proc.poll() is not None:
+            raise AssertionError(f"the run ended before the stage was reached: {_finish(proc, 10)}")
+        if time.time() - start > timeout:
+            raise AssertionError("stage not reached in time")
+        time.sleep(0.1)
+
+
+def _gone(processes, timeout=20) -> list:
+    deadline = time.time() + timeout
+    alive = processes
+    while alive and time.time() < deadline:
+        alive = [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        time.sleep(0.2)
+    return alive
+
+
+def test_ctrl_c_stops_within_seconds_with_one_line_and_nothing_written(small_synth, tmp_path):
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    proc = _start(_run_args(small_synth, out, cache), tmp_path / "run")
+    _wait_for(lambda: glob.glob(str(out / ".partial-*")), proc)
+    time.sleep(2)
+    children = psutil.Process(proc.pid).children(recursive=True)
+    assert children, "the Prefect server should be a child of the run"
+    sent = time.time()
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = _finish(proc, 60)
+    assert proc.returncode == 130 and time.time() - sent < 30
+    assert "textmine: interrupted; nothing written" in err and "Traceback" not in err
+    assert not [p for p in out.iterdir()] if out.exists() else True
+    assert not _gone(children)
+
+
+def test_sigkill_at_three_stages_leaves_no_orphan_and_a_rerun_matches_an_uninterrupted_run(small_synth, tmp_path):
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    stages = {
+        "reading": lambda: glob.glob(str(out / ".partial-*")),
+        "fitting": lambda: glob.glob(str(cache / "work" / "run-*" / "documents.json")),
+        "per-year fits": lambda: len(glob.glob(str(cache / "models" / "*" / "fitted.json"))) >= 1,
+    }
+    for stage, reached in stages.items():
+        proc = _start(_run_args(small_synth, out, cache), tmp_path / stage.replace(" ", "-"))
+        _wait_for(reached, proc)
+        children = psutil.Process(proc.pid).children(recursive=True)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+        alive = _gone(children)
+        assert not alive, f"processes outlived a SIGKILL during {stage}: {[p.cmdline() for p in alive]}"
+
+    rerun = _start(_run_args(small_synth, out, cache), tmp_path / "rerun")
+    stdout, err = _finish(rerun, 600)
+    assert rerun.returncode == 0, err
+    folder = Path(stdout.strip().splitlines()[-1])
+    assert not glob.glob(str(out / ".partial-*")), "stale partial folders were not removed"
+    assert not glob.glob(str(cache / "work" / "*")), "stale work folders were not removed"
+
+    clean = _start(_run_args(small_synth, tmp_path / "clean-out", tmp_path / "clean-cache"), tmp_path / "clean")
+    stdout, err = _finish(clean, 600)
+    assert clean.returncode == 0, err
+    reference = Path(stdout.strip().splitlines()[-1])
+    for name in COMPARED:
+        assert (folder / name).read_bytes() == (reference / name).read_bytes(), name
