@@ -6,5 +6,12 @@ import os
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# The library's own log lines (stage details, cache hits, progress) go into the Prefect run logs too.
+os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "textmine")
 # UMAP/HDBSCAN (BERTopic) compile with numba on first use; a persistent cache pays that once.
 os.environ.setdefault("NUMBA_CACHE_DIR", os.path.expanduser("~/.cache/textmine/numba"))
+
+import logging  # noqa: E402
+
+# The application decides how much of the library's logging to show (the library sets no levels).
+logging.getLogger("textmine").setLevel(logging.INFO)

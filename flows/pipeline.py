@@ -19,11 +19,12 @@ from pathlib import Path
 
 import pandas as pd
 from prefect import flow, get_run_logger, task
-from prefect.artifacts import (create_markdown_artifact, create_progress_artifact, create_table_artifact,
-                               update_progress_artifact)
+from prefect.artifacts import (create_link_artifact, create_markdown_artifact, create_progress_artifact,
+                               create_table_artifact, update_progress_artifact)
 from prefect.cache_policies import NO_CACHE
 
-from textmine import cache, corpus as corpus_io, evaluate, phases as phase_detection, pii, report, runfolder, tokenize
+from textmine import cache, corpus as corpus_io, evaluate, phases as phase_detection, pii, progress, report, runfolder
+from textmine import tokenize
 from textmine import topicmodel
 from textmine.config import Config
 from textmine.registry import MODELS
@@ -232,7 +233,11 @@ def run_model(name: str, data: topicmodel.Documents, data_path: str, config: Con
             keys = {y: topicmodel.year_fit_key(model, data, y, fitted, key) for y in data.years}
             futures = {y: fit_year.submit(name, y, keys[y], model, data_path, key, config.run.cache_dir)
                        for y in data.years}
-            states = {y: f.wait() or f.state for y, f in futures.items()}
+            states = {}
+            for y, future in futures.items():
+                future.wait()
+                states[y] = future.state
+                progress.advance(f"{MODELS.display(name)} per-year fits", len(states), len(futures))
             for y, st in states.items():
                 if st.result() is not None and not store.is_empty(keys[y]) and not store.path(keys[y]).exists():
                     # remembered by Prefect, pruned from the store since: fit again
@@ -287,21 +292,67 @@ def run_pipeline(corpus: str | Path, config: Config) -> Path:
 # ---------------------------------------------------------------- what the Prefect UI shows
 
 class _Stages:
-    """Times each stage into ``seconds`` and moves a Prefect progress artifact as stages finish."""
+    """Times each stage into ``seconds``; shows progress in the Prefect progress artifact and, in a
+    terminal, as a bar on standard error (stages, and units of work within long stages)."""
 
     def __init__(self, total: int):
         self.total, self.done, self.seconds = total, 0, {}
+        self.current, self.fraction, self._last = "", 0.0, -1.0
         self.id = create_progress_artifact(progress=0.0, key="textmine-progress", description="textmine stages done")
+        self.bar = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=100, unit="%", file=sys.stderr, leave=False,
+                            bar_format="{desc} {bar} {percentage:3.0f}% {elapsed}")
 
     @contextmanager
     def __call__(self, name: str):
         start = time.perf_counter()
-        yield
+        self.current, self.fraction = name, 0.0
+        self._show(name)
+        try:
+            with progress.listening(self.within):
+                yield
+        except BaseException as exc:
+            self._failed(name, exc)
+            raise
         self.seconds[name] = round(time.perf_counter() - start, 3)
         self.done += 1
-        update_progress_artifact(self.id, progress=round(100 * min(self.done / self.total, 0.99), 1))
+        self.fraction = 0.0
+        self._show(name)
+
+    def within(self, what: str, done: int, total: int) -> None:
+        """Progress inside the current stage (embedding per year, grid fits, per-year fits)."""
+        self.fraction = done / max(total, 1)
+        self._show(f"{self.current}: {what} {done}/{total}")
+
+    def _show(self, description: str) -> None:
+        percent = round(100 * min((self.done + self.fraction) / self.total, 0.99), 1)
+        if self.bar is not None:
+            self.bar.set_description_str(description[:60])
+            self.bar.n = percent
+            self.bar.refresh()
+        if percent - self._last >= 1 or percent < self._last:  # the API is not told every tick
+            self._last = percent
+            update_progress_artifact(self.id, progress=percent)
+
+    def _failed(self, name: str, exc: BaseException) -> None:
+        """A summary in the Prefect UI of which stage failed and why (the input error's own words)."""
+        if self.bar is not None:
+            self.bar.close()
+        why = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc) or type(exc).__name__
+        try:
+            create_markdown_artifact(key="textmine-failure", description="why the textmine run stopped",
+                                     markdown=f"# textmine run failed\n\nStage **{name}** "
+                                              f"({self.done} of ~{self.total} stages done) stopped:\n\n```\n{why}\n```\n"
+                                              "Nothing was written: the partial run folder was removed.")
+        except Exception:  # noqa: BLE001 - the API may be gone (Ctrl-C); the error itself still surfaces
+            pass
 
     def finish(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
         update_progress_artifact(self.id, progress=100.0)
 
 
@@ -317,6 +368,8 @@ def _artifacts(run_id: str, phases: dict, outputs: dict, evaluation: dict, folde
             lines.append(f"- {MODELS.display(model)}: k={q['num_topics']}, c_npmi={q.get('coherence_c_npmi')}, "
                          f"c_v={q.get('coherence_c_v')}, diversity={q.get('topic_diversity')}")
     create_markdown_artifact(key="textmine-summary", markdown="\n".join(lines), description="textmine run summary")
+    create_link_artifact(key="textmine-report", link=Path(folder, "report.html").resolve().as_uri(),
+                         link_text="report.html", description="the run's report (open it on the machine that ran it)")
     create_table_artifact(key="textmine-phases", description="phases per model", table=[
         {"model": m, "phase": i + 1, "start": str(p["start"]), "end": str(p["end"]), "label": p.get("label", ""),
          "confidence": p.get("confidence")} for m, e in phases.items() for i, p in enumerate(e["phases"])])

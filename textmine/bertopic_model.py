@@ -32,6 +32,7 @@ import numpy as np
 from textmine import evaluate
 from textmine.config import BertopicConfig
 from textmine.errors import TextmineError
+from textmine.progress import advance
 from textmine.topicmodel import OUTLIER, Documents, FittedTopics, TopicModel, quality_summary
 from textmine.topics import topic_label
 
@@ -360,8 +361,11 @@ def fit_global_bertopic(documents: list[str], embeddings: np.ndarray, token_list
     for mcs in candidates:
         size = slice_sizes(n, config, mcs).min_cluster_size
         # UMAP is fitted once per seed (ReusedUMAP); each candidate only re-runs HDBSCAN and c-TF-IDF.
-        runs = [_fit_once(documents, embeddings, reducers[s], size, config, make_vectorizer(vocabulary), embedder)
-                for s in seeds]
+        runs = []
+        for s in seeds:
+            runs.append(_fit_once(documents, embeddings, reducers[s], size, config, make_vectorizer(vocabulary), embedder))
+            advance("BERTopic grid (cluster size x seed)", len(rows) * len(seeds) + len(runs),
+                    len(candidates) * len(seeds))
         runs = [(s, m, t) for s, (m, t) in zip(seeds, runs) if _n_topics(t) >= 2]
         if not runs:
             rows.append({"min_cluster_size": size, "k": 0, "c_v": None, "c_npmi": None, "diversity": None,

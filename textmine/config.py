@@ -345,6 +345,52 @@ class RunConfig(_Settings):
         description="Topic models to fit, in order: " + MODELS.help())
 
 
+class ReportConfig(_Settings):
+    """What a run writes beside the topic models (textmine.extras) and how the report names topics."""
+
+    by: Annotated[list[Annotated[str, Field(min_length=1)]], CommaList, AfterValidator(_dedupe)] = Field(
+        default_factory=list, description="Metadata columns to break the topics down by (breakdowns.csv, "
+                                          "effects.csv, a chart per model and column); none by default, since "
+                                          "some columns (evaluators' names) are personal data.")
+    breakdown_bootstrap: int = Field(200, ge=1, description="Bootstrap replicates (documents resampled within each "
+                                                            "value) for the breakdowns' 95% intervals.")
+    breakdown_min_docs: int = Field(10, ge=1, description="Values with fewer documents are written to the files "
+                                                          "but left out of the report's tables and charts.")
+    labels: OptionalText = Field(None, description="A TOML file naming topics ([lda] then 3 = \"성과 관리\"); "
+                                                   "copied into the run folder as labels.toml and used by the "
+                                                   "report, charts and summary.xlsx.")
+    previous: OptionalText = Field(None, description="A previous run folder: the new topics are matched to its "
+                                                     "topics (topics.csv gains previous_topic and identity) and "
+                                                     "its topic names carry over.")
+    identity_threshold: float = Field(0.5, ge=0, le=1, description="Cosine similarity of topic-word weights a new "
+                                                                   "topic needs to count as a previous run's topic.")
+    wordfreq: bool = Field(True, description="Write word_frequency.csv (frequency and TF-IDF per period and per "
+                                             "consensus phase) and a word cloud per phase.")
+    wordfreq_top_n: int = Field(50, ge=1, description="Words kept per period or phase by frequency and by "
+                                                      "TF-IDF in word_frequency.csv.")
+    networks: bool = Field(True, description="Write a word co-occurrence network per consensus phase (GEXF, "
+                                             "networks.xlsx, nodes.csv, edges.csv, a chart).")
+    network_weight: Literal["npmi", "count"] = Field(
+        "npmi", description="Edge weight: 'npmi' (normalised PMI; pairs no likelier than chance dropped) or "
+                            "'count' (co-occurring opinions; betweenness then collapses onto the most frequent "
+                            "word).")
+    network_unit: Literal["document", "unit"] = Field(
+        "document", description="Co-occurrence within an opinion ('document') or within a token unit ('unit': "
+                                "a sentence when tokenize.unit = sentence).")
+    network_top_n: int = Field(50, ge=2, description="Most frequent words of a phase that become its nodes.")
+    network_min_count: int = Field(2, ge=1, description="A pair becomes an edge when it co-occurs in at least this "
+                                                        "many opinions (units).")
+    network_top_k: int = Field(0, ge=0, description="Keep only edges among the k strongest of one of their words; "
+                                                    "0 = off.")
+    network_max_edges: int = Field(0, ge=0, description="Most edges kept per phase, strongest first; 0 = 3 × "
+                                                        "network_top_n.")
+    network_concor_depth: int = Field(2, ge=1, le=6, description="CONCOR splits: at most 2 ** depth blocks of words.")
+    doc_sheet_rows: int = Field(100_000, ge=0, le=1_000_000, description="Documents listed in summary.xlsx's "
+                                                                         "문서별 토픽 sheet (the first ones in year "
+                                                                         "order; all are in doc_topics.csv); 0 = "
+                                                                         "no sheet.")
+
+
 class Config(_Settings):
     corpus: CorpusConfig = Field(default_factory=CorpusConfig, description="Reading the corpus.")
     tokenize: TokenizeConfig = Field(default_factory=TokenizeConfig, description="Tokenization with Kiwi.")
@@ -355,6 +401,7 @@ class Config(_Settings):
     align: AlignConfig = Field(default_factory=AlignConfig, description="Trajectories, bands and lineage.")
     phases: PhaseConfig = Field(default_factory=PhaseConfig, description="Phases of the topic mix.")
     run: RunConfig = Field(default_factory=RunConfig, description="Seed, folders and models of the run.")
+    report: ReportConfig = Field(default_factory=ReportConfig, description="Word frequencies, networks, topics by metadata, topic names and identity across runs.")
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

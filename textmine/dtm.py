@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from textmine import evaluate, lda
+from textmine.progress import advance
 from textmine.topicmodel import Documents, FittedTopics, TopicModel, quality_summary, topic_scores
 
 
@@ -98,7 +99,10 @@ class DtmTopicModel(TopicModel):
         dictionary = lda.build_dictionary(tokens, self.config.lda)
         k, selection, selected_by = choose_k(tokens, self.config, self.seed, warm_start)
         seeds = [self.seed + i for i in range(c.seeds)]
-        runs = [fit_dtm(tokens, timepoints, len(periods), dictionary, k, c, s) for s in seeds]
+        runs = []
+        for s in seeds:
+            runs.append(fit_dtm(tokens, timepoints, len(periods), dictionary, k, c, s))
+            advance("DTM seeds", len(runs), len(seeds))
         per_period = [_period_topic_word(m, dictionary, len(periods)) for m, _ in runs]
         weights = np.bincount(timepoints, minlength=len(periods)).astype(float)
         overall = [np.tensordot(weights / weights.sum(), p, axes=1) for p in per_period]  # (k, V) per seed

@@ -16,7 +16,9 @@ backend and its version, so reruns and new years only embed what is new.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import time
 import uuid
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
@@ -27,6 +29,8 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from textmine.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 def _normalise(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
@@ -226,7 +230,13 @@ def embed_groups(embedder: Embedder, groups: dict, cache_dir: str | Path | None)
         vectors, hit = cached_embed(embedder, texts, cache_dir) if cache_dir else (embedder.embed(texts), False)
         bounds = np.cumsum([0] + [len(groups[k]) for k in keys])
         return ({k: vectors[a:b] for k, a, b in zip(keys, bounds[:-1], bounds[1:])}, {k: hit for k in keys})
+    from textmine.progress import advance
+
     out, hits = {}, {}
-    for k in keys:
+    for i, k in enumerate(keys):
+        start = time.perf_counter()
         out[k], hits[k] = cached_embed(embedder, groups[k], cache_dir) if cache_dir else (embedder.embed(groups[k]), False)
+        log.info("embeddings of %s: %d texts %s in %.1f s", k, len(groups[k]),
+                 "from the cache" if hits[k] else f"by {embedder.name}", time.perf_counter() - start)
+        advance("embed", i + 1, len(keys))
     return out, hits

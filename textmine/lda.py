@@ -174,11 +174,18 @@ def _n_jobs(config: LdaConfig) -> int:
 
 def fit_many(bow: list, dictionary, jobs: list[tuple[int, int]], config: LdaConfig) -> list:
     """Fit one model per (k, seed) in parallel processes; results in the order of ``jobs``."""
+    from textmine.progress import advance
+
     if _n_jobs(config) == 1 or len(jobs) == 1:
-        return [fit_lda_model(bow, dictionary, k, config, s) for k, s in jobs]
+        fits = []
+        for k, s in jobs:
+            fits.append(fit_lda_model(bow, dictionary, k, config, s))
+            advance("LDA grid (k x seed)", len(fits), len(jobs))
+        return fits
     from textmine.parallel import map_in_processes
 
-    return map_in_processes(fit_lda_model, [(bow, dictionary, k, config, s) for k, s in jobs], _n_jobs(config))
+    return map_in_processes(fit_lda_model, [(bow, dictionary, k, config, s) for k, s in jobs], _n_jobs(config),
+                            stage="LDA grid (k x seed)")
 
 
 def relevance_terms(topic_word: np.ndarray, term_prob: np.ndarray, vocab: Sequence[str], lam: float,

@@ -31,11 +31,19 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def map_in_processes(function: Callable, argument_lists: Iterable[tuple], n_jobs: int) -> list:
-    """``[function(*args) for args in argument_lists]`` in ``n_jobs`` worker processes, in order."""
+def map_in_processes(function: Callable, argument_lists: Iterable[tuple], n_jobs: int, stage: str = "") -> list:
+    """``[function(*args) for args in argument_lists]`` in ``n_jobs`` worker processes, in order
+    (progress reported as jobs finish, under ``stage``)."""
+    from concurrent.futures import as_completed
+
+    from textmine.progress import advance
+
     jobs = list(argument_lists)
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(n_jobs, len(jobs)), mp_context=context, initializer=_die_with_parent,
                              initargs=(os.getpid(),)) as pool:
         futures = [pool.submit(function, *args) for args in jobs]
+        for done, _ in enumerate(as_completed(futures), start=1):
+            if stage:
+                advance(stage, done, len(jobs))
         return [f.result() for f in futures]

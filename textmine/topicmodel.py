@@ -405,11 +405,17 @@ def fit_through_cache(model: TopicModel, data: Documents, store, key: str, corpu
     unless ``reselect``) and stored.  Returns (fitted, what happened, for the manifest)."""
     from textmine.store import selection_key
 
+    import logging
+
+    log = logging.getLogger(__name__)
     fitted = store.get(key, model)
     if fitted is not None:
+        log.info("%s: global model read from the model cache (%s)", model.name, key[:12])
         return fitted, {"global": "cache hit", "key": key}
     selection_id = selection_key(model, corpus)
     warm = None if reselect else store.get_selection(selection_id)
+    log.info("%s: fitting the global model on %d documents%s", model.name, len(data),
+             f" (warm start from the last selection: {warm})" if warm else "")
     fitted = model.fit(data, warm)
     store.put(key, model, fitted)
     chosen = model.selection(fitted)
