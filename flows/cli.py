@@ -38,6 +38,45 @@ def _column_overrides(args: argparse.Namespace) -> dict[str, str]:
             if getattr(args, k, None)}
 
 
+class _ReportSetting(argparse.Action):
+    """A flag that stands for ``--set report.KEY=VALUE``; with ``join``, repeated flags collect their
+    values into one list (``--by 지역 --by 대학명`` -> ``report.by=지역,대학명``)."""
+
+    def __init__(self, option_strings, dest, key: str, join: bool = False, **kwargs):
+        self.key, self.join = key, join
+        super().__init__(option_strings, dest="set", default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, value, option_string=None):
+        items = list(getattr(namespace, "set", None) or [])
+        prefix = f"{self.key}="
+        if self.join:
+            earlier = [i[len(prefix):] for i in items if i.startswith(prefix)]
+            items = [i for i in items if not i.startswith(prefix)]
+            value = ",".join([*earlier[-1:], value])
+        setattr(namespace, "set", [*items, prefix + value])
+
+
+def _labels_file(value: str) -> str:
+    """--labels: a TOML labels file that parses (checked now, before anything starts), as an absolute path."""
+    from textmine.labels import load_labels
+
+    try:
+        load_labels(value)
+    except TextmineError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return str(Path(value).expanduser().resolve())
+
+
+def _previous_run(value: str) -> str:
+    """--previous: a finished run folder, as an absolute path."""
+    from textmine.extras import check_previous
+
+    try:
+        return str(check_previous(value).resolve())
+    except TextmineError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="textmine", description="Topic trajectories and phases of Korean opinions.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -56,6 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="search the k / cluster-size grids again even when an earlier run on this corpus chose them")
     run.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                      help="override any config setting, e.g. --set lda.num_topics=10 (repeatable)")
+    run.add_argument("--by", action=_ReportSetting, key="report.by", join=True, metavar="COLUMN",
+                     help="break the topics down by this metadata column (repeatable; report.by): breakdowns.csv, "
+                          "effects.csv, a chart per model and column")
+    run.add_argument("--labels", action=_ReportSetting, key="report.labels", type=_labels_file, metavar="FILE",
+                     help="topic names, a TOML file ([lda] then 3 = \"성과 관리\"; report.labels), used by the report "
+                          "and copied into the run folder as labels.toml")
+    run.add_argument("--previous", action=_ReportSetting, key="report.previous", type=_previous_run,
+                     metavar="RUN_DIR", help="a previous run folder: match the new topics to its topics and carry "
+                                             "its topic names over (report.previous)")
     _column_flags(run)
 
     validate = sub.add_parser("validate", help="check a corpus without fitting anything")
@@ -65,6 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     rep = sub.add_parser("report", help="rebuild charts, report.html and summary.xlsx of a finished run")
     rep.add_argument("run_dir", help="a run folder written by textmine run")
+    rep.add_argument("--labels", metavar="FILE",
+                     help="topic names, a TOML file ([lda] then 3 = \"성과 관리\"): the report, charts and "
+                          "summary.xlsx use them, and the file replaces the run folder's labels.toml")
 
     terms = sub.add_parser("terms", help="suggest domain terms for the profile's user dictionary")
     terms.add_argument("corpus", help="corpus file or folder")
@@ -203,6 +254,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    import shutil
+
+    import pandas as pd
+
     from textmine.report import build_outputs
 
     run = Path(args.run_dir)
@@ -210,6 +265,17 @@ def cmd_report(args: argparse.Namespace) -> int:
     if missing:
         raise TextmineError(f"not a finished run folder: {', '.join(missing)} missing", file=run,
                             fix="pass a folder printed by 'textmine run'")
+    if args.labels:
+        from textmine import labels as labels_mod
+
+        names = labels_mod.load_labels(args.labels)  # a bad file stops here, before anything is changed
+        unknown = labels_mod.unknown_topics(names, pd.read_csv(run / "topics.csv", encoding="utf-8-sig"))
+        if unknown:
+            print(f"textmine: warning: {args.labels} names topics this run does not have (ignored): "
+                  + ", ".join(unknown), file=sys.stderr)
+        target = run / labels_mod.LABELS_FILE
+        if Path(args.labels).resolve() != target.resolve():
+            shutil.copyfile(args.labels, target)
     for name in build_outputs(run):
         print(run / name)
     return 0

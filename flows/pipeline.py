@@ -25,7 +25,7 @@ from prefect.cache_policies import NO_CACHE
 
 from textmine import cache, corpus as corpus_io, evaluate, phases as phase_detection, pii, progress, report, runfolder
 from textmine import tokenize
-from textmine import topicmodel
+from textmine import extras, topicmodel
 from textmine.config import Config
 from textmine.registry import MODELS
 from textmine.preflight import check_run
@@ -147,6 +147,13 @@ def write_outputs(run: runfolder.RunFolder, outputs: dict, phases: dict, evaluat
     run.write_json("manifest.json", manifest)
 
 
+@task(name="analyses", **STAGE)
+def write_analyses(run: runfolder.RunFolder, data, phases: dict, outputs: dict, config: Config) -> dict:
+    """Word frequencies, networks, topics by metadata, document tables, identity and labels (textmine.extras);
+    returns what the manifest records."""
+    return extras.write_analyses(run, data, phases, outputs, config)
+
+
 @task(name="report", **STAGE)
 def build_report(run_path: Path, config: Config) -> list[str]:
     """Charts, report.html and summary.xlsx, from the files the run has written."""
@@ -201,6 +208,9 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
                                         "misses": [y for y, r in per_year.items() if not r["cached"]]},
                         "model_cache": model_cache})
             write_outputs(run, outputs, phases, evaluation, manifest)
+        with stage("analyses"):
+            manifest["analyses"] = write_analyses(run, data, phases, outputs, config)
+            run.write_json("manifest.json", manifest)  # the report reads the analyses' settings from it
         with stage("report"):
             build_report(run.path, config)
         runfolder.finish_manifest(run, manifest, stage.seconds)

@@ -230,7 +230,8 @@ def test_warm_rerun_never_calls_kiwi_and_a_new_year_only_tokenizes_that_year(pre
     assert (warm / "topics.csv").read_bytes() == (grown / "topics.csv").read_bytes()
 
 
-PII = ["010-2345-6789", "kim.sujin@example.ac.kr", "850315-2345678", "김수진", "이현우"]
+PII = ["010-2345-6789", "kim.sujin@example.ac.kr", "850315-2345678", "김수진", "이현우", "6789-0123", "8503152345678",
+       "1234 - 5678", "+82-10-5555", "02)123-4567", "０１０", "홍길동", "김철수", "박영희"]
 
 
 def test_no_planted_pii_reaches_any_output(prefect_harness, small_synth, tmp_path):
@@ -241,14 +242,17 @@ def test_no_planted_pii_reaches_any_output(prefect_harness, small_synth, tmp_pat
     frame = pd.read_csv(corpus / "opinions_2019.csv", dtype=str)
     for i in range(0, 40):
         frame.loc[i, "평가의견"] += (" 김수진 팀장이 상담을 전담함. 이현우 컨설턴트 면담 실시."
-                                 " 문의 010-2345-6789, kim.sujin@example.ac.kr, 주민번호 850315-2345678.")
+                                 " 문의 010-2345-6789, kim.sujin@example.ac.kr, 주민번호 850315-2345678."
+                                 " 연락처 (010)6789-0123, 8503152345678, 010 - 1234 - 5678, +82-10-5555-1234,"
+                                 " +82-(0)10-5555-6789, 02)123-4567, ０１０－２２２２－３３３３."
+                                 " 팀장 홍길동이 확인함. 김철수(팀장) 배석. 박영희 주무관 참석.")
     frame.to_csv(corpus / "opinions_2019.csv", index=False, encoding="utf-8-sig")
     cache_dir = tmp_path / "cache"
     folder = run_pipeline(corpus, _config(tmp_path / "out", **{"run.cache_dir": str(cache_dir),
                                                                "run.models": "lda,bertopic"}))
     assert (folder / "models" / "bertopic-global" / "topics.json").is_file()
     masked = _manifest(folder)["pii_masked"]
-    assert masked["phone"] == 40 and masked["email"] == 40 and masked["rrn"] == 40 and masked["name"] == 80
+    assert masked["phone"] == 40 * 7 and masked["email"] == 40 and masked["rrn"] == 40 * 2 and masked["name"] == 40 * 5
 
     texts = []
     for path in list(folder.rglob("*")) + list(cache_dir.rglob("*")):
@@ -258,6 +262,11 @@ def test_no_planted_pii_reaches_any_output(prefect_harness, small_synth, tmp_pat
             texts += [f.astype(str).to_string() for f in pd.read_excel(path, sheet_name=None).values()]
         elif path.is_file() and path.suffix not in (".png", ".npy", ".safetensors"):  # numbers only
             texts.append(path.read_text(encoding="utf-8-sig"))
+    # ... and what the Prefect UI shows: every artifact of the run.
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        texts += [str(a.data) + str(a.description) for a in client.read_artifacts()]
     assert texts
     for secret in PII:
         assert not any(secret in t for t in texts), secret

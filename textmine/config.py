@@ -170,8 +170,8 @@ class LdaConfig(_Settings):
     num_topics: TopicsOrAuto = Field("auto", description="'auto' picks k from k_grid by coherence, diversity and "
                                                          "seed stability; an integer fixes it.")
     k_grid: Annotated[list[TopicCount], CommaList] = Field(
-        default_factory=lambda: [6, 8, 10, 12, 14, 16], min_length=1,
-        description="Topic counts tried when num_topics is 'auto' (each at least 2).")
+        default_factory=lambda: [6, 8, 10, 12, 14, 16], min_length=1, max_length=50,
+        description="Topic counts tried when num_topics is 'auto' (each at least 2; at most 50 of them).")
     seeds: int = Field(3, ge=1, description="Seeds per k (run.seed, run.seed + 1, ...): stability is measured "
                                             "across them.")
     passes: int = Field(10, ge=1, description="gensim: passes over the corpus.")
@@ -270,8 +270,8 @@ class BertopicConfig(_Settings):
                             "documents (at least min_cluster_floor) and keeps the best by c_v, c_npmi, diversity "
                             "and outlier share; an integer fixes it.")
     min_cluster_fractions: Annotated[list[OpenFraction], CommaList] = Field(
-        default_factory=lambda: [0.005, 0.01, 0.02], min_length=1,
-        description="Shares of the slice's documents tried as min_cluster_size (each between 0 and 1).")
+        default_factory=lambda: [0.005, 0.01, 0.02], min_length=1, max_length=20,
+        description="Shares of the slice's documents tried as min_cluster_size (each between 0 and 1; at most 20).")
     min_cluster_floor: int = Field(5, ge=2, description="Least min_cluster_size tried by 'auto'.")
     num_topics: TopicsOrAuto = Field("auto", description="'auto' keeps HDBSCAN's topics; an integer merges them "
                                                          "toward that many (BERTopic reduce_topics).")
@@ -430,6 +430,9 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
             raise ConfigError("config file not found", file=path, fix="pass an existing TOML file to --config")
         try:
             table = tomllib.loads(path.read_text(encoding="utf-8"))
+        except RecursionError:
+            raise ConfigError("nested too deeply to be a config file", file=path,
+                              fix="a config has flat [section] tables of settings (see README, Configuration)") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"not valid TOML ({exc})", file=path, fix="fix the TOML syntax") from None
         for section, values in table.items():

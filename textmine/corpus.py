@@ -1044,7 +1044,7 @@ def _metadata_files(folder: Path) -> set[Path]:
     profile = folder / "profile.toml"
     try:
         name = tomllib.loads(profile.read_text(encoding="utf-8")).get("dictionary_file")
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError):
         return set()
     return {(folder / str(name)).resolve()} if name else set()
 
@@ -1168,6 +1168,8 @@ def read_corpus_toml(root: Path) -> dict[str, Any]:
         return {}
     try:
         data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise CorpusError("nested too deeply", file=toml_path, fix="corpus.toml holds flat column settings") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise CorpusError(f"not valid TOML ({exc})", file=toml_path, fix="fix the TOML syntax") from None
     data = data.get("columns", data)

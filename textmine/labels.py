@@ -55,6 +55,8 @@ def load_labels(path: str | Path) -> dict[str, dict[int, str]]:
         raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except UnicodeDecodeError:
         raise ConfigError("the labels file is not UTF-8 text", file=path, fix="save it as UTF-8") from None
+    except RecursionError:
+        raise ConfigError("the labels file is nested too deeply", file=path, fix=_FIX_FORMAT) from None
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"not a valid TOML file: {err}", file=path,
                           fix=_FIX_FORMAT + '; quote names with "..."') from None

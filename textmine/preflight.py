@@ -32,8 +32,17 @@ def check_writable(folder: str | Path, setting: str) -> None:
                           fix=f"choose a writable folder for {setting}, or free space") from None
 
 
+# The config travels to the Prefect API as the flow run's parameters (and is shown in its form);
+# real configs are a few KB, and Prefect refuses parameters of several MB with an HTTP error.
+MAX_CONFIG_BYTES = 256_000
+
+
 def check_run(corpus_path: str | Path, config) -> corpus_io.Corpus:
     """Check a run before it starts; returns the corpus it read (so the flow need not read it twice)."""
+    size = len(config.model_dump_json().encode())
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError(f"the configuration is {size:,} bytes; at most {MAX_CONFIG_BYTES:,} can be passed to "
+                          "the Prefect API", fix="shorten the long values (column names, paths, lists) in the config")
     check_writable(config.run.out_dir, "--out (run.out_dir)")
     check_writable(config.run.cache_dir, "run.cache_dir")
     corpus = corpus_io.load_corpus(corpus_path, config.corpus)

@@ -31,7 +31,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from textmine import charts
+from textmine import charts, extras
 from textmine.registry import MODELS, PHASE_DETECTORS
 
 SHEET_HEADERS = {
@@ -44,6 +44,10 @@ SHEET_HEADERS = {
     "from_label": "이전 레이블", "to_label": "다음 레이블", "from_share": "이전 비중", "to_share": "다음 비중",
     "chain": "계보", "chain_label": "계보 이름", "phase": "시기", "start": "시작", "end": "끝",
     "confidence": "신뢰도", "doc_id": "문서 ID", "probability": "확률", "text": "의견(개인정보 가림)",
+    "label_original": "자동 레이블", "previous_topic": "이전 실행 토픽", "previous_label": "이전 실행 레이블",
+    "previous_similarity": "이전 실행 유사도", "identity": "이전 실행 대비", "column": "메타데이터", "value": "값",
+    "low": "하한", "high": "상한", "rest_share": "나머지 비중", "diff": "차이", "excludes_zero": "구간이 0 제외",
+    "n_rest": "나머지 문서 수", "plotted": "보고서 표시", "words": "단어", "frequency": "빈도",
 }
 # summary.xlsx only; the report's wording for lineage kinds is in templates/names.j2.
 KIND_KO = {"continue": "이어짐", "split": "분화", "merge": "통합", "birth": "등장", "death": "소멸"}
@@ -52,19 +56,33 @@ TEMPLATE = "report.html.j2"
 
 
 def load_run(run_dir: str | Path) -> dict:
+    """A run folder's files as frames and dicts, ready to show: the CSVs' spreadsheet neutralisation
+    undone (:func:`textmine.sanitize.restore_frame`; the xlsx writer neutralises again), the additions
+    of :mod:`textmine.extras` read, and the run's ``labels.toml`` applied to every table, phase entry
+    and chart input that shows a global topic (the files keep the automatic labels)."""
+    from textmine import labels as labels_mod
+    from textmine.sanitize import restore_frame
+
     run = Path(run_dir)
 
     def csv(name):
         path = run / name
-        return pd.read_csv(path, encoding="utf-8-sig") if path.is_file() else None
+        return restore_frame(pd.read_csv(path, encoding="utf-8-sig")) if path.is_file() else None
 
     def js(name):
         path = run / name
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
-    return {"path": run, "manifest": js("manifest.json"), "phases": js("phases.json"),
+    data = {"path": run, "manifest": js("manifest.json"), "phases": js("phases.json"),
             "evaluation": js("evaluation.json"), "topics": csv("topics.csv"), "trajectories": csv("trajectories.csv"),
-            "lineage": csv("lineage.csv"), "representatives": csv("representative_docs.csv")}
+            "lineage": csv("lineage.csv"), "representatives": csv("representative_docs.csv"),
+            **extras.load_analyses(run)}
+    names = extras.read_labels(run)
+    data["labels"] = names
+    data["labels_unknown"] = labels_mod.unknown_topics(names, data["topics"]) \
+        if names and data["topics"] is not None else []
+    extras.rename(data, names)
+    return data
 
 
 def models_of(data: dict) -> list[str]:
@@ -203,17 +221,34 @@ def render_charts(data: dict, cache_dir: str | Path | None = None) -> list[str]:
             figures[f"lineage_{model}.png"] = (charts.plot_lineage, lineage[lineage["model"] == model],
                                                f"{name} 연도별 토픽 계보")
         for filename, (draw, *inputs) in figures.items():
-            target = run / "charts" / filename
-            cached = _cached_chart(cache_dir, draw, inputs)
-            if cached is not None and cached.is_file():
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(cached, target)
-            else:
-                charts.save_figure(draw(*inputs), target)
-                if cached is not None:
-                    _store_chart(target, cached)
+            if _draw_chart(run / "charts" / filename, draw, inputs, cache_dir):
+                written.append(f"charts/{filename}")
+    # Word clouds, networks and topics by metadata (textmine.extras), from their files.
+    for filename, (draw, *inputs) in extras.chart_specs(data, MODELS.display).items():
+        if _draw_chart(run / "charts" / filename, draw, inputs, cache_dir):
             written.append(f"charts/{filename}")
     return written
+
+
+def _draw_chart(target: Path, draw, inputs: list, cache_dir) -> bool:
+    """``draw(*inputs)`` (a Figure, or PNG bytes) saved as ``target``, or copied from the chart cache;
+    False when there was nothing to draw."""
+    cached = _cached_chart(cache_dir, draw, inputs)
+    if cached is not None and cached.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cached, target)
+        return True
+    result = draw(*inputs)
+    if isinstance(result, (bytes, bytearray)):
+        if not result:
+            return False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(result)
+    else:
+        charts.save_figure(result, target)
+    if cached is not None:
+        _store_chart(target, cached)
+    return True
 
 
 def _cached_chart(cache_dir, draw, inputs) -> Path | None:
@@ -483,9 +518,12 @@ def page_context(data: dict) -> dict:
     """Everything the templates show, section by section, as plain data (lists of dicts, numbers,
     display names); the only HTML in it is the plotly charts (:class:`Markup`)."""
     models = models_of(data)
-    return {**_summary(data, models), "phases": _phases(data, models), "trajectories": _trajectories(data, models),
+    trajectories = _trajectories(data, models)
+    added = extras.report_sections(data, lambda name: _image(data["path"], name), MODELS.display,
+                                   plotly_loaded=any(t["plot"] for t in trajectories))
+    return {**_summary(data, models), "phases": _phases(data, models), "trajectories": trajectories,
             "lineage": _lineage(data, models), "topics": _topics(data, models),
-            "comparison": _comparison(data, models), **_evaluation(data, models)}
+            "comparison": _comparison(data, models), **_evaluation(data, models), **added}
 
 
 # ---------------------------------------------------------------- templates
@@ -539,7 +577,12 @@ def write_xlsx(data: dict, path: Path) -> Path:
 
     from textmine.sanitize import neutralize_cell, neutralize_frame
 
-    sheets = {"토픽": data["topics"], "추이": data["trajectories"]}
+    from textmine.identity import IDENTITY_KO
+
+    topics = data["topics"]
+    if topics is not None and "identity" in topics:
+        topics = topics.assign(identity=topics["identity"].map(lambda v: IDENTITY_KO.get(v, v)))
+    sheets = {"토픽": topics, "추이": data["trajectories"]}
     phase_rows = [{"model": model, "phase": i + 1, "start": p["start"], "end": p["end"], "label": p.get("label", ""),
                    "confidence": p.get("confidence"), "top_terms": ", ".join(p.get("top_terms", []))}
                   for model, entry in data["phases"].items() for i, p in enumerate(entry["phases"])]
@@ -548,6 +591,16 @@ def write_xlsx(data: dict, path: Path) -> Path:
         sheets["계보"] = data["lineage"].assign(kind=data["lineage"]["kind"].map(KIND_KO))
     if data["representatives"] is not None:
         sheets["대표 의견"] = data["representatives"]
+    for key, name in (("breakdowns", "메타데이터별 토픽"), ("effects", "메타데이터 차이")):
+        if data.get(key) is not None:
+            sheets[name] = data[key]
+    max_rows = int(((data["manifest"].get("config") or {}).get("report") or {}).get("doc_sheet_rows", 100_000))
+    per_doc, total = extras.document_sheet(data["path"], data["topics"], max_rows, MODELS.display, models_of(data))
+    if per_doc is not None:
+        if total > len(per_doc):  # said in the sheet itself: the rest is in doc_topics.csv
+            note = {per_doc.columns[0]: f"처음 {len(per_doc):,}건만 실었습니다 (전체 {total:,}건: doc_topics.csv)"}
+            per_doc = pd.concat([per_doc, pd.DataFrame([note])], ignore_index=True)
+        sheets["문서별 토픽"] = per_doc
     with pd.ExcelWriter(path, engine="openpyxl") as writer:
         for name, frame in sheets.items():
             if "model" in frame:

@@ -160,6 +160,9 @@ def _read_profile_file(path: Path) -> dict:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError("profile file not found", file=path, fix="check tokenize.profile in the config") from None
+    except RecursionError:
+        raise ConfigError("profile is nested too deeply", file=path,
+                          fix="a profile holds flat lists and tables (see textmine/profiles/default.toml)") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"profile is not valid UTF-8 TOML ({exc})", file=path, fix="fix the TOML syntax") from None
     return _check_profile(data, path)
