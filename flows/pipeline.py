@@ -167,7 +167,7 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
     """Run every stage on ``corpus`` and return the finished run folder."""
     logger = get_run_logger()
     started = datetime.now(timezone.utc)
-    stage = _Stages(total=8 + 4 * len(config.run.models))
+    stage = _Stages(total=9 + 4 * len(config.run.models))
     with runfolder.RunFolder(config.run.out_dir, run_id) as run:
         logger.info("run folder (being written): %s", run.path)
         with stage("ingest"):
@@ -184,13 +184,8 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
             with stage("embed"):
                 embedding = embed(data, config)
 
-        # Per-year fits in other processes (process and Dask runners) read the documents from files.
-        data_path = topicmodel.save_documents(data, work_folder(config, run))
-        try:
+        with documents_on_disk(data, config, run) as data_path:
             fitted = {name: run_model(name, data, data_path, config, corpus, run, stage) for name in config.run.models}
-        finally:
-            topicmodel.forget_documents(data_path)
-            shutil.rmtree(data_path, ignore_errors=True)
         outputs = {name: out for name, (out, _) in fitted.items()}
         model_cache = {name: cache for name, (_, cache) in fitted.items()}
 
@@ -281,6 +276,18 @@ def task_runner(config: Config):
         return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True,
                                               "dashboard_address": None})
     return ThreadPoolTaskRunner(max_workers=workers)
+
+
+@contextmanager
+def documents_on_disk(data: topicmodel.Documents, config: Config, run: runfolder.RunFolder):
+    """The documents as files for the fits: per-year fits in other processes (process and Dask runners)
+    read them from the path; removed when the fits are done."""
+    data_path = topicmodel.save_documents(data, work_folder(config, run))
+    try:
+        yield data_path
+    finally:
+        topicmodel.forget_documents(data_path)
+        shutil.rmtree(data_path, ignore_errors=True)
 
 
 def work_folder(config: Config, run: runfolder.RunFolder) -> Path:

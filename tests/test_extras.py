@@ -181,6 +181,27 @@ def test_report_shows_every_addition_with_the_labels(toy_run):
     assert topics.loc[topics["토픽"] == 0, "레이블"].iloc[0] == "성과 관리" and "자동 레이블" in topics
 
 
+def test_document_sheet_is_bounded_and_says_so(toy_run, tmp_path):
+    data = report.load_run(toy_run[0])
+    data["manifest"]["config"]["report"]["doc_sheet_rows"] = 10
+    report.write_xlsx(data, tmp_path / "summary.xlsx")
+    sheet = pd.read_excel(tmp_path / "summary.xlsx", sheet_name="문서별 토픽", engine="openpyxl")
+    assert len(sheet) == 11 and sheet.iloc[-1, 0] == "처음 10건만 실었습니다 (전체 96건: doc_topics.csv)"
+
+
+def test_the_report_shows_texts_without_the_csv_neutralisation(toy_run, tmp_path):
+    import shutil
+
+    from textmine.sanitize import neutralize_frame
+
+    folder = tmp_path / "copy"
+    shutil.copytree(toy_run[0], folder)
+    reps = pd.read_csv(folder / "representative_docs.csv", encoding="utf-8-sig").assign(text="- 첫 항목")
+    neutralize_frame(reps, csv=True).to_csv(folder / "representative_docs.csv", index=False, encoding="utf-8-sig")
+    assert pd.read_csv(folder / "representative_docs.csv", encoding="utf-8-sig")["text"].eq("'- 첫 항목").all()
+    assert report.load_run(folder)["representatives"]["text"].eq("- 첫 항목").all()
+
+
 def test_previous_run_keeps_identical_topics_and_carries_names(toy_run, tmp_path):
     first, _, config = toy_run
     again = config.model_copy(update={"report": config.report.model_copy(

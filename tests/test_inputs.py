@@ -324,7 +324,7 @@ def _error(path, config=None) -> CorpusError:
 
 def _config(**limits):
     """A corpus config carrying limit overrides the way the lead's CorpusConfig fields will."""
-    return types.SimpleNamespace(**CorpusConfig().model_dump(), **limits)
+    return types.SimpleNamespace(**{**CorpusConfig().model_dump(), **limits})
 
 
 # ==================================================================================== HWPX

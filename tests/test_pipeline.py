@@ -12,7 +12,14 @@ from textmine.errors import CorpusError
 CHARTS = ("trajectories", "stacked", "heatmap", "phase_terms", "model_selection", "lineage")
 EXPECTED = {"manifest.json", "topics.csv", "trajectories.csv", "phases.json", "doc_topics.parquet",
             "evaluation.json", "lineage.csv", "representative_docs.csv", "report.html", "summary.xlsx",
-            "topics_over_time.csv", *(f"charts/{c}_{m}.png" for c in CHARTS for m in ("lda", "bertopic"))}
+            "topics_over_time.csv", *(f"charts/{c}_{m}.png" for c in CHARTS for m in ("lda", "bertopic")),
+            # what analysts of Korean text mining expect beside the topics (word frequency, networks), and
+            # the tidy tables R and spreadsheet users read
+            "doc_topics.csv", "documents.parquet", "topic_terms.csv", "word_frequency.csv", "networks/networks.xlsx",
+            "networks/nodes.csv", "networks/edges.csv",
+            *(f"networks/phase{n}_{a}-{b}.gexf" for n, a, b in ((1, 2015, 2017), (2, 2018, 2020), (3, 2021, 2024))),
+            *(f"charts/wordcloud_phase{n}_{a}-{b}.png" for n, a, b in ((1, 2015, 2017), (2, 2018, 2020), (3, 2021, 2024))),
+            *(f"charts/network_phase{n}.png" for n in (1, 2, 3))}
 
 
 def _config(out, **overrides):

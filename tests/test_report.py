@@ -76,7 +76,7 @@ def test_report_opens_in_chromium_with_charts_and_no_javascript_errors(run_folde
 
 def test_summary_xlsx_has_korean_sheets_and_headers(run_folder):
     book = load_workbook(run_folder / "summary.xlsx")
-    assert book.sheetnames == ["토픽", "추이", "시기", "계보", "대표 의견"]
+    assert book.sheetnames == ["토픽", "추이", "시기", "계보", "대표 의견", "문서별 토픽"]
     topics = book["토픽"]
     headers = [c.value for c in topics[1]]
     assert headers[:4] == ["모델", "범위", "토픽", "레이블"]
@@ -87,8 +87,12 @@ def test_summary_xlsx_has_korean_sheets_and_headers(run_folder):
 
 def test_every_chart_is_written(run_folder):
     names = {p.name for p in (run_folder / "charts").glob("*.png")}
-    assert names == {f"{chart}_{model}.png" for model in ("lda", "bertopic") for chart in (
+    model_charts = {f"{chart}_{model}.png" for model in ("lda", "bertopic") for chart in (
         "trajectories", "stacked", "heatmap", "phase_terms", "model_selection", "lineage")}
+    phases = json.loads((run_folder / "phases.json").read_text(encoding="utf-8"))["consensus"]["phases"]
+    per_phase = {f"wordcloud_phase{i}_{p['start']}-{p['end']}.png" for i, p in enumerate(phases, 1)} | \
+                {f"network_phase{i}.png" for i in range(1, len(phases) + 1)}
+    assert names == model_charts | per_phase
 
 
 def test_textmine_report_rebuilds_without_refitting(run_folder, tmp_path, capsys):
@@ -99,7 +103,8 @@ def test_textmine_report_rebuilds_without_refitting(run_folder, tmp_path, capsys
     code, out, _ = run_cli(["report", copy], capsys)
     assert code == 0
     assert (copy / "report.html").is_file() and (copy / "summary.xlsx").is_file()
-    assert len(list((copy / "charts").glob("*.png"))) == 12  # six charts per model
+    drawn = {p.name for p in (copy / "charts").glob("*.png")}
+    assert drawn == {p.name for p in (run_folder / "charts").glob("*.png")}  # every chart, from the files alone
     assert (copy / "report.html").stat().st_size > 100_000
 
 

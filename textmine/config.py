@@ -141,6 +141,15 @@ class CorpusConfig(_Settings):
                                                  "too short to model.")
     korean_min_ratio: float = Field(0.3, ge=0, le=1, description="Below this share of Hangul among letters a text "
                                                                  "is reported as non-Korean.")
+    # Resource limits; none = textmine.corpus's defaults (MAX_DECOMPRESSED_MB 256, MAX_CELL_CHARS 100,000,
+    # MAX_SHEET_CELLS 5,000,000).  Past one: a clear error naming the file and the setting, never a silent cut.
+    max_decompressed_mb: int | None = Field(None, ge=1, description="Most data one file may hold after "
+                                            "decompression (.gz, .xlsx/.hwpx members, .hwp streams), in MB; "
+                                            "none = 256.")
+    max_cell_chars: int | None = Field(None, ge=100, description="Most characters in one cell (an opinion or a "
+                                                                 "value); none = 100,000.")
+    max_sheet_cells: int | None = Field(None, ge=1000, description="Most cells (rows x columns) of one sheet, "
+                                                                   "document table or Parquet file; none = 5,000,000.")
 
 
 class TokenizeConfig(_Settings):
@@ -401,7 +410,9 @@ class Config(_Settings):
     align: AlignConfig = Field(default_factory=AlignConfig, description="Trajectories, bands and lineage.")
     phases: PhaseConfig = Field(default_factory=PhaseConfig, description="Phases of the topic mix.")
     run: RunConfig = Field(default_factory=RunConfig, description="Seed, folders and models of the run.")
-    report: ReportConfig = Field(default_factory=ReportConfig, description="Word frequencies, networks, topics by metadata, topic names and identity across runs.")
+    report: ReportConfig = Field(default_factory=ReportConfig, description="Word frequencies, networks, topics by "
+                                                                           "metadata, topic names and identity "
+                                                                           "across runs.")
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

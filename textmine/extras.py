@@ -28,7 +28,6 @@ refitting, and with renamed topics.  Nothing here imports Prefect.
 from __future__ import annotations
 
 import html
-import json
 import math
 import re
 import shutil
@@ -368,7 +367,8 @@ def network_from_tables(nodes: pd.DataFrame, edges: pd.DataFrame | None, setting
     table = nodes[network.NODE_COLUMNS].reset_index(drop=True)
     for r in table.to_dict("records"):
         graph.add_node(r["term"], label=r["term"], **{k: v for k, v in r.items() if k != "term"})
-    rows = edges[network.EDGE_COLUMNS] if edges is not None and len(edges) else pd.DataFrame(columns=network.EDGE_COLUMNS)
+    rows = edges[network.EDGE_COLUMNS] if edges is not None and len(edges) \
+        else pd.DataFrame(columns=network.EDGE_COLUMNS)
     for s, t, w, c, p in rows.itertuples(index=False):
         graph.add_edge(s, t, weight=float(w), count=int(c), npmi=float(p))
     return network.PhaseNetwork(phase=int(first["phase"]), start=first["start"], end=first["end"], label="",
@@ -411,7 +411,9 @@ def draw_breakdown(shares: pd.DataFrame, effects: pd.DataFrame | None, title: st
                        norm=TwoSlopeNorm(vcenter=0.0, vmin=-top * 100, vmax=top * 100))
         for (i, j), v in np.ndenumerate(share.to_numpy()):
             if not np.isnan(v):
-                ax.text(j, i, f"{v * 100:.0f}%{mark.iat[i, j]}", ha="center", va="center", fontsize=7.5)
+                dark = abs(diff.iat[i, j]) > 0.6 * top
+                ax.text(j, i, f"{v * 100:.0f}%{mark.iat[i, j]}", ha="center", va="center", fontsize=7.5,
+                        color="white" if dark else "black")
         names = [f"T{t} {_short(l)}" for t, l in zip(topics["topic"], topics["label"])]
         ax.set_xticks(range(k), names, rotation=40, ha="right", fontsize=8)
         ax.set_yticks(range(n), [_short(v, 20) for v in values], fontsize=8)
@@ -497,8 +499,12 @@ def report_sections(data: dict, image: Callable[[str], str | None], display: Cal
             block["image"] = image(breakdown_chart_name(block["model"], block["column"]))
     out["breakdowns"] = blocks
     out["breakdown_min_docs"] = (analyses.get("breakdowns") or {}).get("min_docs", 10)
-    out["narrative"] = narrative.narrative_context(data["phases"], data.get("trajectories"), models,
-                                                   boundaries="consensus" if len(data["phases"]) > 1 else None,
+    # The consensus boundaries with each model's shares; one model's own phases are its consensus.
+    traj = data.get("trajectories")
+    if traj is not None and "period" not in traj and "year" in traj:  # written before periods were recorded
+        traj = traj.assign(period=traj["year"])
+    out["narrative"] = narrative.narrative_context(data["phases"], traj, models,
+                                                   boundaries="consensus" if len(models) > 1 else None,
                                                    display=display)
     out["over_time"] = over_time_context(data.get("over_time"), display)
     out["identity"] = identity_context(data, display)

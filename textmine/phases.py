@@ -28,14 +28,43 @@ import pandas as pd
 from textmine.errors import TextmineError
 
 
+@dataclass
 class PhaseDetector(ABC):
-    """Fit on a (periods × topics) share matrix; read ``starts_`` (period indices)."""
+    """Fit on a (periods × topics) share matrix; read ``starts_`` (period indices) and ``n_phases_``.
 
-    starts_: list[int]
-    n_phases_: int
+    Subclasses search for boundaries; the settings, the Hellinger transform, the checks and the
+    BIC choice of the number of phases are shared here."""
+
+    n_phases: int | str = "auto"
+    min_size: int = 2
+    max_phases: int = 6
+    scores_: dict[int, dict[str, float]] = field(default_factory=dict, init=False)
 
     @abstractmethod
     def fit(self, shares: np.ndarray) -> "PhaseDetector": ...
+
+    def _prepare(self, shares: np.ndarray) -> tuple[np.ndarray, int, int]:
+        """(Hellinger-transformed shares, most phases to consider, least periods per phase)."""
+        x = np.sqrt(np.clip(np.asarray(shares, dtype=float), 0, None))
+        n = x.shape[0]
+        # With too few periods to split, "auto" finds one phase; a fixed count that cannot fit is an error.
+        k_max = max(1, min(self.max_phases, n // self.min_size)) if self.n_phases == "auto" else int(self.n_phases)
+        if self.n_phases != "auto" and (k_max < 1 or n < self.min_size * k_max):
+            raise TextmineError(
+                f"{n} periods cannot hold {self.n_phases} phases of at least {self.min_size} periods",
+                fix="use fewer phases (--phases), a smaller phases.min_size, or a finer time unit",
+            )
+        self.noise_variance_ = noise_variance(x)
+        return x, k_max, (self.min_size if n >= self.min_size else n)
+
+    def _choose(self, sse: dict[int, float], x: np.ndarray) -> int:
+        """Score each candidate number of phases by BIC and return the chosen (or fixed) number."""
+        n, d = x.shape
+        self.scores_ = {k: {"sse": float(v), "bic": float(v / self.noise_variance_ + (k * d + (k - 1)) * math.log(n * d))}
+                        for k, v in sse.items() if np.isfinite(v)}
+        if self.n_phases == "auto":
+            return min(self.scores_, key=lambda k: (self.scores_[k]["bic"], k))
+        return int(self.n_phases)
 
 
 def _segment_costs(x: np.ndarray) -> np.ndarray:
@@ -66,24 +95,12 @@ def noise_variance(x: np.ndarray) -> float:
     return float(max(np.mean(mad ** 2) / 2, 1e-6))
 
 
-@dataclass
 class SegmentationDetector(PhaseDetector):
-    n_phases: int | str = "auto"
-    min_size: int = 2
-    max_phases: int = 6
-    scores_: dict[int, dict[str, float]] = field(default_factory=dict, init=False)
+    """The optimal partition into K contiguous segments (dynamic programming)."""
 
     def fit(self, shares: np.ndarray) -> "SegmentationDetector":
-        x = np.sqrt(np.clip(np.asarray(shares, dtype=float), 0, None))
-        n, d = x.shape
-        # With too few periods to split, "auto" finds one phase; a fixed count that cannot fit is an error.
-        k_max = max(1, min(self.max_phases, n // self.min_size)) if self.n_phases == "auto" else int(self.n_phases)
-        min_size = self.min_size if n >= self.min_size else n
-        if self.n_phases != "auto" and (k_max < 1 or n < self.min_size * k_max):
-            raise TextmineError(
-                f"{n} periods cannot hold {self.n_phases} phases of at least {self.min_size} periods",
-                fix="use fewer phases (--phases), a smaller phases.min_size, or a finer time unit",
-            )
+        x, k_max, min_size = self._prepare(shares)
+        n = x.shape[0]
         cost = _segment_costs(x)
         # best[k][j]: least cost of splitting rows 0..j-1 into k segments; back[k][j]: last start.
         best = np.full((k_max + 1, n + 1), np.inf)
@@ -95,20 +112,7 @@ class SegmentationDetector(PhaseDetector):
                 totals = best[k - 1, starts] + cost[starts, j]
                 idx = int(np.argmin(totals))  # argmin takes the earliest on ties: deterministic
                 best[k, j], back[k, j] = totals[idx], starts[idx]
-        m = n * d
-        sigma2 = noise_variance(x)
-        self.noise_variance_ = sigma2
-        self.scores_ = {}
-        for k in range(1, k_max + 1):
-            if not np.isfinite(best[k, n]):
-                continue
-            params = k * d + (k - 1)
-            bic = best[k, n] / sigma2 + params * math.log(m)
-            self.scores_[k] = {"sse": float(best[k, n]), "bic": float(bic)}
-        if self.n_phases == "auto":
-            self.n_phases_ = min(self.scores_, key=lambda k: (self.scores_[k]["bic"], k))
-        else:
-            self.n_phases_ = int(self.n_phases)
+        self.n_phases_ = self._choose({k: best[k, n] for k in range(1, k_max + 1)}, x)
         starts, j = [], n
         for k in range(self.n_phases_, 0, -1):
             i = int(back[k, j])
@@ -118,7 +122,6 @@ class SegmentationDetector(PhaseDetector):
         return self
 
 
-@dataclass
 class BinarySegmentationDetector(PhaseDetector):
     """Greedy binary segmentation: split the segment whose best split lowers the error most, again and
     again; the number of phases by the same BIC as :class:`SegmentationDetector` unless fixed.
@@ -127,24 +130,10 @@ class BinarySegmentationDetector(PhaseDetector):
     step is easy to explain, and it agrees with the optimal partition when phases are distinct.
     """
 
-    n_phases: int | str = "auto"
-    min_size: int = 2
-    max_phases: int = 6
-    scores_: dict[int, dict[str, float]] = field(default_factory=dict, init=False)
-
     def fit(self, shares: np.ndarray) -> "BinarySegmentationDetector":
-        x = np.sqrt(np.clip(np.asarray(shares, dtype=float), 0, None))
-        n, d = x.shape
-        k_max = max(1, min(self.max_phases, n // self.min_size)) if self.n_phases == "auto" else int(self.n_phases)
-        if self.n_phases != "auto" and n < self.min_size * k_max:
-            raise TextmineError(
-                f"{n} periods cannot hold {self.n_phases} phases of at least {self.min_size} periods",
-                fix="use fewer phases (--phases), a smaller phases.min_size, or a finer time unit",
-            )
-        min_size = self.min_size if n >= self.min_size else n
+        x, k_max, min_size = self._prepare(shares)
+        n = x.shape[0]
         cost = _segment_costs(x)
-        sigma2 = noise_variance(x)
-        self.noise_variance_ = sigma2
         starts, path = [0], {1: [0]}
         while len(starts) < k_max:
             bounds = starts + [n]
@@ -158,15 +147,8 @@ class BinarySegmentationDetector(PhaseDetector):
                 break
             starts = sorted(starts + [best[1]])
             path[len(starts)] = list(starts)
-        self.scores_ = {}
-        for k, st in path.items():
-            bounds = st + [n]
-            sse = float(sum(cost[a, b] for a, b in zip(bounds[:-1], bounds[1:])))
-            self.scores_[k] = {"sse": sse, "bic": sse / sigma2 + (k * d + (k - 1)) * math.log(n * d)}
-        if self.n_phases == "auto":
-            self.n_phases_ = min(self.scores_, key=lambda k: (self.scores_[k]["bic"], k))
-        else:
-            self.n_phases_ = int(self.n_phases)
+        sse = {k: sum(cost[a, b] for a, b in zip(st, st[1:] + [n])) for k, st in path.items()}
+        self.n_phases_ = self._choose(sse, x)
         self.starts_ = path[self.n_phases_]
         return self
 

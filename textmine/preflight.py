@@ -47,6 +47,9 @@ def check_run(corpus_path: str | Path, config) -> corpus_io.Corpus:
     check_writable(config.run.cache_dir, "run.cache_dir")
     corpus = corpus_io.load_corpus(corpus_path, config.corpus)
     evaluate.load_truth(corpus_path)
+    from textmine import extras
+
+    extras.check_report_options(config, corpus.metadata_columns, str(corpus_path))
     tokenize.load_profile(corpus_path, config.tokenize.profile)
     docs = corpus.modelling_docs()
     n_docs = len(docs)
