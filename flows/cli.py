@@ -206,7 +206,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from flows.engine import start_ephemeral_server
     from flows.pipeline import preflight, run_pipeline  # Prefect loads only for commands that need it
 
-    preflight(corpus, config)  # everything that can be checked before the engine starts
+    checked = preflight(corpus, config)  # everything that can be checked before the engine starts
+    for skipped in checked.skipped_files():
+        print(f"textmine: warning: not read: {skipped['path']} ({skipped['reason']})", file=sys.stderr)
     _quiet_user_error_tracebacks()
     start_ephemeral_server()
     folder = run_pipeline(corpus, config)

@@ -42,9 +42,10 @@ STAGE = dict(cache_policy=NO_CACHE, retries=0)
 _CHECKED: dict[tuple, corpus_io.Corpus] = {}
 
 
-def preflight(corpus: str | Path, config: Config) -> None:
+def preflight(corpus: str | Path, config: Config) -> corpus_io.Corpus:
     """Check the run before the engine starts (textmine.preflight); the corpus read here is reused."""
-    _CHECKED[_checked_key(corpus, config)] = check_run(corpus, config)
+    checked = _CHECKED[_checked_key(corpus, config)] = check_run(corpus, config)
+    return checked
 
 
 def _checked_key(corpus, config: Config) -> tuple:
@@ -172,6 +173,8 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
         logger.info("run folder (being written): %s", run.path)
         with stage("ingest"):
             source, truth, profile = ingest(corpus, config)
+        for skipped in source.skipped_files():
+            logger.warning("not read: %s (%s)", skipped["path"], skipped["reason"])
         with stage("mask_pii"):
             docs, pii_masked = mask_pii(source.modelling_docs(), profile, config)
         logger.info("corpus: %d opinions (%s); PII masked: %s", len(docs), source.counts(), pii_masked)

@@ -130,3 +130,15 @@ def test_no_code_path_unpickles_or_evaluates():
 def test_a_config_too_large_for_the_prefect_api(small_synth, tmp_path, capsys):
     code, err = _run(capsys, tmp_path, small_synth, "--set", "corpus.date_col=" + "가" * 200_000)
     assert code == 2 and "at most 256,000 can be passed" in err
+
+
+def test_run_warns_about_files_it_cannot_read(small_synth, tmp_path, capsys):
+    import shutil
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(small_synth, corpus)
+    (corpus / "평가결과.pdf").write_bytes(b"%PDF-1.4 not an opinion table")
+    with pytest.raises(AssertionError, match="engine was started"):  # past the checks: the run would start
+        run_cli(["run", corpus, "--out", tmp_path / "out"], capsys)
+    err = capsys.readouterr().err
+    assert "textmine: warning: not read:" in err and "평가결과.pdf" in err
