@@ -1,7 +1,8 @@
 """The textmine flow: a table of contents over the library's stages.
 
 read -> mask PII -> tokenize (per year) -> [embed] -> each model of ``run.models`` (global fit, per-year
-fits, trajectories/lineage/tables) -> phases -> evaluation -> run folder -> report.
+fits, trajectories/lineage/tables) -> phases -> evaluation -> run folder -> analyses (word frequency,
+networks, breakdowns, identity, labels) -> report.
 
 Every stage is a function of ``textmine`` (tested there without Prefect); this module only makes
 each stage a Prefect task (per year and per model where a stage is), times it, and moves the
@@ -23,17 +24,16 @@ from prefect.artifacts import (create_link_artifact, create_markdown_artifact, c
                                create_table_artifact, update_progress_artifact)
 from prefect.cache_policies import NO_CACHE
 
-from textmine import cache, corpus as corpus_io, evaluate, phases as phase_detection, pii, progress, report, runfolder
-from textmine import tokenize
-from textmine import extras, topicmodel
+from textmine import cache, corpus as corpus_io, evaluate, extras, phases as phase_detection, pii, progress, report
+from textmine import runfolder, tokenize, topicmodel
 from textmine.config import Config
-from textmine.registry import MODELS
 from textmine.preflight import check_run
+from textmine.registry import MODELS
 from textmine.store import ModelStore
 
 # Stages are deterministic functions of their inputs: a retry would fail the same way, so none
-# are retried.  Inputs are large in-memory tables, so Prefect's input hashing is off (textmine
-# caches tokens and embeddings itself, keyed by content).
+# are retried.  Inputs are large in-memory tables, so Prefect's input hashing is off; textmine keys
+# its caches by content itself, and the fits (below) tell Prefect that key.
 STAGE = dict(cache_policy=NO_CACHE, retries=0)
 
 
@@ -44,7 +44,7 @@ _CHECKED: dict[tuple, corpus_io.Corpus] = {}
 
 def preflight(corpus: str | Path, config: Config) -> corpus_io.Corpus:
     """Check the run before the engine starts (textmine.preflight); the corpus read here is reused."""
-    checked = _CHECKED[_checked_key(corpus, config)] = check_run(corpus, config)
+    _CHECKED[_checked_key(corpus, config)] = checked = check_run(corpus, config)
     return checked
 
 
@@ -251,7 +251,8 @@ def run_model(name: str, data: topicmodel.Documents, data_path: str, config: Con
                     # remembered by Prefect, pruned from the store since: fit again
                     states[y] = fit_year.with_options(refresh_cache=True)(
                         name, y, keys[y], model, data_path, key, config.run.cache_dir, return_state=True)
-            yearly = {y: None if store.is_empty(keys[y]) else store.get(keys[y], model) for y in data.years}
+            yearly = {y: topicmodel.relayout(None if store.is_empty(keys[y]) else store.get(keys[y], model),
+                                             fitted.vocabulary) for y in data.years}
             hits = [y for y, st in states.items() if st.name == "Cached" or st.result()["how"] == "cache hit"]
             cache["years"] = {"hits": hits, "misses": [y for y in data.years if y not in hits]}
     with stage(f"summarize_{name}"):

@@ -535,9 +535,14 @@ class BertopicTopicModel(TopicModel):
         return {"min_cluster_fraction": fitted.native["min_cluster_fraction"]}
 
     def fit_year(self, data: Documents, year, fitted: FittedTopics) -> FittedTopics | None:
+        """On the year's own vocabulary (``min_df`` within the year), so the model depends on that year's
+        documents and the chosen cluster fraction only: adding a year leaves it, and its cache entry,
+        unchanged.  :func:`textmine.topicmodel.relayout` lays it onto the global words."""
         idx = data.year_index(year)
         tokens = data.doc_tokens()
-        year_result = fit_yearly_bertopic([" ".join(tokens[i]) for i in idx], data.embeddings[idx], fitted.vocabulary,
+        year_tokens = [tokens[i] for i in idx]
+        year_result = fit_yearly_bertopic([" ".join(t) for t in year_tokens], data.embeddings[idx],
+                                          build_vocabulary(year_tokens, self.settings.min_df),
                                           fitted.native["min_cluster_fraction"], self.settings, self.seed)
         if year_result is None:
             return None
@@ -546,11 +551,7 @@ class BertopicTopicModel(TopicModel):
                                        "outliers": year_result.outliers})
 
     def year_inputs(self, data: Documents, year, fitted: FittedTopics) -> dict | None:
-        tokens = data.doc_tokens()
-        present = {t for i in data.year_index(year) for t in tokens[i]}
-        return {"year_vocabulary": [w for w in fitted.vocabulary if w in present],
-                "global_vocabulary_size": len(fitted.vocabulary),
-                "min_cluster_fraction": fitted.native["min_cluster_fraction"]}
+        return {"min_cluster_fraction": fitted.native["min_cluster_fraction"]}
 
     def year_note(self, data: Documents, year) -> str:
         return f"skipped: fewer than {self.settings.yearly_min_docs} documents or no topic structure"

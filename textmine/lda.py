@@ -395,14 +395,21 @@ class LdaTopicModel(TopicModel):
         return {"k": fitted.num_topics} if self.settings.num_topics == "auto" else None
 
     def fit_year(self, data: Documents, year, fitted: FittedTopics) -> FittedTopics | None:
-        result = fit_yearly_lda(data.year_units(year), fitted.native["dictionary"], fitted.num_topics, self.settings,
-                                self.seed)
+        """On the year's own dictionary (the vocabulary rules applied to the year alone), so the model
+        depends on that year's documents and the global k only: adding a year leaves it, and its
+        cache entry, unchanged.  :func:`textmine.topicmodel.relayout` lays it onto the global words."""
+        tokens = data.year_units(year)
+        if len(tokens) < self.settings.yearly_min_docs:
+            return None
+        try:
+            dictionary = build_dictionary(tokens, self.settings)
+        except TextmineError:  # a year whose every word is too rare or too common: nothing to model
+            return None
+        result = fit_yearly_lda(tokens, dictionary, fitted.num_topics, self.settings, self.seed)
         return None if result is None else to_fitted(result, None, {"num_topics": result.num_topics})
 
     def year_inputs(self, data: Documents, year, fitted: FittedTopics) -> dict | None:
-        present = {t for tokens in data.year_units(year) for t in tokens}
-        return {"year_vocabulary": [w for w in fitted.vocabulary if w in present], "k_global": fitted.num_topics,
-                "global_vocabulary_size": len(fitted.vocabulary)}
+        return {"k_global": fitted.num_topics}
 
     def year_note(self, data: Documents, year) -> str:
         return f"skipped: fewer than {self.settings.yearly_min_docs} documents"

@@ -437,7 +437,8 @@ def year_fit_key(model: TopicModel, data: Documents, year, fitted: FittedTopics,
 def fit_year_through_cache(model: TopicModel, data: Documents, year, fitted: FittedTopics, store,
                            key: str) -> tuple[FittedTopics | None, str]:
     """One year's model from the cache (a year found too small or structureless is remembered too),
-    or fitted and stored.  Returns (model or None, "cache hit" | "fitted")."""
+    or fitted and stored.  Returns (model or None, "cache hit" | "fitted"); the model's topic-word
+    rows are over its own words (see :func:`relayout`)."""
     if store.is_empty(key):
         return None, "cache hit"
     result = store.get(key, model)
@@ -446,6 +447,22 @@ def fit_year_through_cache(model: TopicModel, data: Documents, year, fitted: Fit
     result = model.fit_year(data, year, fitted)
     store.put_empty(key) if result is None else store.put(key, model, result)
     return result, "fitted"
+
+
+def relayout(result: FittedTopics | None, vocabulary: list[str]) -> FittedTopics | None:
+    """A year's model with its topic-word rows laid onto ``vocabulary`` (the global model's words), so
+    every year's topics compare with each other's and the global ones; words outside it are dropped
+    and rows renormalised."""
+    if result is None or result.vocabulary == vocabulary:
+        return result
+    import dataclasses
+
+    position = {w: i for i, w in enumerate(vocabulary)}
+    own = [i for i, w in enumerate(result.vocabulary) if w in position]
+    wide = np.zeros((result.topic_word.shape[0], len(vocabulary)))
+    wide[:, [position[result.vocabulary[i]] for i in own]] = result.topic_word[:, own]
+    sums = wide.sum(axis=1, keepdims=True)
+    return dataclasses.replace(result, topic_word=wide / np.where(sums > 0, sums, 1), vocabulary=list(vocabulary))
 
 
 # ---------------------------------------------------------------- documents as files (for other processes)
