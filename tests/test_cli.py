@@ -55,9 +55,15 @@ def test_run_missing_corpus(tmp_path, capsys):
 
 
 def test_run_unsupported_file(tmp_path, capsys):
+    (tmp_path / "x.docx").write_bytes(b"PK\x03\x04")
+    code, _, err = run_cli(["run", tmp_path / "x.docx", "--out", tmp_path / "out"], capsys)
+    _assert_clean_failure(code, err, tmp_path / "out", "x.docx", "unsupported")
+
+
+def test_run_broken_hwp_file(tmp_path, capsys):
     (tmp_path / "x.hwp").write_bytes(b"\xd0\xcf\x11\xe0")
     code, _, err = run_cli(["run", tmp_path / "x.hwp", "--out", tmp_path / "out"], capsys)
-    _assert_clean_failure(code, err, tmp_path / "out", "x.hwp", "unsupported file type")
+    _assert_clean_failure(code, err, tmp_path / "out", "x.hwp", "not an HWP 5 document")
 
 
 def test_run_folder_without_supported_files(tmp_path, capsys):

@@ -594,7 +594,7 @@ def write_xlsx(data: dict, path: Path) -> Path:
     for key, name in (("breakdowns", "메타데이터별 토픽"), ("effects", "메타데이터 차이")):
         if data.get(key) is not None:
             sheets[name] = data[key]
-    max_rows = int(((data["manifest"].get("config") or {}).get("report") or {}).get("doc_sheet_rows", 100_000))
+    max_rows = int(((data.get("manifest", {}).get("config") or {}).get("report") or {}).get("doc_sheet_rows", 100_000))
     per_doc, total = extras.document_sheet(data["path"], data["topics"], max_rows, MODELS.display, models_of(data))
     if per_doc is not None:
         if total > len(per_doc):  # said in the sheet itself: the rest is in doc_topics.csv
