@@ -595,7 +595,9 @@ def write_xlsx(data: dict, path: Path) -> Path:
         if data.get(key) is not None:
             sheets[name] = data[key]
     max_rows = int(((data.get("manifest", {}).get("config") or {}).get("report") or {}).get("doc_sheet_rows", 100_000))
-    per_doc, total = extras.document_sheet(data["path"], data["topics"], max_rows, MODELS.display, models_of(data))
+    # The per-document sheet is read from the run folder's documents (a run folder's data only).
+    per_doc, total = extras.document_sheet(data["path"], data["topics"], max_rows, MODELS.display, models_of(data)) \
+        if "path" in data else (None, 0)
     if per_doc is not None:
         if total > len(per_doc):  # said in the sheet itself: the rest is in doc_topics.csv
             note = {per_doc.columns[0]: f"처음 {len(per_doc):,}건만 실었습니다 (전체 {total:,}건: doc_topics.csv)"}
