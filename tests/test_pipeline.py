@@ -128,6 +128,17 @@ def test_run_folder_contents(two_runs, small_synth):
     assert set(over_time["period"]) == set(range(2015, 2025)) and over_time["words"].notna().all()
 
 
+@pytest.mark.slow
+def test_a_local_dask_cluster_gives_the_local_runners_outputs(two_runs, small_synth, tmp_path):
+    """Per-year fits on two Dask workers (paths cross the process boundary, not arrays) change nothing."""
+    (local, _), out = two_runs
+    dask = run_pipeline(small_synth, _config(tmp_path / "dask", **{
+        "run.models": "lda,bertopic", "run.task_runner": "dask", "run.max_workers": "2",
+        "run.cache_dir": str(tmp_path / "dask-cache")}))
+    for name in ("topics.csv", "trajectories.csv", "phases.json", "lineage.csv", "topics_over_time.csv"):
+        assert (local / name).read_bytes() == (dask / name).read_bytes(), name
+
+
 def test_planted_phases_are_recovered(two_runs, small_synth):
     (folder, _), _ = two_runs
     truth = json.loads((small_synth / "truth.json").read_text(encoding="utf-8"))
