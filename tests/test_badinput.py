@@ -142,3 +142,16 @@ def test_run_warns_about_files_it_cannot_read(small_synth, tmp_path, capsys):
         run_cli(["run", corpus, "--out", tmp_path / "out"], capsys)
     err = capsys.readouterr().err
     assert "textmine: warning: not read:" in err and "평가결과.pdf" in err
+
+
+def test_a_corpus_larger_than_memory_fails_early_with_advice(small_synth):
+    from textmine.config import Config
+    from textmine.corpus import load_corpus
+    from textmine.errors import TextmineError
+    from textmine.preflight import check_memory
+
+    docs = load_corpus(small_synth).modelling_docs()
+    check_memory(docs, Config(), available=64 * 2**30)  # fits
+    with pytest.raises(TextmineError, match="need about .* GiB of memory") as info:
+        check_memory(docs, Config(), available=1_000_000)
+    assert "Dask" in info.value.fix
