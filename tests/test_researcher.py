@@ -13,6 +13,9 @@ from openpyxl import load_workbook
 
 from conftest import run_cli
 
+# Two real flow runs (one reusing the other's fits): part of the full suite, not the quick loop.
+pytestmark = pytest.mark.slow
+
 
 def _topic_labels(folder):
     """The 토픽 sheet's (topic -> label) of the global LDA topics in summary.xlsx."""

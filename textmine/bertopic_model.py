@@ -15,6 +15,13 @@ What textmine changes from a plain ``BERTopic()`` call, and why:
   that brings their share under the target, so only the least certain documents stay outliers.
 - Seeds are fixed (UMAP random_state; HDBSCAN is deterministic) and the document order is the
   caller's, so the same inputs give the same topics; several seeds give per-topic stability.
+- Seeded topics (the profile's ``[seed_topics]``): the global model uses BERTopic's guided topic
+  modelling (``seed_topic_list``; the seed words are embedded by the run's embedder through
+  :func:`bertopic_backend`), which nudges the documents nearest a seed towards it before UMAP.  Its
+  topics are clusters, not indexed slots, so afterwards each seed names the topic whose c-TF-IDF words
+  rank its seed words best (:func:`textmine.lda.match_seeds`), when one has a seed word in its top 10.
+  Per-year models are not guided (they may run in other processes, without the embedder) but their
+  topics are named by the same matching, so the lineage carries the seed names.
 """
 from __future__ import annotations
 
@@ -89,14 +96,15 @@ class ReusedUMAP:
         return hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()
 
     def fit(self, x, y=None):
-        key = self._hash(x)
+        # Guided topic modelling passes labels (semi-supervised UMAP): they are part of the layout's key.
+        key = self._hash(x) + ("" if y is None else self._hash(np.asarray(y, dtype=np.int64)))
         if key != self._key:
-            self.embedding_ = self.umap_model.fit_transform(x)
+            self.embedding_ = self.umap_model.fit_transform(x) if y is None else self.umap_model.fit_transform(x, y=y)
             self._key = key
         return self
 
     def fit_transform(self, x, y=None):
-        return self.fit(x).embedding_
+        return self.fit(x, y).embedding_
 
     def transform(self, x):
         return self.embedding_ if self._hash(x) == self._key else self.umap_model.transform(x)
@@ -144,7 +152,8 @@ def make_representation(config: BertopicConfig):
 
 def bertopic_backend(embedder):
     """BERTopic's embedding-model interface over a :class:`textmine.embed.Embedder`, needed only by
-    representation models that embed words (MMR, KeyBERT-inspired)."""
+    representation models that embed words (MMR, KeyBERT-inspired) and by guided topic modelling
+    (it embeds each seed's words)."""
     from bertopic.backend import BaseEmbedder
 
     backend = BaseEmbedder()
@@ -152,13 +161,16 @@ def bertopic_backend(embedder):
     return backend
 
 
-def build_bertopic(reducer, min_cluster_size: int, config: BertopicConfig, vectorizer, embedder=None):
+def build_bertopic(reducer, min_cluster_size: int, config: BertopicConfig, vectorizer, embedder=None,
+                   seed_topic_list: list[list[str]] | None = None):
     from bertopic import BERTopic
     from hdbscan import HDBSCAN
 
     representation = make_representation(config)
+    wants_words = representation is not None or bool(seed_topic_list)
     return BERTopic(
-        embedding_model=bertopic_backend(embedder) if (embedder is not None and representation is not None) else None,
+        embedding_model=bertopic_backend(embedder) if (embedder is not None and wants_words) else None,
+        seed_topic_list=seed_topic_list or None,
         umap_model=reducer,
         hdbscan_model=HDBSCAN(min_cluster_size=min_cluster_size, metric="euclidean",
                               cluster_selection_method="eom", prediction_data=True),
@@ -287,10 +299,12 @@ def quiet_fit():
 
 
 def _fit_once(documents: list[str], embeddings: np.ndarray, reducer, min_cluster_size: int,
-              config: BertopicConfig, vectorizer, embedder=None):
-    model = build_bertopic(reducer, min_cluster_size, config, vectorizer, embedder)
+              config: BertopicConfig, vectorizer, embedder=None, seed_topic_list: list[list[str]] | None = None):
+    guided = {"seed_topic_list": seed_topic_list} if seed_topic_list and embedder is not None else {}
+    model = build_bertopic(reducer, min_cluster_size, config, vectorizer, embedder, **guided)
     with quiet_fit():
-        topics, _ = model.fit_transform(documents, embeddings)
+        # Guided topic modelling moves the seeded documents' embeddings in place: it gets a copy.
+        topics, _ = model.fit_transform(documents, embeddings.copy() if guided else embeddings)
     return model, np.asarray(topics)
 
 
@@ -339,13 +353,19 @@ def choose_candidate(rows: list[dict]) -> int:
 
 
 def fit_global_bertopic(documents: list[str], embeddings: np.ndarray, token_lists: Sequence[Sequence[str]],
-                        config: BertopicConfig, seed: int, embedder=None) -> BertopicResult:
+                        config: BertopicConfig, seed: int, embedder=None,
+                        seed_topics: dict | None = None) -> BertopicResult:
     """The global model: min_cluster_size from the grid (or fixed), the most central of the seed runs.
 
     ``documents`` are the Kiwi tokens of each document joined by spaces, ``token_lists`` the same
-    tokens as lists (for coherence), ``embeddings`` one unit row per document.
+    tokens as lists (for coherence), ``embeddings`` one unit row per document.  ``seed_topics``
+    (name -> words) guides every fit of the grid (BERTopic ``seed_topic_list``; needs ``embedder``).
     """
     from gensim.corpora import Dictionary
+
+    seed_topic_list = [list(words) for words in (seed_topics or {}).values()] or None
+    if seed_topic_list and embedder is None:
+        log.warning("BERTopic: seed topics given without an embedder to embed their words: not guided")
 
     n = len(documents)
     if n < 10:
@@ -363,7 +383,8 @@ def fit_global_bertopic(documents: list[str], embeddings: np.ndarray, token_list
         # UMAP is fitted once per seed (ReusedUMAP); each candidate only re-runs HDBSCAN and c-TF-IDF.
         runs = []
         for s in seeds:
-            runs.append(_fit_once(documents, embeddings, reducers[s], size, config, make_vectorizer(vocabulary), embedder))
+            runs.append(_fit_once(documents, embeddings, reducers[s], size, config, make_vectorizer(vocabulary),
+                                  embedder, seed_topic_list))
             advance("BERTopic grid (cluster size x seed)", len(rows) * len(seeds) + len(runs),
                     len(candidates) * len(seeds))
         runs = [(s, m, t) for s, (m, t) in zip(seeds, runs) if _n_topics(t) >= 2]
@@ -432,8 +453,9 @@ def fit_yearly_bertopic(documents: list[str], embeddings: np.ndarray, vocabulary
 
 
 def topics_over_time(result: BertopicResult, documents: list[str], periods: Sequence,
-                     config: BertopicConfig):
-    """BERTopic's topics_over_time: each topic's words and frequency per period (outliers included)."""
+                     config: BertopicConfig, names: dict[int, str] | None = None):
+    """BERTopic's topics_over_time: each topic's words and frequency per period (outliers included);
+    ``names`` are seed names that replace the labels of the topics they matched."""
     order = sorted(set(periods))
     index = {p: i for i, p in enumerate(order)}
     table = result.model.topics_over_time(
@@ -442,7 +464,7 @@ def topics_over_time(result: BertopicResult, documents: list[str], periods: Sequ
     table = table.rename(columns={"Topic": "topic", "Words": "words", "Frequency": "frequency",
                                   "Timestamp": "period"})
     table["period"] = [order[int(i)] for i in table["period"]]
-    labels = dict(enumerate(result.labels()))
+    labels = dict(enumerate(result.labels())) | dict(names or {})
     table["label"] = [labels.get(int(t), "이상치") for t in table["topic"]]
     return table[["topic", "label", "period", "frequency", "words"]].sort_values(["topic", "period"],
                                                                                    ignore_index=True)
@@ -482,7 +504,7 @@ def per_year_outliers(topics: np.ndarray, years: list) -> dict[str, float]:
 
 
 def to_fitted(result: BertopicResult, quality: dict, embeddings: np.ndarray | None = None,
-              min_cluster_fraction: float | None = None) -> FittedTopics:
+              min_cluster_fraction: float | None = None, names: dict[int, str] | None = None) -> FittedTopics:
     """A :class:`BertopicResult` as the model-independent :class:`FittedTopics`."""
     k = result.num_topics
     return FittedTopics(
@@ -491,7 +513,8 @@ def to_fitted(result: BertopicResult, quality: dict, embeddings: np.ndarray | No
         seed_doc_topics=[one_hot(t, int(t.max()) + 1)[:, :-1] for t in result.seed_topics],
         quality=quality, native={"result": result, "min_cluster_fraction": min_cluster_fraction, "folder": None},
         # BERTopic's most typical opinions are those nearest their topic's centroid.
-        representative_scores=typicality(result.topics, embeddings, k) if embeddings is not None else None)
+        representative_scores=typicality(result.topics, embeddings, k) if embeddings is not None else None,
+        seed_names=dict(names or {}))
 
 
 class BertopicTopicModel(TopicModel):
@@ -502,32 +525,65 @@ class BertopicTopicModel(TopicModel):
     needs_embeddings = True
     engine_packages = ("bertopic", "umap-learn", "hdbscan", "scikit-learn")
 
+    def __init__(self, config, seed_topics: dict[str, list[str]] | None = None):
+        super().__init__(config)
+        self.seed_topics = dict(seed_topics or {})  # the profile's [seed_topics]; may also be assigned
+
     def related_settings(self) -> dict:
-        return {"embed": self.config.embed.model_dump(mode="json")}
+        from textmine.lda import seed_settings
+
+        return {"embed": self.config.embed.model_dump(mode="json"), **seed_settings(self.seed_topics)}
+
+    def _seed_embedder(self, data: Documents):
+        """The embedder that embeds the seed words in the documents' vector space: the run's own, or
+        rebuilt (a corpus-fitted one is refitted on the same texts, in the same order, when the
+        documents' vectors came from the cache and it never saw them)."""
+        from textmine.embed import make_embedder
+
+        embedder = data.embedder if data.embedder is not None else make_embedder(self.config.embed, self.seed)
+        if getattr(embedder, "corpus_fitted", False) and not getattr(embedder, "fitted", True):
+            embedder.fit(data.texts)
+        return embedder
 
     def fit(self, data: Documents, warm_start: dict | None = None) -> FittedTopics:
         c = self.settings
+        seeds = self.seed_topics
+        embedder = self._seed_embedder(data) if seeds else data.embedder
         tokens = data.doc_tokens()
         documents = [" ".join(t) for t in tokens]
         warm = warm_start is not None and c.min_cluster_size == "auto"
         if warm:
             size = max(c.min_cluster_floor, int(round(warm_start["min_cluster_fraction"] * len(documents))))
             result = fit_global_bertopic(documents, data.embeddings, tokens, c.model_copy(update={"min_cluster_size": size}),
-                                         self.seed, data.embedder)
+                                         self.seed, embedder, seeds)
             result.selected_by = (f"warm start: min_cluster_size {size} ({warm_start['min_cluster_fraction']:.4f} of the "
                                   "documents) from the previous selection (--reselect to search again)")
         else:
-            result = fit_global_bertopic(documents, data.embeddings, tokens, c, self.seed, data.embedder)
+            result = fit_global_bertopic(documents, data.embeddings, tokens, c, self.seed, embedder, seeds)
         quality = quality_summary(
             result.num_topics, result.selected_by, result.seed, result.scores, result.stability, c.seeds,
             result.selection, min_cluster_size=result.min_cluster_size, vocabulary_size=len(result.vocabulary),
             representation=c.representation, embedding=data.embedding_info,
             outliers={**result.outliers, "per_year_before": per_year_outliers(result.topics_before, data.doc_years),
-                      "per_year_after": per_year_outliers(result.topics, data.doc_years)})
+                      "per_year_after": per_year_outliers(result.topics, data.doc_years)},
+            **self._seed_quality(result, "guided (BERTopic seed_topic_list); named by the best-matching topic"))
         fraction = warm_start["min_cluster_fraction"] if warm else result.min_cluster_size / len(documents)
-        fitted = to_fitted(result, quality, data.embeddings, fraction)
-        fitted.topics_over_time = topics_over_time(result, documents, data.periods, c)
+        names = _names(quality)
+        fitted = to_fitted(result, quality, data.embeddings, fraction, names)
+        fitted.topics_over_time = topics_over_time(result, documents, data.periods, c, names)
         return fitted
+
+    def _seed_quality(self, result: BertopicResult, how: str, log_unknown: bool = True) -> dict:
+        """evaluation.json's ``seed_topics``: each seed's best-matching topic and its words' ranks there."""
+        from textmine.lda import log_unknown_seed_words, match_seeds, seed_uptake
+
+        if not self.seed_topics:
+            return {}
+        uptake = seed_uptake(result.topic_word, result.vocabulary, self.seed_topics,
+                             match_seeds(result.topic_word, result.vocabulary, self.seed_topics), how)
+        if log_unknown:
+            log_unknown_seed_words(self.name, uptake)
+        return {"seed_topics": uptake}
 
     def selection(self, fitted: FittedTopics) -> dict | None:
         if self.settings.min_cluster_size != "auto":
@@ -546,9 +602,14 @@ class BertopicTopicModel(TopicModel):
                                           fitted.native["min_cluster_fraction"], self.settings, self.seed)
         if year_result is None:
             return None
-        return to_fitted(year_result, {"num_topics": year_result.num_topics,
-                                       "min_cluster_size": year_result.min_cluster_size,
-                                       "outliers": year_result.outliers})
+        quality = {"num_topics": year_result.num_topics, "min_cluster_size": year_result.min_cluster_size,
+                   "outliers": year_result.outliers}
+        seeded = self._seed_quality(year_result, "named by the best-matching topic (per-year models are not guided)",
+                                    log_unknown=False)
+        if seeded:
+            quality["seed_topics"] = {n: e["topic"] if e["taken_up"] else None
+                                      for n, e in seeded["seed_topics"].items()}
+        return to_fitted(year_result, quality, names=_names(seeded))
 
     def year_inputs(self, data: Documents, year, fitted: FittedTopics) -> dict | None:
         return {"min_cluster_fraction": fitted.native["min_cluster_fraction"]}
@@ -573,3 +634,9 @@ class BertopicTopicModel(TopicModel):
     def load_native(self, folder: Path, fitted: FittedTopics):
         meta = json.loads((folder / "native.json").read_text(encoding="utf-8"))
         return {"result": None, "min_cluster_fraction": meta["min_cluster_fraction"], "folder": folder / "bertopic"}
+
+
+def _names(quality: dict) -> dict[int, str]:
+    from textmine.lda import seed_names
+
+    return seed_names(quality["seed_topics"]) if quality.get("seed_topics") else {}

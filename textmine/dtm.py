@@ -14,6 +14,14 @@ distribution comes from its period's prior.  So:
 k: fixed by ``dtm.num_topics``, or chosen the way LDA's k is (the same ``lda.k_grid``, seeds and
 scores: c_v, c_npmi, diversity, seed stability) with LDA on the tomotopy engine over the same
 vocabulary — fitting the grid with DTModel itself would cost k-grid × seeds dynamic fits.
+
+Seeded topics (the profile's ``[seed_topics]``) cannot steer it: ``DTModel`` inherits
+``set_word_prior(word, prior)`` (one prior per topic, length k; no per-period form) from LDAModel,
+but its sampler never reads it — measured in tomotopy 0.14: a model with priors of 5 and 50 on three
+seed words for one topic (1e-4 elsewhere), set before or after ``add_doc``, gave the same topics to
+the last digit as one without.  So the DTM is fitted unseeded (k selection included), and each seed
+names the topic whose words rank its seed words best (:func:`textmine.lda.match_seeds`, as for
+BERTopic), when one has a seed word in its top 10; every year's slice keeps those names.
 """
 from __future__ import annotations
 
@@ -83,9 +91,15 @@ class DtmTopicModel(TopicModel):
     section = "dtm"
     engine_packages = ("tomotopy", "gensim")
 
+    def __init__(self, config, seed_topics: dict[str, list[str]] | None = None):
+        super().__init__(config)
+        self.seed_topics = dict(seed_topics or {})  # the profile's [seed_topics]; may also be assigned
+
     def related_settings(self) -> dict:
-        # The vocabulary follows LDA's rules, k may come from LDA's grid, the periods from the time unit.
-        return {"lda": self.config.lda.model_dump(mode="json"), "time_unit": self.config.align.time_unit}
+        # The vocabulary follows LDA's rules, k may come from LDA's grid, the periods from the time unit;
+        # seeds only name topics here, but the names are stored with the fit.
+        return {"lda": self.config.lda.model_dump(mode="json"), "time_unit": self.config.align.time_unit,
+                **lda.seed_settings(self.seed_topics)}
 
     def selection(self, fitted: FittedTopics) -> dict | None:
         return {"k": fitted.num_topics} if self.settings.num_topics == "auto" else None
@@ -116,14 +130,21 @@ class DtmTopicModel(TopicModel):
         terms = lda.top_terms(topic_word, vocab, c.top_n_terms)
         scores = topic_scores(tokens, dictionary, relevant, [[w for w, _ in t] for t in lda.top_terms(topic_word, vocab, 25)],
                               self.seed)
+        extra = {}
+        if self.seed_topics:  # DTModel ignores word priors (see the module's docstring): seeds name topics
+            extra["seed_topics"] = lda.seed_uptake(topic_word, vocab, self.seed_topics,
+                                                   lda.match_seeds(topic_word, vocab, self.seed_topics),
+                                                   "named by the best-matching topic (DTModel ignores word priors)")
+            lda.log_unknown_seed_words(self.name, extra["seed_topics"])
         quality = quality_summary(k, selected_by, seeds[central], scores, stability, c.seeds, selection,
                                   vocabulary_size=len(dictionary), periods=[str(p) for p in periods],
-                                  iterations=c.iterations)
+                                  iterations=c.iterations, **extra)
         fitted = FittedTopics(
             doc_topic=doc_topic, topic_terms=terms, topic_word=topic_word, vocabulary=vocab, relevant_terms=relevant,
             seed_doc_topics=[doc_topic if i == central else _doc_topic(m, a, len(data), k) for i, (m, a) in enumerate(runs)],
             quality=quality, native={"model": model.saves(), "periods": periods,
-                                     "period_topic_word": per_period[central], "seed": seeds[central]})
+                                     "period_topic_word": per_period[central], "seed": seeds[central]},
+            seed_names=lda.seed_names(extra["seed_topics"]) if extra else {})
         fitted.topics_over_time = self._over_time(fitted, per_period[central], periods, doc_topic, data.periods, vocab)
         return fitted
 
@@ -162,7 +183,8 @@ class DtmTopicModel(TopicModel):
         terms = lda.top_terms(topic_word, fitted.vocabulary, self.settings.top_n_terms)
         return FittedTopics(doc_topic=fitted.doc_topic[idx], topic_terms=terms, topic_word=topic_word,
                             vocabulary=fitted.vocabulary, relevant_terms=[[w for w, _ in t] for t in terms],
-                            quality={"num_topics": fitted.num_topics, "source": "time slice of the dynamic model"})
+                            quality={"num_topics": fitted.num_topics, "source": "time slice of the dynamic model"},
+                            seed_names=dict(fitted.seed_names))  # the same topics: the same names
 
     def save(self, fitted: FittedTopics, folder: Path) -> None:
         native = fitted.native

@@ -37,7 +37,11 @@ KIWI_TYPOS = {"none", "basic", "continual", "basic_with_continual", "lengthening
 LIST_KEYS = {"user_words", "stopwords"}
 TABLE_KEYS = {"synonyms", "kiwi", "pii"}
 SCALAR_KEYS = {"version", "pos_tags", "min_token_len", "dictionary_file"}
-PROFILE_KEYS = LIST_KEYS | TABLE_KEYS | SCALAR_KEYS
+# [seed_topics]: "name" = ["word", ...]; guided topics (textmine.lda / bertopic_model / dtm).  Merged by
+# name: a later profile's list for a name replaces the earlier one, new names are added after the others.
+SEED_TOPICS_KEY = "seed_topics"
+MAX_SEED_NAME = 40
+PROFILE_KEYS = LIST_KEYS | TABLE_KEYS | SCALAR_KEYS | {SEED_TOPICS_KEY}
 _SENTENCE_END = re.compile(r"(?<=[.!?。])\s+|\n+")
 
 
@@ -81,6 +85,23 @@ class Profile:
         return self.data.get("dictionary_file")
 
     @property
+    def seed_topics(self) -> dict[str, list[str]]:
+        """Seeded topics in profile order: name -> seed words, written the way tokens are (Latin script
+        upper-cased, synonyms merged), duplicates dropped.  Empty when the profile has none."""
+        synonyms = self.synonyms
+        out: dict[str, list[str]] = {}
+        for name, words in self.data.get(SEED_TOPICS_KEY, {}).items():
+            normal = []
+            for word in words:
+                word = word.strip()
+                word = word.upper() if word.isascii() else word
+                word = synonyms.get(word, word)
+                if word not in normal:
+                    normal.append(word)
+            out[name.strip()] = normal
+        return out
+
+    @property
     def pii_titles(self) -> tuple[str, ...]:
         return tuple(self.data.get("pii", {}).get("titles", []))
 
@@ -89,10 +110,24 @@ class Profile:
         return tuple(self.data.get("pii", {}).get("names", []))
 
     def digest(self) -> str:
-        payload = json.dumps(self.data, ensure_ascii=False, sort_keys=True)
+        """Of everything in the profile.  Seeds count in their order (seed i goes to topic i), and a
+        profile without seeds keeps the digest it had before seeds existed."""
+        payload = self.token_digest_payload()
+        if self.data.get(SEED_TOPICS_KEY):
+            payload += json.dumps(list(self.data[SEED_TOPICS_KEY].items()), ensure_ascii=False)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+    def token_digest(self) -> str:
+        """Of what changes tokens only ([seed_topics] left out): a token cache keyed by it is not
+        invalidated by editing seeds, which only change the models."""
+        return hashlib.sha256(self.token_digest_payload().encode()).hexdigest()[:16]
+
+    def token_digest_payload(self) -> str:
+        payload = json.dumps({k: v for k, v in self.data.items() if k != SEED_TOPICS_KEY}, ensure_ascii=False,
+                             sort_keys=True)
         if self.dictionary_file:
             payload += hashlib.sha256(Path(self.dictionary_file).read_bytes()).hexdigest()
-        return hashlib.sha256(payload.encode()).hexdigest()[:16]
+        return payload
 
 
 def _fail(path: Path, problem: str, fix: str) -> ConfigError:
@@ -135,6 +170,8 @@ def _check_profile(data: dict, path: Path) -> dict:
         raise _fail(path, f"unknown Kiwi model_type '{kiwi['model_type']}'", f"use one of {', '.join(sorted(KIWI_MODEL_TYPES))}")
     if "typos" in kiwi and kiwi["typos"] not in KIWI_TYPOS:
         raise _fail(path, f"unknown Kiwi typos option '{kiwi['typos']}'", f"use one of {', '.join(sorted(KIWI_TYPOS))}")
+    if SEED_TOPICS_KEY in data:
+        _check_seed_topics(data[SEED_TOPICS_KEY], path)
     pii = data.get("pii", {})
     if set(pii) - {"titles", "names"}:
         raise _fail(path, "unknown [pii] option(s)", "[pii] takes titles and names")
@@ -153,6 +190,33 @@ def _check_profile(data: dict, path: Path) -> dict:
                                       file=dict_path, row=number, fix="fix or remove the line")
         data["dictionary_file"] = str(dict_path)
     return data
+
+
+def _check_seed_topics(seeds, path: Path) -> None:
+    """[seed_topics]: names of at most MAX_SEED_NAME characters, each with a non-empty list of single words."""
+    example = '[seed_topics]\n"진로 지도" = ["진로", "탐색", "설계"]'
+    if not isinstance(seeds, dict):
+        raise _fail(path, "'seed_topics' must be a [seed_topics] table of named seed-word lists",
+                    f"write {example}")
+    for name, words in seeds.items():
+        if not name.strip():
+            raise _fail(path, "a seed topic in [seed_topics] has an empty name",
+                        "give it a name (it becomes the topic's label), e.g. " + example.split("\n")[1])
+        if len(name.strip()) > MAX_SEED_NAME:
+            raise _fail(path, f"seed topic name '{name}' in [seed_topics] is {len(name.strip())} characters long, "
+                              f"more than {MAX_SEED_NAME}",
+                        f"shorten it to at most {MAX_SEED_NAME} characters (it is a label in tables and charts)")
+        if not isinstance(words, list) or not words:
+            raise _fail(path, f"seed topic '{name}' in [seed_topics] must be a non-empty list of seed words",
+                        f'write "{name}" = ["word", "word", ...]')
+        for word in words:
+            if not isinstance(word, str) or not word.strip():
+                raise _fail(path, f"seed topic '{name}' in [seed_topics] has a seed word that is not a word "
+                                  f"({word!r})", f'write "{name}" = ["word", "word", ...] with non-empty strings')
+            if len(word.split()) > 1:
+                raise _fail(path, f"seed word '{word}' of seed topic '{name}' in [seed_topics] is more than one word",
+                            "seed words are single tokens: list the words separately, or add the compound to "
+                            "user_words and write it without spaces")
 
 
 def _read_profile_file(path: Path) -> dict:
@@ -174,6 +238,8 @@ def _merge(base: dict, extra: dict) -> dict:
     for key, value in extra.items():
         if key in LIST_KEYS:
             out[key] = out.get(key, []) + [v for v in value if v not in out.get(key, [])]
+        elif key == SEED_TOPICS_KEY:  # by name: a later list replaces, new names come after
+            out[key] = {**out.get(key, {}), **value}
         elif key in TABLE_KEYS:
             merged = dict(out.get(key, {}))
             for k, v in value.items():

@@ -156,6 +156,7 @@ class FittedTopics:
     representative_scores: np.ndarray | None = field(default=None, repr=False)  # documents × k
     topics_over_time: pd.DataFrame | None = None  # topic, label, period, frequency, words
     native: Any = field(default=None, repr=False)  # the engine's own model (saving, transform)
+    seed_names: dict[int, str] = field(default_factory=dict)  # topic -> the profile's seed topic it took up
 
     @property
     def num_topics(self) -> int:
@@ -165,7 +166,8 @@ class FittedTopics:
         return self.relevant_terms if self.relevant_terms else [[t for t, _ in terms] for terms in self.topic_terms]
 
     def labels(self, n_terms: int = 3) -> list[str]:
-        return [topic_label(terms, n_terms) for terms in self.label_terms()]
+        """Each topic's label: a seeded topic's seed name, otherwise its leading distinctive terms."""
+        return [self.seed_names.get(t) or topic_label(terms, n_terms) for t, terms in enumerate(self.label_terms())]
 
     @property
     def dominant(self) -> np.ndarray:
@@ -312,10 +314,12 @@ def lineage(name: str, yearly: dict, threshold: float) -> pd.DataFrame | None:
 def topic_rows(name: str, fitted: FittedTopics, yearly: dict) -> pd.DataFrame:
     """``topics.csv`` rows: the global topics, then each year's mapped onto the global ones."""
     rows = [topics_table(name, fitted.topic_terms, fitted.topic_sizes, relevant=fitted.relevant_terms)]
+    rows[0]["label"] = fitted.labels()  # seed names (otherwise the same terms-based labels)
     for year, r in yearly.items():
         if r is None:
             continue
         table = topics_table(name, r.topic_terms, r.topic_sizes, scope=str(year), relevant=r.relevant_terms)
+        table["label"] = r.labels()
         best, sim = map_to_global(r.topic_word, fitted.topic_word)
         table["global_topic"], table["global_similarity"] = best, sim.round(4)
         rows.append(table)
@@ -365,6 +369,7 @@ def write_fitted(fitted: FittedTopics, folder: Path) -> None:
     (folder / "fitted.json").write_text(json.dumps({
         "topic_terms": fitted.topic_terms, "vocabulary": fitted.vocabulary, "relevant_terms": fitted.relevant_terms,
         "has_outliers": fitted.has_outliers, "quality": fitted.quality, "seeds": len(fitted.seed_doc_topics),
+        **({"seed_names": {str(t): n for t, n in fitted.seed_names.items()}} if fitted.seed_names else {}),
     }, ensure_ascii=False, default=_plain_json), encoding="utf-8")
 
 
@@ -380,7 +385,8 @@ def read_fitted(folder: Path) -> FittedTopics:
         vocabulary=meta["vocabulary"], relevant_terms=meta["relevant_terms"], has_outliers=meta["has_outliers"],
         seed_doc_topics=[np.load(folder / f"seed_doc_topic_{i}.npy") for i in range(meta["seeds"])],
         quality=meta["quality"], representative_scores=np.load(scores) if scores.is_file() else None,
-        topics_over_time=pd.read_parquet(over_time) if over_time.is_file() else None)
+        topics_over_time=pd.read_parquet(over_time) if over_time.is_file() else None,
+        seed_names={int(t): n for t, n in meta.get("seed_names", {}).items()})
 
 
 def _plain_json(value):
