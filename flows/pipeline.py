@@ -188,7 +188,8 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
                 embedding = embed(data, config)
 
         with documents_on_disk(data, config, run) as data_path:
-            fitted = {name: run_model(name, data, data_path, config, corpus, run, stage) for name in config.run.models}
+            fitted = {name: run_model(name, data, data_path, config, corpus, run, stage, profile.seed_topics)
+                      for name in config.run.models}
         outputs = {name: out for name, (out, _) in fitted.items()}
         model_cache = {name: cache for name, (_, cache) in fitted.items()}
 
@@ -219,10 +220,10 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
 
 
 def run_model(name: str, data: topicmodel.Documents, data_path: str, config: Config, corpus: str,
-              run: runfolder.RunFolder, stage) -> tuple[topicmodel.ModelOutput, dict]:
-    """One registered model: global fit, per-year fits (concurrently), the generic outputs, saved models.
-    Returns the outputs and what came from the cache."""
-    model = MODELS.get(name)(config)
+              run: runfolder.RunFolder, stage, seed_topics: dict) -> tuple[topicmodel.ModelOutput, dict]:
+    """One registered model (guided by the profile's seed topics): global fit, per-year fits
+    (concurrently), the generic outputs, saved models.  Returns the outputs and what came from the cache."""
+    model = MODELS.get(name)(config, seed_topics)
     store = ModelStore(config.run.cache_dir)
     key = topicmodel.global_fit_key(model, data)
     with stage(name):

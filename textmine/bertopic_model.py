@@ -525,10 +525,6 @@ class BertopicTopicModel(TopicModel):
     needs_embeddings = True
     engine_packages = ("bertopic", "umap-learn", "hdbscan", "scikit-learn")
 
-    def __init__(self, config, seed_topics: dict[str, list[str]] | None = None):
-        super().__init__(config)
-        self.seed_topics = dict(seed_topics or {})  # the profile's [seed_topics]; may also be assigned
-
     def related_settings(self) -> dict:
         from textmine.lda import seed_settings
 

@@ -84,7 +84,7 @@ def cached_tokenize_units(texts: Sequence[str], profile, config, num_workers: in
     from textmine import tokenize
 
     store = TokenCache(cache_dir) if config.cache else None
-    key = token_key(texts, profile.digest(), {"unit": config.unit, "max_chunk_chars": config.max_chunk_chars})
+    key = token_key(texts, profile.token_digest(), {"unit": config.unit, "max_chunk_chars": config.max_chunk_chars})
     hit = store.get(key) if store else None
     if hit is not None:
         return hit[0], hit[1], True
@@ -107,7 +107,7 @@ def cached_mask(texts: Sequence[str], profile, make_masker, cache_dir: str | Pat
 
     folder = Path(os.path.expanduser(str(cache_dir))) / "pii"
     code = hashlib.sha256(inspect.getsource(pii).encode()).hexdigest()
-    key = texts_digest(texts, json.dumps({"profile": profile.digest(), "code": code}, sort_keys=True))
+    key = texts_digest(texts, json.dumps({"profile": profile.token_digest(), "code": code}, sort_keys=True))
     path = folder / f"{key}.parquet"
     if path.is_file():
         try:

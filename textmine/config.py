@@ -210,6 +210,10 @@ class LdaConfig(_Settings):
                                                        "not modelled.")
     yearly_docs_per_topic: int = Field(10, ge=1, description="Per-year models: at most one topic per this many "
                                                              "documents of the year.")
+    seed_weight: float = Field(1.0, gt=0, description="Seeded topics ([seed_topics] in the profile): prior of a seed "
+                                                      "word in its own topic, in pseudo-counts, on both engines; the "
+                                                      "other topics get 1% of the usual prior for it (0.1-20 measured "
+                                                      "alike; 1.0 best coherence at k=12).")
     save_models: bool = Field(True, description="Save each fitted model under models/ in the run folder (topic-word "
                                                 "weights as .npy, terms as JSON; tomotopy's own binary too).")
 

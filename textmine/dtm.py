@@ -91,10 +91,6 @@ class DtmTopicModel(TopicModel):
     section = "dtm"
     engine_packages = ("tomotopy", "gensim")
 
-    def __init__(self, config, seed_topics: dict[str, list[str]] | None = None):
-        super().__init__(config)
-        self.seed_topics = dict(seed_topics or {})  # the profile's [seed_topics]; may also be assigned
-
     def related_settings(self) -> dict:
         # The vocabulary follows LDA's rules, k may come from LDA's grid, the periods from the time unit;
         # seeds only name topics here, but the names are stored with the fit.

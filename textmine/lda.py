@@ -560,10 +560,6 @@ class LdaTopicModel(TopicModel):
     section = "lda"
     engine_packages = ("gensim", "tomotopy")
 
-    def __init__(self, config, seed_topics: dict[str, list[str]] | None = None):
-        super().__init__(config)
-        self.seed_topics = dict(seed_topics or {})  # the profile's [seed_topics]; may also be assigned
-
     def related_settings(self) -> dict:
         return seed_settings(self.seed_topics, self.settings)
 

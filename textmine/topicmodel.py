@@ -192,10 +192,11 @@ class TopicModel(ABC):
     section: ClassVar[str]                 # the Config attribute holding this model's settings
     needs_embeddings: ClassVar[bool] = False
 
-    def __init__(self, config):
+    def __init__(self, config, seed_topics: dict[str, list[str]] | None = None):
         self.config = config               # the whole textmine.config.Config (run.seed, align...)
         self.settings = getattr(config, self.section)
         self.seed = config.run.seed
+        self.seed_topics = dict(seed_topics or {})  # the profile's [seed_topics]: name -> words, in order
 
     @abstractmethod
     def fit(self, data: Documents, warm_start: dict | None = None) -> FittedTopics:
