@@ -604,7 +604,10 @@ class LdaTopicModel(TopicModel):
         if len(tokens) < self.settings.yearly_min_docs:
             return None
         try:
-            dictionary = build_dictionary(tokens, self.settings)
+            # The year's rare words are pruned as globally, but not its dominant ones: a word in most
+            # of one year's opinions (진로 in 2015) is that year's story, not noise.  Words common in
+            # the whole corpus are left out when the model is laid onto the global dictionary.
+            dictionary = build_dictionary(tokens, self.settings.model_copy(update={"no_above": 1.0}))
         except TextmineError:  # a year whose every word is too rare or too common: nothing to model
             return None
         result = fit_yearly_lda(tokens, dictionary, fitted.num_topics, self.settings, self.seed, self.seed_topics)
