@@ -234,3 +234,25 @@ def test_classical_mds_recovers_distances():
     d = np.linalg.norm(points[:, None] - points[None], axis=2)
     coords = extras.classical_mds(d)
     np.testing.assert_allclose(np.linalg.norm(coords[:, None] - coords[None], axis=2), d, atol=1e-9)
+
+
+def test_topic_hierarchy_is_a_dendrogram_of_every_topic():
+    """The hierarchy view: one leaf per global topic, labels escaped, no script of its own."""
+    import numpy as np
+    import pandas as pd
+
+    from textmine import extras
+
+    rng = np.random.default_rng(1)
+    topic_word = rng.dirichlet(np.ones(30) * 0.2, size=5)
+    topics = pd.DataFrame({"model": "lda", "scope": "global", "topic": range(5),
+                           "label": ["<b>진로</b>", "상담", "취업", "지역", "성과"]})
+    data = {"topics": topics}
+    original = extras._topic_rows
+    extras._topic_rows = lambda d, m: (list(range(5)), topic_word)
+    try:
+        html_out = str(extras.topic_hierarchy(data, "lda", "LDA 토픽 위계", "tree-lda", include_js=False))
+    finally:
+        extras._topic_rows = original
+    assert 'id="tree-lda"' in html_out and "&lt;b&gt;" in html_out and "<b>진로</b>" not in html_out
+    assert all(f"T{t}" in html_out for t in range(5))

@@ -517,6 +517,13 @@ def report_sections(data: dict, image: Callable[[str], str | None], display: Cal
             include_js = False
             maps.append({"key": model, "name": display(model), "plot": fig})
     out["topic_maps"] = maps
+    trees = []
+    for model in models:
+        fig = topic_hierarchy(data, model, f"{display(model)} 토픽 위계", f"tree-{model}", include_js)
+        if fig is not None:
+            include_js = False
+            trees.append({"key": model, "name": display(model), "plot": fig})
+    out["topic_trees"] = trees
     sankeys = []
     lineage = data.get("lineage")
     for model in models:
@@ -673,6 +680,36 @@ def intertopic_map(data: dict, model: str, title: str, div_id: str, include_js: 
     fig.update_layout(title=html.escape(title), height=520, showlegend=False, margin=dict(l=40, r=20, t=60, b=40),
                       xaxis=dict(title="MDS 1", zeroline=True, showticklabels=False),
                       yaxis=dict(title="MDS 2", zeroline=True, showticklabels=False, scaleanchor="x"),
+                      font=dict(family="NanumGothic, 'Malgun Gothic', sans-serif"))
+    return Markup(fig.to_html(full_html=False, include_plotlyjs="inline" if include_js else False,
+                              div_id=re.sub(r"[^a-z0-9_-]", "-", div_id.lower())))
+
+
+def topic_hierarchy(data: dict, model: str, title: str, div_id: str, include_js: bool):
+    """The topics' hierarchy as a dendrogram (BERTopic's ``visualize_hierarchy`` view, for any model):
+    average-linkage clustering of the Jensen-Shannon distances between topic-word rows, so the reader
+    sees which topics would merge first.  Markup for the reasons given in :func:`intertopic_map`."""
+    import plotly.figure_factory as ff
+    from markupsafe import Markup
+    from scipy.cluster.hierarchy import linkage
+    from scipy.spatial.distance import squareform
+
+    found = _topic_rows(data, model)
+    topics = data.get("topics")
+    if found is None or topics is None:
+        return None
+    ids, topic_word = found
+    glob = topics[(topics["model"] == model) & (topics["scope"].astype(str) == "global")].set_index("topic")
+    labels = [html.escape(f"T{t} {glob['label'].get(t, '')}") for t in ids]
+    condensed = squareform(jensen_shannon(topic_word), checks=False)
+
+    def link(_):
+        return linkage(condensed, method="average", optimal_ordering=True)
+
+    fig = ff.create_dendrogram(np.asarray(topic_word), orientation="left", labels=labels, linkagefun=link,
+                               distfun=lambda x: condensed)
+    fig.update_layout(title=html.escape(title), height=max(320, 26 * len(ids)), showlegend=False,
+                      margin=dict(l=220, r=20, t=60, b=40), xaxis=dict(title="젠슨-섀넌 거리"),
                       font=dict(family="NanumGothic, 'Malgun Gothic', sans-serif"))
     return Markup(fig.to_html(full_html=False, include_plotlyjs="inline" if include_js else False,
                               div_id=re.sub(r"[^a-z0-9_-]", "-", div_id.lower())))
