@@ -18,8 +18,8 @@ COMPARED = ("topics.csv", "trajectories.csv", "phases.json")
 
 def _run_args(corpus, out, cache):
     return [*TEXTMINE, "run", str(corpus), "--out", str(out), "--models", "lda",
-            "--set", f"run.cache_dir={cache}", "--set", "lda.k_grid=8,10,12", "--set", "lda.seeds=2",
-            "--set", "lda.passes=5"]
+            "--set", f"run.cache_dir={cache}", "--set", "lda.k_grid=8,10", "--set", "lda.seeds=2",
+            "--set", "lda.passes=3"]
 
 
 def _start(args, log: Path):
