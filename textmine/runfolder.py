@@ -100,7 +100,7 @@ class RunFolder:
 
     def write_json(self, name: str, data: Any) -> Path:
         target = self.file(name)
-        target.write_text(json.dumps(data, ensure_ascii=False, indent=2, default=_json_default), encoding="utf-8")
+        target.write_text(json.dumps(data, ensure_ascii=False, indent=2, default=json_default), encoding="utf-8")
         return target
 
     def write_csv(self, name: str, frame: pd.DataFrame) -> Path:
@@ -118,7 +118,10 @@ class RunFolder:
         return target
 
 
-def _json_default(value: Any):
+def json_default(value: Any):
+    """``json.dumps(default=...)`` for what textmine writes: numpy scalars and arrays, sets, tuples, paths."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
     if hasattr(value, "item"):
         return value.item()
     if isinstance(value, (set, frozenset, tuple)):

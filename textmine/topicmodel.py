@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from textmine import align, evaluate
+from textmine.runfolder import json_default
 from textmine.topics import doc_topics_table, map_to_global, representative_docs, topic_label, topics_table
 
 OUTLIER = -1
@@ -371,7 +372,7 @@ def write_fitted(fitted: FittedTopics, folder: Path) -> None:
         "topic_terms": fitted.topic_terms, "vocabulary": fitted.vocabulary, "relevant_terms": fitted.relevant_terms,
         "has_outliers": fitted.has_outliers, "quality": fitted.quality, "seeds": len(fitted.seed_doc_topics),
         **({"seed_names": {str(t): n for t, n in fitted.seed_names.items()}} if fitted.seed_names else {}),
-    }, ensure_ascii=False, default=_plain_json), encoding="utf-8")
+    }, ensure_ascii=False, default=json_default), encoding="utf-8")
 
 
 def read_fitted(folder: Path) -> FittedTopics:
@@ -388,14 +389,6 @@ def read_fitted(folder: Path) -> FittedTopics:
         quality=meta["quality"], representative_scores=np.load(scores) if scores.is_file() else None,
         topics_over_time=pd.read_parquet(over_time) if over_time.is_file() else None,
         seed_names={int(t): n for t, n in meta.get("seed_names", {}).items()})
-
-
-def _plain_json(value):
-    if hasattr(value, "item"):
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 # ---------------------------------------------------------------- fits through the model cache
@@ -490,7 +483,7 @@ def save_documents(data: Documents, folder: Path) -> str:
     pq.write_table(pa.table({"owner": pa.array(data.unit_owner, pa.int64()),
                              "tokens": pa.array(data.unit_tokens, pa.list_(pa.string()))}), folder / "units.parquet")
     (folder / "documents.json").write_text(json.dumps({"periods": data.periods, "embedding": data.embedding_info},
-                                                      ensure_ascii=False, default=_plain_json), encoding="utf-8")
+                                                      ensure_ascii=False, default=json_default), encoding="utf-8")
     if data.embeddings is not None:
         np.save(folder / "embeddings.npy", data.embeddings)
     _OPEN_DOCUMENTS[str(folder)] = data
