@@ -14,14 +14,13 @@ touches it.
 """
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
 import signal
 import subprocess
 import threading
 
-PR_SET_PDEATHSIG = 1
+from textmine.parallel import die_with_parent, load_libc
+
 _installed = False
 
 
@@ -29,12 +28,9 @@ _libc = None
 
 
 def _detach_and_die_with_parent(parent_pid: int) -> None:
-    """Runs in the server's process between fork and exec (only async-signal-safe work: libc is
-    loaded beforehand, in the parent)."""
+    """Runs in the server's process between fork and exec (libc is loaded beforehand, in the parent)."""
     os.setsid()  # own session and process group: a terminal's Ctrl-C is not delivered to it
-    _libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-    if os.getppid() != parent_pid:  # the parent died before prctl took effect
-        os._exit(1)
+    die_with_parent(_libc, parent_pid, int(signal.SIGKILL))
 
 
 def guard_ephemeral_server() -> None:
@@ -50,7 +46,7 @@ def guard_ephemeral_server() -> None:
         return
     from prefect.server.api import server
 
-    _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    _libc = load_libc()
     original = server.SubprocessASGIServer._run_uvicorn_command
     lock = threading.Lock()
 

@@ -17,18 +17,31 @@ from typing import Callable, Iterable
 PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent(parent: int) -> None:
-    """Worker initializer (a fresh interpreter: the spawn start method)."""
+def load_libc():
+    """The C library, for ``prctl`` (None where there is none: not Linux)."""
     try:
         import ctypes
         import ctypes.util
 
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux: an ordinary worker
+        return libc if hasattr(libc, "prctl") else None
+    except (OSError, AttributeError):
+        return None
+
+
+def die_with_parent(libc, parent: int, signum: int) -> None:
+    """Ask the kernel to send ``signum`` to this process when its parent ends (only async-signal-safe
+    calls: usable between fork and exec when ``libc`` was loaded before the fork)."""
+    if libc is None:
         return
+    libc.prctl(PR_SET_PDEATHSIG, signum, 0, 0, 0)
     if os.getppid() != parent:  # the parent died before the signal was set up
         os._exit(1)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer (a fresh interpreter: the spawn start method)."""
+    die_with_parent(load_libc(), parent, int(signal.SIGTERM))
 
 
 def map_in_processes(function: Callable, argument_lists: Iterable[tuple], n_jobs: int, stage: str = "") -> list:
