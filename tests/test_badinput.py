@@ -155,3 +155,21 @@ def test_a_corpus_larger_than_memory_fails_early_with_advice(small_synth):
     with pytest.raises(TextmineError, match="need about .* GiB of memory") as info:
         check_memory(docs, Config(), available=1_000_000)
     assert "Dask" in info.value.fix
+
+
+def test_when_only_bertopic_does_not_fit_the_advice_names_the_sample_setting(small_synth):
+    from textmine.config import load_config
+    from textmine.corpus import load_corpus
+    from textmine.errors import TextmineError
+    from textmine.preflight import BYTES_PER_DOCUMENT, check_memory, estimated_memory
+
+    docs = load_corpus(small_synth).modelling_docs()
+    base = estimated_memory(len(docs), int(docs["text"].str.len().sum()), ())
+    room = base + 300 * BYTES_PER_DOCUMENT["bertopic"]  # BERTopic on 300 of the ~600 opinions fits
+    with pytest.raises(TextmineError, match="need about") as info:
+        check_memory(docs, load_config(overrides={"scale.mode": "off"}), available=room)
+    assert "BERTopic can cluster about 300 of them" in info.value.fix
+    assert "scale.bertopic_docs_per_year to 30 or less and scale.mode = on" in info.value.fix
+    # the large-corpus plan with 25 a year (250 in all) fits in the same memory
+    check_memory(docs, load_config(overrides={"scale.mode": "on", "scale.bertopic_docs_per_year": 25}),
+                 available=room)

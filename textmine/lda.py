@@ -31,7 +31,7 @@ from typing import Sequence
 
 import numpy as np
 
-from textmine import evaluate
+from textmine import evaluate, scale
 from textmine.config import LdaConfig
 from textmine.errors import TextmineError
 from textmine.topicmodel import Documents, FittedTopics, TopicModel, quality_summary
@@ -567,16 +567,22 @@ class LdaTopicModel(TopicModel):
         c = self.settings
         seeds = self.seed_topics
         warm = warm_start is not None and c.num_topics == "auto" and warm_start["k"] >= len(seeds)
-        result = fit_global_lda(data.unit_tokens, c.model_copy(update={"num_topics": warm_start["k"]}) if warm else c,
-                                self.seed, seeds)
+        scored_on = data.unit_tokens
+        if scale.selects_on_sample(len(data), self.config):
+            result, scored_on = self._fit_large(data, warm_start["k"] if warm else None)
+        else:
+            result = fit_global_lda(data.unit_tokens, c.model_copy(update={"num_topics": warm_start["k"]}) if warm else c,
+                                    self.seed, seeds)
         if warm:
-            result.selected_by = f"warm start: k={warm_start['k']} from the previous selection (--reselect to search again)"
-        if result.selection:
+            how = result.selected_by.partition("; ")[2]  # the large-corpus fit says how it was fitted
+            result.selected_by = (f"warm start: k={warm_start['k']} from the previous selection (--reselect to search "
+                                  "again)" + (f"; {how}" if how else ""))
+        if result.selection and scored_on is data.unit_tokens:
             chosen = next(r for r in result.selection if r["k"] == result.num_topics)
             scores = {m: chosen[m] for m in ("c_v", "c_npmi", "diversity")}
         else:
             terms = [[t for t, _ in topic] for topic in result.topic_terms]
-            scores = {m: evaluate.coherence(None, data.unit_tokens, result.dictionary, terms, m, self.seed)
+            scores = {m: evaluate.coherence(None, scored_on, result.dictionary, terms, m, self.seed)
                       for m in ("c_v", "c_npmi")}
             scores["diversity"] = round(evaluate.topic_diversity(
                 [[t for t, _ in topic] for topic in top_terms(result.topic_word, _vocab(result.dictionary), 25)]), 4)
@@ -593,6 +599,32 @@ class LdaTopicModel(TopicModel):
                                   **extra)
         return to_fitted(result, data, quality, seed_names(extra["seed_topics"]) if seeds else None)
 
+    def _fit_large(self, data: Documents, warm_k: int | None) -> tuple[LdaResult, list]:
+        """The large-corpus plan (textmine.scale): k searched on a stratified sample (unless fixed or
+        warm-started), then one fit of it on every document with the sample grid's most central seed
+        and passes lowered to the plan's budget.  Returns the result and the sample's tokens, on which
+        the final topics are scored (coherence over every document would cost more than the fit)."""
+        c, plan = self.settings, self.config.scale
+        sample = data.subset(scale.stratified_sample(data.doc_years, plan.selection_docs, self.seed))
+        k, seed, searched = warm_k, self.seed, None
+        if k is None and c.num_topics == "auto":
+            searched = fit_global_lda(sample.unit_tokens, c, self.seed, self.seed_topics)
+            k, seed = searched.num_topics, searched.seed
+        elif k is None:
+            k = int(c.num_topics)
+        passes = scale.lda_passes(len(data), self.config)
+        result = fit_global_lda(data.unit_tokens, c.model_copy(update={"num_topics": k, "seeds": 1, "passes": passes}),
+                                seed, self.seed_topics)
+        how = f"one fit on all {len(data):,} documents (seed {seed}"
+        how += f", {passes} passes)" if c.backend == "gensim" else ")"
+        if searched is not None:
+            result.selection, result.stability = searched.selection, searched.stability
+            result.selected_by = (f"{searched.selected_by} on a stratified sample of {len(sample):,} documents; "
+                                  f"{how}, the sample grid's most central seed")
+        else:
+            result.selected_by = f"{'fixed' if warm_k is None else 'warm start'}; {how}"
+        return result, sample.unit_tokens
+
     def selection(self, fitted: FittedTopics) -> dict | None:
         return {"k": fitted.num_topics} if self.settings.num_topics == "auto" else None
 
@@ -600,17 +632,23 @@ class LdaTopicModel(TopicModel):
         """On the year's own dictionary (the vocabulary rules applied to the year alone), so the model
         depends on that year's documents and the global k only: adding a year leaves it, and its
         cache entry, unchanged.  :func:`textmine.topicmodel.relayout` lays it onto the global words."""
-        tokens = data.year_units(year)
+        idx = data.year_index(year)
+        settings = self.settings
+        if scale.is_large(len(data), self.config):  # at most scale.yearly_docs of the year's documents
+            keep = scale.sample_per_year(np.asarray(data.doc_years)[idx], self.config.scale.yearly_docs, self.seed)
+            idx = idx[keep]
+            settings = settings.model_copy(update={"passes": scale.lda_passes(len(idx), self.config)})
+        tokens = data.subset(idx).unit_tokens if len(idx) < len(data.year_index(year)) else data.year_units(year)
         if len(tokens) < self.settings.yearly_min_docs:
             return None
         try:
             # The year's rare words are pruned as globally, but not its dominant ones: a word in most
             # of one year's opinions (진로 in 2015) is that year's story, not noise.  Words common in
             # the whole corpus are left out when the model is laid onto the global dictionary.
-            dictionary = build_dictionary(tokens, self.settings.model_copy(update={"no_above": 1.0}))
+            dictionary = build_dictionary(tokens, settings.model_copy(update={"no_above": 1.0}))
         except TextmineError:  # a year whose every word is too rare or too common: nothing to model
             return None
-        result = fit_yearly_lda(tokens, dictionary, fitted.num_topics, self.settings, self.seed, self.seed_topics)
+        result = fit_yearly_lda(tokens, dictionary, fitted.num_topics, settings, self.seed, self.seed_topics)
         if result is None:
             return None
         quality, names = {"num_topics": result.num_topics}, None

@@ -82,15 +82,26 @@ def check_run(corpus_path: str | Path, config) -> corpus_io.Corpus:
 BYTES_PER_DOCUMENT = {"base": 12_000, "bertopic": 50_000}
 
 
-def estimated_memory(n_docs: int, total_chars: int, models) -> int:
-    """A rough upper estimate of the peak memory of a run (bytes)."""
-    per_doc = BYTES_PER_DOCUMENT["base"] + (BYTES_PER_DOCUMENT["bertopic"] if "bertopic" in models else 0)
-    return n_docs * per_doc + 8 * total_chars
+def clustered_documents(docs, config) -> int:
+    """Documents BERTopic embeds and clusters: all of them, or a per-year sample on a large corpus."""
+    from textmine import scale
+
+    if not scale.is_large(len(docs), config):
+        return len(docs)
+    return int(docs["year"].value_counts().clip(upper=config.scale.bertopic_docs_per_year).sum())
+
+
+def estimated_memory(n_docs: int, total_chars: int, models, clustered: int | None = None) -> int:
+    """A rough upper estimate of the peak memory of a run (bytes); BERTopic's share grows with the
+    documents it clusters (``clustered``, all of them by default)."""
+    bertopic = BYTES_PER_DOCUMENT["bertopic"] * (n_docs if clustered is None else clustered) if "bertopic" in models else 0
+    return n_docs * BYTES_PER_DOCUMENT["base"] + bertopic + 8 * total_chars
 
 
 def check_memory(docs, config, available: int | None = None) -> None:
     """Fail early, with advice, when the corpus clearly cannot fit in this machine's memory (instead of
-    the kernel's out-of-memory killer ending the run hours in)."""
+    the kernel's out-of-memory killer ending the run hours in); the advice names the setting that
+    matters for the part that does not fit."""
     if available is None:
         try:
             import psutil
@@ -98,9 +109,21 @@ def check_memory(docs, config, available: int | None = None) -> None:
             available = psutil.virtual_memory().available
         except ImportError:  # pragma: no cover - psutil comes with prefect-dask
             return
-    need = estimated_memory(len(docs), int(docs["text"].str.len().sum()), config.run.models)
-    if need > available:
-        raise TextmineError(
-            f"{len(docs):,} opinions need about {need / 2**30:.1f} GiB of memory; {available / 2**30:.1f} GiB is free",
-            fix="run fewer models at once (--models lda), run on a bigger machine or a Dask cluster "
-                "(--set run.task_runner=dask --set run.dask_address=...), or split the corpus by period")
+    clustered = clustered_documents(docs, config)
+    need = estimated_memory(len(docs), int(docs["text"].str.len().sum()), config.run.models, clustered)
+    if need <= available:
+        return
+    base = estimated_memory(len(docs), int(docs["text"].str.len().sum()), ())
+    if "bertopic" in config.run.models and base <= available:
+        fit = (available - base) // BYTES_PER_DOCUMENT["bertopic"]
+        years = max(1, docs["year"].nunique())
+        fix = (f"BERTopic can cluster about {fit:,} of them here: set scale.bertopic_docs_per_year to "
+               f"{max(10, fit // years):,} or less" + ("" if clustered < len(docs) else
+                                                        " and scale.mode = on (a per-year sample)")
+               + ", or run with --models lda")
+    else:
+        fix = ("split the corpus by period, run on a bigger machine, or spread the per-year fits over a Dask "
+               "cluster (--set run.task_runner=dask --set run.dask_address=...)")
+    raise TextmineError(
+        f"{len(docs):,} opinions need about {need / 2**30:.1f} GiB of memory; {available / 2**30:.1f} GiB is free",
+        fix=fix)

@@ -36,3 +36,47 @@ def listening(listener: Listener) -> Iterator[None]:
     finally:
         with _lock:
             _listeners.remove(listener)
+
+
+class PeakMemory:
+    """Peak resident memory (RSS) of this process and its children, sampled by a daemon thread while
+    running: ``with PeakMemory() as peak: ...`` then ``peak.bytes``.  Sampling (every ``interval``
+    seconds) can miss a spike shorter than that; the kernel's own high-water mark for this process
+    (``ru_maxrss``) covers the lifetime, not one stage, hence the sampler."""
+
+    def __init__(self, interval: float = 0.2):
+        self.interval, self.bytes = interval, 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def sample(self) -> int:
+        import psutil
+
+        try:
+            me = psutil.Process()
+            total = me.memory_info().rss
+            for child in me.children(recursive=True):
+                try:
+                    total += child.memory_info().rss
+                except psutil.Error:  # the child ended between listing and reading
+                    pass
+        except psutil.Error:
+            return self.bytes
+        self.bytes = max(self.bytes, total)
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def __enter__(self) -> "PeakMemory":
+        self.sample()
+        self._thread = threading.Thread(target=self._run, name="textmine-peak-memory", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.sample()

@@ -47,6 +47,9 @@ class Documents:
     embeddings: np.ndarray | None = None
     embedder: Any = None
     embedding_info: dict | None = None  # backend, name, version, dimensions, cache hits (manifest)
+    # Positions of the documents the embedding rows belong to, when only a sample was embedded
+    # (a large corpus, textmine.scale); None: one row per document.
+    embedded: np.ndarray | None = None
 
     @property
     def doc_ids(self) -> list:
@@ -83,8 +86,34 @@ class Documents:
         periods = [str(self.periods[i]) for i in idx]
         h = hashlib.sha256(texts_digest(units, f"{years}{periods}").encode())
         if self.embeddings is not None:
-            h.update(np.ascontiguousarray(self.embeddings[idx]).tobytes())
+            h.update(np.ascontiguousarray(self.embeddings[self._embedding_rows(idx)]).tobytes())
+            if self.embedded is not None:
+                h.update(np.intersect1d(self.embedded, idx).tobytes())
         return h.hexdigest()
+
+    def _embedding_rows(self, idx: np.ndarray) -> np.ndarray:
+        """Rows of ``embeddings`` for the documents at ``idx`` that have one."""
+        if self.embedded is None:
+            return idx
+        return np.flatnonzero(np.isin(self.embedded, idx))
+
+    def subset(self, index: np.ndarray) -> "Documents":
+        """The documents at the sorted positions ``index`` with their units (owners renumbered) and the
+        embedding rows they have (all of them, or the subset is of embedded documents)."""
+        index = np.asarray(index, dtype=int)
+        position = np.full(len(self.docs), -1)
+        position[index] = np.arange(len(index))
+        owners = position[np.asarray(self.unit_owner, dtype=int)]
+        units = np.flatnonzero(owners >= 0)
+        embeddings, embedded = None, None
+        if self.embeddings is not None:
+            embeddings = self.embeddings[self._embedding_rows(index)]
+            if len(embeddings) != len(index):  # only some of them embedded
+                embedded = np.flatnonzero(np.isin(index, self.embedded))
+        return Documents(docs=self.docs.iloc[index].reset_index(drop=True), periods=[self.periods[i] for i in index],
+                         unit_tokens=[self.unit_tokens[u] for u in units], unit_owner=owners[units].tolist(),
+                         embeddings=embeddings, embedder=self.embedder, embedding_info=self.embedding_info,
+                         embedded=embedded)
 
     def doc_tokens(self) -> list[list[str]]:
         """Each document's tokens (its units' tokens in order)."""
@@ -127,17 +156,24 @@ def build_documents(docs: pd.DataFrame, per_year: dict, config, source: str) -> 
 
 
 def embed_documents(data: Documents, config) -> dict:
-    """Attach embeddings (per year, through the cache) to ``data``; returns what the manifest records."""
-    from textmine import embed
+    """Attach embeddings (per year, through the cache) to ``data``; returns what the manifest records.
+    On a large corpus only a per-year sample is embedded (``data.embedded`` says which)."""
+    from textmine import embed, scale
 
     e = config.embed
     embedder = embed.make_embedder(e, config.run.seed)
-    groups = {y: data.docs.loc[data.year_index(y), "text"].tolist() for y in data.years}
+    chosen = np.arange(len(data))
+    if scale.is_large(len(data), config):  # a large corpus: a per-year sample (textmine.scale)
+        chosen = scale.sample_per_year(data.doc_years, config.scale.bertopic_docs_per_year, config.run.seed)
+    years = np.asarray(data.doc_years)[chosen]
+    texts = data.docs["text"].to_numpy()[chosen]
+    groups = {y: texts[years == y].tolist() for y in data.years}
     vectors, hits = embed.embed_groups(embedder, groups, config.run.cache_dir if e.cache else None)
     data.embeddings = np.vstack([vectors[y] for y in data.years])
+    data.embedded = chosen if len(chosen) < len(data) else None
     data.embedder = embedder
     data.embedding_info = {"backend": e.backend, "name": embedder.name, "version": embedder.version,
-            "dimensions": int(data.embeddings.shape[1]),
+            "dimensions": int(data.embeddings.shape[1]), "documents": int(len(chosen)),
             "cache_hits": [y for y, h in hits.items() if h], "cache_misses": [y for y, h in hits.items() if not h]}
     return data.embedding_info
 
@@ -486,6 +522,8 @@ def save_documents(data: Documents, folder: Path) -> str:
                                                       ensure_ascii=False, default=json_default), encoding="utf-8")
     if data.embeddings is not None:
         np.save(folder / "embeddings.npy", data.embeddings)
+    if data.embedded is not None:
+        np.save(folder / "embedded.npy", data.embedded)
     _OPEN_DOCUMENTS[str(folder)] = data
     return str(folder)
 
@@ -500,11 +538,12 @@ def documents_at(path: str) -> Documents:
         folder = Path(path)
         meta = json.loads((folder / "documents.json").read_text(encoding="utf-8"))
         units = pq.read_table(folder / "units.parquet")
-        embeddings = folder / "embeddings.npy"
+        embeddings, embedded = folder / "embeddings.npy", folder / "embedded.npy"
         _OPEN_DOCUMENTS[path] = Documents(
             docs=pd.read_parquet(folder / "docs.parquet"), periods=meta["periods"],
             unit_tokens=units.column("tokens").to_pylist(), unit_owner=units.column("owner").to_pylist(),
-            embeddings=np.load(embeddings) if embeddings.is_file() else None, embedding_info=meta["embedding"])
+            embeddings=np.load(embeddings) if embeddings.is_file() else None, embedding_info=meta["embedding"],
+            embedded=np.load(embedded) if embedded.is_file() else None)
     return _OPEN_DOCUMENTS[path]
 
 

