@@ -110,3 +110,19 @@ def test_too_few_documents():
 def test_no_vocabulary_left():
     with pytest.raises(TextmineError, match="no vocabulary"):
         fit_global_lda([["상담"]] * 20, LdaConfig(num_topics=2, no_above=0.5), seed=1)
+
+
+@pytest.mark.parametrize("backend", ["gensim", "tomotopy"])
+def test_bag_of_words_made_on_demand_fits_the_same_model(tokens, monkeypatch, backend):
+    """Past lda.KEEP_BOW_DOCS the corpus is streamed (BagOfWords) instead of held: same model."""
+    from textmine import lda
+
+    toks, _ = tokens
+    config = LdaConfig(num_topics=6, seeds=1, backend=backend, gibbs_iterations=20, **FAST)
+    kept = fit_global_lda(toks, config, seed=5)
+    monkeypatch.setattr(lda, "KEEP_BOW_DOCS", 10)
+    streamed = fit_global_lda(toks, config, seed=5)
+    assert isinstance(lda.bag_of_words(toks, streamed.dictionary), lda.BagOfWords)
+    assert np.array_equal(kept.doc_topic, streamed.doc_topic) and np.array_equal(kept.topic_word, streamed.topic_word)
+    bow = lda.BagOfWords(toks, kept.dictionary)
+    assert len(bow) == len(toks) and bow[3] == list(bow)[3] == bow[2:4][1]

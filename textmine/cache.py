@@ -63,7 +63,9 @@ class TokenCache:
             if not (pa.types.is_list(tokens) and pa.types.is_string(tokens.value_type)
                     and pa.types.is_integer(owners)):
                 raise TypeError(f"columns tokens: {tokens}, owner: {owners}")
-            return table.column("tokens").to_pylist(), table.column("owner").to_pylist()
+            from textmine.tokenize import share_strings
+
+            return share_strings(table.column("tokens").to_pylist()), table.column("owner").to_pylist()
         except Exception as exc:  # OSError/ArrowInvalid (damaged), KeyError (a column missing), TypeError
             log.warning("token cache entry %s is unreadable (%s: %s); it will be rewritten",
                         path, exc.__class__.__name__, exc)

@@ -381,10 +381,10 @@ class ScaleConfig(_Settings):
     bertopic_docs_per_year: int = Field(200, ge=10, description="Large corpora: BERTopic embeds and clusters at "
                                                                 "most this many opinions of each year; the others "
                                                                 "go to their nearest topic by c-TF-IDF.")
-    # 5,000: per-year gensim fits run in threads and hold the GIL, so ten years of 10,000 opinions took
-    # 222 s of a 100,000-opinion run; a year's topics for the lineage are clear from far fewer opinions
-    # (the bundled corpus's years have 80 to 300).
-    yearly_docs: int = Field(5_000, ge=100, description="Large corpora: a year's own model (the lineage) is "
+    # 2,000: per-year gensim fits run in threads and hold the GIL: ten years of 10,000 opinions took
+    # 222 s of a 100,000-opinion run, and 171 s at 5,000 a year; a year's topics for the lineage are
+    # clear from far fewer opinions (the bundled corpus's years have 80 to 300).
+    yearly_docs: int = Field(2_000, ge=10, description="Large corpora: a year's own model (the lineage) is "
                                                         "fitted on at most this many of its documents.")
 
 

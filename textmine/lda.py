@@ -23,6 +23,7 @@ for one k and seed and returns plain arrays; everything else here is engine-inde
 """
 from __future__ import annotations
 
+import collections.abc
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -78,6 +79,38 @@ def build_dictionary(token_lists: Sequence[Sequence[str]], config: LdaConfig):
             fix="add documents, or lower lda.no_below / raise lda.no_above",
         )
     return dictionary
+
+
+# Up to this many documents the bag-of-words is built once and kept (a list of (id, count) tuples
+# costs ~4 KB a document); past it, it is made chunk by chunk on each pass (BagOfWords), as gensim's
+# streamed corpora are, so 1,000,000 opinions do not hold ~4 GB of tuples.
+KEEP_BOW_DOCS = 200_000
+
+
+class BagOfWords(collections.abc.Sequence):
+    """Token lists as gensim bag-of-words, made on demand (a re-iterable, sliceable corpus)."""
+
+    def __init__(self, token_lists: Sequence[Sequence[str]], dictionary):
+        self.token_lists, self.dictionary = token_lists, dictionary
+
+    def __len__(self) -> int:
+        return len(self.token_lists)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self.dictionary.doc2bow(t) for t in self.token_lists[i]]
+        return self.dictionary.doc2bow(self.token_lists[i])
+
+    def __iter__(self):
+        doc2bow = self.dictionary.doc2bow
+        return (doc2bow(t) for t in self.token_lists)
+
+
+def bag_of_words(token_lists: Sequence[Sequence[str]], dictionary) -> Sequence:
+    """The documents as bag-of-words: a list, or a :class:`BagOfWords` past KEEP_BOW_DOCS documents."""
+    if len(token_lists) > KEEP_BOW_DOCS:
+        return BagOfWords(token_lists, dictionary)
+    return [dictionary.doc2bow(tokens) for tokens in token_lists]
 
 
 @dataclass
@@ -370,9 +403,13 @@ def document_topic_matrix(model, bow: list, chunksize: int = 2000) -> np.ndarray
     document at a time), which is several times faster on large corpora.
     """
     k = model.num_topics
-    parts = [model.inference(bow[i:i + chunksize])[0] for i in range(0, len(bow), chunksize)]
+    parts, empty = [], []
+    for i in range(0, len(bow), chunksize):
+        chunk = bow[i:i + chunksize]
+        parts.append(model.inference(chunk)[0])
+        empty += [len(doc) == 0 for doc in chunk]
     gamma = np.vstack(parts) if parts else np.zeros((0, k))
-    empty = np.array([len(doc) == 0 for doc in bow])
+    empty = np.array(empty, dtype=bool)
     matrix = gamma / gamma.sum(axis=1, keepdims=True)
     matrix[empty] = 1.0 / k
     return matrix
@@ -438,7 +475,7 @@ def fit_global_lda(token_lists: Sequence[Sequence[str]], config: LdaConfig, seed
     dropped = [k for k in full if k not in grid]
     note = f"; k below the {len(seed_topics)} seeded topics dropped: {dropped}" if dropped else ""
     dictionary = build_dictionary(token_lists, config)
-    bow = [dictionary.doc2bow(tokens) for tokens in token_lists]
+    bow = bag_of_words(token_lists, dictionary)
     seeds = [seed + i for i in range(max(1, config.seeds))]
     fits = fit_many(bow, dictionary, [(k, s) for k in grid for s in seeds], config, seed_topics)
     if len(grid) == 1 and len(seeds) == 1:  # nothing to choose between: scoring is the evaluation stage's job
@@ -516,7 +553,7 @@ def fit_yearly_lda(token_lists: Sequence[Sequence[str]], dictionary, k_global: i
     vocabulary = _vocab(dictionary)
     year_vocabulary = [w for w in vocabulary if w in present]
     year_dictionary = dictionary_from_vocabulary(year_vocabulary)
-    bow = [year_dictionary.doc2bow(tokens) for tokens in token_lists]
+    bow = bag_of_words(token_lists, year_dictionary)
     k = yearly_topic_count(len(token_lists), k_global, config)
     if seed_topics:
         k = max(k, min(len(seed_topics), k_global))
