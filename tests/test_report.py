@@ -360,3 +360,21 @@ def test_templates_are_found_in_the_installed_package(tmp_path):
                               env={"PYTHONPATH": str(tmp_path / "site"), "PATH": "/usr/bin:/bin",
                                    "HOME": str(tmp_path)}, cwd=tmp_path)
     assert rendered.returncode == 0 and rendered.stdout.strip() == "ok", rendered.stderr[-2000:]
+
+
+def test_large_corpus_switches_are_listed_in_korean_in_the_summary(tmp_path):
+    import json as _json
+
+    from textmine import scale
+    from textmine.config import load_config
+
+    run = write_run(tmp_path / "run")
+    manifest = _json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    plan = scale.plan(100_000, {y: 10_000 for y in range(2015, 2025)}, load_config())
+    manifest["scale"] = plan.record()
+    (run / "manifest.json").write_text(_json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    summary = _section(report.build_html(report.load_run(run)), "summary")
+    assert "대규모 코퍼스 처리" in summary and "scale.mode = off" in summary
+    assert "층화 표본 10,000건" in summary and "나머지 98,000건은 c-TF-IDF로" in summary
+    small = _section(report.build_html(report.load_run(write_run(tmp_path / "small"))), "summary")
+    assert "대규모 코퍼스 처리" not in small

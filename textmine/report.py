@@ -416,6 +416,7 @@ def _summary(data: dict, models: list[str]) -> dict:
         "time_unit": ((m.get("config") or {}).get("align") or {}).get("time_unit", "year"),
         "stages": stages, "stage_total": sum(r["seconds"] for r in stages),
         "pii": pii, "pii_total": sum(r["count"] for r in pii),
+        "large_corpus": (m.get("scale") or {}).get("switches") or [],
     }
 
 

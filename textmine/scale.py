@@ -63,31 +63,39 @@ def plan(n_docs: int, docs_per_year: dict, config) -> ScalePlan:
            else "scale.mode = on")
     switches = []
     models = config.run.models
+    # Each switch: the setting it changes, the value, why, how to undo it, and the report's Korean line.
     if "lda" in models and selects_on_sample(n_docs, config):
         if config.lda.num_topics == "auto":
-            switches.append({"setting": "lda k selection", "value": f"grid ({len(config.lda.k_grid)} k x "
-                             f"{config.lda.seeds} seeds) on a stratified sample of {s.selection_docs:,} "
-                             f"documents, then one fit of the chosen k on all {n_docs:,}",
-                             "why": why, "override": "scale.selection_docs, or scale.mode = off"})
+            grid = f"{len(config.lda.k_grid)} k x {config.lda.seeds} seeds"
+            switches.append({"setting": "lda k selection", "value": f"grid ({grid}) on a stratified sample of "
+                             f"{s.selection_docs:,} documents, then one fit of the chosen k on all {n_docs:,}",
+                             "why": why, "override": "scale.selection_docs, or scale.mode = off",
+                             "ko": f"LDA 토픽 수(k)를 연도별 층화 표본 {s.selection_docs:,}건에서 고른 뒤 "
+                                   f"전체 {n_docs:,}건에 한 번 적합"})
         elif config.lda.seeds > 1:
-            switches.append({"setting": "lda.seeds", "value": 1, "why": why, "override": "scale.mode = off"})
+            switches.append({"setting": "lda.seeds", "value": 1, "why": why, "override": "scale.mode = off",
+                             "ko": "LDA를 시드 하나로 적합"})
     if "lda" in models and config.lda.backend == "gensim":
         passes = lda_passes(n_docs, config)
         if passes < config.lda.passes:
             switches.append({"setting": "lda.passes", "value": passes,
                              "why": f"{why}; about scale.lda_doc_passes = {s.lda_doc_passes:,} documents seen",
-                             "override": "scale.lda_doc_passes, or scale.mode = off"})
+                             "override": "scale.lda_doc_passes, or scale.mode = off",
+                             "ko": f"LDA(gensim) 학습 반복(passes)을 {config.lda.passes}회에서 {passes}회로 줄임"})
     if "bertopic" in models:
         sampled = sum(min(n, s.bertopic_docs_per_year) for n in docs_per_year.values())
         if sampled < n_docs:
             switches.append({"setting": "bertopic documents", "value": f"{sampled:,} embedded and clustered (at "
                              f"most {s.bertopic_docs_per_year:,} a year); the other {n_docs - sampled:,} assigned "
                              "to their nearest topic by c-TF-IDF", "why": why,
-                             "override": "scale.bertopic_docs_per_year, or scale.mode = off"})
+                             "override": "scale.bertopic_docs_per_year, or scale.mode = off",
+                             "ko": f"BERTopic은 연도별 최대 {s.bertopic_docs_per_year:,}건, 모두 {sampled:,}건만 "
+                                   f"임베딩·군집하고 나머지 {n_docs - sampled:,}건은 c-TF-IDF로 가장 가까운 토픽에 배정"})
     biggest = max(docs_per_year.values(), default=0)
     if biggest > s.yearly_docs:
         switches.append({"setting": "per-year models", "value": f"at most {s.yearly_docs:,} documents of a year",
-                         "why": why, "override": "scale.yearly_docs, or scale.mode = off"})
+                         "why": why, "override": "scale.yearly_docs, or scale.mode = off",
+                         "ko": f"연도별 모델(계보)은 연도당 최대 {s.yearly_docs:,}건의 표본으로 적합"})
     return ScalePlan(True, n_docs, switches)
 
 
