@@ -171,5 +171,6 @@ def test_when_only_bertopic_does_not_fit_the_advice_names_the_sample_setting(sma
     assert "BERTopic can cluster about 300 of them" in info.value.fix
     assert "scale.bertopic_docs_per_year to 30 or less and scale.mode = on" in info.value.fix
     # the large-corpus plan with 25 a year (250 in all) fits in the same memory
-    check_memory(docs, load_config(overrides={"scale.mode": "on", "scale.bertopic_docs_per_year": 25}),
+    check_memory(docs, load_config(overrides={"scale.mode": "on", "scale.bertopic_docs_per_year": 25,
+                                              "scale.bertopic_min_docs": 10}),
                  available=room)

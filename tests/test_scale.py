@@ -48,6 +48,14 @@ def test_every_switch_can_be_turned_off_or_forced():
     assert [s["setting"] for s in mid.switches] == ["bertopic documents"]
 
 
+def test_few_years_still_give_bertopic_enough_documents():
+    config = load_config()
+    assert scale.bertopic_per_year(10, config) == 200  # ten years: 200 a year, 2,000 in all
+    assert scale.bertopic_per_year(2, config) == 1_000  # two years (a corpus of 2017 and 2019): 1,000 a year
+    plan = scale.plan(8_000, {2017: 4_000, 2019: 4_000}, config)
+    assert "2,000 embedded and clustered (at most 1,000 a year)" in plan.switches[0]["value"]
+
+
 def test_per_year_sample_caps_each_year_and_leaves_other_years_alone():
     years = [2015] * 50 + [2016] * 500 + [2017] * 300
     picked = scale.sample_per_year(years, 100, seed=3)
@@ -104,7 +112,7 @@ def test_subset_renumbers_units_and_keeps_embedding_rows():
 
 def _large_config(tmp_path, **extra):
     return load_config(overrides={
-        "scale.mode": "on", "scale.selection_docs": 200, "scale.bertopic_docs_per_year": 40,
+        "scale.mode": "on", "scale.selection_docs": 200, "scale.bertopic_docs_per_year": 40, "scale.bertopic_min_docs": 10,
         "scale.yearly_docs": 50, "lda.k_grid": "6,10", "lda.seeds": 2, "embed.backend": "char-svd",
         "embed.dim": 64, "bertopic.seeds": 2, "bertopic.min_cluster_fractions": "0.03,0.06",
         "run.cache_dir": str(tmp_path), **extra})

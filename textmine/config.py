@@ -384,6 +384,9 @@ class ScaleConfig(_Settings):
     # 2,000: per-year gensim fits run in threads and hold the GIL: ten years of 10,000 opinions took
     # 222 s of a 100,000-opinion run, and 171 s at 5,000 a year; a year's topics for the lineage are
     # clear from far fewer opinions (the bundled corpus's years have 80 to 300).
+    bertopic_min_docs: int = Field(2_000, ge=10, description="Large corpora with few years: each year gives "
+                                                             "more opinions so that BERTopic clusters at least "
+                                                             "this many.")
     yearly_docs: int = Field(2_000, ge=10, description="Large corpora: a year's own model (the lineage) is "
                                                         "fitted on at most this many of its documents.")
 

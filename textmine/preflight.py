@@ -88,7 +88,8 @@ def clustered_documents(docs, config) -> int:
 
     if not scale.is_large(len(docs), config):
         return len(docs)
-    return int(docs["year"].value_counts().clip(upper=config.scale.bertopic_docs_per_year).sum())
+    per_year = docs["year"].value_counts()
+    return int(per_year.clip(upper=scale.bertopic_per_year(len(per_year), config)).sum())
 
 
 def estimated_memory(n_docs: int, total_chars: int, models, clustered: int | None = None) -> int:

@@ -83,13 +83,14 @@ def plan(n_docs: int, docs_per_year: dict, config) -> ScalePlan:
                              "override": "scale.lda_doc_passes, or scale.mode = off",
                              "ko": f"LDA(gensim) 학습 반복(passes)을 {config.lda.passes}회에서 {passes}회로 줄임"})
     if "bertopic" in models:
-        sampled = sum(min(n, s.bertopic_docs_per_year) for n in docs_per_year.values())
+        cap = bertopic_per_year(len(docs_per_year), config)
+        sampled = sum(min(n, cap) for n in docs_per_year.values())
         if sampled < n_docs:
             switches.append({"setting": "bertopic documents", "value": f"{sampled:,} embedded and clustered (at "
-                             f"most {s.bertopic_docs_per_year:,} a year); the other {n_docs - sampled:,} assigned "
+                             f"most {cap:,} a year); the other {n_docs - sampled:,} assigned "
                              "to their nearest topic by c-TF-IDF", "why": why,
                              "override": "scale.bertopic_docs_per_year, or scale.mode = off",
-                             "ko": f"BERTopic은 연도별 최대 {s.bertopic_docs_per_year:,}건, 모두 {sampled:,}건만 "
+                             "ko": f"BERTopic은 연도별 최대 {cap:,}건, 모두 {sampled:,}건만 "
                                    f"임베딩·군집하고 나머지 {n_docs - sampled:,}건은 c-TF-IDF로 가장 가까운 토픽에 배정"})
     biggest = max(docs_per_year.values(), default=0)
     if biggest > s.yearly_docs:
@@ -97,6 +98,13 @@ def plan(n_docs: int, docs_per_year: dict, config) -> ScalePlan:
                          "why": why, "override": "scale.yearly_docs, or scale.mode = off",
                          "ko": f"연도별 모델(계보)은 연도당 최대 {s.yearly_docs:,}건의 표본으로 적합"})
     return ScalePlan(True, n_docs, switches)
+
+
+def bertopic_per_year(n_years: int, config) -> int:
+    """Opinions of each year BERTopic embeds and clusters on a large corpus: scale.bertopic_docs_per_year,
+    more when there are so few years that the sample would hold under scale.bertopic_min_docs."""
+    s = config.scale
+    return max(s.bertopic_docs_per_year, math.ceil(s.bertopic_min_docs / max(n_years, 1)))
 
 
 def selects_on_sample(n_docs: int, config) -> bool:

@@ -164,7 +164,8 @@ def embed_documents(data: Documents, config) -> dict:
     embedder = embed.make_embedder(e, config.run.seed)
     chosen = np.arange(len(data))
     if scale.is_large(len(data), config):  # a large corpus: a per-year sample (textmine.scale)
-        chosen = scale.sample_per_year(data.doc_years, config.scale.bertopic_docs_per_year, config.run.seed)
+        chosen = scale.sample_per_year(data.doc_years, scale.bertopic_per_year(len(data.years), config),
+                                       config.run.seed)
     years = np.asarray(data.doc_years)[chosen]
     texts = data.docs["text"].to_numpy()[chosen]
     groups = {y: texts[years == y].tolist() for y in data.years}
