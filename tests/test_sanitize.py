@@ -180,3 +180,18 @@ def test_restore_undoes_the_quote_for_non_spreadsheet_readers(tmp_path):
     assert back["probability"].min() == pytest.approx(-0.5)
     assert restore_cell("'상담") == "'상담" and restore_cell(-1) == -1
     assert restore_cell(neutralize_cell("- 무엇보다 예산 점검")) == "- 무엇보다 예산 점검"
+
+
+def test_xlsx_written_before_from_the_same_sheets_comes_from_the_cache(tmp_path):
+    run = _write_run(tmp_path)
+    data = report.load_run(run.final)
+    cache = tmp_path / "cache"
+    first = report.write_xlsx(data, tmp_path / "first.xlsx", cache)
+    stored = list((cache / "xlsx").glob("*.xlsx"))
+    assert len(stored) == 1 and stored[0].read_bytes() == first.read_bytes()
+    again = report.write_xlsx(data, tmp_path / "again.xlsx", cache)
+    assert again.read_bytes() == first.read_bytes()
+    data["topics"] = data["topics"].assign(label="바뀐 이름")  # other sheets: another entry
+    report.write_xlsx(data, tmp_path / "changed.xlsx", cache)
+    assert len(list((cache / "xlsx").glob("*.xlsx"))) == 2
+    _check_workbook(tmp_path / "changed.xlsx")
