@@ -25,8 +25,11 @@ def _run_args(corpus, out, cache):
 def _start(args, log: Path):
     # Its own process group, as a terminal gives a foreground job; output to files, so that a killed
     # run's children cannot hold a pipe open.
+    # SIGINT's default action restored, as a terminal's foreground job has it: a test run started in the
+    # background by a shell script inherits SIGINT ignored, and Python then never raises KeyboardInterrupt.
     proc = subprocess.Popen(args, stdout=open(log.with_suffix(".out"), "w"), stderr=open(log.with_suffix(".err"), "w"),
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     proc.log = log
     return proc
 
