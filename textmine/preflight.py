@@ -77,9 +77,11 @@ def check_run(corpus_path: str | Path, config) -> corpus_io.Corpus:
 
 
 # Bytes a run holds per document, measured from peak RSS on synthetic opinions (~200 characters):
-# 99,377 documents peaked at 4.9 GB in the BERTopic stage (UMAP's neighbour graph and the 3 seeds'
-# fits) and ~0.95 GB in tokenization; texts and tokens take ~4 KB a document besides.
-BYTES_PER_DOCUMENT = {"base": 12_000, "bertopic": 50_000}
+# 994,122 opinions with the large-corpus plan peaked at 7.5 GB summed over the run's processes, of which
+# ~1.6 GB is the texts (8 bytes a character below) and ~0.1 GB BERTopic's 2,000 clustered opinions:
+# ~5.8 KB a document besides, 8 KB with a margin.  BERTopic's full method on 99,377 opinions peaked at
+# 4.9 GB (UMAP's neighbour graph and 3 seeds' fits): ~50 KB per clustered opinion.
+BYTES_PER_DOCUMENT = {"base": 8_000, "bertopic": 50_000}
 
 
 def clustered_documents(docs, config) -> int:
