@@ -548,17 +548,15 @@ def per_year_outliers(topics: np.ndarray, years: list) -> dict[str, float]:
     return {str(y): round(float(np.mean(topics[years_arr == y] == OUTLIER)), 4) for y in sorted(set(years))}
 
 
-def to_fitted(result: BertopicResult, quality: dict, embeddings: np.ndarray | None = None,
+def to_fitted(result: BertopicResult, quality: dict, representative_scores: np.ndarray | None = None,
               min_cluster_fraction: float | None = None, names: dict[int, str] | None = None) -> FittedTopics:
     """A :class:`BertopicResult` as the model-independent :class:`FittedTopics`."""
-    k = result.num_topics
     return FittedTopics(
         doc_topic=result.doc_topic(), topic_terms=result.topic_terms, topic_word=result.topic_word,
         vocabulary=result.vocabulary, has_outliers=True,
         seed_doc_topics=[one_hot(t, int(t.max()) + 1)[:, :-1] for t in result.seed_topics],
         quality=quality, native={"result": result, "min_cluster_fraction": min_cluster_fraction, "folder": None},
-        # BERTopic's most typical opinions are those nearest their topic's centroid.
-        representative_scores=typicality(result.topics, embeddings, k) if embeddings is not None else None,
+        representative_scores=representative_scores,
         seed_names=dict(names or {}))
 
 
@@ -606,10 +604,11 @@ class BertopicTopicModel(TopicModel):
         else:
             result = fit_global_bertopic(documents, sample.embeddings, tokens, c, self.seed, embedder, seeds)
         fraction = warm_start["min_cluster_fraction"] if warm else result.min_cluster_size / len(documents)
+        # BERTopic's most typical opinions are those nearest their topic's centroid.
         typical = typicality(result.topics, sample.embeddings, result.num_topics)
         assigned = {}
         if sample is not data:
-            documents, typical, assigned = self._assign_rest(result, data, typical)
+            documents, typical, assigned = self._assign_rest(result, data, documents, typical)
         quality = quality_summary(
             result.num_topics, result.selected_by, result.seed, result.scores, result.stability, c.seeds,
             result.selection, min_cluster_size=result.min_cluster_size, vocabulary_size=len(result.vocabulary),
@@ -619,12 +618,11 @@ class BertopicTopicModel(TopicModel):
             **assigned, **self._seed_quality(result, "guided (BERTopic seed_topic_list); named by the best-matching "
                                                      "topic"))
         names = _names(quality)
-        fitted = to_fitted(result, quality, None, fraction, names)
-        fitted.representative_scores = typical
+        fitted = to_fitted(result, quality, typical, fraction, names)
         fitted.topics_over_time = topics_over_time(result, documents, data.periods, c, names)
         return fitted
 
-    def _assign_rest(self, result: BertopicResult, data: Documents, typical: np.ndarray):
+    def _assign_rest(self, result: BertopicResult, data: Documents, sample_documents: list[str], typical: np.ndarray):
         """Extend a model fitted on the embedded sample to every document of ``data``: the others get
         their nearest topic by c-TF-IDF (each seed run's model, for the phase confidence).  Returns the
         documents as joined tokens, typicality (the sample's; 0 for assigned documents, so representative
@@ -641,7 +639,7 @@ class BertopicTopicModel(TopicModel):
             out[data.embedded], out[rest] = sample_values, rest_values
             return out
 
-        held_out = self._held_out_agreement(result, data)
+        held_out = self._held_out_agreement(result, sample_documents)
         result.topics_before = widen(result.topics_before, per_seed[central])
         result.topics = widen(result.topics, per_seed[central])
         result.seed_topics = [widen(t, a) for t, a in zip(result.seed_topics, per_seed)]
@@ -656,14 +654,13 @@ class BertopicTopicModel(TopicModel):
         return documents, wide, assigned
 
     @staticmethod
-    def _held_out_agreement(result: BertopicResult, data: Documents) -> float | None:
+    def _held_out_agreement(result: BertopicResult, sample_documents: list[str]) -> float | None:
         """How often the c-TF-IDF assignment gives a clustered (non-outlier) sample document the topic its
         embedding put it in: the assignment's accuracy where the answer is known."""
-        tokens = data.subset(data.embedded).doc_tokens()
         clustered = np.flatnonzero(result.topics >= 0)
         if not len(clustered):
             return None
-        topics = assign_by_ctfidf([result.model], [" ".join(tokens[i]) for i in clustered], [0.0])[0]
+        topics = assign_by_ctfidf([result.model], [sample_documents[i] for i in clustered], [0.0])[0]
         return round(float(np.mean(topics == result.topics[clustered])), 4)
 
     def _seed_quality(self, result: BertopicResult, how: str, log_unknown: bool = True) -> dict:

@@ -675,7 +675,7 @@ class LdaTopicModel(TopicModel):
             keep = scale.sample_per_year(np.asarray(data.doc_years)[idx], self.config.scale.yearly_docs, self.seed)
             idx = idx[keep]
             settings = settings.model_copy(update={"passes": scale.lda_passes(len(idx), self.config)})
-        tokens = data.subset(idx).unit_tokens if len(idx) < len(data.year_index(year)) else data.year_units(year)
+        tokens = data.subset(idx).unit_tokens
         if len(tokens) < self.settings.yearly_min_docs:
             return None
         try:

@@ -84,16 +84,6 @@ def check_run(corpus_path: str | Path, config) -> corpus_io.Corpus:
 BYTES_PER_DOCUMENT = {"base": 8_000, "bertopic": 50_000}
 
 
-def clustered_documents(docs, config) -> int:
-    """Documents BERTopic embeds and clusters: all of them, or a per-year sample on a large corpus."""
-    from textmine import scale
-
-    if not scale.is_large(len(docs), config):
-        return len(docs)
-    per_year = docs["year"].value_counts()
-    return int(per_year.clip(upper=scale.bertopic_per_year(len(per_year), config)).sum())
-
-
 def estimated_memory(n_docs: int, total_chars: int, models, clustered: int | None = None) -> int:
     """A rough upper estimate of the peak memory of a run (bytes); BERTopic's share grows with the
     documents it clusters (``clustered``, all of them by default)."""
@@ -112,7 +102,9 @@ def check_memory(docs, config, available: int | None = None) -> None:
             available = psutil.virtual_memory().available
         except ImportError:  # pragma: no cover - psutil comes with prefect-dask
             return
-    clustered = clustered_documents(docs, config)
+    from textmine import scale
+
+    clustered = scale.bertopic_documents(docs["year"].value_counts().to_dict(), config)
     need = estimated_memory(len(docs), int(docs["text"].str.len().sum()), config.run.models, clustered)
     if need <= available:
         return

@@ -84,7 +84,7 @@ def plan(n_docs: int, docs_per_year: dict, config) -> ScalePlan:
                              "ko": f"LDA(gensim) 학습 반복(passes)을 {config.lda.passes}회에서 {passes}회로 줄임"})
     if "bertopic" in models:
         cap = bertopic_per_year(len(docs_per_year), config)
-        sampled = sum(min(n, cap) for n in docs_per_year.values())
+        sampled = bertopic_documents(docs_per_year, config)
         if sampled < n_docs:
             switches.append({"setting": "bertopic documents", "value": f"{sampled:,} embedded and clustered (at "
                              f"most {cap:,} a year); the other {n_docs - sampled:,} assigned "
@@ -105,6 +105,15 @@ def bertopic_per_year(n_years: int, config) -> int:
     more when there are so few years that the sample would hold under scale.bertopic_min_docs."""
     s = config.scale
     return max(s.bertopic_docs_per_year, math.ceil(s.bertopic_min_docs / max(n_years, 1)))
+
+
+def bertopic_documents(docs_per_year: dict, config) -> int:
+    """Opinions BERTopic embeds and clusters: all of them, or the per-year sample on a large corpus."""
+    n_docs = sum(docs_per_year.values())
+    if not is_large(n_docs, config):
+        return n_docs
+    cap = bertopic_per_year(len(docs_per_year), config)
+    return sum(min(n, cap) for n in docs_per_year.values())
 
 
 def selects_on_sample(n_docs: int, config) -> bool:
