@@ -110,6 +110,19 @@ def test_subset_renumbers_units_and_keeps_embedding_rows():
     assert data.digest(2016) != data.subset(np.array([0, 1, 3])).digest(2016)
 
 
+def test_a_years_digest_with_a_sampled_embedding_ignores_earlier_years():
+    """A new earlier year must leave a later year's digest (its per-year fit's cache key) as it was."""
+    def documents(years):
+        docs = pd.DataFrame({"doc_id": [f"{y}-{i}" for y in years for i in range(3)],
+                             "year": [y for y in years for _ in range(3)], "text": ["x"] * 3 * len(years)})
+        n = len(docs)
+        embedded = np.array([i for i in range(n) if i % 3 != 1])  # two of each year's three
+        return topicmodel.Documents(docs=docs, periods=docs["year"].tolist(), unit_tokens=[[str(i % 3)] for i in range(n)],
+                                    unit_owner=list(range(n)), embeddings=np.ones((len(embedded), 2)), embedded=embedded)
+
+    assert documents([2016, 2017]).digest(2017) == documents([2015, 2016, 2017]).digest(2017)
+
+
 def _large_config(tmp_path, **extra):
     return load_config(overrides={
         "scale.mode": "on", "scale.selection_docs": 200, "scale.bertopic_docs_per_year": 40, "scale.bertopic_min_docs": 10,

@@ -87,8 +87,8 @@ class Documents:
         h = hashlib.sha256(texts_digest(units, f"{years}{periods}").encode())
         if self.embeddings is not None:
             h.update(np.ascontiguousarray(self.embeddings[self._embedding_rows(idx)]).tobytes())
-            if self.embedded is not None:
-                h.update(np.intersect1d(self.embedded, idx).tobytes())
+            if self.embedded is not None:  # which of them were embedded, relative to the slice like the owners
+                h.update((np.intersect1d(self.embedded, idx) - first).tobytes())
         return h.hexdigest()
 
     def _embedding_rows(self, idx: np.ndarray) -> np.ndarray:
