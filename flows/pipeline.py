@@ -57,7 +57,8 @@ def _checked_key(corpus, config: Config) -> tuple:
 
 @task(name="ingest", **STAGE)
 def ingest(corpus: str, config: Config):
-    source = _CHECKED.pop(_checked_key(corpus, config), None) or corpus_io.load_corpus(corpus, config.corpus)
+    source = (_CHECKED.pop(_checked_key(corpus, config), None)
+              or cache.cached_load_corpus(corpus, config.corpus, config.run.cache_dir))
     return source, evaluate.load_truth(corpus), tokenize.load_profile(corpus, config.tokenize.profile)
 
 
@@ -155,7 +156,7 @@ def write_outputs(run: runfolder.RunFolder, outputs: dict, phases: dict, evaluat
 def write_analyses(run: runfolder.RunFolder, data, phases: dict, outputs: dict, config: Config) -> dict:
     """Word frequencies, networks, topics by metadata, document tables, identity and labels (textmine.extras);
     returns what the manifest records."""
-    return extras.write_analyses(run, data, phases, outputs, config)
+    return extras.cached_write_analyses(run, data, phases, outputs, config, config.run.cache_dir)
 
 
 @task(name="report", **STAGE)
@@ -208,7 +209,7 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
                 run, corpus_path=corpus, corpus=source, config=config, profile=profile, truth=truth is not None,
                 started=started, timings=stage.seconds, docs=data.docs, units=len(data.unit_tokens),
                 no_tokens=no_tokens, pii_masked=pii_masked, embedding=embedding,
-                caches={"token_cache": {"hits": [y for y, r in per_year.items() if r["cached"]],
+                caches={"corpus_cache": source.cache, "token_cache": {"hits": [y for y, r in per_year.items() if r["cached"]],
                                         "misses": [y for y, r in per_year.items() if not r["cached"]]},
                         "model_cache": model_cache})
             manifest["scale"] = scale_plan.record()

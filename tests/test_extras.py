@@ -256,3 +256,42 @@ def test_topic_hierarchy_is_a_dendrogram_of_every_topic():
         extras._topic_rows = original
     assert 'id="tree-lda"' in html_out and "&lt;b&gt;" in html_out and "<b>진로</b>" not in html_out
     assert all(f"T{t}" in html_out for t in range(5))
+
+
+def _analyses_through_cache(out, config, cache_dir, name, phases=PHASES):
+    data = _documents()
+    outputs = {"lda": topicmodel.summarize(_Toy(config), _fitted(data), {}, data, config)}
+    with runfolder.RunFolder(out, name) as run:
+        record = extras.cached_write_analyses(run, data, phases, outputs, config, cache_dir)
+    return run.final, record
+
+
+def test_analyses_cache_gives_the_same_files_and_misses_on_any_change(tmp_path):
+    config = load_config(None, {"report.by": "지역", "report.breakdown_bootstrap": "20"})
+    cache_dir = tmp_path / "cache"
+    first, record = _analyses_through_cache(tmp_path / "out", config, cache_dir, "cold")
+    [entry] = list((cache_dir / "analyses").iterdir())
+    (entry / extras.WORD_FREQUENCY).write_text("from the cache\n", encoding="utf-8")  # proves the copy
+    again, same = _analyses_through_cache(tmp_path / "out", config, cache_dir, "warm")
+    assert (record.pop("cache"), same.pop("cache")) == ("miss", "hit")
+    assert same == json.loads(json.dumps(record)) and len(record["files"]) >= 8
+    assert (again / extras.WORD_FREQUENCY).read_text(encoding="utf-8") == "from the cache\n"
+    for name in record["files"]:
+        if name != extras.WORD_FREQUENCY:
+            assert (again / name).read_bytes() == (first / name).read_bytes(), name
+    # another phase boundary, or another setting, writes them again
+    moved = json.loads(json.dumps(PHASES))
+    moved["consensus"]["phase_starts"] = [2019, 2022]
+    fresh, _ = _analyses_through_cache(tmp_path / "out", config, cache_dir, "moved", moved)
+    assert (fresh / extras.WORD_FREQUENCY).read_text(encoding="utf-8") != "from the cache\n"
+    other = load_config(None, {"report.by": "지역", "report.breakdown_bootstrap": "20", "report.wordfreq_top_n": "5"})
+    _analyses_through_cache(tmp_path / "out", other, cache_dir, "other")
+    assert len(list((cache_dir / "analyses").iterdir())) == 3
+
+
+def test_analyses_with_a_previous_run_are_not_cached(toy_run, tmp_path):
+    folder, _, _ = toy_run
+    config = load_config(None, {"report.previous": str(folder)})
+    _, record = _analyses_through_cache(tmp_path / "out", config, tmp_path / "cache", "new")
+    assert record["cache"].startswith("off (report.previous")
+    assert not (tmp_path / "cache" / "analyses").exists()

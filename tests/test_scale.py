@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from textmine import scale, tokenize, topicmodel
+from textmine import lda, scale, tokenize, topicmodel
 from textmine.bertopic_model import BertopicTopicModel, assign_by_ctfidf
 from textmine.config import load_config
 from textmine.corpus import load_corpus
@@ -41,8 +41,8 @@ def test_every_switch_can_be_turned_off_or_forced():
     on = load_config(overrides={"scale.mode": "on", "run.models": "lda", "lda.num_topics": "8"})
     assert scale.plan(500, {2015: 500}, on).large and scale.plan(500, {2015: 500}, on).switches == []  # none pays
     plan = scale.plan(50_000, {2015: 10_000, 2016: 40_000}, on)
-    assert [s["setting"] for s in plan.switches] == ["lda.seeds", "lda.passes", "per-year models"]
-    assert plan.switches[0]["why"] == "scale.mode = on"
+    assert [s["setting"] for s in plan.switches] == ["lda.passes", "per-year models"]
+    assert plan.switches[0]["why"].startswith("scale.mode = on;")
     # between scale.large_docs and scale.selection_docs, with years under scale.yearly_docs, only BERTopic samples
     mid = scale.plan(8_000, {2015: 2_000, 2016: 2_000, 2017: 4_000}, load_config(overrides={"scale.yearly_docs": 5_000}))
     assert [s["setting"] for s in mid.switches] == ["bertopic documents"]
@@ -131,7 +131,7 @@ def _large_config(tmp_path, **extra):
         "run.cache_dir": str(tmp_path), **extra})
 
 
-def test_lda_on_a_large_corpus_selects_on_a_sample_and_fits_everything_once(documents, tmp_path):
+def test_lda_on_a_large_corpus_selects_on_a_sample_and_keeps_the_central_seed_on_everything(documents, tmp_path):
     config = _large_config(tmp_path)
     model = LdaTopicModel(config)
     fitted = model.fit(documents)
@@ -142,8 +142,15 @@ def test_lda_on_a_large_corpus_selects_on_a_sample_and_fits_everything_once(docu
     quality = fitted.quality
     assert fitted.num_topics in (6, 10) and [r["k"] for r in quality["k_selection"]] == [6, 10]
     assert "stratified sample of 200 documents" in quality["selected_by"]
-    assert f"one fit on all {len(documents):,} documents" in quality["selected_by"]
-    assert len(fitted.seed_doc_topics) == 1
+    assert f"2 seeds of k={fitted.num_topics} on all {len(documents):,} documents" in quality["selected_by"]
+    assert f"the most central kept (seed {quality['seed']})" in quality["selected_by"]
+    # every seed's run is of all documents (phase confidence sees them), stability is theirs
+    assert len(fitted.seed_doc_topics) == 2 and all(len(s) == len(documents) for s in fitted.seed_doc_topics)
+    assert quality["stability"]["seeds"] == 2
+    central = lda.fit_seeds(documents.unit_tokens, fitted.num_topics,
+                            config.lda.model_copy(update={"passes": scale.lda_passes(len(documents), config)}),
+                            config.run.seed)
+    assert np.array_equal(central.doc_topic, fitted.doc_topic) and central.seed == quality["seed"]
     # the per-year model of a year larger than scale.yearly_docs sees a sample of it
     year = max(documents.years, key=lambda y: len(documents.year_index(y)))
     assert len(documents.year_index(year)) > 50

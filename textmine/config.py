@@ -141,6 +141,8 @@ class CorpusConfig(_Settings):
                                                  "too short to model.")
     korean_min_ratio: float = Field(0.3, ge=0, le=1, description="Below this share of Hangul among letters a text "
                                                                  "is reported as non-Korean.")
+    cache: bool = Field(True, description="Reuse the corpus as read and checked before (in run.cache_dir) while "
+                                          "its files, corpus.toml and these settings are unchanged.")
     # Resource limits; none = textmine.corpus's defaults (MAX_DECOMPRESSED_MB 256, MAX_CELL_CHARS 100,000,
     # MAX_SHEET_CELLS 5,000,000).  Past one: a clear error naming the file and the setting, never a silent cut.
     max_decompressed_mb: int | None = Field(None, ge=1, description="Most data one file may hold after "

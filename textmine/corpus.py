@@ -138,6 +138,7 @@ class Corpus:
     metadata_columns: list[str]
     skipped: list[FileReport] = field(default_factory=list)
     ignored: list[dict[str, str]] = field(default_factory=list)
+    cache: str = "off"  # how it was read: "hit" (from run.cache_dir), "miss" (read and stored) or "off"
 
     def modelling_docs(self) -> pd.DataFrame:
         """The opinions that go into the models: not empty and not an exact duplicate."""

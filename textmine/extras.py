@@ -28,6 +28,7 @@ refitting, and with renamed topics.  Nothing here imports Prefect.
 from __future__ import annotations
 
 import html
+import json
 import math
 import re
 import shutil
@@ -139,6 +140,83 @@ def write_analyses(run, data, phases: dict, outputs: dict, config) -> dict:
     if record["labels"]:
         wrote(record["labels"]["file"])
     return record
+
+
+# The modules whose code makes the analyses: a change to any of them misses the analyses cache.
+_ANALYSIS_MODULES = ("textmine.extras", "textmine.wordfreq", "textmine.network", "textmine.breakdown",
+                     "textmine.identity", "textmine.labels")
+
+
+def _frame_bytes(frame: pd.DataFrame) -> bytes:
+    """The content of a table, fast (row hashes, ~0.1 s for 400,000 rows; CSV text took ~2 s)."""
+    head = json.dumps([list(map(str, frame.columns)), list(map(str, frame.dtypes))]).encode()
+    try:
+        return head + pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()
+    except TypeError:  # cells that cannot be hashed (lists): their text
+        return head + frame.to_csv(index=False).encode()
+
+
+def analyses_key(data, phases: dict, outputs: dict, config) -> str | None:
+    """Key of :func:`write_analyses`'s files: what the models saw and gave (every table and matrix of
+    each model's output), the phases, the whole config, the labels file and the code that writes them;
+    None when the analyses read a previous run folder (``report.previous``), which the key cannot see."""
+    import hashlib
+    import importlib
+    import inspect
+    from importlib import metadata
+
+    if config.report.previous:
+        return None
+    h = hashlib.sha256(f"{metadata.version('textmine')}|{data.digest()}".encode())
+    h.update(_frame_bytes(data.docs))
+    h.update(json.dumps(phases, sort_keys=True, ensure_ascii=False, default=str).encode())
+    h.update(config.model_dump_json().encode())
+    if config.report.labels:
+        h.update(Path(config.report.labels).expanduser().read_bytes())
+    for module in _ANALYSIS_MODULES:
+        h.update(inspect.getsource(importlib.import_module(module)).encode())
+    for name in sorted(outputs):
+        out = outputs[name]
+        h.update(name.encode())
+        for value in (out.trajectories, out.topics, out.doc_topics, out.representative, out.lineage,
+                      out.topics_over_time):
+            h.update(b"-" if value is None else _frame_bytes(value))
+        for matrix in (out.fitted.doc_topic, out.fitted.topic_word):
+            h.update(np.ascontiguousarray(matrix).tobytes())
+        h.update(json.dumps([out.fitted.labels(), out.quality], sort_keys=True, ensure_ascii=False,
+                            default=str).encode())
+    return h.hexdigest()
+
+
+def cached_write_analyses(run, data, phases: dict, outputs: dict, config, cache_dir) -> dict:
+    """:func:`write_analyses` through ``<cache_dir>/analyses/``: a rerun with the same inputs copies the
+    files written before (10 s of a 100,000-opinion rerun, 122 s at 1,000,000, went into writing
+    the 400,000-row document tables and the networks again)."""
+    import os
+    import uuid
+
+    key = analyses_key(data, phases, outputs, config) if cache_dir is not None else None
+    if key is None:
+        return {**write_analyses(run, data, phases, outputs, config),
+                "cache": "off" if cache_dir is None else "off (report.previous: another run folder is read)"}
+    entry = Path(cache_dir).expanduser() / "analyses" / key
+    try:
+        record = json.loads((entry / "record.json").read_text(encoding="utf-8"))
+        for name in record["files"]:
+            run.file(name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(entry / name, run.file(name))
+        return {**record, "cache": "hit"}
+    except (OSError, ValueError, KeyError, TypeError):  # no entry, or one that is incomplete: write them
+        pass
+    record = write_analyses(run, data, phases, outputs, config)
+    tmp = entry.parent / f".{key}.{uuid.uuid4().hex}"
+    for name in record["files"]:
+        (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(run.file(name), tmp / name)
+    (tmp / "record.json").write_text(json.dumps(record, ensure_ascii=False, default=str), encoding="utf-8")
+    shutil.rmtree(entry, ignore_errors=True)  # an incomplete entry left by a crash
+    os.replace(tmp, entry)
+    return {**record, "cache": "miss"}
 
 
 def write_document_tables(run, data, outputs: dict, meta: list[str]) -> list[str]:

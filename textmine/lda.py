@@ -495,6 +495,28 @@ def fit_global_lda(token_lists: Sequence[Sequence[str]], config: LdaConfig, seed
     return result
 
 
+def fit_seeds(token_lists: Sequence[Sequence[str]], k: int, config: LdaConfig, seed: int,
+              seed_topics: dict | None = None) -> LdaResult:
+    """``config.seeds`` runs of one k on every document (seeds ``seed``, ``seed + 1``, ...), keeping the
+    most central, as the grid keeps it: the large-corpus plan's final fit (textmine.scale).
+
+    Measured on 99,377 synthetic opinions (k = 12, 3 passes): the three seeds' runs agreed with the
+    planted topics at NMI 0.670, 0.585 and 0.674, and the most central was the first; one run with the
+    sample grid's central seed had drawn the 0.585.  Past KEEP_BOW_DOCS documents the runs go one after
+    another in this process: each worker process would hold its own copy of every token list.
+    """
+    dictionary = build_dictionary(token_lists, config)
+    bow = bag_of_words(token_lists, dictionary)
+    seeds = [seed + i for i in range(max(1, config.seeds))]
+    in_turn = config.model_copy(update={"n_jobs": 1}) if isinstance(bow, BagOfWords) else config
+    fits = fit_many(bow, dictionary, [(k, s) for s in seeds], in_turn, seed_topics)
+    stability = evaluate.seed_stability([f.topic_word for f in fits]) if len(fits) > 1 else {}
+    central = stability.get("central", 0)
+    result = _result(fits[central], dictionary, bow, config, seeds[central], stability, [], "fixed")
+    result.seed_doc_topics = [f.doc_topic for f in fits]
+    return result
+
+
 def _vocab(dictionary) -> list[str]:
     return [dictionary[i] for i in range(len(dictionary))]
 
@@ -643,21 +665,20 @@ class LdaTopicModel(TopicModel):
         the final topics are scored (coherence over every document would cost more than the fit)."""
         c, plan = self.settings, self.config.scale
         sample = data.subset(scale.stratified_sample(data.doc_years, plan.selection_docs, self.seed))
-        k, seed, searched = warm_k, self.seed, None
+        k, searched = warm_k, None
         if k is None and c.num_topics == "auto":
             searched = fit_global_lda(sample.unit_tokens, c, self.seed, self.seed_topics)
-            k, seed = searched.num_topics, searched.seed
+            k = searched.num_topics
         elif k is None:
             k = int(c.num_topics)
         passes = scale.lda_passes(len(data), self.config)
-        result = fit_global_lda(data.unit_tokens, c.model_copy(update={"num_topics": k, "seeds": 1, "passes": passes}),
-                                seed, self.seed_topics)
-        how = f"one fit on all {len(data):,} documents (seed {seed}"
-        how += f", {passes} passes)" if c.backend == "gensim" else ")"
+        result = fit_seeds(data.unit_tokens, k, c.model_copy(update={"passes": passes}), self.seed, self.seed_topics)
+        how = (f"{c.seeds} seed{'s' if c.seeds > 1 else ''} of k={k} on all {len(data):,} documents"
+               + (f" ({passes} passes)" if c.backend == "gensim" else "")
+               + (f", the most central kept (seed {result.seed})" if c.seeds > 1 else ""))
         if searched is not None:
-            result.selection, result.stability = searched.selection, searched.stability
-            result.selected_by = (f"{searched.selected_by} on a stratified sample of {len(sample):,} documents; "
-                                  f"{how}, the sample grid's most central seed")
+            result.selection = searched.selection
+            result.selected_by = f"{searched.selected_by} on a stratified sample of {len(sample):,} documents; {how}"
         else:
             result.selected_by = f"{'fixed' if warm_k is None else 'warm start'}; {how}"
         return result, sample.unit_tokens

@@ -45,7 +45,9 @@ def check_run(corpus_path: str | Path, config) -> corpus_io.Corpus:
                           "the Prefect API", fix="shorten the long values (column names, paths, lists) in the config")
     check_writable(config.run.out_dir, "--out (run.out_dir)")
     check_writable(config.run.cache_dir, "run.cache_dir")
-    corpus = corpus_io.load_corpus(corpus_path, config.corpus)
+    from textmine.cache import cached_load_corpus
+
+    corpus = cached_load_corpus(corpus_path, config.corpus, config.run.cache_dir)
     evaluate.load_truth(corpus_path)
     from textmine import extras
 

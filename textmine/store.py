@@ -129,7 +129,7 @@ class ModelStore:
         os.replace(tmp, self.selections / f"{key}.json")
 
 
-CACHE_KINDS = ("tokens", "pii", "embeddings", "models", "selection", "charts")
+CACHE_KINDS = ("corpus", "tokens", "pii", "embeddings", "models", "selection", "charts", "analyses")
 
 
 def cache_info(cache_dir: str | Path) -> dict:
