@@ -52,3 +52,19 @@ def test_load_truth_points_at_the_contract(tmp_path):
     assert "docs/contract.md §1" in info.value.fix and "SPEC" not in str(info.value)
     (tmp_path / "truth.json").write_text(json.dumps({"phase_starts": [2018, 2021]}), encoding="utf-8")
     assert load_truth(tmp_path / "opinions.csv") == {"phase_starts": [2018, 2021]}
+
+
+def test_coherence_past_its_limit_is_scored_on_a_seeded_sample(monkeypatch):
+    from gensim.corpora import Dictionary
+
+    from textmine import evaluate
+
+    rng = __import__("numpy").random.default_rng(0)
+    words = ["진로", "상담", "취업", "성과", "지역", "청년"]
+    docs = [[str(w) for w in rng.choice(words[:3] if i % 2 else words[3:], size=4)] for i in range(400)]
+    dictionary, topics = Dictionary(docs), [words[:3], words[3:]]
+    whole = evaluate.coherence(None, docs, dictionary, topics, "c_npmi", 1)
+    monkeypatch.setattr(evaluate, "COHERENCE_MAX_DOCS", 100)
+    sampled = [evaluate.coherence(None, docs, dictionary, topics, "c_npmi", s) for s in (1, 1, 2)]
+    assert sampled[0] == sampled[1]  # the same seed draws the same sample
+    assert all(abs(v - whole) < 0.1 for v in sampled) and len(set(sampled)) > 1  # a sample, not the whole

@@ -86,9 +86,21 @@ def topic_diversity(topic_terms: Sequence[Sequence[str]], top_n: int = 25) -> fl
     return len(set(words)) / len(words) if words else 0.0
 
 
+# Coherence is scored on a seeded sample of at most this many token lists.  On 99,377 synthetic
+# opinions (LDA, k = 12) the whole corpus took 3.3 s (c_v) and 17.8 s (c_npmi) per scoring, three
+# 20,000-document samples 0.7 s and 4.0 s, and differed from it by at most 0.0018 (c_v 0.8004 vs
+# 0.7986-0.7998) and 0.0006 (c_npmi 0.2146 vs 0.2140-0.2144).
+COHERENCE_MAX_DOCS = 20_000
+
+
 def coherence(model, token_lists, dictionary, topic_terms: Sequence[Sequence[str]], measure: str, seed: int) -> float:
-    """gensim CoherenceModel over the model's own tokens (c_v, c_npmi...)."""
+    """gensim CoherenceModel over the model's own tokens (c_v, c_npmi...); past COHERENCE_MAX_DOCS
+    documents over a sample of them drawn with ``seed``."""
     from gensim.models import CoherenceModel
+
+    if len(token_lists) > COHERENCE_MAX_DOCS:
+        keep = np.sort(np.random.default_rng(seed).choice(len(token_lists), COHERENCE_MAX_DOCS, replace=False))
+        token_lists = [token_lists[i] for i in keep]
 
     cm = CoherenceModel(topics=[list(t) for t in topic_terms], texts=token_lists, dictionary=dictionary,
                         coherence=measure, processes=1)
