@@ -246,6 +246,11 @@ def test_warm_rerun_never_calls_kiwi_and_a_new_year_only_tokenizes_that_year(pre
     warm = run_pipeline(corpus, config)
     assert _manifest(warm)["token_cache"]["misses"] == []
     assert (warm / "topics.csv").read_bytes() == (grown / "topics.csv").read_bytes()
+    # the corpus read and the analyses come back from the cache too, the same files
+    assert [_manifest(f)["corpus_cache"] for f in (cold, grown, warm)] == ["miss", "miss", "hit"]
+    assert [_manifest(f)["analyses"]["cache"] for f in (cold, grown, warm)] == ["miss", "miss", "hit"]
+    for name in ("doc_topics.csv", "documents.parquet", "word_frequency.csv", "networks/edges.csv"):
+        assert (warm / name).read_bytes() == (grown / name).read_bytes(), name
 
 
 PII = ["010-2345-6789", "kim.sujin@example.ac.kr", "850315-2345678", "김수진", "이현우", "6789-0123", "8503152345678",
