@@ -199,3 +199,11 @@ def test_ctfidf_assignment_keeps_the_requested_outlier_share(documents, tmp_path
     assert abs(np.mean(fifth == -1) - 0.2) < 0.02
     kept = fifth != -1
     assert np.array_equal(fifth[kept], none[kept])  # outliers are taken out, never moved to another topic
+
+
+def test_the_large_corpus_fit_refuses_fewer_topics_than_seeded_ones():
+    from textmine.errors import TextmineError
+
+    tokens = [["진로", "상담"], ["취업", "성과"]] * 20
+    with pytest.raises(TextmineError, match="seeds 3 topics but lda.num_topics allows at most 2"):
+        lda.fit_seeds(tokens, 2, load_config().lda, 42, {"a": ["진로"], "b": ["취업"], "c": ["상담"]})

@@ -505,6 +505,7 @@ def fit_seeds(token_lists: Sequence[Sequence[str]], k: int, config: LdaConfig, s
     sample grid's central seed had drawn the 0.585.  Past KEEP_BOW_DOCS documents the runs go one after
     another in this process: each worker process would hold its own copy of every token list.
     """
+    topic_grid(config, len(token_lists), num_topics=k, n_seeds=len(seed_topics or {}))  # k the data and seeds allow
     dictionary = build_dictionary(token_lists, config)
     bow = bag_of_words(token_lists, dictionary)
     seeds = [seed + i for i in range(max(1, config.seeds))]
