@@ -82,7 +82,7 @@ def test_a_cached_corpus_is_the_corpus_read(tmp_path):
     from textmine.cache import cached_load_corpus
     from textmine.config import CorpusConfig
 
-    path, settings = _corpus_copy(tmp_path), CorpusConfig()
+    path, settings = _corpus_copy(tmp_path), CorpusConfig(cache=True)
     (path / "notes.docx.tmp").write_text("not an opinion")  # an unread file is reported from the cache too
     read = corpus_io.load_corpus(path, settings)
     first = cached_load_corpus(path, settings, tmp_path / "cache")
@@ -100,12 +100,12 @@ def test_a_changed_file_or_setting_reads_again(tmp_path):
     from textmine.config import CorpusConfig
 
     path, cache_dir = _corpus_copy(tmp_path), tmp_path / "cache"
-    before = cached_load_corpus(path, CorpusConfig(), cache_dir)
+    before = cached_load_corpus(path, CorpusConfig(cache=True), cache_dir)
     data = path / "opinions_2019.csv"
     data.write_text(data.read_text(encoding="utf-8").replace("상담", "면담"), encoding="utf-8")
-    after = cached_load_corpus(path, CorpusConfig(), cache_dir)
+    after = cached_load_corpus(path, CorpusConfig(cache=True), cache_dir)
     assert after.docs["text"].str.contains("면담").sum() > before.docs["text"].str.contains("면담").sum()
-    stricter = cached_load_corpus(path, CorpusConfig(min_chars=500), cache_dir)
+    stricter = cached_load_corpus(path, CorpusConfig(cache=True, min_chars=500), cache_dir)
     assert stricter.docs["is_too_short"].all() and not after.docs["is_too_short"].all()
     assert len(_entries(cache_dir)) == 3
 
@@ -126,11 +126,11 @@ def test_a_damaged_corpus_entry_is_a_logged_miss_and_is_rewritten(tmp_path, capl
     from textmine.config import CorpusConfig
 
     path, cache_dir = _corpus_copy(tmp_path), tmp_path / "cache"
-    read = cached_load_corpus(path, CorpusConfig(), cache_dir)
+    read = cached_load_corpus(path, CorpusConfig(cache=True), cache_dir)
     [entry] = _entries(cache_dir)
     entry.write_bytes(entry.read_bytes()[:100])
     with caplog.at_level(logging.WARNING, logger="textmine.cache"):
-        again = cached_load_corpus(path, CorpusConfig(), cache_dir)
+        again = cached_load_corpus(path, CorpusConfig(cache=True), cache_dir)
     assert "unreadable" in caplog.text and entry.name in caplog.text
     pd.testing.assert_frame_equal(again.docs, read.docs)
-    pd.testing.assert_frame_equal(cached_load_corpus(path, CorpusConfig(), cache_dir).docs, read.docs)
+    pd.testing.assert_frame_equal(cached_load_corpus(path, CorpusConfig(cache=True), cache_dir).docs, read.docs)

@@ -231,7 +231,7 @@ def test_warm_rerun_never_calls_kiwi_and_a_new_year_only_tokenizes_that_year(pre
     for path in small_synth.glob("opinions_*.csv"):
         if "2024" not in path.name:
             shutil.copy(path, corpus / path.name)
-    config = _config(tmp_path / "out", **{"run.cache_dir": str(tmp_path / "cache")})
+    config = _config(tmp_path / "out", **{"run.cache_dir": str(tmp_path / "cache"), "corpus.cache": "true"})
     cold = run_pipeline(corpus, config)
     assert _manifest(cold)["token_cache"]["misses"] == list(range(2015, 2024))
 
@@ -277,6 +277,7 @@ def test_no_planted_pii_reaches_any_output(prefect_harness, small_synth, tmp_pat
     masked = _manifest(folder)["pii_masked"]
     assert masked["phone"] == 40 * 7 and masked["email"] == 40 and masked["rrn"] == 40 * 2 and masked["name"] == 40 * 5
 
+    assert _manifest(folder)["corpus_cache"] == "off"  # it would hold the unmasked texts: opt-in only
     texts = []
     for path in list(folder.rglob("*")) + list(cache_dir.rglob("*")):
         if path.suffix == ".parquet":
