@@ -34,6 +34,13 @@ def texts_digest(texts: Sequence[str], header: str) -> str:
     return h.hexdigest()
 
 
+def write_parquet_atomically(table: pa.Table, path: Path) -> None:
+    """Write to a temporary name beside ``path`` and rename: a crash never leaves a half-written entry."""
+    tmp = path.parent / f".{path.stem}.{uuid.uuid4().hex}.tmp"
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+
+
 def token_key(texts: Sequence[str], profile_digest: str, settings: dict[str, Any]) -> str:
     from kiwipiepy import __version__ as kiwi_version
 
@@ -74,9 +81,7 @@ class TokenCache:
     def put(self, key: str, tokens: list[list[str]], owners: list[int]) -> Path:
         self.folder.mkdir(parents=True, exist_ok=True)
         table = pa.table({"owner": pa.array(owners, pa.int64()), "tokens": pa.array(tokens, pa.list_(pa.string()))})
-        tmp = self.folder / f".{key}.{uuid.uuid4().hex}.tmp"
-        pq.write_table(table, tmp)
-        os.replace(tmp, self.path(key))
+        write_parquet_atomically(table, self.path(key))
         return self.path(key)
 
 
@@ -124,9 +129,7 @@ def cached_mask(texts: Sequence[str], profile, make_masker, cache_dir: str | Pat
     counts = report.as_dict()
     folder.mkdir(parents=True, exist_ok=True)
     table = pa.table({"text": pa.array(masked, pa.string())}).replace_schema_metadata({"counts": json.dumps(counts)})
-    tmp = folder / f".{key}.{uuid.uuid4().hex}.tmp"
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    write_parquet_atomically(table, path)
     return masked, counts
 
 
@@ -199,8 +202,6 @@ def cached_load_corpus(path: str | Path, config, cache_dir: str | Path):
     table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                            b"textmine_corpus": json.dumps(info, ensure_ascii=False).encode()})
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{key}.{uuid.uuid4().hex}.tmp"
-    pq.write_table(table, tmp)
-    os.replace(tmp, entry)
+    write_parquet_atomically(table, entry)
     corpus.cache = "miss"
     return corpus
