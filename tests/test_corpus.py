@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from textmine.config import CorpusConfig
-from textmine.corpus import decode_bytes, load_corpus, normalize_text, parse_year, yearly_quality_table
+from textmine.corpus import (decode_bytes, hangul_ratio, hangul_ratios, load_corpus, normalize_text, parse_year,
+                             yearly_quality_table)
 from textmine.errors import CorpusError
 
 from conftest import FIXTURES
@@ -123,6 +124,31 @@ def test_normalisation_nfc_whitespace_control_characters():
     decomposed = unicodedata.normalize("NFD", "상담")
     assert decomposed != "상담"
     assert normalize_text(f"  {decomposed}\u200b 체계\t\n강화\x07 ") == "상담 체계 강화"
+
+
+def test_whitespace_collapses_exactly_as_a_regular_expression_would():
+    import re
+    import sys
+    every_space = "".join(chr(c) for c in range(sys.maxunicode + 1) if re.fullmatch(r"\s", chr(c)))
+    assert len(every_space) > 20  # Unicode spaces too: NBSP, ideographic space, line separators
+    for text in [f"가{every_space}나", f"{every_space}상담\u3000 체계\u00a0강화{every_space}", "", "   ", "\x1c\x1dq"]:
+        assert normalize_text(text) == re.sub(r"\s+", " ", _control_free(text)).strip()
+
+
+def _control_free(text):
+    from textmine.corpus import _CONTROL_RE
+    return _CONTROL_RE.sub(" ", unicodedata.normalize("NFC", text))
+
+
+def test_vectorised_hangul_ratio_equals_the_per_text_one():
+    texts = ["상담 체계 강화", "", "   ", "😀 🙂", "English only", "abc 한국어 ㄱㄴ \u1100 123 _ é",
+             "ＡＢＣ 가나", "\ud800 lone surrogate 가", "Ελληνικά και 한국어", "12345", "가" * 500 + "a"]
+    texts = texts * 3
+    expected = [hangul_ratio(text) for text in texts]
+    assert hangul_ratios(texts).tolist() == expected
+    assert hangul_ratios(texts, chunk_size=4).tolist() == expected  # chunks join exactly
+    assert hangul_ratios([]).tolist() == []
+    assert hangul_ratios(["", ""]).tolist() == [0.0, 0.0]
 
 
 def test_duplicates_and_flags(tmp_path):
