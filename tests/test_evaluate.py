@@ -68,3 +68,18 @@ def test_coherence_past_its_limit_is_scored_on_a_seeded_sample(monkeypatch):
     sampled = [evaluate.coherence(None, docs, dictionary, topics, "c_npmi", s) for s in (1, 1, 2)]
     assert sampled[0] == sampled[1]  # the same seed draws the same sample
     assert all(abs(v - whole) < 0.1 for v in sampled) and len(set(sampled)) > 1  # a sample, not the whole
+
+
+def test_coherence_without_a_dictionary_equals_it_with_the_corpus_dictionary():
+    from gensim.corpora import Dictionary
+
+    from textmine import evaluate
+
+    rng = __import__("numpy").random.default_rng(3)
+    words = ["진로", "상담", "취업", "성과", "지역", "청년", "비교과", "실습", "졸업생", "면담"]
+    docs = [[str(w) for w in rng.choice(words[:5] if i % 3 else words[4:], size=int(rng.integers(3, 12)))]
+            for i in range(300)]
+    topics = [words[:4], words[4:8], [words[0], words[9], words[5]]]
+    for measure in ("c_v", "c_npmi"):
+        assert evaluate.coherence(None, docs, None, topics, measure, 1) == \
+            evaluate.coherence(None, docs, Dictionary(docs), topics, measure, 1)

@@ -346,13 +346,13 @@ def _n_topics(topics: np.ndarray) -> int:
     return len(set(topics.tolist()) - {OUTLIER})
 
 
-def score_candidate(model, topics: np.ndarray, token_lists, dictionary, config: BertopicConfig, seed: int) -> dict:
+def score_candidate(model, topics: np.ndarray, token_lists, config: BertopicConfig, seed: int) -> dict:
     terms = [[w for w, _ in t] for t in _topic_terms(model, config.top_n_terms)]
     terms = [t for t in terms if t]
     return {
         "k": _n_topics(topics),
-        "c_v": evaluate.coherence(None, token_lists, dictionary, terms, "c_v", seed) if terms else None,
-        "c_npmi": evaluate.coherence(None, token_lists, dictionary, terms, "c_npmi", seed) if terms else None,
+        "c_v": evaluate.coherence(None, token_lists, None, terms, "c_v", seed) if terms else None,
+        "c_npmi": evaluate.coherence(None, token_lists, None, terms, "c_npmi", seed) if terms else None,
         "diversity": round(evaluate.topic_diversity([[w for w, _ in t] for t in _topic_terms(model, 25)]), 4),
         "outlier_share": round(_outlier_share(topics), 4),
     }
@@ -376,8 +376,6 @@ def fit_global_bertopic(documents: list[str], embeddings: np.ndarray, token_list
     tokens as lists (for coherence), ``embeddings`` one unit row per document.  ``seed_topics``
     (name -> words) guides every fit of the grid (BERTopic ``seed_topic_list``; needs ``embedder``).
     """
-    from gensim.corpora import Dictionary
-
     seed_topic_list = [list(words) for words in (seed_topics or {}).values()] or None
     if seed_topic_list and embedder is None:
         log.warning("BERTopic: seed topics given without an embedder to embed their words: not guided")
@@ -388,7 +386,6 @@ def fit_global_bertopic(documents: list[str], embeddings: np.ndarray, token_list
                             fix="add documents or run with --models lda")
     candidates = min_cluster_candidates(n, config)
     seeds = [seed + i for i in range(max(1, config.seeds))]
-    dictionary = Dictionary(token_lists)
     vocabulary = build_vocabulary(token_lists, config.min_df)
     reducers = {s: ReusedUMAP(make_umap(slice_sizes(n, config, candidates[0]), config, s)) for s in seeds}
 
@@ -410,8 +407,13 @@ def fit_global_bertopic(documents: list[str], embeddings: np.ndarray, token_list
             continue
         stability = evaluate.seed_stability([_topic_word(m) for _, m, _ in runs])
         _, model, topics = runs[stability["central"]]
-        rows.append({"min_cluster_size": size, **score_candidate(model, topics, token_lists, dictionary, config, seed),
-                     "stability": stability["mean"]})
+        if len(candidates) == 1:
+            # Nothing to choose: the kept model is scored once, below (was scored twice: 10 s at 100k).
+            scores = {"k": _n_topics(topics), "c_v": None, "c_npmi": None, "diversity": None,
+                      "outlier_share": round(_outlier_share(topics), 4)}
+        else:
+            scores = score_candidate(model, topics, token_lists, config, seed)
+        rows.append({"min_cluster_size": size, **scores, "stability": stability["mean"]})
         fits.append(runs)
     if not any(r["k"] >= 2 for r in rows):
         raise TextmineError(f"HDBSCAN found fewer than 2 topics for every min_cluster_size tried ({candidates})",
@@ -432,8 +434,10 @@ def fit_global_bertopic(documents: list[str], embeddings: np.ndarray, token_list
             or result.outliers.get("threshold") is not None:
         # The final topics differ from the scored candidate (merged, outliers reassigned): score them.
         words = [[w for w, _ in t] for t in result.topic_terms]
-        result.scores = {m: evaluate.coherence(None, token_lists, dictionary, words, m, seed) for m in ("c_v", "c_npmi")}
+        result.scores = {m: evaluate.coherence(None, token_lists, None, words, m, seed) for m in ("c_v", "c_npmi")}
         result.scores["diversity"] = round(evaluate.topic_diversity(words), 4)
+        if len(rows) == 1 and row["c_v"] is None:
+            row.update({m: result.scores[m] for m in ("c_v", "c_npmi", "diversity")})
     else:
         result.scores = {m: row[m] for m in ("c_v", "c_npmi", "diversity")}
     return result

@@ -95,9 +95,18 @@ COHERENCE_MAX_DOCS = 20_000
 
 def coherence(model, token_lists, dictionary, topic_terms: Sequence[Sequence[str]], measure: str, seed: int) -> float:
     """gensim CoherenceModel over the model's own tokens (c_v, c_npmi...); past COHERENCE_MAX_DOCS
-    documents over a sample of them drawn with ``seed``."""
+    documents over a sample of them drawn with ``seed``.
+
+    ``dictionary=None`` scores with a dictionary of the topics' words alone.  gensim counts only those
+    words' occurrences in sliding windows, so the scores are equal (checked exactly for c_v, c_npmi,
+    u_mass and c_uci on 5,000 opinions), without a pass over the corpus to build one: 2.3 s at 30,000
+    opinions for a model (BERTopic) that needs no dictionary of its own.
+    """
+    from gensim.corpora import Dictionary
     from gensim.models import CoherenceModel
 
+    if dictionary is None:
+        dictionary = Dictionary([sorted({word for terms in topic_terms for word in terms})])
     if len(token_lists) > COHERENCE_MAX_DOCS:
         keep = np.sort(np.random.default_rng(seed).choice(len(token_lists), COHERENCE_MAX_DOCS, replace=False))
         token_lists = [token_lists[i] for i in keep]
