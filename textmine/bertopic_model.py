@@ -346,9 +346,11 @@ def _n_topics(topics: np.ndarray) -> int:
     return len(set(topics.tolist()) - {OUTLIER})
 
 
-def score_candidate(model, topics: np.ndarray, token_lists, config: BertopicConfig, seed: int) -> dict:
+def score_candidate(model, topics: np.ndarray, token_lists, config: BertopicConfig, seed: int,
+                    coherence: bool = True) -> dict:
+    """A grid row's scores; ``coherence=False`` leaves c_v and c_npmi out (None), the slow part."""
     terms = [[w for w, _ in t] for t in _topic_terms(model, config.top_n_terms)]
-    terms = [t for t in terms if t]
+    terms = [t for t in terms if t] if coherence else []
     return {
         "k": _n_topics(topics),
         "c_v": evaluate.coherence(None, token_lists, None, terms, "c_v", seed) if terms else None,
@@ -407,12 +409,9 @@ def fit_global_bertopic(documents: list[str], embeddings: np.ndarray, token_list
             continue
         stability = evaluate.seed_stability([_topic_word(m) for _, m, _ in runs])
         _, model, topics = runs[stability["central"]]
-        if len(candidates) == 1:
-            # Nothing to choose: the kept model is scored once, below (was scored twice: 10 s at 100k).
-            scores = {"k": _n_topics(topics), "c_v": None, "c_npmi": None, "diversity": None,
-                      "outlier_share": round(_outlier_share(topics), 4)}
-        else:
-            scores = score_candidate(model, topics, token_lists, config, seed)
+        # With one candidate there is nothing to choose: its coherence is scored once, on the kept model
+        # below (it was scored twice: 10 s at 100k).
+        scores = score_candidate(model, topics, token_lists, config, seed, coherence=len(candidates) > 1)
         rows.append({"min_cluster_size": size, **scores, "stability": stability["mean"]})
         fits.append(runs)
     if not any(r["k"] >= 2 for r in rows):

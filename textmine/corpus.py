@@ -201,8 +201,6 @@ def _is_missing(value: Any) -> bool:
 
 def _text_or(value: Any, default: Any) -> Any:
     """The cell as text, or ``default`` when it is empty."""
-    if type(value) is str:
-        return value
     return default if _is_missing(value) else str(value)
 
 
@@ -1291,7 +1289,7 @@ def load_corpus(path: str | Path, config: CorpusConfig | None = None) -> Corpus:
     docs["is_empty"] = docs["text"] == ""
     docs["is_duplicate"] = docs.duplicated(subset=["year", "text"], keep="first") & ~docs["is_empty"]
     docs["is_too_short"] = ~docs["is_empty"] & (docs["text"].str.len() < config.min_chars)
-    docs["is_non_korean"] = ~docs["is_empty"] & ((hangul_ratios(docs["text"].tolist()) < config.korean_min_ratio))
+    docs["is_non_korean"] = ~docs["is_empty"] & (hangul_ratios(docs["text"].tolist()) < config.korean_min_ratio)
     if not (~docs["is_empty"]).any():
         raise CorpusError("every opinion in the corpus is empty", file=root,
                           fix="check that the text column holds the opinions (--text-col)")
