@@ -4,8 +4,8 @@ Each measurement runs in its own process (so peak RSS is that mode's own), and
 is repeated (raw first in even repeats, last in odd ones); medians are printed.  Modes:
 
 - raw:   ``Kiwi(num_workers=W).tokenize(list)`` over every text, results consumed.
-- cold:  textmine's stage as the flow runs it (per year, profile, PII-free texts,
-         token selection, cache write) with an empty cache.
+- cold:  textmine's stage as the flow runs it (years together, profile, PII-free texts,
+         token selection, a cache entry per year) with an empty cache.
 - warm:  the same with the cache filled by the cold run.
 
 Model loading is timed apart from tokenization.  Usage:
@@ -51,7 +51,7 @@ def child(mode: str, corpus: str, workers: int, cache_dir: str) -> dict:
         t1 = time.perf_counter()
         n_tokens = sum(len(tokens) for tokens in kiwi.tokenize(texts))
     else:
-        from textmine.cache import cached_tokenize_units
+        from textmine.cache import cached_tokenize_years
         from textmine.config import TokenizeConfig
         from textmine.tokenize import kiwi_for, load_profile
 
@@ -59,10 +59,9 @@ def child(mode: str, corpus: str, workers: int, cache_dir: str) -> dict:
         kiwi_for(profile, workers)
         load = time.perf_counter() - t0
         t1 = time.perf_counter()
-        n_tokens = 0
-        for year in sorted(by_year):
-            tokens, _, _ = cached_tokenize_units(by_year[year], profile, TokenizeConfig(), workers, cache_dir)
-            n_tokens += sum(map(len, tokens))
+        done = cached_tokenize_years({y: by_year[y] for y in sorted(by_year)}, profile, TokenizeConfig(), workers,
+                                     cache_dir)
+        n_tokens = sum(len(t) for tokens, _, _ in done.values() for t in tokens)
     seconds = time.perf_counter() - t1
     return {"mode": mode, "seconds": seconds, "load_seconds": load, "docs": len(texts),
             "chars": sum(map(len, texts)), "tokens_kept": n_tokens,

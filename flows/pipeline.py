@@ -1,6 +1,6 @@
 """The textmine flow: a table of contents over the library's stages.
 
-read -> mask PII -> tokenize (per year) -> [embed] -> each model of ``run.models`` (global fit, per-year
+read -> mask PII -> tokenize (cached per year) -> [embed] -> each model of ``run.models`` (global fit, per-year
 fits, trajectories/lineage/tables) -> phases -> evaluation -> run folder -> analyses (word frequency,
 networks, breakdowns, identity, labels) -> report.
 
@@ -71,12 +71,15 @@ def mask_pii(docs: pd.DataFrame, profile: tokenize.Profile, config: Config) -> t
     return docs.assign(text=texts), counts
 
 
-@task(name="tokenize-year", task_run_name="tokenize-{year}", **STAGE)
-def tokenize_year(year: int, texts: list[str], profile: tokenize.Profile, config: Config) -> dict:
-    """Tokens of one year's units, from the token cache when the same texts were tokenized before."""
-    tokens, owners, hit = cache.cached_tokenize_units(texts, profile, config.tokenize, config.kiwi_workers(),
-                                                      config.run.cache_dir)
-    return {"tokens": tokens, "owners": owners, "cached": hit}
+@task(name="tokenize", **STAGE)
+def tokenize_years(texts_by_year: dict[int, list[str]], profile: tokenize.Profile, config: Config) -> dict:
+    """Tokens of each year's units; years whose texts were tokenized before come from the token cache."""
+    done = cache.cached_tokenize_years(texts_by_year, profile, config.tokenize, config.kiwi_workers(),
+                                       config.run.cache_dir)
+    hits = [year for year, (_, _, hit) in done.items() if hit]
+    get_run_logger().info("token cache: %d of %d years reused%s", len(hits), len(done),
+                          f" ({', '.join(map(str, hits))})" if hits else "")
+    return {year: {"tokens": tokens, "owners": owners, "cached": hit} for year, (tokens, owners, hit) in done.items()}
 
 
 @task(name="documents", **STAGE)
@@ -183,8 +186,8 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
             docs, pii_masked = mask_pii(quote(source.modelling_docs()), profile, config)
         logger.info("corpus: %d opinions (%s); PII masked: %s", len(docs), source.counts(), pii_masked)
         with stage("tokenize"):
-            per_year = {y: tokenize_year(y, quote(docs.loc[docs["year"] == y, "text"].tolist()), profile, config)
-                        for y in sorted(docs["year"].unique().tolist())}
+            per_year = tokenize_years(quote({y: docs.loc[docs["year"] == y, "text"].tolist()
+                                             for y in sorted(docs["year"].unique().tolist())}), profile, config)
             data, no_tokens = build_documents(quote(docs), quote(per_year), config, corpus)
         scale_plan = scale.plan(len(data), data.docs["year"].value_counts().to_dict(), config)
         scale.log_plan(scale_plan, logger)

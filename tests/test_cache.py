@@ -63,6 +63,81 @@ def test_cached_tokenize_units_recovers_from_a_bad_entry_at_its_key(tmp_path, ca
     assert cached_tokenize_units(texts, profile, config, 1, tmp_path) == (tokens, owners, True)
 
 
+# ---------------------------------------------------------------- several years in one stage
+
+YEARS = {2015: ["재학생 진로 상담 체계를 강화할 것. 진로 지도 교과를 늘릴 것.", "취업 동아리 운영이 부족함"],
+         2016: ["졸업생 사후 관리가 필요함. 지역 청년에게도 문을 열 것."],
+         2017: ["현장실습 기업을 넓히고 비교과 프로그램 만족도를 조사할 것", "상담 인력 확충", "모의 면접 확대"]}
+
+
+def _per_year_alone(config):
+    from textmine.tokenize import load_profile, tokenize_units
+
+    return {year: tokenize_units(texts, load_profile(), config, 1) for year, texts in YEARS.items()}
+
+
+@pytest.mark.parametrize("unit", ["document", "sentence"])
+@pytest.mark.parametrize("batch_chars", [1, 60, 10_000], ids=["run-per-year", "runs-of-two", "one-run"])
+def test_years_tokenized_together_equal_years_tokenized_alone(tmp_path, monkeypatch, unit, batch_chars):
+    from textmine import tokenize
+    from textmine.cache import cached_tokenize_units, cached_tokenize_years
+    from textmine.config import TokenizeConfig
+
+    config = TokenizeConfig(unit=unit, batch_chars=batch_chars)
+    alone = _per_year_alone(config)
+    calls = []
+    real = tokenize.tokenize_units
+    monkeypatch.setattr(tokenize, "tokenize_units", lambda texts, *a: calls.append(len(texts)) or real(texts, *a))
+    done = cached_tokenize_years(YEARS, tokenize.load_profile(), config, 1, tmp_path)
+    assert list(done) == list(YEARS)
+    assert {year: (tokens, owners) for year, (tokens, owners, hit) in done.items()} == alone
+    assert not any(hit for _, _, hit in done.values())
+    chars = [sum(map(len, texts)) for texts in YEARS.values()]
+    assert chars == [50, 32, 48]  # so 60 characters cut runs after 2016 (82) and at the end (48)
+    assert calls == {1: [2, 1, 3], 60: [3, 3], 10_000: [6]}[batch_chars]
+    # Each year has its own entry: the one-year path finds it.
+    for year, texts in YEARS.items():
+        assert cached_tokenize_units(texts, tokenize.load_profile(), config, 1, tmp_path) == (*alone[year], True)
+
+
+def test_only_the_years_that_miss_are_tokenized_and_in_one_call(tmp_path, monkeypatch):
+    from textmine import tokenize
+    from textmine.cache import cached_tokenize_units, cached_tokenize_years
+    from textmine.config import TokenizeConfig
+
+    config, profile = TokenizeConfig(), tokenize.load_profile()
+    cached_tokenize_units(YEARS[2016], profile, config, 1, tmp_path)
+    calls = []
+    real = tokenize.tokenize_units
+    monkeypatch.setattr(tokenize, "tokenize_units", lambda texts, *a: calls.append(list(texts)) or real(texts, *a))
+    done = cached_tokenize_years(YEARS, profile, config, 1, tmp_path)
+    assert calls == [YEARS[2015] + YEARS[2017]]
+    assert {year: hit for year, (_, _, hit) in done.items()} == {2015: False, 2016: True, 2017: False}
+    assert {year: (tokens, owners) for year, (tokens, owners, _) in done.items()} == _per_year_alone(config)
+
+
+def test_a_crash_keeps_the_years_already_tokenized(tmp_path, monkeypatch):
+    from textmine import tokenize
+    from textmine.cache import cached_tokenize_years
+    from textmine.config import TokenizeConfig
+
+    config, profile = TokenizeConfig(batch_chars=1), tokenize.load_profile()
+    real = tokenize.tokenize_units
+
+    def fails_on_2017(texts, *a):
+        if texts == YEARS[2017]:
+            raise MemoryError("killed while tokenizing 2017")
+        return real(texts, *a)
+
+    monkeypatch.setattr(tokenize, "tokenize_units", fails_on_2017)
+    with pytest.raises(MemoryError):
+        cached_tokenize_years(YEARS, profile, config, 1, tmp_path)
+    monkeypatch.setattr(tokenize, "tokenize_units", real)
+    done = cached_tokenize_years(YEARS, profile, config, 1, tmp_path)
+    assert {year: hit for year, (_, _, hit) in done.items()} == {2015: True, 2016: True, 2017: False}
+    assert len(list((tmp_path / "tokens").glob("*.parquet"))) == 3
+
+
 # ---------------------------------------------------------------- the corpus read cache
 
 def _corpus_copy(tmp_path):

@@ -4,19 +4,21 @@ A year's tokens are stored as one Parquet file named by the SHA-256 of the
 year's (PII-masked) texts, the profile digest, the tokenizer settings and the
 Kiwi version, so a rerun with the same inputs never calls Kiwi again, a new
 year only tokenizes that year, and any change to texts, profile or Kiwi misses.
+The years that miss are tokenized together (:func:`cached_tokenize_years`).
 Files are written to a temporary name and renamed, so a crash never leaves a
 half-written entry; an entry that cannot be read as tokens (damaged, or written
 with another layout) is a miss, logged, and rewritten.
 """
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import logging
 import os
 import uuid
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Hashable, Iterator, Mapping, Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -88,17 +90,63 @@ class TokenCache:
 def cached_tokenize_units(texts: Sequence[str], profile, config, num_workers: int,
                           cache_dir: str | Path) -> tuple[list[list[str]], list[int], bool]:
     """``tokenize.tokenize_units`` through the token cache: (tokens, owners, whether it was a hit)."""
+    return cached_tokenize_years({0: texts}, profile, config, num_workers, cache_dir)[0]
+
+
+def cached_tokenize_years(texts_by_year: Mapping[Hashable, Sequence[str]], profile, config, num_workers: int,
+                          cache_dir: str | Path) -> dict[Hashable, tuple[list[list[str]], list[int], bool]]:
+    """Per year, ``tokenize.tokenize_units`` of its texts through the token cache: (tokens, owners, hit).
+
+    Each year keeps its own cache entry, so a new year reuses every other year's. The years that miss
+    are tokenized together, in runs of about ``config.batch_chars`` characters: every Kiwi call ends by
+    draining its worker pool, and one call per small year cost about 4 % of the stage on 10,000 opinions
+    (11.53 s against 11.07 s, ten calls against one). A run's entries are written as soon as it is done,
+    so a crash keeps the years already tokenized. A text's tokens do not depend on its neighbours in a
+    call, so the result equals tokenizing year by year.
+    """
     from textmine import tokenize
 
     store = TokenCache(cache_dir) if config.cache else None
-    key = token_key(texts, profile.token_digest(), {"unit": config.unit, "max_chunk_chars": config.max_chunk_chars})
-    hit = store.get(key) if store else None
-    if hit is not None:
-        return hit[0], hit[1], True
-    tokens, owners = tokenize.tokenize_units(texts, profile, config, num_workers)
-    if store:
-        store.put(key, tokens, owners)
-    return tokens, owners, False
+    settings = {"unit": config.unit, "max_chunk_chars": config.max_chunk_chars}
+    digest = profile.token_digest()
+    out: dict[Hashable, tuple[list[list[str]], list[int], bool]] = {}
+    misses: list[tuple[Hashable, Sequence[str], str]] = []
+    for year, texts in texts_by_year.items():
+        key = token_key(texts, digest, settings)
+        hit = store.get(key) if store else None
+        if hit is not None:
+            out[year] = (hit[0], hit[1], True)
+        else:
+            misses.append((year, texts, key))
+    for run in _runs_of_chars(misses, config.batch_chars):
+        tokens, owners = tokenize.tokenize_units([t for _, texts, _ in run for t in texts], profile, config,
+                                                 num_workers)
+        first_text = first_unit = 0
+        for year, texts, key in run:
+            # Units come in the order of their texts, so a year's units are one slice of the run's.
+            end_text = first_text + len(texts)
+            end_unit = bisect.bisect_left(owners, end_text, lo=first_unit)
+            year_tokens = tokens[first_unit:end_unit]
+            year_owners = [owner - first_text for owner in owners[first_unit:end_unit]]
+            if store:
+                store.put(key, year_tokens, year_owners)
+            out[year] = (year_tokens, year_owners, False)
+            first_text, first_unit = end_text, end_unit
+    return {year: out[year] for year in texts_by_year}
+
+
+def _runs_of_chars(misses: list, batch_chars: int) -> Iterator[list]:
+    """Consecutive (year, texts, key) items grouped until a group holds at least ``batch_chars`` characters."""
+    run: list = []
+    size = 0
+    for item in misses:
+        run.append(item)
+        size += sum(map(len, item[1]))
+        if size >= batch_chars:
+            yield run
+            run, size = [], 0
+    if run:
+        yield run
 
 
 def cached_mask(texts: Sequence[str], profile, make_masker, cache_dir: str | Path) -> tuple[list[str], dict]:
