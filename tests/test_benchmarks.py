@@ -373,3 +373,34 @@ def test_quality_rows_in_the_readme_table(tmp_path):
     lines = run_all.render_table(run_all.load_results(only)).splitlines()
     assert lines[0].startswith("Quality of the large-corpus plan") and "| stage |" not in "\n".join(lines)
     assert lines[2:2 + len(QUALITY_LINES)] == QUALITY_LINES
+
+
+def test_bench_coherence_scores_equal_to_gensim_on_a_tiny_corpus(tmp_path):
+    """A real run: planted topics of 300 synthetic opinions, gensim's accumulator against textmine's; the
+    script exits non-zero if the two scores differ in any bit."""
+    from textmine.synth import SynthSpec, write_corpus
+
+    corpus = write_corpus(tmp_path / "corpus", SynthSpec(seed=5, docs_per_year=30))
+    out = tmp_path / "coherence.json"
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_coherence.py"), "--corpus", str(corpus),
+                           "--repeats", "2", "--cache-dir", str(tmp_path / "cache"), "--json", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(out.read_text(encoding="utf-8"))
+    assert figures["docs_scored"] >= 250 and figures["topics"] >= 3 and figures["words"] == 10
+    for measure in ("c_v", "c_npmi"):
+        m = figures["measures"][measure]
+        assert len(m["seconds_all"]["gensim"]) == len(m["seconds_all"]["textmine"]) == 2
+        assert -1 <= m["score"] <= 1 and m["speedup"] > 0
+    assert "(equal)" in done.stdout
+
+
+def test_bench_coherence_needs_planted_topics(tmp_path):
+    from textmine.synth import SynthSpec, write_corpus
+
+    corpus = write_corpus(tmp_path / "corpus", SynthSpec(seed=5, docs_per_year=10))
+    (corpus / "truth.json").unlink()
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_coherence.py"), "--corpus", str(corpus),
+                           "--repeats", "1", "--cache-dir", str(tmp_path / "cache")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0 and "no truth.json" in done.stderr

@@ -1,0 +1,84 @@
+"""Sliding-window counts: equal to gensim's own accumulator, slide quirk included, and the scores with them."""
+import numpy as np
+import pytest
+from gensim.corpora import Dictionary
+from gensim.models import CoherenceModel
+from gensim.topic_coherence.text_analysis import WordOccurrenceAccumulator
+
+from textmine import cooccurrence
+from textmine.cooccurrence import WindowAccumulator, window_counts
+
+RELEVANT = ["진로", "상담", "취업", "졸업생", "실습", "지역"]
+OTHER = ["강화", "필요", "운영"]
+
+
+def _random_docs(seed: int, n: int = 60, max_len: int = 40) -> list[list[str]]:
+    """Few words, so the same word often sits twice in a window (the case gensim's slide gets odd)."""
+    rng = np.random.default_rng(seed)
+    words = RELEVANT + OTHER
+    return [list(rng.choice(words, size=rng.integers(0, max_len + 1))) for _ in range(n)] + [[]]
+
+
+def _both(docs, window):
+    dictionary = Dictionary([RELEVANT + OTHER])
+    ids = {dictionary.token2id[w] for w in RELEVANT}
+    theirs = WordOccurrenceAccumulator(ids, dictionary).accumulate(iter(docs), window)
+    ours = WindowAccumulator(ids, dictionary).accumulate(docs, window)
+    return theirs, ours
+
+
+@pytest.mark.parametrize("window", [1, 2, 3, 5, 10, 110])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_counts_equal_gensims_accumulator(seed, window):
+    theirs, ours = _both(_random_docs(seed), window)
+    assert ours.num_docs == theirs.num_docs
+    assert np.array_equal(ours._occurrences, theirs._occurrences) and ours._occurrences.dtype == np.uint32
+    assert np.array_equal(ours._co_occurrences.toarray(), theirs._co_occurrences.toarray())
+    assert ours._co_occurrences.dtype == theirs._co_occurrences.dtype
+
+
+def test_the_slide_drops_a_word_that_leaves_while_it_is_still_inside():
+    """gensim's own behaviour, kept: 진로 at 0 and 1; the window 1..2 still holds 진로, but sliding off
+    position 0 removed it."""
+    occurrences, pairs, n_windows = window_counts([["진로", "진로", "상담"]], {"진로": 0, "상담": 1}, 2, window=2)
+    assert n_windows == 2
+    assert occurrences.tolist() == [1, 1] and pairs[0, 1] == 0
+    theirs, ours = _both([["진로", "진로", "상담"]], 2)
+    assert np.array_equal(ours._occurrences, theirs._occurrences)
+
+
+def test_documents_run_in_batches_give_the_same_counts(monkeypatch):
+    docs = _random_docs(3, n=40, max_len=60)
+    word_ids = {w: i for i, w in enumerate(RELEVANT)}
+    whole = window_counts(docs, word_ids, len(RELEVANT), 10)
+    monkeypatch.setattr(cooccurrence, "ENTRIES_PER_BATCH", 7)  # smaller than most documents: one at a time
+    batched = window_counts(docs, word_ids, len(RELEVANT), 10)
+    assert whole[2] == batched[2] and np.array_equal(whole[0], batched[0]) and np.array_equal(whole[1], batched[1])
+
+
+@pytest.mark.parametrize("docs", [[], [[]], [["강화", "필요"]], [[], ["운영"]]], ids=["none", "empty", "no-relevant",
+                                                                                      "empty-and-irrelevant"])
+def test_nothing_to_count(docs):
+    occurrences, pairs, n_windows = window_counts(docs, {w: i for i, w in enumerate(RELEVANT)}, len(RELEVANT), 10)
+    assert n_windows == len(docs) and not occurrences.any() and not pairs.any()
+    if docs:
+        theirs, ours = _both(docs, 10)
+        assert ours.num_docs == theirs.num_docs
+
+
+def test_a_window_below_one_is_refused():
+    with pytest.raises(ValueError, match="at least 1"):
+        window_counts([["진로"]], {"진로": 0}, 1, 0)
+
+
+@pytest.mark.parametrize("measure", ["c_v", "c_npmi", "c_uci"])
+def test_coherence_scores_are_gensims_to_the_last_bit(measure):
+    from textmine import evaluate
+
+    docs = _random_docs(4, n=200, max_len=80)
+    topics = [["진로", "상담", "강화"], ["취업", "졸업생", "지역"], ["실습", "운영", "필요"]]
+    dictionary = Dictionary(docs)
+    plain = CoherenceModel(topics=topics, texts=docs, dictionary=dictionary, coherence=measure, processes=1)
+    assert evaluate.coherence(None, docs, dictionary, topics, measure, seed=0) == round(float(plain.get_coherence()), 4)
+    # Unrounded too: the counts are the same, so is every float gensim derives from them.
+    assert evaluate.coherence_unrounded(docs, dictionary, topics, measure) == plain.get_coherence()
