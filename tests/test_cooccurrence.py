@@ -30,7 +30,7 @@ def _both(docs, window):
 @pytest.mark.parametrize("window", [1, 2, 3, 5, 10, 110])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_counts_equal_gensims_accumulator(seed, window):
-    theirs, ours = _both(_random_docs(seed), window)
+    theirs, ours = _both(_random_docs(seed, max_len=max(40, 2 * window + 20)), window)  # short and long documents
     assert ours.num_docs == theirs.num_docs
     assert np.array_equal(ours._occurrences, theirs._occurrences) and ours._occurrences.dtype == np.uint32
     assert np.array_equal(ours._co_occurrences.toarray(), theirs._co_occurrences.toarray())
