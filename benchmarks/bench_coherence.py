@@ -109,8 +109,9 @@ def main() -> None:
                 t0 = time.perf_counter()
                 scores[side] = sides[side](measure)
                 seconds[side].append(time.perf_counter() - t0)
-        if scores["gensim"] != scores["textmine"]:
-            raise SystemExit(f"{measure}: textmine scored {scores['textmine']!r}, gensim {scores['gensim']!r}")
+            if scores["gensim"] != scores["textmine"]:
+                raise SystemExit(f"{measure}, repeat {repeat + 1}: textmine scored {scores['textmine']!r}, "
+                                 f"gensim {scores['gensim']!r}")
         med = {s: statistics.median(v) for s, v in seconds.items()}
         print(f"{measure:<7} gensim {med['gensim']:7.2f} s   textmine {med['textmine']:7.2f} s   "
               f"{med['gensim'] / med['textmine']:6.1f}x faster   score {scores['gensim']:.6f} (equal)")
