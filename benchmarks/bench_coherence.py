@@ -72,11 +72,10 @@ def main() -> None:
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args()
 
-    import numpy as np
     from gensim.corpora import Dictionary
     from gensim.models import CoherenceModel
 
-    from textmine.evaluate import COHERENCE_MAX_DOCS, coherence_unrounded
+    from textmine.evaluate import coherence_sample, coherence_unrounded
 
     corpus = args.corpus
     if args.synth_docs:
@@ -85,9 +84,7 @@ def main() -> None:
         corpus = str(write_corpus(Path(tempfile.mkdtemp(prefix="bench-coherence-")) / "corpus",
                                   SynthSpec(seed=1, docs_per_year=args.synth_docs // 10)))
     tokens, topics = tokens_and_topics(corpus, args.cache_dir, args.words)
-    if len(tokens) > COHERENCE_MAX_DOCS:  # the sample every stage scores on (evaluate.coherence, seed 0)
-        keep = np.sort(np.random.default_rng(0).choice(len(tokens), COHERENCE_MAX_DOCS, replace=False))
-        tokens = [tokens[i] for i in keep]
+    tokens = coherence_sample(tokens, seed=0)  # what every stage scores on
     dictionary = Dictionary(tokens)
 
     def gensim_side(measure):

@@ -59,8 +59,7 @@ def child(mode: str, corpus: str, workers: int, cache_dir: str) -> dict:
         kiwi_for(profile, workers)
         load = time.perf_counter() - t0
         t1 = time.perf_counter()
-        done = cached_tokenize_years({y: by_year[y] for y in sorted(by_year)}, profile, TokenizeConfig(), workers,
-                                     cache_dir)
+        done = cached_tokenize_years(by_year, profile, TokenizeConfig(), workers, cache_dir)
         n_tokens = sum(len(t) for tokens, _, _ in done.values() for t in tokens)
     seconds = time.perf_counter() - t1
     return {"mode": mode, "seconds": seconds, "load_seconds": load, "docs": len(texts),

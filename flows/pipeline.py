@@ -186,8 +186,8 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
             docs, pii_masked = mask_pii(quote(source.modelling_docs()), profile, config)
         logger.info("corpus: %d opinions (%s); PII masked: %s", len(docs), source.counts(), pii_masked)
         with stage("tokenize"):
-            per_year = tokenize_years(quote({y: docs.loc[docs["year"] == y, "text"].tolist()
-                                             for y in sorted(docs["year"].unique().tolist())}), profile, config)
+            texts_by_year = {int(y): texts.tolist() for y, texts in docs.groupby("year")["text"]}  # years in order
+            per_year = tokenize_years(quote(texts_by_year), profile, config)
             data, no_tokens = build_documents(quote(docs), quote(per_year), config, corpus)
         scale_plan = scale.plan(len(data), data.docs["year"].value_counts().to_dict(), config)
         scale.log_plan(scale_plan, logger)

@@ -65,8 +65,8 @@ def window_counts(token_lists: Sequence[Sequence[str]], word_ids: Mapping[str, i
     group = np.concatenate([[0], np.cumsum(~same_as_next)]) if len(pos) else pos
     stride = int(lengths.max(initial=0)) + window + 1
     keys = group * stride + pos + window
-    first = np.searchsorted(keys, group * stride + pos + 1, side="left")
-    earliest = np.where(first < np.arange(len(pos)), pos[np.minimum(first, max(len(pos) - 1, 0))], _FAR)
+    first = np.searchsorted(keys, group * stride + pos + 1, side="left")  # at most the occurrence itself
+    earliest = np.where(first < np.arange(len(pos)), pos[first], _FAR)
 
     lo = np.maximum(pos - window + 1, 0)
     hi = np.minimum.reduce([pos, following - window, earliest, last_window[doc]])
