@@ -46,13 +46,13 @@ def test_a_damaged_entry_is_a_miss(tmp_path, caplog):
 
 def test_cached_tokenize_units_recovers_from_a_bad_entry_at_its_key(tmp_path, caplog):
     """The run's own path: a bad-schema file where the key points is tokenized again and replaced."""
-    from textmine.cache import cached_tokenize_units, token_key
+    from textmine.cache import cached_tokenize_units, token_key, token_settings
     from textmine.config import TokenizeConfig
     from textmine.tokenize import load_profile
 
     texts = ["재학생 진로 상담 체계를 강화할 것", "졸업생 사후 관리가 필요함"]
     profile, config = load_profile(), TokenizeConfig()
-    key = token_key(texts, profile.digest(), {"unit": config.unit, "max_chunk_chars": config.max_chunk_chars})
+    key = token_key(texts, profile.digest(), token_settings(config))
     store = TokenCache(tmp_path)
     store.folder.mkdir(parents=True)
     pq.write_table(pa.table({"owner": [0, 1]}), store.path(key))

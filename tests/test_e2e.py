@@ -79,6 +79,10 @@ def test_textmine_run_on_the_bundled_corpus(tmp_path):
         for term in filter(None, terms.split(", ")):
             assert term not in stop and len(term) > 1, term
 
+    # Derived nouns kept whole: 미취업 (unemployed) is a word of its own, where the text says it.
+    frequencies = pd.read_csv(folder / "word_frequency.csv", encoding="utf-8-sig")
+    assert "미취업" in set(frequencies.loc[frequencies["scope"].astype(str) != "2015", "term"])
+
     # Lineage: the career-guidance line fades; outcome, graduate and regional lines are born or grow late.
     lineage = pd.read_csv(folder / "lineage.csv")
     nodes = pd.concat([

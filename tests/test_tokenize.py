@@ -185,3 +185,60 @@ def test_a_corpus_of_numbers_only_fails_clearly(prefect_harness, tmp_path):
         run_pipeline(tmp_path / "x.csv", load_config(None, {"run.out_dir": str(tmp_path / "out"),
                                                             "run.cache_dir": str(tmp_path / "cache")}))
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+# ---------------------------------------------------------------- derived nouns ([kiwi] options)
+
+def test_derived_nouns_follow_the_profile(tmp_path):
+    text = "비대면 상담과 취업률, 학생들의 미참여"
+    assert _tok([text])[0] == ["비대면", "상담", "취업률", "미참여"]
+    (tmp_path / "profile.toml").write_text('[kiwi]\njoin_noun_prefix = false\nnoun_suffixes = []\n'
+                                           'misread_prefixes = []\n', encoding="utf-8")
+    plain = _tok([text], load_profile(tmp_path))[0]  # [kiwi] options replace the default's, lists too
+    assert plain == ["대면", "상담", "취업률", "참여"]  # 취업률 is also a user word
+
+
+def test_suffixes_join_only_when_written_together_and_only_those_listed():
+    tokens = _tok(["취업 률 관리와 취업률 관리, 학생들과 학과별 체계적인 관리"])[0]
+    assert tokens.count("취업률") == 1 and tokens.count("취업") == 1  # '취업 률' is two words
+    assert "학과" in tokens and "체계" in tokens  # 별 and 적 are not joined
+    assert not any(t.endswith("들") for t in tokens)
+
+
+def test_stopwords_and_synonyms_apply_to_the_whole_derived_word(tmp_path):
+    (tmp_path / "profile.toml").write_text('stopwords = ["전문성"]\n[synonyms]\n"미취업자" = "미취업"\n',
+                                           encoding="utf-8")
+    tokens = _tok(["체계화와 체계, 전문성과 전문 인력, 미취업자와 미취업"], load_profile(tmp_path))[0]
+    assert "체계화" not in tokens and "체계" in tokens  # 체계화 is a default stopword, 체계 is not
+    assert "전문성" not in tokens and "전문" in tokens
+    assert tokens.count("미취업") == 2
+
+
+def test_a_changed_derivation_misses_the_token_cache(tmp_path):
+    from textmine.cache import token_key, token_settings
+
+    default = load_profile()
+    (tmp_path / "profile.toml").write_text('[kiwi]\njoin_noun_prefix = false\n', encoding="utf-8")
+    changed = load_profile(tmp_path)
+    settings = token_settings(TokenizeConfig())
+    assert token_key(["비대면"], default.token_digest(), settings) != token_key(["비대면"], changed.token_digest(),
+                                                                              settings)
+    assert "selection" in settings  # the selection code's digest: a change to the rules misses too
+
+
+@pytest.mark.parametrize("content,message", [
+    ('[kiwi]\njoin_noun_prefix = "yes"\n', "join_noun_prefix must be true or false"),
+    ('[kiwi]\nnoun_suffixes = ["권", "률률"]\n', "noun_suffixes must be a list of one-syllable strings"),
+    ('[kiwi]\nmisread_prefixes = "미"\n', "misread_prefixes must be a list"),
+])
+def test_invalid_derivation_options(tmp_path, content, message):
+    (tmp_path / "profile.toml").write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load_profile(tmp_path)
+
+
+def test_bundled_opinions_that_say_mi_chwieop_keep_it():
+    docs = load_corpus(BUNDLED).modelling_docs()
+    saying = docs[docs["text"].str.contains("미취업")]["text"].tolist()
+    assert len(saying) > 100
+    assert all("미취업" in tokens for tokens in _tok(saying))

@@ -93,6 +93,15 @@ def cached_tokenize_units(texts: Sequence[str], profile, config, num_workers: in
     return cached_tokenize_years({0: texts}, profile, config, num_workers, cache_dir)[0]
 
 
+def token_settings(config) -> dict[str, Any]:
+    """What besides the texts, the profile and Kiwi's version decides a year's tokens: the tokenizer
+    settings that change them, and the code that selects them from Kiwi's analysis."""
+    from textmine import tokenize
+
+    return {"unit": config.unit, "max_chunk_chars": config.max_chunk_chars,
+            "selection": tokenize.selection_digest()}
+
+
 def cached_tokenize_years(texts_by_year: Mapping[Hashable, Sequence[str]], profile, config, num_workers: int,
                           cache_dir: str | Path) -> dict[Hashable, tuple[list[list[str]], list[int], bool]]:
     """Per year, ``tokenize.tokenize_units`` of its texts through the token cache: (tokens, owners, hit).
@@ -109,7 +118,7 @@ def cached_tokenize_years(texts_by_year: Mapping[Hashable, Sequence[str]], profi
     from textmine import tokenize
 
     store = TokenCache(cache_dir) if config.cache else None
-    settings = {"unit": config.unit, "max_chunk_chars": config.max_chunk_chars}
+    settings = token_settings(config)
     digest = profile.token_digest()
     out: dict[Hashable, tuple[list[list[str]], list[int], bool]] = {}
     misses: list[tuple[Hashable, Sequence[str], str]] = []

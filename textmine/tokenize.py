@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import functools
 import hashlib
+import inspect
 import json
 import re
 import tomllib
@@ -34,6 +35,10 @@ KNOWN_TAGS = {"NNG", "NNP", "NNB", "NR", "NP", "VV", "VA", "XR", "SL", "SH", "MA
 USER_WORD_TAGS = {"NNG", "NNP", "VV", "VA", "XR", "SL"}
 KIWI_MODEL_TYPES = {"none", "largest", "knlm", "sbg", "cong", "cong-global"}
 KIWI_TYPOS = {"none", "basic", "continual", "basic_with_continual", "lengthening", "basic_with_continual_and_lengthening"}
+# [kiwi] options: the first two build the Kiwi model, the others decide how derived nouns are read.
+KIWI_MODEL_OPTIONS = {"model_type", "typos"}
+KIWI_DERIVATION_OPTIONS = {"join_noun_prefix", "noun_suffixes", "misread_prefixes"}
+NOUN_TAGS = ("NNG", "NNP")
 LIST_KEYS = {"user_words", "stopwords"}
 TABLE_KEYS = {"synonyms", "kiwi", "pii"}
 SCALAR_KEYS = {"version", "pos_tags", "min_token_len", "dictionary_file"}
@@ -78,7 +83,17 @@ class Profile:
 
     @property
     def kiwi_options(self) -> tuple[tuple[str, Any], ...]:
-        return tuple(sorted(self.data.get("kiwi", {}).items()))
+        """The options that build the Kiwi model (model_type, typos)."""
+        return tuple(sorted((k, v) for k, v in self.data.get("kiwi", {}).items() if k in KIWI_MODEL_OPTIONS))
+
+    @property
+    def derivation(self) -> "Derivation":
+        """How prefixes and suffixes join their nouns ([kiwi] join_noun_prefix, noun_suffixes,
+        misread_prefixes); without them, Kiwi's plain analysis (a prefix or suffix is dropped)."""
+        kiwi = self.data.get("kiwi", {})
+        return Derivation(join_noun_prefix=bool(kiwi.get("join_noun_prefix", False)),
+                          noun_suffixes=frozenset(kiwi.get("noun_suffixes", [])),
+                          misread_prefixes=frozenset(kiwi.get("misread_prefixes", [])))
 
     @property
     def dictionary_file(self) -> str | None:
@@ -130,6 +145,28 @@ class Profile:
         return payload
 
 
+@dataclass(frozen=True)
+class Derivation:
+    """Derived nouns kept whole: 비대면 is not 대면, 미취업 not 취업, 수도권 not 수도.
+
+    ``join_noun_prefix``: Kiwi's ``Match.JOIN_NOUN_PREFIX`` joins a noun prefix (XPN: 비-, 미-, 무-,
+    불-, 재-...) to its noun. ``noun_suffixes``: the noun suffixes (XSN) that make a new word and are
+    joined to the noun written right before them (취업+률, 전문+성, 체계+화); the others (들, 님, 별,
+    적...) are dropped as before. ``misread_prefixes``: one-syllable prefixes that Kiwi sometimes reads
+    as a proper noun (미 as 美, the USA: 미/NNP + 참여) and that are joined to a noun written right
+    after them.
+    """
+
+    join_noun_prefix: bool = False
+    noun_suffixes: frozenset[str] = frozenset()
+    misread_prefixes: frozenset[str] = frozenset()
+
+    def match_options(self) -> int:
+        from kiwipiepy import Match
+
+        return Match.ALL | Match.JOIN_NOUN_PREFIX if self.join_noun_prefix else Match.ALL
+
+
 def _fail(path: Path, problem: str, fix: str) -> ConfigError:
     return ConfigError(problem, file=path, fix=fix)
 
@@ -163,9 +200,16 @@ def _check_profile(data: dict, path: Path) -> dict:
         if not isinstance(canonical, str) or not canonical.strip():
             raise _fail(path, f"synonym '{variant}' must map to a word", f'write "{variant}" = "canonical word"')
     kiwi = data.get("kiwi", {})
-    if set(kiwi) - {"model_type", "typos"}:
-        raise _fail(path, f"unknown [kiwi] option(s): {', '.join(sorted(set(kiwi) - {'model_type', 'typos'}))}",
-                    "[kiwi] takes model_type and typos")
+    known_kiwi = KIWI_MODEL_OPTIONS | KIWI_DERIVATION_OPTIONS
+    if set(kiwi) - known_kiwi:
+        raise _fail(path, f"unknown [kiwi] option(s): {', '.join(sorted(set(kiwi) - known_kiwi))}",
+                    f"[kiwi] takes {', '.join(sorted(known_kiwi))}")
+    if "join_noun_prefix" in kiwi and not isinstance(kiwi["join_noun_prefix"], bool):
+        raise _fail(path, "[kiwi] join_noun_prefix must be true or false", "e.g. join_noun_prefix = true")
+    for key in ("noun_suffixes", "misread_prefixes"):
+        value = kiwi.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) and len(v.strip()) == 1 for v in value):
+            raise _fail(path, f"[kiwi] {key} must be a list of one-syllable strings", f'e.g. {key} = ["권", "화"]')
     if "model_type" in kiwi and kiwi["model_type"] not in KIWI_MODEL_TYPES:
         raise _fail(path, f"unknown Kiwi model_type '{kiwi['model_type']}'", f"use one of {', '.join(sorted(KIWI_MODEL_TYPES))}")
     if "typos" in kiwi and kiwi["typos"] not in KIWI_TYPOS:
@@ -233,12 +277,14 @@ def _read_profile_file(path: Path) -> dict:
 
 
 def _merge(base: dict, extra: dict) -> dict:
-    """Lists extend, tables merge, scalars replace."""
+    """Lists extend, tables merge (their lists extend, except [kiwi]'s options), scalars replace."""
     out = copy.deepcopy(base)
     for key, value in extra.items():
         if key in LIST_KEYS:
             out[key] = out.get(key, []) + [v for v in value if v not in out.get(key, [])]
         elif key == SEED_TOPICS_KEY:  # by name: a later list replaces, new names come after
+            out[key] = {**out.get(key, {}), **value}
+        elif key == "kiwi":  # options, not vocabulary: a later value replaces (noun_suffixes = [] turns joining off)
             out[key] = {**out.get(key, {}), **value}
         elif key in TABLE_KEYS:
             merged = dict(out.get(key, {}))
@@ -327,27 +373,78 @@ def _batches(texts: Sequence[str], config: TokenizeConfig) -> Iterator[tuple[lis
 def tokenize_texts(texts: Sequence[str], profile: Profile, config: TokenizeConfig, num_workers: int) -> list[list[str]]:
     """Token lists in the order of ``texts`` (long texts chunked, batches bounded by characters)."""
     kiwi = kiwi_for(profile, num_workers)
-    keep = set(profile.pos_tags)
-    stop, synonyms, min_len = profile.stopwords, profile.synonyms, profile.min_token_len
+    derivation = profile.derivation
+    match_options = derivation.match_options()
+    select = functools.partial(select_tokens, keep=frozenset(profile.pos_tags), stopwords=profile.stopwords,
+                               synonyms=profile.synonyms, min_len=profile.min_token_len, derivation=derivation)
     out: list[list[str]] = [[] for _ in texts]
     for owners, pieces in _batches(texts, config):
-        for owner, tokens in zip(owners, kiwi.tokenize(pieces)):
-            out[owner].extend(_select(tokens, keep, stop, synonyms, min_len))
+        for owner, tokens in zip(owners, kiwi.tokenize(pieces, match_options=match_options)):
+            out[owner].extend(select(tokens))
     return out
 
 
-def _select(tokens, keep: set[str], stopwords: frozenset[str], synonyms: dict[str, str], min_len: int) -> list[str]:
-    words = []
+@functools.cache
+def selection_digest() -> str:
+    """Of the code that turns Kiwi's analysis into tokens: the token cache key holds it, so that a
+    change to the rules misses the cache even where the profile did not change."""
+    return hashlib.sha256(inspect.getsource(select_tokens).encode()).hexdigest()[:16]
+
+
+def select_tokens(tokens, keep: frozenset[str], stopwords: frozenset[str], synonyms: dict[str, str], min_len: int,
+                  derivation: Derivation = Derivation()) -> list[str]:
+    """The modelling tokens of one Kiwi analysis: kept tags, derived nouns joined, synonyms merged,
+    short words and stopwords out.
+
+    A noun stays open until the next morpheme: a suffix of ``derivation.noun_suffixes`` written right
+    after it (no space) joins it (취업+률 -> 취업률); only then are synonyms, length and stopwords
+    applied, to the whole word (체계화 is a stopword, 체계 is not).
+    """
+    words: list[str] = []
+    suffixes, misread = derivation.noun_suffixes, derivation.misread_prefixes
+    stem, stem_tag, stem_end = "", "", -1  # the open noun (stem == "" when none)
+    prefix, prefix_end = "", -1  # a misread prefix waiting for its noun
+
+    def emit(form: str, tag: str) -> None:
+        if tag not in keep:
+            return
+        # Verbs/adjectives become lemmas (운영하다); Latin script is case-folded (ncs -> NCS).
+        form = form + "다" if tag in ("VV", "VA") else form.upper() if tag == "SL" else form
+        form = synonyms.get(form, form)
+        if len(form) >= min_len and form not in stopwords:
+            words.append(form)
+
     for token in tokens:
         tag = token.tag
-        if tag not in keep:
+        if stem:
+            if tag == "XSN" and token.form in suffixes and token.start == stem_end:
+                stem += token.form
+                stem_end = token.start + token.len
+                continue
+            emit(stem, stem_tag)
+            stem = ""
+        if tag in NOUN_TAGS:
+            form, start = token.form, token.start
+            if prefix:
+                if start == prefix_end:
+                    form, tag = prefix + form, "NNG"
+                else:
+                    emit(prefix, "NNP")
+                prefix = ""
+            elif form in misread and tag == "NNP":
+                prefix, prefix_end = form, start + token.len
+                continue
+            stem, stem_tag, stem_end = form, tag, start + token.len
             continue
-        # Verbs/adjectives become lemmas (운영하다); Latin script is case-folded (ncs -> NCS).
-        form = token.form + "다" if tag in ("VV", "VA") else token.form.upper() if tag == "SL" else token.form
-        form = synonyms.get(form, form)
-        if len(form) < min_len or form in stopwords:
-            continue
-        words.append(form)
+        if prefix:
+            emit(prefix, "NNP")
+            prefix = ""
+        if tag in keep:
+            emit(token.form, tag)
+    if stem:
+        emit(stem, stem_tag)
+    if prefix:
+        emit(prefix, "NNP")
     return words
 
 
@@ -412,6 +509,7 @@ def discover_terms(texts: Sequence[str], profile: Profile, num_workers: int, min
     user words.  Fragments (with particles, endings, numbers) are left out.
     """
     kiwi = kiwi_for(profile, num_workers)
+    match_options = profile.derivation.match_options()
     known = {w for w, _ in profile.user_words} | set(profile.stopwords)
     texts = [t for t in texts if isinstance(t, str) and t.strip()]
     found = []
@@ -420,7 +518,7 @@ def discover_terms(texts: Sequence[str], profile: Profile, num_workers: int, min
         word = word.strip()
         if word in known or not _HANGUL_WORD.match(word):
             continue
-        tokens = kiwi.tokenize(word)
+        tokens = kiwi.tokenize(word, match_options=match_options)
         if any(_FRAGMENT_TAG.match(t.tag) for t in tokens):
             continue
         found.append({"word": word, "frequency": int(freq), "score": round(float(score), 3),
