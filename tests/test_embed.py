@@ -155,3 +155,23 @@ def test_long_texts_are_cut_before_embedding(e5):
     cut = e5.embed([long_text[:e5.max_chars]])
     assert np.array_equal(e5.embed([long_text]), cut)
     assert "max1000" in e5.version  # the cut is part of the cache key
+
+
+def test_use_vectors_are_unit_deterministic_and_meaningful():
+    use = make_embedder(EmbedConfig(backend="use", num_threads=1))
+    texts = ["졸업생 취업 상담을 강화할 것", "졸업생 진로 상담 체계를 강화하기 바람", "센터 공간과 시설이 협소함"]
+    vectors = use.embed(texts)
+    assert vectors.shape == (3, 512) and vectors.dtype == np.float32
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    assert np.array_equal(vectors, use.embed(texts))
+    similarity = vectors @ vectors.T
+    assert similarity[0, 1] > similarity[0, 2] and similarity[0, 1] > similarity[1, 2]
+    assert use.embed(["가" * 5000]).shape == (1, 512)  # cut at max_chars like the other backends
+
+
+def test_use_without_the_cluster_cap_is_refused():
+    from textmine.config import load_config
+
+    with pytest.raises(ConfigError, match="needs the cluster-size cap"):
+        load_config(overrides={"embed.backend": "use", "bertopic.max_cluster_share": 0})
+    assert load_config(overrides={"embed.backend": "use"}).bertopic.max_cluster_share > 0
