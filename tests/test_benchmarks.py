@@ -404,3 +404,27 @@ def test_bench_coherence_needs_planted_topics(tmp_path):
                            "--repeats", "1", "--cache-dir", str(tmp_path / "cache")],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode != 0 and "no truth.json" in done.stderr
+
+
+PETITIONS = REPO.parent / "shared" / "data" / "petitions" / "petitions_2017_2019.csv.gz"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not PETITIONS.is_file(), reason="the real petitions are in ../shared (read-only in CI)")
+def test_bench_quality_smoke_on_300_real_petitions(tmp_path):
+    """benchmarks/bench_quality.py end to end on a seeded sample of 300 petitions: every row scored."""
+    out = tmp_path / "quality.json"
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_quality.py"), "--limit", "300",
+                           "--backends", "char-svd", "--cache-dir", str(tmp_path / "cache"), "--json", str(out),
+                           "--markdown", str(tmp_path / "quality.md")], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text(encoding="utf-8"))
+    assert result["documents"] == 300 and result["categories"] >= 10
+    scored = {r["method"]: r for r in result["rows"] if "nmi" in r}
+    assert set(scored) == {"textmine lda", "textmine lda, plain Kiwi tokens", "bare gensim LdaModel",
+                           "bare tomotopy LDAModel", "textmine bertopic, char-svd",
+                           "textmine bertopic, char-svd, outliers kept", "bare BERTopic, char-svd"}
+    for r in scored.values():
+        assert 0 <= r["nmi"] <= 1 and -1 <= r["ari"] <= 1 and 0 < r["diversity"] <= 1 and r["topics"] >= 2
+    assert scored["textmine bertopic, char-svd"]["outliers"] <= 0.10 + 1e-9  # the default reassigns outliers
+    assert "| textmine lda | default |" in (tmp_path / "quality.md").read_text(encoding="utf-8")
