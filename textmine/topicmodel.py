@@ -51,6 +51,13 @@ class Documents:
     # (a large corpus, textmine.scale); None: one row per document.
     embedded: np.ndarray | None = None
 
+    def joined_tokens(self) -> list[str]:
+        """Each document's tokens (all its units'), joined by spaces: what a token-based embedder embeds."""
+        joined: list[list[str]] = [[] for _ in range(len(self.docs))]
+        for tokens, owner in zip(self.unit_tokens, self.unit_owner):
+            joined[owner].extend(tokens)
+        return [" ".join(tokens) for tokens in joined]
+
     @property
     def doc_ids(self) -> list:
         return self.docs["doc_id"].tolist()
@@ -161,13 +168,15 @@ def embed_documents(data: Documents, config) -> dict:
     from textmine import embed, scale
 
     e = config.embed
-    embedder = embed.make_embedder(e, config.run.seed)
+    embedder = embed.make_embedder(e, config.run.seed, config.run.cache_dir)
     chosen = np.arange(len(data))
     if scale.is_large(len(data), config):  # a large corpus: a per-year sample (textmine.scale)
         chosen = scale.sample_per_year(data.doc_years, scale.bertopic_per_year(len(data.years), config),
                                        config.run.seed)
     years = np.asarray(data.doc_years)[chosen]
     texts = data.docs["text"].to_numpy()[chosen]
+    if embedder.embeds_tokens:
+        texts = np.array(data.joined_tokens(), dtype=object)[chosen]
     groups = {y: texts[years == y].tolist() for y in data.years}
     vectors, hits = embed.embed_groups(embedder, groups, config.run.cache_dir if e.cache else None)
     data.embeddings = np.vstack([vectors[y] for y in data.years])
