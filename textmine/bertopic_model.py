@@ -106,6 +106,12 @@ class ReusedUMAP:
     def fit_transform(self, x, y=None):
         return self.fit(x, y).embedding_
 
+    def preset(self, x, coordinates: np.ndarray) -> "ReusedUMAP":
+        """Take ``coordinates`` as the layout of ``x`` (a stored layout, textmine.layout), without a fit."""
+        self._key = self._hash(x)
+        self.embedding_ = np.asarray(coordinates, dtype=np.float32)
+        return self
+
     def transform(self, x):
         return self.embedding_ if self._hash(x) == self._key else self.umap_model.transform(x)
 
@@ -215,6 +221,7 @@ class BertopicResult:
     seed_topics: list[np.ndarray] = field(default_factory=list)
     seed_models: list = field(default_factory=list, repr=False)  # each seed run's model (in seed_topics' order)
     scores: dict = field(default_factory=dict)  # c_v, c_npmi, diversity of the final topics
+    layouts: dict = field(default_factory=dict, repr=False)  # seed -> UMAP layout (documents x components)
 
     @property
     def num_topics(self) -> int:
@@ -371,12 +378,14 @@ def choose_candidate(rows: list[dict]) -> int:
 
 def fit_global_bertopic(documents: list[str], embeddings: np.ndarray, token_lists: Sequence[Sequence[str]],
                         config: BertopicConfig, seed: int, embedder=None,
-                        seed_topics: dict | None = None) -> BertopicResult:
+                        seed_topics: dict | None = None, layouts: dict | None = None) -> BertopicResult:
     """The global model: min_cluster_size from the grid (or fixed), the most central of the seed runs.
 
     ``documents`` are the Kiwi tokens of each document joined by spaces, ``token_lists`` the same
     tokens as lists (for coherence), ``embeddings`` one unit row per document.  ``seed_topics``
     (name -> words) guides every fit of the grid (BERTopic ``seed_topic_list``; needs ``embedder``).
+    ``layouts`` (seed -> coordinates) are UMAP layouts kept from an earlier run (textmine.layout): those
+    seeds take them instead of fitting UMAP; ``result.layouts`` holds every seed's layout afterwards.
     """
     seed_topic_list = [list(words) for words in (seed_topics or {}).values()] or None
     if seed_topic_list and embedder is None:
@@ -390,6 +399,9 @@ def fit_global_bertopic(documents: list[str], embeddings: np.ndarray, token_list
     seeds = [seed + i for i in range(max(1, config.seeds))]
     vocabulary = build_vocabulary(token_lists, config.min_df)
     reducers = {s: ReusedUMAP(make_umap(slice_sizes(n, config, candidates[0]), config, s)) for s in seeds}
+    for s, coordinates in (layouts or {}).items():
+        if coordinates is not None and s in reducers:
+            reducers[s].preset(embeddings, coordinates)
 
     rows, fits = [], []
     for mcs in candidates:
@@ -428,6 +440,7 @@ def fit_global_bertopic(documents: list[str], embeddings: np.ndarray, token_list
     result.stability = stability
     result.seed_topics = [r.topics for r in finished]
     result.seed_models = [r.model for r in finished]
+    result.layouts = {s: r.embedding_ for s, r in reducers.items() if r.embedding_ is not None}
     row = rows[chosen]
     if row["c_v"] is None or result.selected_by == "fixed" or config.num_topics != "auto" \
             or result.outliers.get("threshold") is not None:
@@ -599,14 +612,17 @@ class BertopicTopicModel(TopicModel):
         tokens = sample.doc_tokens()
         documents = [" ".join(t) for t in tokens]
         warm = warm_start is not None and c.min_cluster_size == "auto"
+        plans = self._layout_plans(sample, len(documents), reuse=warm_start is not None and not seeds)
+        layouts = {s: p.coordinates for s, p in plans.items()}
         if warm:
             size = max(c.min_cluster_floor, int(round(warm_start["min_cluster_fraction"] * len(documents))))
             result = fit_global_bertopic(documents, sample.embeddings, tokens, c.model_copy(update={"min_cluster_size": size}),
-                                         self.seed, embedder, seeds)
+                                         self.seed, embedder, seeds, layouts)
             result.selected_by = (f"warm start: min_cluster_size {size} ({warm_start['min_cluster_fraction']:.4f} of the "
                                   "documents) from the previous selection (--reselect to search again)")
         else:
-            result = fit_global_bertopic(documents, sample.embeddings, tokens, c, self.seed, embedder, seeds)
+            result = fit_global_bertopic(documents, sample.embeddings, tokens, c, self.seed, embedder, seeds, layouts)
+        layout_record = self._store_layouts(plans, result, sample)
         fraction = warm_start["min_cluster_fraction"] if warm else result.min_cluster_size / len(documents)
         # BERTopic's most typical opinions are those nearest their topic's centroid.
         typical = typicality(result.topics, sample.embeddings, result.num_topics)
@@ -616,7 +632,7 @@ class BertopicTopicModel(TopicModel):
         quality = quality_summary(
             result.num_topics, result.selected_by, result.seed, result.scores, result.stability, c.seeds,
             result.selection, min_cluster_size=result.min_cluster_size, vocabulary_size=len(result.vocabulary),
-            representation=c.representation, embedding=data.embedding_info,
+            representation=c.representation, embedding=data.embedding_info, layout=layout_record,
             outliers={**result.outliers, "per_year_before": per_year_outliers(result.topics_before, data.doc_years),
                       "per_year_after": per_year_outliers(result.topics, data.doc_years)},
             **assigned, **self._seed_quality(result, "guided (BERTopic seed_topic_list); named by the best-matching "
@@ -625,6 +641,47 @@ class BertopicTopicModel(TopicModel):
         fitted = to_fitted(result, quality, typical, fraction, names)
         fitted.topics_over_time = topics_over_time(result, documents, data.periods, c, names)
         return fitted
+
+    def _layout_key(self, sample: Documents, n_docs: int, seed: int, first_year_digest: str) -> str:
+        from importlib import metadata
+
+        sizes = slice_sizes(n_docs, self.settings, min_cluster_candidates(n_docs, self.settings)[0])
+        umap_settings = {"n_neighbors": sizes.n_neighbors, "n_components": sizes.n_components, "init": sizes.init,
+                         "min_dist": self.settings.min_dist, "umap": metadata.version("umap-learn"),
+                         "embedding": (sample.embedding_info or {}).get("version")}
+        return self._layouts.key(first_year_digest, umap_settings, seed)
+
+    def _layout_plans(self, sample: Documents, n_docs: int, reuse: bool) -> dict:
+        """Per seed, the stored UMAP layout to reuse with the new years placed in it, or why UMAP is
+        fitted (textmine.layout); {} when layouts are not kept (no cache folder)."""
+        from textmine import layout
+
+        if not self.config.run.cache_dir or sample.embeddings is None:
+            return {}
+        self._layouts = layout.LayoutStore(self.config.run.cache_dir)
+        years, digests, _ = layout.year_digests(sample.embeddings, sample.doc_years)
+        sizes = slice_sizes(n_docs, self.settings, min_cluster_candidates(n_docs, self.settings)[0])
+        plans = {}
+        for s in [self.seed + i for i in range(max(1, self.settings.seeds))]:
+            previous = self._layouts.get(self._layout_key(sample, n_docs, s, digests[0]))
+            plans[s] = layout.plan(previous, sample.embeddings, sample.doc_years, sizes.n_neighbors, self.settings,
+                                   force_fit=not (reuse and self.settings.reuse_layout))
+        return plans
+
+    def _store_layouts(self, plans: dict, result: BertopicResult, sample: Documents) -> dict | None:
+        """Keep each seed's layout for the next run; returns what evaluation.json records."""
+        from textmine import layout
+
+        if not plans:
+            return None
+        _, digests, _ = layout.year_digests(sample.embeddings, sample.doc_years)
+        for s, plan_ in plans.items():
+            if s in result.layouts:
+                self._layouts.put(self._layout_key(sample, len(sample), s, digests[0]),
+                                  layout.after_fit(plan_, result.layouts[s], sample.embeddings, sample.doc_years))
+        records = {str(s): p.record for s, p in plans.items()}
+        first = next(iter(records.values()))
+        return first if all(r == first for r in records.values()) else records
 
     def _assign_rest(self, result: BertopicResult, data: Documents, sample_documents: list[str], typical: np.ndarray):
         """Extend a model fitted on the embedded sample to every document of ``data``: the others get

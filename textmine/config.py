@@ -310,6 +310,16 @@ class BertopicConfig(_Settings):
         "ctfidf", description="Topic words: c-TF-IDF over Kiwi tokens ('ctfidf'), or re-ranked by 'mmr' or "
                               "'keybert'.")
     mmr_diversity: float = Field(0.3, ge=0, le=1, description="Diversity of the 'mmr' representation.")
+    reuse_layout: bool = Field(True, description="A new year is placed in the previous run's UMAP layout instead "
+                                                  "of fitting UMAP over every year again (textmine.layout); the "
+                                                  "decision is in evaluation.json.")
+    layout_max_new_share: float = Field(0.25, gt=0, le=1, description="UMAP is fitted again when the new years hold "
+                                                                      "more than this share of the documents.")
+    layout_max_distance_ratio: float = Field(1.5, gt=0, description="UMAP is fitted again when the new documents "
+                                                                    "lie this many times farther from the earlier "
+                                                                    "ones than those from each other.")
+    layout_refit_every: int = Field(3, ge=1, description="UMAP is fitted again once this many years have been "
+                                                         "placed since its last full fit.")
     min_df: int = Field(2, ge=1, description="Vocabulary: tokens in fewer documents are not topic words.")
     top_n_terms: int = Field(10, ge=1, description="Words listed per topic.")
     seeds: int = Field(3, ge=1, description="Seeds (run.seed, run.seed + 1, ...): the most central run is kept, "
