@@ -10,7 +10,11 @@ whole (wall clock, Prefect's temporary server included) and by the flow's own st
    entries (those are per year and keyed by the texts, so they are what a cold run of these years
    would have written; it saves a second cold embedding) but no fitted models;
 3. plus-last: the last year added to (2)'s cache (unchanged years reused, selection warm-started);
-4. rerun: (3) again, nothing changed.
+4. rerun: (3) again, nothing changed;
+5. the last year added with UMAP fitted again (``bertopic.reuse_layout = false``) on a copy of (2)'s
+   cache: the comparison of (3), which placed the new year in the stored UMAP layout
+   (textmine.layout), with a full refit on the same data: BERTopic's dominant topics (NMI between the
+   two runs), the phases (identical?), c_npmi (difference).
 
 Usage (defaults: the bundled corpus, LDA + BERTopic + DTM, the default embedding backend):
 
@@ -32,16 +36,42 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
-def run(corpus: Path, out: Path, cache: Path, args) -> tuple[float, dict]:
+def run(corpus: Path, out: Path, cache: Path, args, *extra: str) -> tuple[float, dict]:
     cmd = [sys.executable, "-m", "flows", "run", str(corpus), "--out", str(out), "--models", args.models,
-           "--set", f"run.cache_dir={cache}", *(["--set", f"embed.backend={args.embed}"] if args.embed else [])]
+           "--set", f"run.cache_dir={cache}", *(["--set", f"embed.backend={args.embed}"] if args.embed else []),
+           *extra]
     start = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - start
     if done.returncode != 0:
         sys.exit(f"run failed:\n{done.stderr[-3000:]}")
     folder = Path(done.stdout.strip().splitlines()[-1])
-    return wall, json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest["_folder"] = str(folder)
+    return wall, manifest
+
+
+def compare_with_refit(placed: Path, refit: Path) -> dict:
+    """BERTopic of the run that placed the new year against the one that refitted UMAP, same data."""
+    import pandas as pd
+    from sklearn.metrics import normalized_mutual_info_score
+
+    def dominant(folder: Path):
+        table = pd.read_parquet(folder / "doc_topics.parquet")
+        table = table[(table["model"] == "bertopic") & table["is_dominant"]].sort_values("doc_id")
+        return table["topic"].to_numpy()
+
+    def evaluation(folder: Path):
+        return json.loads((folder / "evaluation.json").read_text(encoding="utf-8"))["models"]["bertopic"]
+
+    phases = [json.loads((f / "phases.json").read_text(encoding="utf-8")) for f in (placed, refit)]
+    npmi = [evaluation(f).get("coherence_c_npmi") for f in (placed, refit)]
+    return {"nmi_between_runs": round(float(normalized_mutual_info_score(dominant(placed), dominant(refit))), 4),
+            "phases_identical": all(phases[0][m].get("phase_starts") == phases[1][m].get("phase_starts")
+                                    for m in phases[0] if isinstance(phases[0][m], dict) and m in phases[1]),
+            "c_npmi_placed": npmi[0], "c_npmi_refit": npmi[1],
+            "c_npmi_difference": round(abs(npmi[0] - npmi[1]), 4) if None not in npmi else None,
+            "layout": evaluation(placed).get("layout")}
 
 
 def flow_seconds(manifest: dict) -> float:
@@ -77,8 +107,10 @@ def main() -> None:
         if (work / "cache-cold" / kind).is_dir():
             shutil.copytree(work / "cache-cold" / kind, work / "cache-grow" / kind)
     steps["all but the last year (no models)"] = run(partial, work / "out", work / "cache-grow", args)
+    shutil.copytree(work / "cache-grow", work / "cache-refit")
     shutil.copy(files[-1], partial / files[-1].name)
     steps["the last year added"] = run(partial, work / "out", work / "cache-grow", args)
+    refit = run(partial, work / "out", work / "cache-refit", args, "--set", "bertopic.reuse_layout=false")
     steps["rerun, nothing changed"] = run(partial, work / "out", work / "cache-grow", args)
 
     print(f"corpus: {corpus} ({len(files)} yearly files), models {args.models}, embed {args.embed or 'default'}")
@@ -91,6 +123,10 @@ def main() -> None:
     for name in ("the last year added", "rerun, nothing changed"):
         wall, manifest = steps[name]
         print(f"{name} / cold: wall {wall / cold_wall:.1%}, flow {flow_seconds(manifest) / flow_seconds(cold):.1%}")
+    if "bertopic" in args.models:
+        print(f"the last year added with UMAP refitted: wall {refit[0]:.1f} s ({refit[0] / cold_wall:.1%} of cold)")
+        comparison = compare_with_refit(Path(steps["the last year added"][1]["_folder"]), Path(refit[1]["_folder"]))
+        print("placed in the stored layout vs UMAP refitted, same data:", json.dumps(comparison, ensure_ascii=False))
     shutil.rmtree(work, ignore_errors=True)
 
 
