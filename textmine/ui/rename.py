@@ -1,0 +1,53 @@
+"""Naming a topic from the browser: the run's ``labels.toml`` rewritten, its report rebuilt.
+
+The new file is written beside the old one and moved over it in one step (``os.replace``), so a
+reader sees the old names or the new ones, never half a file; the file it replaces is kept as
+``labels.toml.<UTC time>`` beside it.  Then report.html and summary.xlsx are rebuilt by
+:func:`textmine.report.build_outputs`, the code ``textmine report --labels`` runs.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+from textmine import labels as labels_mod
+from textmine.errors import TextmineError
+from textmine.ui.runs import PageError
+
+
+def rename_topic(folder: Path, model: str, topic: int, name: str) -> dict[str, dict[int, str]]:
+    """Give ``model``'s global ``topic`` the name ``name`` in ``folder`` (a checked run folder); returns the
+    run's labels after it.  A bad name is a 400 :class:`PageError` and changes nothing."""
+    try:
+        wanted = labels_mod.validate_labels({model: {str(topic): name}}, "이름")
+    except TextmineError as exc:
+        raise PageError(400, f"이름을 쓸 수 없습니다: {exc.problem}", exc.fix) from None
+    target = folder / labels_mod.LABELS_FILE
+    try:
+        current = labels_mod.load_labels(target) if target.is_file() else {}
+    except TextmineError as exc:
+        raise PageError(409, f"이 실행의 labels.toml을 읽지 못했습니다: {exc.problem}",
+                        "파일을 고치거나 지운 뒤 다시 하세요.") from None
+    merged = labels_mod.merge_labels(current, wanted)
+    tmp = folder / f".{labels_mod.LABELS_FILE}.{uuid.uuid4().hex}"
+    with open(tmp, "w", encoding="utf-8") as out:
+        out.write(labels_mod.dump_labels(merged))
+        out.flush()
+        os.fsync(out.fileno())
+    if target.is_file():
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        shutil.copy2(target, folder / f"{labels_mod.LABELS_FILE}.{stamp}")
+    os.replace(tmp, target)
+    from textmine.report import build_outputs
+
+    build_outputs(folder)
+    return merged
+
+
+def earlier_versions(folder: Path) -> list[str]:
+    """The kept earlier ``labels.toml`` files, newest first."""
+    return sorted((p.name for p in folder.glob(f"{labels_mod.LABELS_FILE}.*") if not p.name.startswith(".")),
+                  reverse=True)
