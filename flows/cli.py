@@ -1,4 +1,4 @@
-"""The ``textmine`` command (docs/contract.md §2): run, validate, synth, serve.
+"""The ``textmine`` command (docs/contract.md §2): run, validate, synth, serve, ui.
 
 Bad input ends with one message on standard error that names the file, row or
 column and the fix, exit status 2, and no traceback.
@@ -143,6 +143,18 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--format", choices=["csv", "parquet"], default="csv",
                        help="one file per year: csv (default, small corpora) or parquet (large ones: "
                             "written year by year, a million opinions in minutes)")
+
+    ui = sub.add_parser("ui", help="the analysts' workspace: every run folder in the browser",
+                        description="Serve the run folders under RUNS_DIR as web pages (runs, phases, topics, "
+                                    "opinions, comparing two runs, naming topics). Binds 127.0.0.1 by default; "
+                                    "any other --host needs a token (generated and printed once, or --token).")
+    ui.add_argument("runs_dir", nargs="?", default="outputs", metavar="RUNS_DIR",
+                    help="folder of run folders (default: outputs)")
+    ui.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
+    ui.add_argument("--port", type=int, default=8765, help="port (default: 8765)")
+    ui.add_argument("--read-only", action="store_true", help="no renaming of topics from the browser")
+    ui.add_argument("--token", help="the token a browser must bring when --host is not a loopback address "
+                                    "(default: one generated and printed once)")
 
     serve = sub.add_parser("serve", help="serve the flow as a Prefect deployment on a schedule, watching the corpus",
                            description="Register the flow with the Prefect server in PREFECT_API_URL as the "
@@ -342,6 +354,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
                        watch=not args.no_watch)
 
 
+def cmd_ui(args: argparse.Namespace) -> int:
+    from textmine.ui.server import UIServer, announce, plan
+
+    p = plan(args.runs_dir, args.host, args.port, args.read_only, args.token)
+    server = UIServer(p)
+    print(announce(p), flush=True)
+    server.run()
+    return 0
+
+
 def cmd_cache(args: argparse.Namespace) -> int:
     from textmine.store import cache_info, prune
 
@@ -366,7 +388,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "report": cmd_report, "terms": cmd_terms,
-            "synth": cmd_synth, "serve": cmd_serve, "cache": cmd_cache}
+            "synth": cmd_synth, "serve": cmd_serve, "cache": cmd_cache, "ui": cmd_ui}
 
 
 EXIT_INTERRUPTED = 130
