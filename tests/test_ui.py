@@ -366,3 +366,111 @@ def test_textmine_ui_serves_and_a_public_host_prints_a_token_once(runs):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+# ---------------------------------------------------------------- in a real browser
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--no-first-run",
+                 "--disable-quic"]
+
+
+@pytest.fixture
+def live(runs, tmp_path):
+    """The app under real uvicorn on a free loopback port, over copies of the two runs (one is renamed)."""
+    from textmine.ui.server import UIServer, plan
+
+    root = tmp_path / "root"
+    for run in (runs["a"], runs["b"]):
+        shutil.copytree(runs["root"] / run, root / run)
+    server = UIServer(plan(root, "127.0.0.1", _free_port()))
+    server.start()
+    for _ in range(100):
+        if server.server.started:
+            break
+        time.sleep(0.1)
+    yield server.plan.url.rstrip("/"), root
+    server.stop()
+
+
+@pytest.mark.slow
+def test_an_analyst_walks_through_the_workspace_in_chromium(runs, live):
+    from openpyxl import load_workbook
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM, "Debian's chromium is needed: run scripts/setup-test.sh"
+    base, root = live
+    requests, errors = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.on("request", lambda r: requests.append(r.url))
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+
+            page.goto(base + "/")                                   # the runs list
+            page.click(f"text={runs['a']}")                         # a run
+            page.wait_for_selector("#traj-chart .main-svg")
+            assert "LDA 토픽 비중 추이" in page.inner_text("#traj-chart")
+            page.evaluate("window.notReloaded = true")
+            page.click("#model-switch a[data-model=bertopic]")     # switch models without a reload
+            page.wait_for_function("document.getElementById('traj-chart').dataset.model === 'bertopic'")
+            assert "BERTopic 토픽 비중 추이" in page.inner_text("#traj-chart")
+            assert page.evaluate("window.notReloaded") and page.url.endswith("?model=bertopic")
+            assert page.is_visible(".topics[data-model=bertopic]") and not page.is_visible(".topics[data-model=lda]")
+
+            page.click(".topics[data-model=bertopic] a[href$='/topics/bertopic/2']")   # a topic
+            page.wait_for_selector("#share-chart .main-svg")
+            assert page.locator("#term-list li").count() == 30
+            first_terms = page.inner_text("#term-list")
+            page.fill("#lambda", "0")                               # the relevance slider re-ranks
+            page.dispatch_event("#lambda", "input")
+            assert page.inner_text("#lambda-value") == "0.00" and page.inner_text("#term-list") != first_terms
+            opinions_2019 = page.locator("blockquote.opinion[data-year='2019']")
+            assert opinions_2019.count() >= 1 and opinions_2019.first.locator("mark").count() >= 1
+
+            page.goto(f"{base}/runs/{runs['b']}/opinions")          # search 원격, then filter by 지역
+            page.fill("#q", "원격")
+            page.click("#search")
+            page.wait_for_url("**q=%EC%9B%90%EA%B2%A9**")
+            assert page.inner_text("#result-count").startswith("4건")
+            region = page.locator("#results tbody tr").first.locator("td").nth(3).inner_text()
+            page.select_option("select[data-column='지역']", region)
+            page.click("#search")
+            page.wait_for_load_state()
+            expected = sum(1 for r in page.locator("#results tbody tr").all())
+            assert expected >= 1 and page.inner_text("#result-count").startswith(f"{expected}건")
+            assert all(row.locator("td").nth(3).inner_text() == region for row in page.locator("#results tbody tr").all())
+            # the opinion written as HTML is text on the page, not an element
+            page.goto(f"{base}/runs/{runs['b']}/opinions?q=alert")
+            assert "<script>alert" in page.inner_text("#results") and page.locator("#results img").count() == 0
+
+            page.goto(f"{base}/runs/{runs['a']}/topics/lda/1")     # rename a topic
+            page.fill("#rename-input", "원격 상담 지원")
+            page.click("#rename")
+            page.wait_for_selector("#renamed", timeout=120_000)
+            assert page.inner_text("#topic-name") == "원격 상담 지원"
+            run = root / runs["a"]
+            assert "원격 상담 지원" in (run / "report.html").read_text(encoding="utf-8")
+            cells = [c.value for row in load_workbook(run / "summary.xlsx")["토픽"].iter_rows() for c in row]
+            assert "원격 상담 지원" in cells
+            page.fill("#rename-input", "원격 상담")                 # again: the first file is kept beside it
+            page.click("#rename")
+            page.wait_for_selector("#renamed", timeout=120_000)
+            assert page.inner_text("#topic-name") == "원격 상담"
+            assert len(list(run.glob("labels.toml.*"))) == 1
+
+            page.goto(base + "/")                                   # compare two runs
+            page.check(f"input[name=a][value='{runs['a']}']")
+            page.check(f"input[name=b][value='{runs['b']}']")
+            page.click("#compare")
+            page.wait_for_selector("#compare-lda")
+            assert page.locator("#compare-lda ul.new li").count() == 1
+            assert page.locator("#compare-lda ul.vanished li").count() == 1
+            assert "원격 상담" in page.inner_text("#compare-lda")  # the renamed topic, under its new name
+        finally:
+            browser.close()
+    assert not errors, errors
+    assert requests and all(u.startswith(base + "/") for u in requests), [u for u in requests if not u.startswith(base)]
