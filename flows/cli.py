@@ -168,6 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="cron schedule of runs (default: '0 6 1 3 *', 06:00 on 1 March)")
     serve.add_argument("--timezone", default="Asia/Seoul", help="time zone of the schedule (default: Asia/Seoul)")
     serve.add_argument("--no-watch", action="store_true", help="do not start runs when corpus files change")
+    serve.add_argument("--ui-port", type=int, default=8765,
+                       help="port of the analysts' workspace (textmine ui) over the run folders, on 127.0.0.1 "
+                            "(default: 8765); each run's Prefect link points to its page there")
+    serve.add_argument("--no-ui", action="store_true", help="do not start the workspace")
     for action in run._actions:  # the run flags, exactly as `textmine run` takes them
         if action.option_strings and action.dest != "help":
             serve._add_action(action)
@@ -351,7 +355,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     out_dir = Path(config.run.out_dir).expanduser().resolve()
     config = load_config(args.config, overrides | {"run.out_dir": str(out_dir)})
     return serve.serve(args.corpus, config, name=args.name, cron=args.cron, timezone=args.timezone,
-                       watch=not args.no_watch)
+                       watch=not args.no_watch, ui_port=None if args.no_ui else args.ui_port)
 
 
 def cmd_ui(args: argparse.Namespace) -> int:

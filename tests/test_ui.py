@@ -474,3 +474,53 @@ def test_an_analyst_walks_through_the_workspace_in_chromium(runs, live):
             browser.close()
     assert not errors, errors
     assert requests and all(u.startswith(base + "/") for u in requests), [u for u in requests if not u.startswith(base)]
+
+
+# ---------------------------------------------------------------- the notebook API, serve's wiring
+
+def test_open_run_gives_tables_models_and_figures(runs, tmp_path):
+    import textmine
+    from textmine.errors import TextmineError
+
+    run = textmine.open_run(runs["root"] / runs["b"])
+    assert run.models == ["lda", "bertopic"]
+    assert set(run.topics["scope"].astype(str)) >= {"global", "2019"}
+    assert len(run.doc_topics) == 2 * 2 * len(runs["docs"]) and len(run.documents) == len(runs["docs"])
+    assert list(run.phase_table.query("model == 'consensus'")["start"]) == [2015, 2018, 2021]
+    weights = run.model("lda")
+    assert weights.shape[0] == len(runs["themes"]) - 1 and weights.sum(axis=1).round(6).eq(1).all()
+    found = run.opinions("원격", year=2019)
+    assert len(found) == 4 and found["text"].str.contains("원격").all()
+    assert run.opinions(page=10**9).empty
+    fig = run.plot_trajectories("bertopic")
+    assert len(fig.data) == len(runs["themes"]) - 1 and "BERTopic" in fig.layout.title.text
+    assert len(run.plot_topic("lda", 2).data) == 2 and len(run.plot_phases().data) == 9
+    with pytest.raises(TextmineError, match="no model 'dtm'"):
+        run.plot_trajectories("dtm")
+    with pytest.raises(TextmineError, match="not a finished run folder"):
+        textmine.open_run(tmp_path)
+
+
+def test_serve_starts_the_workspace_and_links_runs_to_it(runs, tmp_path, monkeypatch):
+    from flows import serve
+    from flows.pipeline import workspace_link
+    from textmine.errors import TextmineError
+
+    monkeypatch.delenv(serve.UI_URL_ENV, raising=False)
+    folder = str(runs["root"] / runs["a"])
+    assert workspace_link(runs["a"], folder) is None   # `textmine run`: the file:// link as before
+    ui = serve._start_ui(runs["root"], _free_port())
+    try:
+        for _ in range(100):
+            if ui.server.started:
+                break
+            time.sleep(0.1)
+        assert workspace_link(runs["a"], folder) == f"{ui.plan.url}runs/{runs['a']}"
+        assert workspace_link("x", str(tmp_path / "x")) is None   # a run written elsewhere
+        assert _get(f"{ui.plan.url}runs/{runs['a']}")[0] == 200
+        with pytest.raises(TextmineError, match="already in use"):
+            serve._start_ui(runs["root"], ui.plan.port)
+    finally:
+        ui.stop()
+        monkeypatch.delenv(serve.UI_URL_ENV, raising=False)
+        monkeypatch.delenv(serve.UI_RUNS_ENV, raising=False)

@@ -1,3 +1,11 @@
 """textmine: topic models and topic trajectories of Korean evaluation opinions."""
 
 __version__ = "0.1.0"
+
+
+def open_run(path):
+    """A finished run folder in a notebook: its tables as DataFrames, models, plotly figures
+    (:class:`textmine.notebook.Run`)."""
+    from textmine.notebook import open_run as _open_run
+
+    return _open_run(path)
