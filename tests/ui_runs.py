@@ -20,7 +20,8 @@ REMOTE = "원격 상담 운영을 확대할 것."   # a phrase the synthetic cor
 
 
 def read_corpus(corpus: Path) -> tuple[pd.DataFrame, dict]:
-    frames = [pd.read_csv(p, encoding="utf-8-sig", dtype={"연번": str}) for p in sorted(corpus.glob("*.csv"))]
+    frames = [pd.read_csv(p, encoding="utf-8-sig", dtype={"연번": str}) if p.suffix == ".csv" else pd.read_parquet(p)
+              for p in sorted([*corpus.glob("*.csv"), *corpus.glob("*.parquet")])]
     docs = pd.concat(frames, ignore_index=True).rename(columns={"연번": "doc_id", "연도": "year", "평가의견": "text"})
     truth = json.loads((corpus / "truth.json").read_text(encoding="utf-8"))
     docs["theme"] = docs["doc_id"].map(truth["doc_topic"])
