@@ -217,6 +217,7 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
                                         "misses": [y for y, r in per_year.items() if not r["cached"]]},
                         "model_cache": model_cache})
             manifest["scale"] = scale_plan.record()
+            manifest["started_by"] = started_by()
             write_outputs(run, quote(outputs), phases, evaluation, manifest)
         with stage("analyses"):
             manifest["analyses"] = write_analyses(run, quote(data), phases, quote(outputs), config)
@@ -390,6 +391,18 @@ class _Stages:
         if self.bar is not None:
             self.bar.close()
         update_progress_artifact(self.id, progress=100.0)
+
+
+def started_by() -> str:
+    """How this run started, for the workspace's runs list: ``cli`` (``textmine run``), ``watch`` (a file
+    added to the served corpus), ``schedule`` (the deployment's cron) or ``deployment`` (the Prefect UI or
+    ``prefect deployment run``)."""
+    from prefect.runtime import deployment, flow_run
+
+    if not deployment.id:
+        return "cli"
+    tags = set(flow_run.tags or [])
+    return "watch" if "watch" in tags else "schedule" if "auto-scheduled" in tags else "deployment"
 
 
 def workspace_link(run_id: str, folder: str) -> str | None:

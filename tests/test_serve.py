@@ -373,6 +373,8 @@ def test_serve_end_to_end(tmp_path, prefect_server):
         manifest = json.loads((second / "manifest.json").read_text(encoding="utf-8"))
         assert manifest["token_cache"] == {"hits": [2015, 2016, 2017, 2018, 2019], "misses": [2020]}
         assert "2020" in {str(y) for y in manifest["documents_per_year"]}
+        assert manifest["started_by"] == "watch"
+        assert json.loads((first / "manifest.json").read_text(encoding="utf-8"))["started_by"] == "deployment"
         assert "watch: added opinions_2020.csv" in log_path.read_text()
 
         # The workspace serve started lists the new run, its page works, and the run's Prefect link points there.

@@ -66,6 +66,7 @@ def test_runs_list_newest_first_with_a_run_being_written(runs, client, tmp_path)
     assert order == [runs["b"], runs["a"]]
     assert "2015–2024" in page.text and "LDA" in page.text and "BERTopic" in page.text
     assert "2015(0.90), 2018(0.90), 2021(0.90)" in page.text
+    assert "파일 감시" in page.text and "명령줄(textmine run)" in page.text   # manifest.json's started_by
     root = tmp_path / "root"
     shutil.copytree(runs["root"] / runs["a"], root / runs["a"])
     (root / ".partial-run-20270301-060000-cccccc").mkdir()
@@ -506,6 +507,9 @@ def test_serve_starts_the_workspace_and_links_runs_to_it(runs, tmp_path, monkeyp
     from flows.pipeline import workspace_link
     from textmine.errors import TextmineError
 
+    from flows.pipeline import started_by
+
+    assert started_by() == "cli"   # outside a deployment run (the e2e serve test sees watch and deployment)
     monkeypatch.delenv(serve.UI_URL_ENV, raising=False)
     folder = str(runs["root"] / runs["a"])
     assert workspace_link(runs["a"], folder) is None   # `textmine run`: the file:// link as before

@@ -34,7 +34,7 @@ def read_corpus(corpus: Path) -> tuple[pd.DataFrame, dict]:
 
 
 def write_run(folder: Path, docs: pd.DataFrame, truth: dict, *, run_id: str, themes: list[str], merged: dict,
-              models=("lda", "bertopic"), started="2026-03-01T06:00:00+00:00") -> Path:
+              models=("lda", "bertopic"), started="2026-03-01T06:00:00+00:00", started_by="cli") -> Path:
     """A finished run folder whose topics are ``themes`` (in this order: topic id = position); the opinions of
     a theme not listed go to the theme ``merged`` names for it."""
     folder.mkdir(parents=True)
@@ -119,7 +119,7 @@ def write_run(folder: Path, docs: pd.DataFrame, truth: dict, *, run_id: str, the
 
     phases = {m: phase_entry() for m in models}
     phases["consensus"] = {k: v for k, v in phase_entry().items()}
-    manifest = {"run_id": run_id, "started": started, "finished": started,
+    manifest = {"run_id": run_id, "started": started, "finished": started, "started_by": started_by,
                 "corpus": {"path": "/data/synthetic", "metadata_columns": meta}, "seed": 7,
                 "config": {"align": {"time_unit": "year"}}, "models": {m: m for m in models},
                 "documents": {"modelled": len(docs)},
@@ -147,5 +147,5 @@ def write_runs(root: Path, corpus: Path) -> tuple[str, str]:
               started="2025-03-01T06:00:00+00:00")
     # themes[0] vanishes (its opinions join themes[2]), themes[-1] is new, the ids run in reverse
     write_run(root / second, docs, truth, run_id=second, themes=list(reversed(themes[1:])),
-              merged={themes[0]: themes[2]}, started="2026-03-01T06:00:00+00:00")
+              merged={themes[0]: themes[2]}, started="2026-03-01T06:00:00+00:00", started_by="watch")
     return first, second

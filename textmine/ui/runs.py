@@ -81,7 +81,9 @@ def _display(model: str) -> str:
         return model
 
 
-STARTED_BY = {"cli": "명령줄", "schedule": "일정", "watch": "파일 감시", "ui": "Prefect UI", "deployment": "Prefect 배포"}
+# manifest.json's started_by (flows.pipeline.started_by); runs written before it say 기록 없음
+STARTED_BY = {"cli": "명령줄(textmine run)", "schedule": "일정(cron)", "watch": "파일 감시",
+              "deployment": "Prefect UI·배포 실행"}
 
 
 def summarize(folder: Path, status: str = "완료") -> RunSummary:
