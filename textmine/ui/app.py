@@ -209,14 +209,14 @@ def create_app(runs_dir: str | Path, *, read_only: bool = False, token: str | No
         opinions = queries.Opinions(folder)
         relevance = views.relevance_terms(folder, data, model, topic)
         words = views.topic_words(row, relevance)
-        representative = [{**r, "parts": queries.highlight(r["text"], words)}
-                          for r in opinions.representative(model, topic)]
         page_no = _int(request.query_params.get("page"), "쪽", default=1)
-        docs = opinions.search(model=model, topic=topic, page=page_no) if opinions.available() \
+        docs = opinions.search(model=model, topic=topic, page=page_no, with_text=False) if opinions.available() \
             and opinions.doc_topics.is_file() else None
-        if docs is not None:
-            for r in docs.rows:
-                r["parts"] = queries.highlight(r["text"], words)
+        representative = opinions.representative(model, topic, with_text=False)
+        shown = representative + (docs.rows if docs else [])
+        texts = opinions.texts([r["doc_id"] for r in shown])   # one read of the text column for both lists
+        for r in shown:
+            r["parts"] = queries.highlight(texts.get(r["doc_id"], ""), words)
         from textmine.ui.rename import earlier_versions
 
         return page(request, "topic.html.j2", run=data, run_id=run_id, model=model, topic=topic, row=row,

@@ -114,7 +114,7 @@ class Opinions:
 
     def search(self, *, text: str = "", year: int | None = None, model: str | None = None,
                topic: int | None = None, filters: dict[str, str] | None = None, page: int = 1,
-               page_size: int = PAGE_SIZE) -> Page:
+               page_size: int = PAGE_SIZE, with_text: bool = True) -> Page:
         """One page of opinions, newest year first: containing ``text`` (a substring, Korean as is),
         of ``year``, whose dominant topic of ``model`` is ``topic``, with metadata equal to ``filters``.
         Each row has the opinion's dominant topic of ``model`` (when given)."""
@@ -167,17 +167,24 @@ class Opinions:
                 raise PageError(404, f"{page} 쪽은 없습니다(모두 {pages}쪽).", "1쪽부터 보세요.")
             names = ["doc_id", "year", *meta, *(["topic", "probability"] if model is not None else [])]
             rows = [dict(zip(names, r[:-1])) for r in found]
-            texts = dict(cur.execute("SELECT doc_id, text FROM read_parquet($p) "
-                                     "WHERE doc_id IN (SELECT unnest($ids))",
-                                     {"p": str(self.documents), "ids": [r["doc_id"] for r in rows]}).fetchall()) \
-                if rows else {}
+        texts = self.texts([r["doc_id"] for r in rows]) if with_text else {}
         for r in rows:
             r["text"] = texts.get(r["doc_id"], "")
             r.setdefault("topic", None)
             r.setdefault("probability", None)
         return Page(total=total, page=page, pages=pages, rows=rows)
 
-    def representative(self, model: str, topic: int, per_year: int = REPRESENTATIVE_PER_YEAR) -> list[dict]:
+    def texts(self, ids: list) -> dict:
+        """{doc_id: text} of the opinions ``ids``: one read of the text column, only where the ids are (pages
+        of one topic page are fetched together: the column is the big one, 14 MB of 17 at 100,000 opinions)."""
+        if not ids or not self.available():
+            return {}
+        with _cursor() as cur:
+            return dict(cur.execute("SELECT doc_id, text FROM read_parquet($p) WHERE doc_id IN (SELECT unnest($ids))",
+                                    {"p": str(self.documents), "ids": list(dict.fromkeys(ids))}).fetchall())
+
+    def representative(self, model: str, topic: int, per_year: int = REPRESENTATIVE_PER_YEAR,
+                       with_text: bool = True) -> list[dict]:
         """Per year (newest first) the ``per_year`` opinions with the highest probability of ``topic``."""
         if not (self.available() and self.doc_topics.is_file()):
             return []
@@ -187,9 +194,7 @@ class Opinions:
                 "QUALIFY row_number() OVER (PARTITION BY year ORDER BY probability DESC, doc_id) <= $n "
                 "ORDER BY year DESC, probability DESC, doc_id",
                 {"dt": str(self.doc_topics), "model": model, "topic": int(topic), "n": int(per_year)}).fetchall()
-            texts = dict(cur.execute("SELECT doc_id, text FROM read_parquet($p) WHERE doc_id IN (SELECT unnest($ids))",
-                                     {"p": str(self.documents), "ids": [r[1] for r in best]}).fetchall()) \
-                if best else {}
+        texts = self.texts([r[1] for r in best]) if with_text else {}
         return [{"year": y, "doc_id": d, "probability": p, "text": texts.get(d, "")} for y, d, p in best]
 
     def dominant_counts(self, model: str) -> dict[int, int]:
