@@ -289,6 +289,16 @@ def test_rename_is_a_post_with_the_csrf_token_and_rebuilds_the_report(runs, tmp_
     assert _rename(readonly, runs["a"], "lda", 1, "다른 이름", csrf).status_code == 403
 
 
+def test_scripts_and_the_korean_font_come_from_the_app(client):
+    from textmine.ui.app import plotly_js
+
+    js = client.get("/static/plotly.min.js")
+    assert js.status_code == 200 and js.content == plotly_js().read_bytes() and "plotly.js" in js.text[:100]
+    font = client.get("/static/NanumGothic.ttf")
+    assert font.status_code == 200 and font.headers["content-type"] == "font/ttf" and font.content[:4] == b"\x00\x01\x00\x00"
+    assert client.get("/static/ui.css").text.count('url("/static/NanumGothic.ttf")') == 1
+
+
 def test_highlight_keeps_every_character():
     text = "진로 상담과 진로탐색, 상담"
     parts = highlight(text, ["진로", "상담", "진로탐색"])

@@ -80,6 +80,33 @@ def plotly_js() -> Path:
     return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 
+_font: bytes | None = None
+
+
+def korean_font() -> bytes | None:
+    """The NanumGothic that charts use (koreanize-matplotlib), for browsers on machines without a Korean font;
+    without its VTT hinting tables, which browsers' font sanitiser rejects (as report.html's inlined font)."""
+    global _font
+    if _font is None:
+        import importlib.util
+        import io
+
+        from fontTools.ttLib import TTFont
+
+        from textmine import charts
+
+        spec = importlib.util.find_spec(charts.FONT_PACKAGE)
+        if spec is None or not spec.submodule_search_locations:
+            return None
+        font = TTFont(Path(list(spec.submodule_search_locations)[0]) / "fonts" / charts.FONT_FILES[0])
+        for table in [t for t in font.keys() if t.startswith("TSI")]:
+            del font[table]
+        buffer = io.BytesIO()
+        font.save(buffer)
+        _font = buffer.getvalue()
+    return _font
+
+
 def _environment() -> Environment:
     env = Environment(loader=PackageLoader("textmine.ui", "templates"), autoescape=True,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
@@ -305,6 +332,8 @@ def create_app(runs_dir: str | Path, *, read_only: bool = False, token: str | No
         if name == "plotly.min.js":
             return FileResponse(plotly_js(), media_type="text/javascript; charset=utf-8",
                                 headers={"Cache-Control": "max-age=86400"})
+        if name == "NanumGothic.ttf" and (font := korean_font()):
+            return Response(font, media_type="font/ttf", headers={"Cache-Control": "max-age=86400"})
         if name not in STATIC:
             raise PageError(404, "없는 파일입니다.")
         return Response((static_dir / name).read_bytes(), media_type=STATIC[name])

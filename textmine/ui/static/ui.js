@@ -27,6 +27,7 @@
     return "rgb(" + (n >> 16) + "," + ((n >> 8) & 255) + "," + (n & 255) + ")";
   }
   var CONFIG = {displaylogo: false, responsive: true};
+  var FONT = {family: "Noto Sans KR, Noto Sans CJK KR, Malgun Gothic, Apple SD Gothic Neo, NanumGothic, sans-serif"};
 
   function drawTrajectories(all, model) {
     var el = document.getElementById("traj-chart");
@@ -43,7 +44,7 @@
                    hovertemplate: "%{x}: %{y:.1%}<extra>" + (t.topic + " " + t.label).replace(/</g, "&lt;") + "</extra>"});
     });
     window.Plotly.react(el, traces, {
-      title: {text: m.name + " 토픽 비중 추이"}, margin: {t: 40, r: 10}, height: 460,
+      title: {text: m.name + " 토픽 비중 추이"}, margin: {t: 40, r: 10}, height: 460, font: FONT,
       xaxis: {type: "category", title: {text: "기간"}}, yaxis: {tickformat: ".0%", title: {text: "비중"}},
       shapes: phaseShapes(m.periods, m.phases), legend: {orientation: "v"}
     }, CONFIG);
@@ -103,7 +104,7 @@
     tr.push({x: share.periods, y: share.share, mode: "lines+markers", type: "scatter", line: {color: color},
              name: "비중", hovertemplate: "%{x}: %{y:.1%}<extra></extra>"});
     window.Plotly.newPlot("share-chart", tr, {
-      margin: {t: 20, r: 10}, height: 320, showlegend: false, xaxis: {type: "category", title: {text: "기간"}},
+      margin: {t: 20, r: 10}, height: 320, showlegend: false, font: FONT, xaxis: {type: "category", title: {text: "기간"}},
       yaxis: {tickformat: ".0%", title: {text: "비중"}}, shapes: phaseShapes(share.periods, share.phases)
     }, CONFIG);
   }
