@@ -73,6 +73,8 @@ def test_runs_list_newest_first_with_a_run_being_written(runs, client, tmp_path)
     listing = TestClient(create_app(root), base_url=LOCAL).get("/")
     assert "run-20270301-060000-cccccc" in listing.text and "진행 중" in listing.text
     assert '/runs/run-20270301-060000-cccccc"' not in listing.text  # not a link until it is finished
+    assert [(r["run_id"], r["status"]) for r in client.get("/runs.json").json()] == [(runs["b"], "완료"),
+                                                                                     (runs["a"], "완료")]
 
 
 def test_run_page_has_narrative_phases_and_every_models_trajectories(runs, client):
@@ -284,6 +286,9 @@ def test_rename_is_a_post_with_the_csrf_token_and_rebuilds_the_report(runs, tmp_
     sheet = load_workbook(run / "summary.xlsx")["토픽"]
     assert name in [cell.value for row in sheet.iter_rows() for cell in row]
     assert name in c.get(f"/runs/{runs['a']}").text.replace("&lt;", "<").replace("&gt;", ">").replace("&#34;", '"')
+    served = c.get(f"/runs/{runs['a']}/files/report.html")
+    assert served.status_code == 200 and served.content == (run / "report.html").read_bytes()
+    assert c.get(f"/runs/{runs['a']}/files/summary.xlsx").content[:2] == b"PK"
     readonly = TestClient(create_app(root, read_only=True), base_url=LOCAL)
     assert 'id="rename-form"' not in readonly.get(f"/runs/{runs['a']}/topics/lda/1").text
     assert _rename(readonly, runs["a"], "lda", 1, "다른 이름", csrf).status_code == 403
@@ -538,3 +543,15 @@ def test_serve_starts_the_workspace_and_links_runs_to_it(runs, tmp_path, monkeyp
         ui.stop()
         monkeypatch.delenv(serve.UI_URL_ENV, raising=False)
         monkeypatch.delenv(serve.UI_RUNS_ENV, raising=False)
+
+
+def test_a_rename_whose_report_cannot_be_rebuilt_says_so(runs, tmp_path):
+    root = tmp_path / "root"
+    shutil.copytree(runs["root"] / runs["a"], root / runs["a"])
+    (root / runs["a"] / "charts").write_text("a file where the charts folder goes", encoding="utf-8")
+    c = TestClient(create_app(root), base_url=LOCAL, raise_server_exceptions=False)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', c.get(f"/runs/{runs['a']}/topics/lda/1").text).group(1)
+    failed = _rename(c, runs["a"], "lda", 1, "원격 상담", csrf)
+    assert failed.status_code == 500 and "labels.toml에 저장했지만" in message(failed.text)
+    assert "Traceback" not in failed.text and "textmine report" in failed.text
+    assert "원격 상담" in (root / runs["a"] / "labels.toml").read_text(encoding="utf-8")

@@ -43,7 +43,12 @@ def rename_topic(folder: Path, model: str, topic: int, name: str) -> dict[str, d
     os.replace(tmp, target)
     from textmine.report import build_outputs
 
-    build_outputs(folder)
+    try:
+        build_outputs(folder)
+    except Exception as exc:  # the names are saved; say what did not follow them
+        raise PageError(500, f"이름은 labels.toml에 저장했지만 report.html과 summary.xlsx를 다시 만들지 못했습니다: "
+                             f"{type(exc).__name__}: {exc}",
+                        f"터미널에서 textmine report {folder} 를 실행해 보세요.") from None
     return merged
 
 
