@@ -182,6 +182,24 @@ def test_compare_two_runs_uses_the_identity_matching(runs, client):
     assert client.get("/compare", params={"a": runs["a"], "b": "../etc"}).status_code == 404
 
 
+def test_networks_and_words(runs, client):
+    page = client.get(f"/runs/{runs['b']}/words")
+    assert page.status_code == 200 and "phase1 2015-2017" in page.text
+    net = json_block(page.text, "network-data")
+    nodes = {n["term"] for n in net["nodes"]}
+    assert len(nodes) == 12 and {n["block"] for n in net["nodes"]} == {1, 2}
+    table = pd.read_csv(runs["root"] / runs["b"] / "networks" / "edges.csv", encoding="utf-8-sig")
+    assert len(net["edges"]) == (table["scope"] == "phase1_2015-2017").sum()
+    first = pd.read_csv(runs["root"] / runs["b"] / "word_frequency.csv", encoding="utf-8-sig")
+    top = first[(first["scope"] == "2019")].sort_values("rank")["term"].iloc[0]
+    year = client.get(f"/runs/{runs['b']}/words", params={"scope": "2019"})
+    assert year.status_code == 200 and 'id="network-data"' not in year.text
+    assert re.search(rf"<td>1</td><td>{re.escape(top)}</td>", year.text)
+    assert client.get(f"/runs/{runs['b']}/words", params={"scope": "nope"}).status_code == 404
+    older = client.get(f"/runs/{runs['a']}/words")
+    assert older.status_code == 200 and 'id="no-words"' in older.text
+
+
 # ---------------------------------------------------------------- run ids, files, missing parts
 
 @pytest.mark.parametrize("path", ["/runs/...", "/runs/%2e%2e", "/runs/x..y", "/runs/.partial-x", "/runs/nope",
@@ -477,6 +495,11 @@ def test_an_analyst_walks_through_the_workspace_in_chromium(runs, live):
             page.wait_for_selector("#renamed", timeout=120_000)
             assert page.inner_text("#topic-name") == "원격 상담"
             assert len(list(run.glob("labels.toml.*"))) == 1
+
+            page.goto(f"{base}/runs/{runs['b']}")                  # the phases' networks and words
+            page.click("text=의미연결망·단어 빈도")
+            page.wait_for_selector("#network-chart .main-svg")
+            assert page.locator("#network-chart .textpoint").count() == 12
 
             page.goto(base + "/")                                   # compare two runs
             page.check(f"input[name=a][value='{runs['a']}']")

@@ -137,6 +137,39 @@ def write_run(folder: Path, docs: pd.DataFrame, truth: dict, *, run_id: str, the
     return folder
 
 
+def write_words(folder: Path, docs: pd.DataFrame, truth: dict, top: int = 12) -> None:
+    """``word_frequency.csv`` (per period and per phase) and ``networks/nodes.csv``, ``edges.csv`` (per phase:
+    the most frequent words, linked when they share an opinion), as the analyses stage writes them."""
+    starts = truth["phase_starts"]
+    ends = [s - 1 for s in starts[1:]] + [int(docs["year"].max())]
+    freq, nodes, edges = [], [], []
+    scopes = [("period", str(y), docs[docs["year"] == y]) for y in sorted(docs["year"].unique())]
+    scopes += [("phase", f"phase{i}_{s}-{e}", docs[docs["year"].between(s, e)])
+               for i, (s, e) in enumerate(zip(starts, ends), 1)]
+    for kind, scope, part in scopes:
+        words = [set(str(t).split()) for t in part["text"]]
+        counts = Counter(w for t in part["text"] for w in str(t).split())
+        df = Counter(w for ws in words for w in ws)
+        ranked = [w for w, _ in counts.most_common(30)]
+        by_idf = sorted(ranked, key=lambda w: (-counts[w] * np.log(len(part) / df[w]), w))
+        freq += [{"scope_kind": kind, "scope": scope, "term": w, "count": counts[w], "doc_freq": df[w],
+                  "n_docs": len(part), "tfidf": counts[w] * np.log(len(part) / df[w]), "rank": i,
+                  "tfidf_rank": by_idf.index(w) + 1} for i, w in enumerate(ranked, 1)]
+        if kind == "phase":
+            phase, (start, end) = int(scope[5]), scope.split("_")[1].split("-")
+            kept = ranked[:top]
+            nodes += [{"phase": phase, "scope": scope, "start": int(start), "end": int(end), "term": w,
+                       "frequency": counts[w], "degree": 0.5, "weighted_degree": 1.0, "betweenness": 0.0,
+                       "eigenvector": 0.1, "concor_block": i % 2 + 1} for i, w in enumerate(kept)]
+            pairs = Counter((a, b) for ws in words for a in kept for b in kept if a < b and a in ws and b in ws)
+            edges += [{"phase": phase, "scope": scope, "source": a, "target": b, "weight": n / len(part), "count": n,
+                       "npmi": 0.1} for (a, b), n in pairs.most_common(30)]
+    pd.DataFrame(freq).to_csv(folder / "word_frequency.csv", index=False, encoding="utf-8-sig")
+    (folder / "networks").mkdir()
+    pd.DataFrame(nodes).to_csv(folder / "networks" / "nodes.csv", index=False, encoding="utf-8-sig")
+    pd.DataFrame(edges).to_csv(folder / "networks" / "edges.csv", index=False, encoding="utf-8-sig")
+
+
 def write_runs(root: Path, corpus: Path) -> tuple[str, str]:
     """Two runs of one corpus: the later one numbers its topics in reverse, has lost one theme (merged
     into another) and gained one; returns (earlier id, later id)."""
@@ -148,4 +181,5 @@ def write_runs(root: Path, corpus: Path) -> tuple[str, str]:
     # themes[0] vanishes (its opinions join themes[2]), themes[-1] is new, the ids run in reverse
     write_run(root / second, docs, truth, run_id=second, themes=list(reversed(themes[1:])),
               merged={themes[0]: themes[2]}, started="2026-03-01T06:00:00+00:00", started_by="watch")
+    write_words(root / second, docs, truth)
     return first, second

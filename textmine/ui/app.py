@@ -308,6 +308,12 @@ def create_app(runs_dir: str | Path, *, read_only: bool = False, token: str | No
                     meta_values={c: opinions.metadata_values(c) for c in meta}, result=result, labels=labels,
                     years=years, query=urlencode(keep), shown_model=model or (data["models"][0] if data["models"] else ""))
 
+    def words_page(request: Request):
+        run_id = request.path_params["run_id"]
+        data = store.load(run_id)
+        return page(request, "words.html.j2", run=data, run_id=run_id,
+                    ctx=views.words_context(data, request.query_params.get("scope") or None))
+
     def compare_page(request: Request):
         a, b = request.query_params.get("a", ""), request.query_params.get("b", "")
         if not a or not b:
@@ -348,6 +354,7 @@ def create_app(runs_dir: str | Path, *, read_only: bool = False, token: str | No
         Route("/static/{name}", static),
         Route("/runs/{run_id}", run_page),
         Route("/runs/{run_id}/opinions", opinions_page),
+        Route("/runs/{run_id}/words", words_page),
         Route("/runs/{run_id}/files/{name}", run_file),
         Route("/runs/{run_id}/topics/{model}/{topic}", topic_page),
         Route("/runs/{run_id}/topics/{model}/{topic}/name", rename, methods=["POST"]),

@@ -281,3 +281,57 @@ def _mean_shares(data: dict, model: str) -> dict[int, float]:
     traj = data["trajectories"]
     rows = traj[traj["model"] == model]
     return {int(t): float(s) for t, s in rows.groupby("topic")["share"].mean().items() if not math.isnan(s)}
+
+
+# ---------------------------------------------------------------- networks and words
+
+WORDS_SHOWN = 30   # terms per frequency table
+
+
+def words_context(data: dict, scope: str | None) -> dict:
+    """The semantic network of one consensus phase (``networks/nodes.csv``, ``edges.csv``: positions from a
+    seeded spring layout, CONCOR blocks as colours) and the phase's or period's word frequencies
+    (``word_frequency.csv``).  ``scope`` is a scope of those files ("phase1_2015-2017", "2019"); None: the
+    first phase."""
+    import networkx as nx
+
+    freq, nodes, edges = data.get("word_frequency"), data.get("nodes"), data.get("edges")
+    scopes = []
+    if freq is not None and len(freq):
+        scopes = [{"scope": s, "kind": k} for s, k in
+                  freq[["scope", "scope_kind"]].drop_duplicates().itertuples(index=False)]
+        scopes.sort(key=lambda s: (s["kind"] != "phase", s["scope"]))
+    elif nodes is not None and len(nodes):
+        scopes = [{"scope": s, "kind": "phase"} for s in dict.fromkeys(nodes["scope"])]
+    if not scopes:
+        return {"scopes": [], "scope": None, "network": None, "by_count": [], "by_tfidf": []}
+    if scope is None:
+        scope = scopes[0]["scope"]
+    if scope not in {s["scope"] for s in scopes}:
+        raise PageError(404, f"'{scope}'은(는) 이 실행의 시기나 기간이 아닙니다.", "목록에서 시기나 기간을 고르세요.")
+    by_count, by_tfidf = [], []
+    if freq is not None and len(freq):
+        rows = freq[freq["scope"] == scope]
+        by_count = [{"term": r.term, "count": plain(r.count), "doc_freq": plain(r.doc_freq)}
+                    for r in rows.sort_values("rank").head(WORDS_SHOWN).itertuples()]
+        by_tfidf = [{"term": r.term, "tfidf": plain(r.tfidf)}
+                    for r in rows.sort_values("tfidf_rank").head(WORDS_SHOWN).itertuples()]
+    network = None
+    if nodes is not None and len(nodes) and scope in set(nodes["scope"]):
+        part = nodes[nodes["scope"] == scope]
+        links = edges[edges["scope"] == scope] if edges is not None else edges
+        graph = nx.Graph()
+        graph.add_nodes_from(part["term"])
+        if links is not None:
+            graph.add_weighted_edges_from(links[["source", "target", "weight"]].itertuples(index=False))
+        seed = int((data.get("manifest") or {}).get("seed") or 0)
+        pos = nx.spring_layout(graph, seed=seed, weight="weight")
+        network = {
+            "nodes": [{"term": r.term, "x": round(float(pos[r.term][0]), 4), "y": round(float(pos[r.term][1]), 4),
+                       "frequency": plain(r.frequency), "block": plain(getattr(r, "concor_block", 0)),
+                       "degree": plain(r.weighted_degree)} for r in part.itertuples()],
+            "edges": [{"a": [round(float(pos[s][0]), 4), round(float(pos[s][1]), 4)],
+                       "b": [round(float(pos[t][0]), 4), round(float(pos[t][1]), 4)], "w": plain(w)}
+                      for s, t, w in (links[["source", "target", "weight"]].itertuples(index=False)
+                                      if links is not None else [])]}
+    return {"scopes": scopes, "scope": scope, "network": network, "by_count": by_count, "by_tfidf": by_tfidf}

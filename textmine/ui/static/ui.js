@@ -108,4 +108,22 @@
       yaxis: {tickformat: ".0%", title: {text: "비중"}}, shapes: phaseShapes(share.periods, share.phases)
     }, CONFIG);
   }
+  var net = data("network-data");
+  if (net && window.Plotly) {
+    var ex = [], ey = [];
+    net.edges.forEach(function (e) { ex.push(e.a[0], e.b[0], null); ey.push(e.a[1], e.b[1], null); });
+    var maxf = Math.max.apply(null, net.nodes.map(function (n) { return n.frequency || 1; }));
+    window.Plotly.newPlot("network-chart", [
+      {x: ex, y: ey, mode: "lines", type: "scatter", line: {width: 0.6, color: "#bbb"}, hoverinfo: "skip"},
+      {x: net.nodes.map(function (n) { return n.x; }), y: net.nodes.map(function (n) { return n.y; }),
+       text: net.nodes.map(function (n) { return n.term; }), mode: "markers+text", type: "scatter",
+       textposition: "top center",
+       marker: {size: net.nodes.map(function (n) { return 8 + 30 * Math.sqrt((n.frequency || 1) / maxf); }),
+                color: net.nodes.map(function (n) { return COLORS[(n.block || 0) % COLORS.length]; }),
+                line: {width: 0.5, color: "#fff"}},
+       customdata: net.nodes.map(function (n) { return [n.frequency, n.block]; }),
+       hovertemplate: "%{text}<br>빈도 %{customdata[0]} · 블록 %{customdata[1]}<extra></extra>"}
+    ], {height: 640, showlegend: false, margin: {t: 10, l: 10, r: 10, b: 10}, font: FONT,
+        xaxis: {visible: false}, yaxis: {visible: false, scaleanchor: "x"}, hovermode: "closest"}, CONFIG);
+  }
 })();
