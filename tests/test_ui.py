@@ -578,3 +578,32 @@ def test_a_rename_whose_report_cannot_be_rebuilt_says_so(runs, tmp_path):
     assert failed.status_code == 500 and "labels.toml에 저장했지만" in message(failed.text)
     assert "Traceback" not in failed.text and "textmine report" in failed.text
     assert "원격 상담" in (root / runs["a"] / "labels.toml").read_text(encoding="utf-8")
+
+
+def test_names_are_carried_to_a_later_run_of_the_same_corpus(runs, tmp_path):
+    root = tmp_path / "root"
+    for run in (runs["a"], runs["b"]):
+        shutil.copytree(runs["root"] / run, root / run)
+    themes, later = runs["themes"], list(reversed(runs["themes"][1:]))
+    (root / runs["a"] / "labels.toml").write_text(
+        '[lda]\n0 = "사라진 토픽의 이름"\n3 = "셋째 주제"\n\n[bertopic]\n3 = "버토픽 셋째"\n', encoding="utf-8")
+    (root / runs["b"] / "labels.toml").write_text(f'[lda]\n{later.index(themes[4])} = "B가 붙인 이름"\n',
+                                                  encoding="utf-8")
+    c = TestClient(create_app(root), base_url=LOCAL)
+    page = c.get(f"/runs/{runs['a']}/topics/lda/3")
+    assert f'<option value="{runs["b"]}">' in page.text
+    assert 'id="carry-form"' not in c.get(f"/runs/{runs['b']}/topics/lda/3").text   # no later run
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    refused = c.post(f"/runs/{runs['b']}/carry", data={"to": runs["a"], "csrf": csrf})
+    assert refused.status_code == 400
+    assert c.post(f"/runs/{runs['a']}/carry", data={"to": runs["b"]}).status_code == 403
+    done = c.post(f"/runs/{runs['a']}/carry", data={"to": runs["b"], "csrf": csrf}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == f"/runs/{runs['b']}?carried=2"
+    from textmine.labels import load_labels
+
+    names = load_labels(root / runs["b"] / "labels.toml")
+    # the same theme under its new id; the vanished topic's name goes nowhere; B's own name stays
+    assert names == {"lda": {later.index(themes[3]): "셋째 주제", later.index(themes[4]): "B가 붙인 이름"},
+                     "bertopic": {later.index(themes[3]): "버토픽 셋째"}}
+    assert len(list((root / runs["b"]).glob("labels.toml.*"))) == 1
+    assert 'id="carried"' in c.get(done.headers["location"]).text

@@ -164,6 +164,12 @@ class Guard(BaseHTTPMiddleware):
         return response
 
 
+def _locked(lock, fn, *args):
+    """``fn(*args)`` holding ``lock``, in a worker thread (never blocking the event loop while it waits)."""
+    with lock:
+        return fn(*args)
+
+
 def _int(value: str | None, what: str, *, default: int | None = None) -> int | None:
     if value is None or value == "":
         return default
@@ -222,6 +228,7 @@ def create_app(runs_dir: str | Path, *, read_only: bool = False, token: str | No
         opinions = queries.Opinions(store.path(run_id))
         counts = {m: opinions.dominant_counts(m) for m in models}
         return page(request, "run.html.j2", run=data, run_id=run_id, model=model, models=models,
+                    carried=_int(request.query_params.get("carried"), "옮긴 이름 수"),
                     narrative=views.narrative(data), phases=views.phases_context(data),
                     trajectories=views.trajectories_data(data),
                     topics={m: views.topics_table(data, m) for m in models}, counts=counts,
@@ -246,7 +253,8 @@ def create_app(runs_dir: str | Path, *, read_only: bool = False, token: str | No
             r["parts"] = queries.highlight(texts.get(r["doc_id"], ""), words)
         from textmine.ui.rename import earlier_versions
 
-        return page(request, "topic.html.j2", run=data, run_id=run_id, model=model, topic=topic, row=row,
+        later = store.later_runs(run_id) if not read_only and data.get("labels") else []
+        return page(request, "topic.html.j2", run=data, run_id=run_id, model=model, topic=topic, row=row, later=later,
                     relevance=relevance, series=views.share_series(data, model, topic),
                     over_time=views.words_per_period(data, model, topic),
                     lineage=views.lineage_chain(data, model, topic), breakdowns=views.breakdowns(data, model, topic),
@@ -260,6 +268,17 @@ def create_app(runs_dir: str | Path, *, read_only: bool = False, token: str | No
 
         run_id, model = request.path_params["run_id"], request.path_params["model"]
         topic = _topic(request.path_params["topic"])
+        form = await checked_form(request)
+        folder = store.path(run_id)
+        data = store.load(run_id)
+        views.topic_row(data, model, topic)  # the topic exists
+        await run_in_threadpool(_locked, store.lock(run_id), rename_topic, folder, model, topic, form.get("name", ""))
+        store.forget(run_id)
+        return RedirectResponse(f"/runs/{run_id}/topics/{model}/{topic}?renamed=1", status_code=303)
+
+    async def checked_form(request: Request) -> dict:
+        """The form of a POST that changes a run: refused when read-only, from another site, or without the
+        page's CSRF token."""
         if read_only:
             raise PageError(403, "읽기 전용으로 시작한 서버에서는 토픽 이름을 바꿀 수 없습니다.",
                             "--read-only 없이 textmine ui를 시작하세요.")
@@ -273,13 +292,21 @@ def create_app(runs_dir: str | Path, *, read_only: bool = False, token: str | No
         if not hmac.compare_digest(form.get("csrf", "").encode(), csrf.encode()):
             raise PageError(403, "요청을 확인할 수 없습니다(CSRF 토큰이 없거나 맞지 않음).",
                             "토픽 페이지를 새로 고친 뒤 다시 하세요.")
-        folder = store.path(run_id)
-        data = store.load(run_id)
-        views.topic_row(data, model, topic)  # the topic exists
-        with store.lock(run_id):
-            await run_in_threadpool(rename_topic, folder, model, topic, form.get("name", ""))
-        store.forget(run_id)
-        return RedirectResponse(f"/runs/{run_id}/topics/{model}/{topic}?renamed=1", status_code=303)
+        return form
+
+    async def carry(request: Request):
+        from starlette.concurrency import run_in_threadpool
+
+        from textmine.ui.rename import carry_labels
+
+        run_id = request.path_params["run_id"]
+        form = await checked_form(request)
+        source, target = store.path(run_id), store.path(form.get("to", ""))
+        if target.name not in {r.run_id for r in store.later_runs(run_id)}:
+            raise PageError(400, f"'{target.name}'은(는) 같은 말뭉치의 이후 실행이 아닙니다.", "목록에서 이후 실행을 고르세요.")
+        n = await run_in_threadpool(_locked, store.lock(target.name), carry_labels, source, target)
+        store.forget(target.name)
+        return RedirectResponse(f"/runs/{target.name}?carried={n}", status_code=303)
 
     def opinions_page(request: Request):
         run_id = request.path_params["run_id"]
@@ -358,6 +385,7 @@ def create_app(runs_dir: str | Path, *, read_only: bool = False, token: str | No
         Route("/runs/{run_id}/files/{name}", run_file),
         Route("/runs/{run_id}/topics/{model}/{topic}", topic_page),
         Route("/runs/{run_id}/topics/{model}/{topic}/name", rename, methods=["POST"]),
+        Route("/runs/{run_id}/carry", carry, methods=["POST"]),
     ]
     app = Starlette(routes=routes, exception_handlers={PageError: on_page_error, HTTPException: on_http_error,
                                                         Exception: on_error},

@@ -48,6 +48,7 @@ class RunSummary:
     status: str                      # 완료 / 진행 중 / 불완전
     started: str = ""
     corpus: str = ""
+    corpus_path: str = ""
     models: list[str] = field(default_factory=list)
     documents: int | None = None
     years: str = ""
@@ -111,7 +112,8 @@ def summarize(folder: Path, status: str = "완료") -> RunSummary:
     corpus = (manifest.get("corpus") or {}).get("path") or ""
     return RunSummary(
         run_id=folder.name, status=status if not missing or status != "완료" else "불완전",
-        started=shown, corpus=Path(str(corpus)).name if corpus else "", sort_key=started or folder.name,
+        started=shown, corpus=Path(str(corpus)).name if corpus else "", corpus_path=str(corpus),
+        sort_key=started or folder.name,
         models=[_display(m) for m in (manifest.get("models") or {})],
         documents=(manifest.get("documents") or {}).get("modelled"),
         years=f"{years[0]}–{years[-1]}" if years else "", phases=phase_rows,
@@ -196,6 +198,15 @@ class RunStore:
             while len(self._loaded) > LOADED_RUNS:
                 self._loaded.popitem(last=False)
         return data
+
+    def later_runs(self, run_id: str) -> list[RunSummary]:
+        """The finished runs of the same corpus that started after ``run_id``, oldest first."""
+        runs = self.list()
+        this = next((r for r in runs if r.run_id == run_id), None)
+        if this is None or not this.corpus_path:
+            return []
+        return sorted((r for r in runs if r.status == "완료" and r.corpus_path == this.corpus_path
+                       and r.sort_key > this.sort_key), key=lambda r: r.sort_key)
 
     def forget(self, run_id: str) -> None:
         with self._lock:
