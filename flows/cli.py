@@ -19,6 +19,7 @@ import flows  # noqa: F401  (sets Prefect's environment defaults before Prefect 
 from textmine.config import AlignConfig, RunConfig, load_config
 from textmine.registry import MODELS
 from textmine.errors import TextmineError
+from textmine.ui.server import DEFAULT_HOST, DEFAULT_PORT
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_CORPUS = REPO_ROOT / "corpora" / "ujp-synthetic"
@@ -150,8 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
                                     "any other --host needs a token (generated and printed once, or --token).")
     ui.add_argument("runs_dir", nargs="?", default="outputs", metavar="RUNS_DIR",
                     help="folder of run folders (default: outputs)")
-    ui.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
-    ui.add_argument("--port", type=int, default=8765, help="port (default: 8765)")
+    ui.add_argument("--host", default=DEFAULT_HOST,
+                    help=f"address to listen on (default: {DEFAULT_HOST}, this machine only)")
+    ui.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT})")
     ui.add_argument("--read-only", action="store_true", help="no renaming of topics from the browser")
     ui.add_argument("--token", help="the token a browser must bring when --host is not a loopback address "
                                     "(default: one generated and printed once)")
@@ -168,9 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="cron schedule of runs (default: '0 6 1 3 *', 06:00 on 1 March)")
     serve.add_argument("--timezone", default="Asia/Seoul", help="time zone of the schedule (default: Asia/Seoul)")
     serve.add_argument("--no-watch", action="store_true", help="do not start runs when corpus files change")
-    serve.add_argument("--ui-port", type=int, default=8765,
+    serve.add_argument("--ui-port", type=int, default=DEFAULT_PORT,
                        help="port of the analysts' workspace (textmine ui) over the run folders, on 127.0.0.1 "
-                            "(default: 8765); each run's Prefect link points to its page there")
+                            f"(default: {DEFAULT_PORT}); each run's Prefect link points to its page there")
     serve.add_argument("--no-ui", action="store_true", help="do not start the workspace")
     for action in run._actions:  # the run flags, exactly as `textmine run` takes them
         if action.option_strings and action.dest != "help":

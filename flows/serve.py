@@ -29,6 +29,7 @@ from typing import Callable
 from textmine.config import Config
 from textmine.corpus import discover_files
 from textmine.errors import CorpusError, TextmineError
+from textmine.ui.server import DEFAULT_PORT
 
 FLOW_NAME = "textmine"  # the @flow's name in flows/pipeline.py
 DEFAULT_NAME = "yearly"
@@ -38,7 +39,7 @@ WATCH_SECONDS = 5.0  # how often the watch looks at the corpus; a change starts 
 RUN_LIMIT = 1  # runs of this deployment at once: they share the caches and the machine's cores
 RECENT_SECONDS = 10.0  # files modified this recently are always re-hashed
 HEALTH_TIMEOUT_SECONDS = 5.0
-DEFAULT_UI_PORT = 8765  # the analysts' workspace (textmine ui) beside the deployment, on 127.0.0.1
+DEFAULT_UI_PORT = DEFAULT_PORT  # the analysts' workspace (textmine ui) beside the deployment, on 127.0.0.1
 # Set by serve for the runner's subprocesses: a run under UI_RUNS_ENV links its page at UI_URL_ENV
 # (the Prefect link artifact) instead of a file:// path that opens only on this machine.
 UI_URL_ENV, UI_RUNS_ENV = "TEXTMINE_UI_URL", "TEXTMINE_UI_RUNS"
@@ -355,8 +356,6 @@ def serve(corpus: str | Path, config: Config, *, name: str = DEFAULT_NAME, cron:
 
 def _start_ui(out_dir: Path, port: int):
     """The workspace over ``out_dir`` on 127.0.0.1:``port`` in a thread (a busy port is a TextmineError)."""
-    import os
-
     from textmine.ui.server import UIServer, plan
 
     out_dir.mkdir(parents=True, exist_ok=True)
