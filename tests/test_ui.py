@@ -607,3 +607,16 @@ def test_names_are_carried_to_a_later_run_of_the_same_corpus(runs, tmp_path):
                      "bertopic": {later.index(themes[3]): "버토픽 셋째"}}
     assert len(list((root / runs["b"]).glob("labels.toml.*"))) == 1
     assert 'id="carried"' in c.get(done.headers["location"]).text
+
+
+def test_the_notebook_in_docs_runs(runs, monkeypatch):
+    """docs/open_run.ipynb, its code cells run in order (as a kernel would) on a run folder."""
+    notebook = json.loads((REPO / "docs" / "open_run.ipynb").read_text(encoding="utf-8"))
+    monkeypatch.setenv("TEXTMINE_RUN", str(runs["root"] / runs["b"]))
+    scope: dict = {}
+    cells = [c for c in notebook["cells"] if c["cell_type"] == "code"]
+    assert len(cells) >= 8
+    for cell in cells:
+        exec(compile("".join(cell["source"]), "open_run.ipynb", "exec"), scope)
+    assert scope["run"].models == ["lda", "bertopic"] and len(scope["fig"].data) == len(runs["themes"]) - 1
+    assert scope["weights"].shape[0] == len(runs["themes"]) - 1
