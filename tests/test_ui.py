@@ -122,9 +122,9 @@ def test_topic_page(runs, client):
     assert client.get(f"/runs/{runs['a']}/topics/lda/2?page={last}").status_code == 200
     for bad, status in (("?page=0", 404), (f"?page={last + 1}", 404), ("?page=10000000000", 404), ("?page=x", 400)):
         assert client.get(f"/runs/{runs['a']}/topics/lda/2{bad}").status_code == status, bad
-    for bad in ("lda/99", "lda/abc", "nope/1", "lda/-5", "lda/1.5"):
+    for bad in ("lda/99", "lda/abc", "nope/1", "lda/-5", "lda/1.5", "%3Cscript%3Ealert(1)%3C%2Fscript%3E/1"):
         r = client.get(f"/runs/{runs['a']}/topics/{bad}")
-        assert r.status_code == 404 and message(r.text), bad
+        assert r.status_code == 404 and message(r.text) and "<script>alert" not in r.text, bad
 
 
 def test_opinion_search_filters_and_pages(runs, client):
@@ -242,6 +242,11 @@ def test_runs_with_missing_files_still_open_and_say_what_is_missing(runs, tmp_pa
     search = c.get(f"/runs/{runs['a']}/opinions")
     assert search.status_code == 404 and "documents.parquet" in message(search.text)
     assert c.get(f"/runs/{broken.name}").status_code == 404
+    damaged = root / "run-20240202-000000-damaged"
+    shutil.copytree(runs["root"] / runs["a"], damaged)
+    (damaged / "phases.json").write_text("{not json", encoding="utf-8")
+    unreadable = c.get(f"/runs/{damaged.name}")
+    assert unreadable.status_code == 422 and "읽지 못했습니다" in message(unreadable.text)
     assert "topics.csv 없음" in c.get("/").text
     assert c.get(f"/runs/{runs['a']}/files/report.html").status_code == 404
     assert c.get(f"/runs/{runs['a']}/files/manifest.json").status_code == 404
