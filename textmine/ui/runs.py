@@ -87,7 +87,7 @@ STARTED_BY = {"cli": "명령줄(textmine run)", "schedule": "일정(cron)", "wat
               "deployment": "Prefect UI·배포 실행"}
 
 
-def summarize(folder: Path, status: str = "완료") -> RunSummary:
+def summarize(folder: Path) -> RunSummary:
     manifest = _json(folder / "manifest.json")
     phases = _json(folder / "phases.json")
     missing = [n for n in REQUIRED if not (folder / n).is_file()]
@@ -111,7 +111,7 @@ def summarize(folder: Path, status: str = "완료") -> RunSummary:
                            "starts": starts})
     corpus = (manifest.get("corpus") or {}).get("path") or ""
     return RunSummary(
-        run_id=folder.name, status=status if not missing or status != "완료" else "불완전",
+        run_id=folder.name, status="불완전" if missing else "완료",
         started=shown, corpus=Path(str(corpus)).name if corpus else "", corpus_path=str(corpus),
         sort_key=started or folder.name,
         models=[_display(m) for m in (manifest.get("models") or {})],
