@@ -244,13 +244,11 @@ def create_app(runs_dir: str | Path, *, read_only: bool = False, token: str | No
         relevance = views.relevance_terms(folder, data, model, topic)
         words = views.topic_words(row, relevance)
         page_no = _int(request.query_params.get("page"), "쪽", default=1)
-        docs = opinions.search(model=model, topic=topic, page=page_no, with_text=False) if opinions.available() \
+        docs = opinions.search(model=model, topic=topic, page=page_no) if opinions.available() \
             and opinions.doc_topics.is_file() else None
-        representative = opinions.representative(model, topic, with_text=False)
-        shown = representative + (docs.rows if docs else [])
-        texts = opinions.texts([r["doc_id"] for r in shown])   # one read of the text column for both lists
-        for r in shown:
-            r["parts"] = queries.highlight(texts.get(r["doc_id"], ""), words)
+        representative = opinions.representative(model, topic)
+        for r in representative + (docs.rows if docs else []):
+            r["parts"] = queries.highlight(r["text"], words)
         from textmine.ui.rename import earlier_versions
 
         later = store.later_runs(run_id) if not read_only and data.get("labels") else []

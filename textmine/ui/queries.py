@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,11 @@ class Page:
 
 _connection = None
 _connection_lock = threading.Lock()
+# Representative opinions per (file, model, topic): 30 short rows, kept because their texts are spread over
+# every year of documents.parquet, the one read of a topic page that touches most of the text column
+# (~180 ms of the page's ~360 ms at 100,000 opinions); 256 topics' worth is well under a MB.
+REPRESENTATIVE_CACHE = 256
+_representatives: OrderedDict = OrderedDict()
 
 
 @contextmanager
@@ -114,7 +120,7 @@ class Opinions:
 
     def search(self, *, text: str = "", year: int | None = None, model: str | None = None,
                topic: int | None = None, filters: dict[str, str] | None = None, page: int = 1,
-               page_size: int = PAGE_SIZE, with_text: bool = True) -> Page:
+               page_size: int = PAGE_SIZE) -> Page:
         """One page of opinions, newest year first: containing ``text`` (a substring, Korean as is),
         of ``year``, whose dominant topic of ``model`` is ``topic``, with metadata equal to ``filters``.
         Each row has the opinion's dominant topic of ``model`` (when given)."""
@@ -167,7 +173,7 @@ class Opinions:
                 raise PageError(404, f"{page} 쪽은 없습니다(모두 {pages}쪽).", "1쪽부터 보세요.")
             names = ["doc_id", "year", *meta, *(["topic", "probability"] if model is not None else [])]
             rows = [dict(zip(names, r[:-1])) for r in found]
-        texts = self.texts([r["doc_id"] for r in rows]) if with_text else {}
+        texts = self.texts([r["doc_id"] for r in rows])
         for r in rows:
             r["text"] = texts.get(r["doc_id"], "")
             r.setdefault("topic", None)
@@ -175,26 +181,39 @@ class Opinions:
         return Page(total=total, page=page, pages=pages, rows=rows)
 
     def texts(self, ids: list) -> dict:
-        """{doc_id: text} of the opinions ``ids``: one read of the text column, only where the ids are (pages
-        of one topic page are fetched together: the column is the big one, 14 MB of 17 at 100,000 opinions)."""
+        """{doc_id: text} of the opinions ``ids``: the text column (14 MB of the file's 17 at 100,000 opinions)
+        read only where the ids are."""
         if not ids or not self.available():
             return {}
         with _cursor() as cur:
             return dict(cur.execute("SELECT doc_id, text FROM read_parquet($p) WHERE doc_id IN (SELECT unnest($ids))",
                                     {"p": str(self.documents), "ids": list(dict.fromkeys(ids))}).fetchall())
 
-    def representative(self, model: str, topic: int, per_year: int = REPRESENTATIVE_PER_YEAR,
-                       with_text: bool = True) -> list[dict]:
+    def representative(self, model: str, topic: int, per_year: int = REPRESENTATIVE_PER_YEAR) -> list[dict]:
         """Per year (newest first) the ``per_year`` opinions with the highest probability of ``topic``."""
         if not (self.available() and self.doc_topics.is_file()):
             return []
+        key = (str(self.doc_topics), self.doc_topics.stat().st_mtime, self.documents.stat().st_mtime, model,
+               int(topic), int(per_year))
+        with _connection_lock:
+            if key in _representatives:
+                _representatives.move_to_end(key)
+                return [dict(r) for r in _representatives[key]]
+        rows = self._representative(model, topic, per_year)
+        with _connection_lock:
+            _representatives[key] = rows
+            while len(_representatives) > REPRESENTATIVE_CACHE:
+                _representatives.popitem(last=False)
+        return [dict(r) for r in rows]
+
+    def _representative(self, model: str, topic: int, per_year: int) -> list[dict]:
         with _cursor() as cur:
             best = cur.execute(
                 "SELECT year, doc_id, probability FROM read_parquet($dt) WHERE model = $model AND topic = $topic "
                 "QUALIFY row_number() OVER (PARTITION BY year ORDER BY probability DESC, doc_id) <= $n "
                 "ORDER BY year DESC, probability DESC, doc_id",
                 {"dt": str(self.doc_topics), "model": model, "topic": int(topic), "n": int(per_year)}).fetchall()
-        texts = self.texts([r[1] for r in best]) if with_text else {}
+        texts = self.texts([r[1] for r in best])
         return [{"year": y, "doc_id": d, "probability": p, "text": texts.get(d, "")} for y, d, p in best]
 
     def dominant_counts(self, model: str) -> dict[int, int]:
