@@ -346,6 +346,9 @@ def _free_port() -> int:
 def test_ui_command_refuses_bad_input_before_starting(tmp_path, capsys):
     code, _, err = run_cli(["ui", tmp_path / "none"], capsys)
     assert code == 2 and "the runs folder does not exist" in err and "what to do" in err
+    (tmp_path / "a-file").write_text("x", encoding="utf-8")
+    code, _, err = run_cli(["ui", tmp_path / "a-file"], capsys)
+    assert code == 2 and "a-file: not a folder" in err
     code, _, err = run_cli(["ui", tmp_path, "--host", "0.0.0.0", "--token", "short"], capsys)
     assert code == 2 and "shorter than 16" in err
     with socket.socket() as busy:

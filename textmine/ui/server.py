@@ -50,7 +50,7 @@ def plan(runs_dir: str | Path, host: str = DEFAULT_HOST, port: int = DEFAULT_POR
 
     folder = Path(runs_dir).expanduser()
     if not folder.is_dir():
-        raise TextmineError("the runs folder does not exist", file=folder,
+        raise TextmineError("the runs folder does not exist" if not folder.exists() else "not a folder", file=folder,
                             fix="pass the folder that 'textmine run' writes into (default: outputs)")
     if not 0 < int(port) < 65536:
         raise TextmineError(f"--port {port} is not a TCP port", fix="use a port from 1 to 65535, e.g. --port 8765")
