@@ -630,3 +630,30 @@ def test_the_notebook_in_docs_runs(runs, monkeypatch):
         exec(compile("".join(cell["source"]), "open_run.ipynb", "exec"), scope)
     assert scope["run"].models == ["lda", "bertopic"] and len(scope["fig"].data) == len(runs["themes"]) - 1
     assert scope["weights"].shape[0] == len(runs["themes"]) - 1
+
+
+def test_run_settings_become_overrides():
+    from textmine.errors import TextmineError
+    from textmine.notebook import settings_overrides
+
+    assert settings_overrides({"models": ["lda", "dtm"], "seed": 7, "lda__num_topics": 10, "report__by": "지역",
+                               "scale__mode": "off", "run__reselect": True}) == {
+        "run.models": "lda,dtm", "run.seed": "7", "lda.num_topics": "10", "report.by": "지역",
+        "scale.mode": "off", "run.reselect": "true"}
+    with pytest.raises(TextmineError, match="'topics' is not a setting"):
+        settings_overrides({"topics": 10})
+
+
+@pytest.mark.slow
+def test_textmine_run_runs_the_flow_and_returns_the_run(prefect_harness, small_synth, tmp_path):
+    import textmine
+    from textmine.errors import TextmineError
+
+    with pytest.raises(TextmineError, match="lda.passes"):   # checked before the engine starts
+        textmine.run(small_synth, out_dir=tmp_path, lda__passes=0)
+    run = textmine.run(small_synth, models="lda", out_dir=tmp_path / "out", cache_dir=tmp_path / "cache",
+                       lda__k_grid="8", lda__seeds=1, lda__passes=3)
+    assert run.models == ["lda"] and run.path.parent == tmp_path / "out"
+    assert len(run.documents) == len(run.doc_topics.drop_duplicates("doc_id"))
+    assert list(run.phase_table["model"].unique()) == ["lda", "consensus"]
+    assert run.model("lda").shape[0] == 8

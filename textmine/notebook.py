@@ -209,3 +209,48 @@ def _shade(fig, periods: list[str], phases: list[dict]) -> None:
 def open_run(path: str | Path) -> Run:
     """A finished run folder as a :class:`Run` (a :class:`~textmine.errors.TextmineError` for anything else)."""
     return Run(path)
+
+
+# Keyword arguments of run() that stand for a setting, as the CLI's flags do (--models, --seed, --out...).
+SHORTCUTS = {"models": "run.models", "seed": "run.seed", "out_dir": "run.out_dir", "out": "run.out_dir",
+             "phases": "phases.n_phases", "time_unit": "align.time_unit", "cache_dir": "run.cache_dir",
+             "by": "report.by", "labels": "report.labels", "previous": "report.previous"}
+
+
+def settings_overrides(settings: dict) -> dict[str, str]:
+    """``run()``'s keyword arguments as ``--set`` overrides: a shortcut (``models="lda"``), or a setting named
+    ``section__key`` (``lda__num_topics=10``); lists and tuples become comma-separated values."""
+    out = {}
+    for key, value in settings.items():
+        name = SHORTCUTS.get(key) or key.replace("__", ".", 1)
+        if "." not in name:
+            raise TextmineError(f"textmine.run: {key!r} is not a setting",
+                                fix="name one as section__key (e.g. lda__num_topics=10) or use one of: "
+                                    + ", ".join(SHORTCUTS))
+        if isinstance(value, (list, tuple)):
+            value = ",".join(map(str, value))
+        elif isinstance(value, bool):
+            value = str(value).lower()
+        out[name] = str(value)
+    return out
+
+
+def run(corpus: str | Path | None = None, *, config: str | Path | None = None, **settings) -> Run:
+    """Run the whole flow on ``corpus`` (default: the bundled corpus), as ``textmine run`` does, and return the
+    run as :func:`open_run` gives it.  ``settings``: ``models="lda"``, ``seed=7``, ``out_dir=...``,
+    ``phases=3`` or any setting as ``section__key=value`` (``lda__num_topics=10``); ``config``: a TOML file.
+
+    The flow is Prefect's: this is the one function of the library that loads Prefect (when called), and
+    like ``textmine run`` it starts a temporary Prefect server unless ``PREFECT_API_URL`` names one.
+    """
+    import flows  # noqa: F401  (Prefect's environment defaults, before Prefect loads)
+    from flows.cli import BUNDLED_CORPUS
+    from flows.engine import start_ephemeral_server
+    from flows.pipeline import preflight, run_pipeline
+    from textmine.config import load_config
+
+    corpus = str(corpus or BUNDLED_CORPUS)
+    cfg = load_config(config, settings_overrides(settings))
+    preflight(corpus, cfg)   # a bad corpus or setting stops here, before the engine starts
+    start_ephemeral_server()
+    return open_run(run_pipeline(corpus, cfg))
