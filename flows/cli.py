@@ -1,4 +1,4 @@
-"""The ``textmine`` command (docs/contract.md §2): run, validate, synth, serve.
+"""The ``textmine`` command (docs/contract.md §2): run, validate, synth, serve, ui.
 
 Bad input ends with one message on standard error that names the file, row or
 column and the fix, exit status 2, and no traceback.
@@ -19,6 +19,7 @@ import flows  # noqa: F401  (sets Prefect's environment defaults before Prefect 
 from textmine.config import AlignConfig, RunConfig, load_config
 from textmine.registry import MODELS
 from textmine.errors import TextmineError
+from textmine.ui.server import DEFAULT_HOST, DEFAULT_PORT
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_CORPUS = REPO_ROOT / "corpora" / "ujp-synthetic"
@@ -144,6 +145,19 @@ def build_parser() -> argparse.ArgumentParser:
                        help="one file per year: csv (default, small corpora) or parquet (large ones: "
                             "written year by year, a million opinions in minutes)")
 
+    ui = sub.add_parser("ui", help="the analysts' workspace: every run folder in the browser",
+                        description="Serve the run folders under RUNS_DIR as web pages (runs, phases, topics, "
+                                    "opinions, comparing two runs, naming topics). Binds 127.0.0.1 by default; "
+                                    "any other --host needs a token (generated and printed once, or --token).")
+    ui.add_argument("runs_dir", nargs="?", default="outputs", metavar="RUNS_DIR",
+                    help="folder of run folders (default: outputs)")
+    ui.add_argument("--host", default=DEFAULT_HOST,
+                    help=f"address to listen on (default: {DEFAULT_HOST}, this machine only)")
+    ui.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT})")
+    ui.add_argument("--read-only", action="store_true", help="no renaming of topics from the browser")
+    ui.add_argument("--token", help="the token a browser must bring when --host is not a loopback address "
+                                    "(default: one generated and printed once)")
+
     serve = sub.add_parser("serve", help="serve the flow as a Prefect deployment on a schedule, watching the corpus",
                            description="Register the flow with the Prefect server in PREFECT_API_URL as the "
                                        "deployment textmine/NAME on a cron schedule, start a run when a yearly "
@@ -156,6 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="cron schedule of runs (default: '0 6 1 3 *', 06:00 on 1 March)")
     serve.add_argument("--timezone", default="Asia/Seoul", help="time zone of the schedule (default: Asia/Seoul)")
     serve.add_argument("--no-watch", action="store_true", help="do not start runs when corpus files change")
+    serve.add_argument("--ui-port", type=int, default=DEFAULT_PORT,
+                       help="port of the analysts' workspace (textmine ui) over the run folders, on 127.0.0.1 "
+                            f"(default: {DEFAULT_PORT}); each run's Prefect link points to its page there")
+    serve.add_argument("--no-ui", action="store_true", help="do not start the workspace")
     for action in run._actions:  # the run flags, exactly as `textmine run` takes them
         if action.option_strings and action.dest != "help":
             serve._add_action(action)
@@ -339,7 +357,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     out_dir = Path(config.run.out_dir).expanduser().resolve()
     config = load_config(args.config, overrides | {"run.out_dir": str(out_dir)})
     return serve.serve(args.corpus, config, name=args.name, cron=args.cron, timezone=args.timezone,
-                       watch=not args.no_watch)
+                       watch=not args.no_watch, ui_port=None if args.no_ui else args.ui_port)
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from textmine.ui.server import UIServer, announce, plan
+
+    p = plan(args.runs_dir, args.host, args.port, args.read_only, args.token)
+    server = UIServer(p)
+    print(announce(p), flush=True)
+    server.run()
+    return 0
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
@@ -366,7 +394,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": cmd_run, "validate": cmd_validate, "report": cmd_report, "terms": cmd_terms,
-            "synth": cmd_synth, "serve": cmd_serve, "cache": cmd_cache}
+            "synth": cmd_synth, "serve": cmd_serve, "cache": cmd_cache, "ui": cmd_ui}
 
 
 EXIT_INTERRUPTED = 130

@@ -11,6 +11,7 @@ Run it with ``textmine run``, ``python -m flows run`` or ``python -m flows.pipel
 """
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import time
@@ -216,6 +217,7 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
                                         "misses": [y for y, r in per_year.items() if not r["cached"]]},
                         "model_cache": model_cache})
             manifest["scale"] = scale_plan.record()
+            manifest["started_by"] = started_by()
             write_outputs(run, quote(outputs), phases, evaluation, manifest)
         with stage("analyses"):
             manifest["analyses"] = write_analyses(run, quote(data), phases, quote(outputs), config)
@@ -391,6 +393,29 @@ class _Stages:
         update_progress_artifact(self.id, progress=100.0)
 
 
+def started_by() -> str:
+    """How this run started, for the workspace's runs list: ``cli`` (``textmine run``), ``watch`` (a file
+    added to the served corpus), ``schedule`` (the deployment's cron) or ``deployment`` (the Prefect UI or
+    ``prefect deployment run``)."""
+    from prefect.runtime import deployment, flow_run
+
+    if not deployment.id:
+        return "cli"
+    tags = set(flow_run.tags or [])
+    return "watch" if "watch" in tags else "schedule" if "auto-scheduled" in tags else "deployment"
+
+
+def workspace_link(run_id: str, folder: str) -> str | None:
+    """The run's page in the workspace ``textmine serve`` started (``http://.../runs/<id>``), when this run's
+    folder is one it serves; else None."""
+    from flows.serve import UI_RUNS_ENV, UI_URL_ENV
+
+    url, runs = os.environ.get(UI_URL_ENV), os.environ.get(UI_RUNS_ENV)
+    if not url or not runs or Path(folder).resolve().parent != Path(runs).resolve():
+        return None
+    return f"{url.rstrip('/')}/runs/{run_id}"
+
+
 def _artifacts(run_id: str, phases: dict, outputs: dict, evaluation: dict, folder: str) -> None:
     """What a researcher watching the Prefect UI needs, without opening files."""
     lines = [f"# textmine run `{run_id}`", "", f"Run folder: `{folder}`", ""]
@@ -403,8 +428,13 @@ def _artifacts(run_id: str, phases: dict, outputs: dict, evaluation: dict, folde
             lines.append(f"- {MODELS.display(model)}: k={q['num_topics']}, c_npmi={q.get('coherence_c_npmi')}, "
                          f"c_v={q.get('coherence_c_v')}, diversity={q.get('topic_diversity')}")
     create_markdown_artifact(key="textmine-summary", markdown="\n".join(lines), description="textmine run summary")
-    create_link_artifact(key="textmine-report", link=Path(folder, "report.html").resolve().as_uri(),
-                         link_text="report.html", description="the run's report (open it on the machine that ran it)")
+    page = workspace_link(run_id, folder)
+    if page:
+        create_link_artifact(key="textmine-report", link=page, link_text="textmine 분석 작업 공간",
+                             description="the run's page in the analysts' workspace (textmine serve)")
+    else:
+        create_link_artifact(key="textmine-report", link=Path(folder, "report.html").resolve().as_uri(),
+                             link_text="report.html", description="the run's report (open it on the machine that ran it)")
     create_table_artifact(key="textmine-phases", description="phases per model", table=[
         {"model": m, "phase": i + 1, "start": str(p["start"]), "end": str(p["end"]), "label": p.get("label", ""),
          "confidence": p.get("confidence")} for m, e in phases.items() for i, p in enumerate(e["phases"])])

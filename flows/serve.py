@@ -18,6 +18,7 @@ completely written before it starts a run.
 from __future__ import annotations
 
 import hashlib
+import os
 import signal
 import threading
 import time
@@ -28,6 +29,7 @@ from typing import Callable
 from textmine.config import Config
 from textmine.corpus import discover_files
 from textmine.errors import CorpusError, TextmineError
+from textmine.ui.server import DEFAULT_PORT
 
 FLOW_NAME = "textmine"  # the @flow's name in flows/pipeline.py
 DEFAULT_NAME = "yearly"
@@ -37,6 +39,10 @@ WATCH_SECONDS = 5.0  # how often the watch looks at the corpus; a change starts 
 RUN_LIMIT = 1  # runs of this deployment at once: they share the caches and the machine's cores
 RECENT_SECONDS = 10.0  # files modified this recently are always re-hashed
 HEALTH_TIMEOUT_SECONDS = 5.0
+DEFAULT_UI_PORT = DEFAULT_PORT  # the analysts' workspace (textmine ui) beside the deployment, on 127.0.0.1
+# Set by serve for the runner's subprocesses: a run under UI_RUNS_ENV links its page at UI_URL_ENV
+# (the Prefect link artifact) instead of a file:// path that opens only on this machine.
+UI_URL_ENV, UI_RUNS_ENV = "TEXTMINE_UI_URL", "TEXTMINE_UI_RUNS"
 START_SERVER = "start one with `prefect server start --host 127.0.0.1` and set PREFECT_API_URL=http://127.0.0.1:4200/api"
 
 
@@ -257,8 +263,13 @@ def _interrupt(signum, frame):  # SIGTERM before the runner has installed its ow
 
 
 def serve(corpus: str | Path, config: Config, *, name: str = DEFAULT_NAME, cron: str = DEFAULT_CRON,
-          timezone: str = DEFAULT_TIMEZONE, watch: bool = True, watch_seconds: float = WATCH_SECONDS) -> int:
+          timezone: str = DEFAULT_TIMEZONE, watch: bool = True, watch_seconds: float = WATCH_SECONDS,
+          ui_port: int | None = DEFAULT_UI_PORT) -> int:
     """Register ``textmine/NAME`` and serve it until Ctrl-C or SIGTERM; returns the exit status (0).
+
+    With ``ui_port`` the analysts' workspace (:mod:`textmine.ui`) serves the run folders on
+    ``http://127.0.0.1:<ui_port>/`` as long as the deployment is served, and each run's link artifact
+    points to its page there.
 
     ``config.run.out_dir`` should be absolute: runs started from the UI write there whatever the
     runner's working directory.  Everything the user can get wrong is checked first and raised as a
@@ -291,20 +302,22 @@ def serve(corpus: str | Path, config: Config, *, name: str = DEFAULT_NAME, cron:
         # working directory; a file-path entrypoint would be relative to where serve was started.
         entrypoint_type=EntrypointType.MODULE_PATH,
     )
+    ui = _start_ui(Path(out_dir), ui_port) if ui_port else None
     watcher = CorpusWatcher(corpus, start_run_for(full_name, corpus), watch_seconds) if watch else None
     runner = _runner_class()(name=f"textmine-{name}", limit=RUN_LIMIT, pause_on_shutdown=True)
     runner.on_stop = watcher.stop if watcher else (lambda: None)
 
     async def main() -> None:
         await runner.aadd_deployment(deployment)  # registers (or updates) textmine/NAME
-        ui = get_current_settings().ui_url or url
+        prefect_ui = get_current_settings().ui_url or url
         _say(f"serving {full_name} on {url}")
         _say(f"  corpus: {corpus}")
         _say(f"  run folders: {out_dir}")
         _say(f"  schedule: '{cron}' in {timezone}")
         _say("  watch: " + (f"every {watch_seconds:g} s, an added or changed data file starts a run"
                              if watcher else "off (--no-watch)"))
-        _say(f"  UI: {ui}  (or: prefect deployment run {full_name})")
+        _say(f"  UI: {prefect_ui}  (or: prefect deployment run {full_name})")
+        _say(f"  workspace: {ui.plan.url}" if ui else "  workspace: off (--no-ui)")
         _say("  stop: Ctrl-C or SIGTERM")
         if watcher:
             watcher.start()
@@ -332,9 +345,24 @@ def serve(corpus: str | Path, config: Config, *, name: str = DEFAULT_NAME, cron:
     finally:
         if watcher:
             watcher.stop()
+        if ui:
+            ui.stop()
+            os.environ.pop(UI_URL_ENV, None)
+            os.environ.pop(UI_RUNS_ENV, None)
         signal.signal(signal.SIGTERM, previous)
     _say(f"stopped serving {full_name}")
     return 0
+
+
+def _start_ui(out_dir: Path, port: int):
+    """The workspace over ``out_dir`` on 127.0.0.1:``port`` in a thread (a busy port is a TextmineError)."""
+    from textmine.ui.server import UIServer, plan
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ui = UIServer(plan(out_dir, "127.0.0.1", port))
+    ui.start()
+    os.environ[UI_URL_ENV], os.environ[UI_RUNS_ENV] = ui.plan.url, str(ui.plan.runs_dir)
+    return ui
 
 
 def _is_connection_error(exc: BaseException) -> bool:

@@ -32,7 +32,8 @@ def _env(prefect_home: Path, api_url: str | None = None) -> dict:
     """This process's environment without any Prefect API setting, with its own PREFECT_HOME."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "HF_", "TRANSFORMERS_"))}
     env.update(PREFECT_HOME=str(prefect_home), PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1",
-               PYTHONPATH=str(NETBLOCK))  # and no network beyond loopback
+               # no network beyond loopback, and this checkout's code (not whichever textmine the venv installed)
+               PYTHONPATH=os.pathsep.join([str(NETBLOCK), str(REPO)]))
     prefect_home.mkdir(parents=True, exist_ok=True)
     if api_url:
         env["PREFECT_API_URL"] = api_url
@@ -278,6 +279,13 @@ class _Api:
         r.raise_for_status()
         return r.json()
 
+    def link_artifact(self, flow_run_id: str, key: str) -> str | None:
+        r = self.client.post("/artifacts/filter", json={"artifacts": {"key": {"any_": [key]},
+                                                                      "flow_run_id": {"any_": [flow_run_id]}}})
+        r.raise_for_status()
+        found = [a["data"] for a in r.json() if a.get("data")]
+        return found[0] if found else None
+
     def wait_completed(self, run_id: str, timeout: float = 300) -> dict:
         deadline = time.monotonic() + timeout
         while True:
@@ -309,8 +317,12 @@ def test_serve_end_to_end(tmp_path, prefect_server):
     client_env = _env(tmp_path / "client-home", prefect_server)
     log_path = tmp_path / "serve.log"
     log = log_path.open("w")
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        ui_port = free.getsockname()[1]
     serve = subprocess.Popen(
-        [str(BIN / "textmine"), "serve", "corpus", "--out", "out", "--models", "lda", "--set", "lda.k_grid=8,10",
+        [str(BIN / "textmine"), "serve", "corpus", "--out", "out", "--ui-port", str(ui_port),
+         "--models", "lda", "--set", "lda.k_grid=8,10",
          "--set", "lda.seeds=1", "--set", "lda.passes=3", "--set", f"run.cache_dir={tmp_path / 'cache'}"],
         env=client_env, cwd=work, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     api = _Api(prefect_server, log_path)
@@ -361,7 +373,19 @@ def test_serve_end_to_end(tmp_path, prefect_server):
         manifest = json.loads((second / "manifest.json").read_text(encoding="utf-8"))
         assert manifest["token_cache"] == {"hits": [2015, 2016, 2017, 2018, 2019], "misses": [2020]}
         assert "2020" in {str(y) for y in manifest["documents_per_year"]}
+        assert manifest["started_by"] == "watch"
+        assert json.loads((first / "manifest.json").read_text(encoding="utf-8"))["started_by"] == "deployment"
         assert "watch: added opinions_2020.csv" in log_path.read_text()
+
+        # The workspace serve started lists the new run, its page works, and the run's Prefect link points there.
+        import httpx
+
+        workspace = f"http://127.0.0.1:{ui_port}"
+        assert f"workspace: {workspace}/" in log_path.read_text()
+        listing = httpx.get(f"{workspace}/", timeout=10)
+        assert listing.status_code == 200 and second.name in listing.text and first.name in listing.text
+        assert httpx.get(f"{workspace}/runs/{second.name}", timeout=30).status_code == 200
+        assert f"({workspace}/runs/{second.name})" in api.link_artifact(watched["id"], "textmine-report")
 
         # SIGTERM while a run is in progress: a clean stop, the run cancelled, no process left behind.
         proc = subprocess.run([str(BIN / "prefect"), "deployment", "run", "textmine/yearly"], env=client_env,
