@@ -50,6 +50,10 @@ EFFECTS = "effects.csv"
 DOC_TOPICS = "doc_topics.parquet"
 DOC_TOPICS_CSV = "doc_topics.csv"
 DOCUMENTS = "documents.parquet"
+# documents.parquet in row groups of this many opinions: the workspace fetches a page's texts by id, and
+# row-group statistics let DuckDB skip the groups that hold none of them (a topic page's first view of
+# a 100,000-opinion run: 278 ms in one row group, 118 ms in groups of 5,000).
+DOCUMENT_ROW_GROUP = 5000
 TOPIC_TERMS = "topic_terms.csv"
 TOPIC_TERM_COLUMNS = ["model", "scope", "topic", "rank", "term", "weight", "kind"]
 # doc_topics columns the metadata must not overwrite
@@ -235,7 +239,7 @@ def write_document_tables(run, data, outputs: dict, meta: list[str]) -> list[str
     run.write_csv(DOC_TOPICS_CSV, table)
     documents = docs[["doc_id", "year"]].merge(info, on="doc_id", how="left")
     documents = pd.concat([documents, extra.drop(columns="doc_id"), docs[["text"]]], axis=1)
-    run.write_parquet(DOCUMENTS, documents)
+    run.write_parquet(DOCUMENTS, documents, row_group_size=DOCUMENT_ROW_GROUP)
     return [DOC_TOPICS, DOC_TOPICS_CSV, DOCUMENTS]
 
 

@@ -112,9 +112,9 @@ class RunFolder:
         neutralize_frame(frame, csv=True).to_csv(target, index=False, encoding="utf-8-sig", lineterminator="\n")
         return target
 
-    def write_parquet(self, name: str, frame: pd.DataFrame) -> Path:
+    def write_parquet(self, name: str, frame: pd.DataFrame, row_group_size: int | None = None) -> Path:
         target = self.file(name)
-        frame.to_parquet(target, index=False)
+        frame.to_parquet(target, index=False, row_group_size=row_group_size)
         return target
 
 
