@@ -63,12 +63,28 @@ def ingest(corpus: str, config: Config):
 
 
 @task(name="mask-pii", **STAGE)
-def mask_pii(docs: pd.DataFrame, profile: tokenize.Profile, config: Config) -> tuple[pd.DataFrame, dict]:
-    def masker():
-        return pii.PiiMasker(profile.pii_titles, profile.pii_names, tokenize.kiwi_for(profile, config.kiwi_workers()))
+def mask_pii(docs: pd.DataFrame, metadata: list[str], profile: tokenize.Profile,
+             config: Config) -> tuple[pd.DataFrame, dict, dict]:
+    """The texts masked (through the PII cache) and the metadata protected: columns of person names
+    left out unless named with --by or pii.keep_columns, the other text columns masked."""
+    made = []
 
-    texts, counts = cache.cached_mask(docs["text"].tolist(), profile, masker, config.run.cache_dir)
-    return docs.assign(text=texts), counts
+    def masker():
+        if not made:
+            made.append(pii.PiiMasker(profile.pii_titles, profile.pii_names,
+                                      tokenize.kiwi_for(profile, config.kiwi_workers()),
+                                      signatures=profile.pii_list("signatures"), bare_names=config.pii.bare_names))
+        return made[0]
+
+    texts, counts = cache.cached_mask(docs["text"].tolist(), profile, masker, config.run.cache_dir,
+                                      settings={"bare_names": config.pii.bare_names})
+    docs, record = pii.protect_metadata(docs.assign(text=texts), [c for c in metadata if c in docs.columns],
+                                        headers=profile.pii_list("name_columns"), names=profile.pii_names,
+                                        keep=[*config.report.by, *config.pii.keep_columns], make_masker=masker)
+    if record["left_out"]:
+        get_run_logger().warning("metadata columns of person names left out of every output: %s (keep one with "
+                                 "--by COLUMN or --set pii.keep_columns=COLUMN)", ", ".join(record["left_out"]))
+    return docs, counts, record
 
 
 @task(name="tokenize", **STAGE)
@@ -183,7 +199,8 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
         for skipped in source.skipped_files():
             logger.warning("not read: %s (%s)", skipped["path"], skipped["reason"])
         with stage("mask_pii"):
-            docs, pii_masked = mask_pii(quote(source.modelling_docs()), profile, config)
+            docs, pii_masked, pii_metadata = mask_pii(quote(source.modelling_docs()), source.metadata_columns,
+                                                      profile, config)
         logger.info("corpus: %d opinions (%s); PII masked: %s", len(docs), source.counts(), pii_masked)
         with stage("tokenize"):
             texts_by_year = {int(y): texts.tolist() for y, texts in docs.groupby("year")["text"]}  # years in order
@@ -216,6 +233,7 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
                                         "misses": [y for y, r in per_year.items() if not r["cached"]]},
                         "model_cache": model_cache})
             manifest["scale"] = scale_plan.record()
+            manifest["pii_metadata"] = pii_metadata
             write_outputs(run, quote(outputs), phases, evaluation, manifest)
         with stage("analyses"):
             manifest["analyses"] = write_analyses(run, quote(data), phases, quote(outputs), config)

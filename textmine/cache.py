@@ -151,12 +151,13 @@ def _runs_of_chars(misses: list, batch_chars: int) -> Iterator[list]:
         yield run
 
 
-def cached_mask(texts: Sequence[str], profile, make_masker, cache_dir: str | Path) -> tuple[list[str], dict]:
+def cached_mask(texts: Sequence[str], profile, make_masker, cache_dir: str | Path,
+                settings: dict | None = None) -> tuple[list[str], dict]:
     """PII masking through an on-disk cache: (masked texts, counts per kind).
 
-    Keyed by the texts, the profile and the masking code itself (the source of textmine.pii), so a
-    rerun skips Kiwi's name checks and any change to the patterns masks again.  Only masked texts
-    are stored.
+    Keyed by the texts, the profile, the masking ``settings`` (pii.bare_names) and the masking code
+    itself (the source of textmine.pii), so a rerun skips Kiwi's name checks and any change to the
+    patterns masks again.  Only masked texts are stored.
     """
     import inspect
 
@@ -164,7 +165,8 @@ def cached_mask(texts: Sequence[str], profile, make_masker, cache_dir: str | Pat
 
     folder = Path(os.path.expanduser(str(cache_dir))) / "pii"
     code = hashlib.sha256(inspect.getsource(pii).encode()).hexdigest()
-    key = texts_digest(texts, json.dumps({"profile": profile.token_digest(), "code": code}, sort_keys=True))
+    key = texts_digest(texts, json.dumps({"profile": profile.token_digest(), "code": code, **(settings or {})},
+                                         sort_keys=True))
     path = folder / f"{key}.parquet"
     if path.is_file():
         try:

@@ -444,6 +444,16 @@ class ReportConfig(_Settings):
                                                                          "no sheet.")
 
 
+class PiiConfig(_Settings):
+    bare_names: bool = Field(False, description="Also mask person names with no title next to them (저는 홍길동입니다): "
+                                               "Kiwi's proper nouns of a Korean name's shape, places and "
+                                               "organisations filtered out.  Opt-in: on real petitions about one "
+                                               "masked span in four was no name.")
+    keep_columns: Annotated[list[str], CommaList, AfterValidator(_dedupe)] = Field(
+        default_factory=list, description="Metadata columns of person names (the profile's [pii] name_columns) "
+                                          "written verbatim all the same; report.by columns are kept too.")
+
+
 class Config(_Settings):
     corpus: CorpusConfig = Field(default_factory=CorpusConfig, description="Reading the corpus.")
     tokenize: TokenizeConfig = Field(default_factory=TokenizeConfig, description="Tokenization with Kiwi.")
@@ -459,6 +469,8 @@ class Config(_Settings):
     report: ReportConfig = Field(default_factory=ReportConfig, description="Word frequencies, networks, topics by "
                                                                            "metadata, topic names and identity "
                                                                            "across runs.")
+    pii: PiiConfig = Field(default_factory=PiiConfig, description="Masking of personal information beyond the "
+                                                                  "profile's [pii] table.")
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

@@ -148,6 +148,18 @@ _HANGUL_RUN = re.compile(r"[가-힣]*")
 _SPACE = re.compile(r"\s")
 _NEXT_WORD = re.compile(r"[ \t]{1,2}[가-힣]{1,10}|")
 _CONTEXT = 20  # characters of context Kiwi reads before a candidate name
+# Former or present holder of a title: 홍길동 前 팀장, 홍길동(전 센터장), 現 팀장 홍길동.
+_FORMER = "(?:前|現|전|현|전임)"
+# What joins several names before one title: 홍길동·김철수 팀장, 홍길동, 김철수 컨설턴트, 홍길동/김철수 위원.
+_LIST_BEFORE = re.compile(r"(?<![가-힣0-9])([가-힣]{2,4})[ \t]*(?:[·‧・,、/]|및)[ \t]*$")
+_LIST_REACH = 16  # characters looked back for the previous name of a list (4 syllables + separator + spaces)
+# A name in brackets after a phone number: 010-1234-5678(홍길동), 02-123-4567 [김철수].
+_BRACKETED = re.compile(r"[ \t]?([(\[])[ \t]?([가-힣]{2,4})[ \t]?[)\]]")
+# Bare-name mode: a proper noun of a name's shape whose last syllable is not one that ends the place
+# and organisation names Kiwi tags NNP (서울시, 강원도, 은평구, 민노총, 한기총, 민주당, 교육청 ...).
+# On 300 held-out petitions this filter took the share of non-names among the spans from 67 % to 23 %
+# (research note embeddings-korean.md, part C).
+_PLACE_ENDINGS = set("시도구군읍면로길총협당청")
 
 
 def _is_place(word: str) -> bool:
@@ -169,22 +181,28 @@ class MaskReport:
 class PiiMasker:
     """Masks PII in texts; build once (it may use Kiwi) and call :meth:`mask_texts`."""
 
-    def __init__(self, titles: Sequence[str], names: Sequence[str] = (), kiwi=None):
+    def __init__(self, titles: Sequence[str], names: Sequence[str] = (), kiwi=None, *,
+                 signatures: Sequence[str] = (), bare_names: bool = False):
         self.kiwi = kiwi
+        self.bare_names = bare_names and kiwi is not None
         self.names = sorted({n for n in names if n}, key=len, reverse=True)
         self.titles = tuple(sorted({t for t in titles if t}, key=len, reverse=True))
         alternatives = "|".join(map(re.escape, self.titles)) or "(?!)"
-        # Titles that can stand before a name: not the one-syllable suffixes (님, 씨).
-        leading = "|".join(re.escape(t) for t in self.titles if len(t) > 1) or "(?!)"
+        # Titles that can stand before a name (not the one-syllable suffixes 님, 씨), and the labels of a
+        # signature, which only ever stand before one (작성: 홍길동, 작성자 홍길동, 담당: 홍길동).
+        before = {t for t in self.titles if len(t) > 1} | {s for s in signatures if len(s) > 1}
+        leading = "|".join(map(re.escape, sorted(before, key=len, reverse=True))) or "(?!)"
         # A 2-4 syllable word (not glued to a preceding syllable or number) followed by a title,
-        # directly, after a space, or in brackets (김철수(팀장), 김철수 (팀장)).  Every split of the
-        # syllables is tried (김정은위원장: 김정은 + 위원장, not 김정은위 + 원장); Kiwi decides.
-        title_at = rf"(?:\s?|[ \t]?\([ \t]?)({alternatives})"
+        # directly, after a space, a slash or in brackets (김철수(팀장), 김철수 (팀장), 홍길동/팀장), the
+        # title possibly a former or present one (홍길동 前 팀장, 홍길동(전 센터장)).  Every split of
+        # the syllables is tried (김정은위원장: 김정은 + 위원장, not 김정은위 + 원장); Kiwi decides.
+        title_at = rf"(?:\s?|[ \t]?[(/][ \t]?)(?:{_FORMER}[ \t]?)?({alternatives})"
         self._titled = re.compile(rf"(?<![가-힣0-9])[가-힣]{{2,4}}{title_at}")
         self._title_at = re.compile(title_at)
-        # A title (팀장, 팀장님) then a separator then a word: 팀장 홍길동, 담당자: 홍길동, 팀장(홍길동),
-        # [작성자] : 홍길동.
-        self._leading = re.compile(rf"({leading})(?:님)?\]?(?:[ \t]*[:(][ \t]*|[ \t]+)([가-힣]{{2,10}})")
+        # A title (팀장, 팀장님) or a signature's label then a separator then a word: 팀장 홍길동,
+        # 담당자: 홍길동, 팀장(홍길동), 팀장/홍길동, [작성자] : 홍길동.
+        self._leading = re.compile(rf"({leading})(?:님)?\]?(?:[ \t]*[:(/][ \t]*|[ \t]+)([가-힣]{{2,10}})")
+        self._bare: dict[str, list[tuple[int, int]]] = {}  # bare-name spans of the texts of a batch
         self._listed = re.compile("|".join(map(re.escape, self.names))) if self.names else None
         self._decided: dict[tuple, int] = {}  # Kiwi's verdicts; the same phrases recur across opinions
         self._pending: set[tuple] | None = None  # collecting what Kiwi should read, in one batch
@@ -234,6 +252,12 @@ class PiiMasker:
         # particle or ending (이에, 배치되어, 전략과) or a longer common noun (정보, 전공, 김+교수,
         # 문+대통령) is not one.
         end, limit = start + rest[0].len, len(window) if after else word_end
+        if (rest[0].tag == "NNP" and rest[0].len == 1 and rest[0].form in SURNAMES and len(rest) > 1
+                and rest[1].start == end and rest[1].len == 2 and rest[1].tag in ("NNG", "NNP")
+                and rest[1].form not in self.titles and end + 2 <= limit):
+            # A surname and a given name Kiwi knows as a word: 김/NNP + 철수/NNG (withdrawal).
+            end += 2
+            rest = rest[1:]
         rest = rest[1:]
         while rest and rest[0].start == end and rest[0].start + rest[0].len <= limit and self._name_part(rest[0]):
             end = rest[0].start + rest[0].len
@@ -287,6 +311,10 @@ class PiiMasker:
                 claim(m.start(), m.end(), "rrn")
         for m in _PHONE.finditer(norm):
             claim(m.start(), m.end(), "phone")
+            # A name in brackets right after the number: 010-1234-5678(홍길동).
+            if (b := _BRACKETED.match(norm, m.end())) and (
+                    n := self._name_length(norm, b.start(2), b.end(2), b.span(1), after=True)):
+                claim(b.start(2), b.start(2) + n, "name")
         if self._listed is not None:
             for m in self._listed.finditer(norm):
                 claim(m.start(), m.end(), "name")
@@ -298,6 +326,7 @@ class PiiMasker:
                 if (t := self._title_at.match(norm, end)) and (
                         n := self._name_length(norm, start, end, t.span(1), after=False)):
                     claim(start, start + n, "name")
+                    self._list_before(norm, start, t.span(1), claim)
                     break
         pos = 0
         while m := self._leading.search(norm, pos):
@@ -307,7 +336,20 @@ class PiiMasker:
                 pos = m.end()
             else:  # the word may itself be a title before a name: 담당 팀장 홍길동
                 pos = m.start(2)
+        for start, end in self._bare.get(text, ()):
+            claim(start, end, "name")
         return sorted(taken)
+
+    def _list_before(self, norm: str, start: int, title: tuple[int, int], claim) -> None:
+        """The other names of a list before one title (홍길동·김철수 팀장, 홍길동, 김철수 컨설턴트): each
+        word before a separator is a name when Kiwi reads it as one, read with the same title."""
+        while m := _LIST_BEFORE.search(norm, max(0, start - _LIST_REACH), start):
+            n = self._name_length(norm, m.start(1), m.end(1), title, after=False)
+            if n:
+                claim(m.start(1), m.start(1) + n, "name")
+            elif self._pending is None:  # decided: not a name, and the list ends here
+                return
+            start = m.start(1)  # first pass: every member is a candidate for the batch
 
     def mask(self, text: str, report: MaskReport) -> str:
         pieces, pos = [], 0
@@ -324,8 +366,37 @@ class PiiMasker:
             chunk = texts[i:i + batch]
             if self.kiwi is not None:
                 self._read_in_batch(chunk)
+            if self.bare_names:
+                self._bare = {t: self._bare_spans(t, tokens) for t, tokens in zip(chunk, self.kiwi.tokenize(chunk))}
             out += [self.mask(t, report) for t in chunk]
+            self._bare = {}
         return out, report
+
+    def _bare_spans(self, text: str, tokens) -> list[tuple[int, int]]:
+        """Names with no title (opt-in, ``pii.bare_names``): a proper noun, possibly split into a proper
+        noun and one-syllable pieces (최영/NNP + 호/NNG), of a name's shape (three syllables starting with
+        a surname, four after 남궁, 황보 ...), not glued to a syllable before it, not a place or an
+        organisation (_is_place, _PLACE_ENDINGS) and not one of _NOT_NAMES."""
+        found, i = [], 0
+        while i < len(tokens):
+            t = tokens[i]
+            i += 1
+            if t.tag != "NNP":
+                continue
+            end = t.start + t.len
+            while i < len(tokens) and tokens[i].start == end and end - t.start < 4 and self._name_part(tokens[i]):
+                end = tokens[i].start + tokens[i].len
+                i += 1
+            name = text[t.start:end]
+            compound = name.startswith(COMPOUND_SURNAMES)
+            if len(name) != (4 if compound else 3) or not re.fullmatch("[가-힣]+", name):
+                continue
+            if not (compound or name[0] in SURNAMES) or name[-1] in _PLACE_ENDINGS:
+                continue
+            if _is_place(name) or name in _NOT_NAMES or (t.start and "가" <= text[t.start - 1] <= "힣"):
+                continue
+            found.append((t.start, end))
+        return found
 
     def _read_in_batch(self, texts: Sequence[str]) -> None:
         """Kiwi's verdict on every candidate name of ``texts``, from one call (its worker threads; a
@@ -342,3 +413,62 @@ class PiiMasker:
             self._pending = None
         for key, tokens in zip(keys, self.kiwi.tokenize([k[0] for k in keys])):
             self._decided[key] = self._read_name(tokens, *key)
+
+
+# ---------------------------------------------------------------- metadata
+
+
+def _normal_header(name: str) -> str:
+    return re.sub(r"[\s_()\[\]·:-]", "", str(name)).lower()
+
+
+def _holds_text(values) -> bool:
+    """Whether a column holds words (not only numbers, dates or empty cells)."""
+    for v in values:
+        if isinstance(v, str) and v.strip() and not re.fullmatch(r"[\d\s.,:/-]+", v):
+            return True
+    return False
+
+
+def name_columns(docs, metadata: Sequence[str], headers: Sequence[str], names: Sequence[str]) -> list[str]:
+    """The metadata columns of person names: a header holding one of ``headers`` (평가위원, 작성자명,
+    담당자(성명); Latin words must be the whole header: ``name``, not ``program_name``) or a value
+    among the profile's ``names``; a column of numbers only (컨설턴트 수) is none."""
+    hangul = [_normal_header(h) for h in headers if re.search("[가-힣]", h)]
+    latin = {_normal_header(h) for h in headers if not re.search("[가-힣]", h)}
+    listed = set(names)
+    found = []
+    for col in metadata:
+        header = _normal_header(col)
+        values = docs[col].dropna().unique()
+        if not _holds_text(values):
+            continue
+        if header in latin or any(h and h in header for h in hangul) or (listed and listed & set(map(str, values))):
+            found.append(col)
+    return found
+
+
+def protect_metadata(docs, metadata: Sequence[str], *, headers: Sequence[str], names: Sequence[str],
+                     keep: Sequence[str], make_masker) -> tuple[object, dict]:
+    """Metadata as it may be written: the columns of person names left out (unless ``keep`` names them:
+    report.by or pii.keep_columns), every other text column masked value by value like the opinions.
+
+    Returns the frame and what was done (``left_out``: column names; ``masked``: counts per kind),
+    which the manifest records.  ``make_masker`` is called only if a column holds text."""
+    people = [c for c in name_columns(docs, metadata, headers, names) if c not in set(keep)]
+    docs = docs.drop(columns=people)
+    report = MaskReport()
+    masker = None
+    for col in metadata:
+        if col in people or col in set(keep) or docs[col].dtype != object:
+            continue
+        values = [v for v in docs[col].dropna().unique() if isinstance(v, str) and v]
+        if not values:
+            continue
+        masker = masker or make_masker()
+        masked, found = masker.mask_texts(values)
+        report.counts.update(found.counts)
+        changed = {v: m for v, m in zip(values, masked) if v != m}
+        if changed:
+            docs[col] = docs[col].map(lambda v: changed.get(v, v) if isinstance(v, str) else v)
+    return docs, {"left_out": people, "masked": report.as_dict()}
