@@ -148,6 +148,8 @@ _HANGUL_RUN = re.compile(r"[가-힣]*")
 _SPACE = re.compile(r"\s")
 _NEXT_WORD = re.compile(r"[ \t]{1,2}[가-힣]{1,10}|")
 _CONTEXT = 20  # characters of context Kiwi reads before a candidate name
+SURE = "sure"  # a name is expected here (after a signature's label, in brackets after a phone number)
+_PARTICLES = set("이가은는을를의와과도께에")  # one-syllable particles glued to a name (마서진이)
 # Former or present holder of a title: 홍길동 前 팀장, 홍길동(전 센터장), 現 팀장 홍길동.
 _FORMER = "(?:前|現|전|현|전임)"
 # What joins several names before one title: 홍길동·김철수 팀장, 홍길동, 김철수 컨설턴트, 홍길동/김철수 위원.
@@ -187,6 +189,7 @@ class PiiMasker:
         self.bare_names = bare_names and kiwi is not None
         self.names = sorted({n for n in names if n}, key=len, reverse=True)
         self.titles = tuple(sorted({t for t in titles if t}, key=len, reverse=True))
+        self.signatures = frozenset(s for s in signatures if s)
         alternatives = "|".join(map(re.escape, self.titles)) or "(?!)"
         # Titles that can stand before a name (not the one-syllable suffixes 님, 씨), and the labels of a
         # signature, which only ever stand before one (작성: 홍길동, 작성자 홍길동, 담당: 홍길동).
@@ -210,11 +213,12 @@ class PiiMasker:
 
     # ------------------------------------------------------------ name checks
 
-    def _name_length(self, norm: str, start: int, word_end: int, title: tuple[int, int], after: bool) -> int:
+    def _name_length(self, norm: str, start: int, word_end: int, title: tuple[int, int], after: bool | str) -> int:
         """Length of the person's name at ``norm[start:word_end]`` next to the title at ``title``, or 0.
 
         ``after``: the name follows the title (팀장 홍길동이) and may carry a particle, whose length
-        Kiwi decides; otherwise the name is exactly the word before the title (홍길동 팀장).
+        Kiwi decides; otherwise the name is exactly the word before the title (홍길동 팀장).  ``SURE``:
+        it follows a signature's label or a phone number, where a word of a name's shape is one.
         """
         t_start, t_end = title
         if not _surname_initial(norm[start:]):
@@ -238,13 +242,42 @@ class PiiMasker:
         self._decided[key] = self._read_name(self.kiwi.tokenize(key[0]), *key)
         return self._decided[key]
 
-    def _read_name(self, tokens, window: str, start: int, word_end: int, t_start: int, t_end: int, after: bool) -> int:
+    def _read_name(self, tokens, window: str, start: int, word_end: int, t_start: int, t_end: int,
+                   after: bool | str) -> int:
         starts = {t.start for t in tokens}
         ends = {t.start + t.len for t in tokens}
         # The title must be whole words of Kiwi's reading: not 학생 inside 대학생, 위원 inside
         # 위원회, 원장 inside 국기원장 (국기원/NNP + 장).
         if t_start not in starts or t_end not in ends:
             return 0
+        n = self._read_tagged(tokens, window, start, word_end, after)
+        if n or not after:
+            return n
+        # Kiwi reads rare names as syllables (편/NNB + 주/NNG + 아/NNG, 최/XPN + 민/NNG + 호/NNB) or as
+        # one unknown word with the particle (마서진이/NNG).  After a signature's label or in brackets
+        # after a phone number (after == SURE) the shape decides; after a title only the unknown word.
+        return self._shaped_name(tokens, window, start, loose=after == SURE)
+
+    def _shaped_name(self, tokens, window: str, start: int, loose: bool) -> int:
+        """A word of a name's shape (three syllables starting with a surname, four after 남궁 ...),
+        possibly with a one-syllable particle, in which Kiwi finds no word it knows of two syllables
+        or more; ``loose`` False: only when Kiwi reads it as one unknown word."""
+        run = _HANGUL_RUN.match(window, start)[0]
+        size = 4 if run.startswith(COMPOUND_SURNAMES) else 3
+        if len(run) == size + 1 and run[-1] in _PARTICLES:
+            run = run[:size]
+        name = run
+        if len(name) != size or not _surname_initial(name) or _is_place(name) or name in _NOT_NAMES:
+            return 0
+        inside = [t for t in tokens if t.start < start + size and t.start + t.len > start]
+        if not loose:
+            return size if len(inside) == 1 and inside[0].len == len(_HANGUL_RUN.match(window, start)[0]) \
+                and inside[0].tag in ("NNG", "NNP") and self._unknown_word(inside[0]) else 0
+        if any(t.len >= 2 and not self._unknown_word(t) for t in inside) or inside[0].tag in ("MM", "NR"):
+            return 0  # a word Kiwi knows, or a count (한/MM 명/NNB)
+        return size
+
+    def _read_tagged(self, tokens, window: str, start: int, word_end: int, after: bool | str) -> int:
         rest = [t for t in tokens if t.start >= start]
         if not rest or rest[0].start != start or not (rest[0].tag == "NNP" or self._unknown_name(rest[0])):
             return 0
@@ -286,6 +319,10 @@ class PiiMasker:
         two-syllable surname, and not followed by anything but a particle (checked by the caller)."""
         if token.tag != "NNG" or not (token.len == 3 or (token.len == 4 and token.form.startswith(COMPOUND_SURNAMES))):
             return False
+        return self._unknown_word(token)
+
+    def _unknown_word(self, token) -> bool:
+        """Whether Kiwi does not know ``token`` (an unknown word's placeholder morpheme)."""
         if token.id not in self._unknown:
             try:
                 self._unknown[token.id] = self.kiwi.morpheme(token.id).form == ""
@@ -313,7 +350,7 @@ class PiiMasker:
             claim(m.start(), m.end(), "phone")
             # A name in brackets right after the number: 010-1234-5678(홍길동).
             if (b := _BRACKETED.match(norm, m.end())) and (
-                    n := self._name_length(norm, b.start(2), b.end(2), b.span(1), after=True)):
+                    n := self._name_length(norm, b.start(2), b.end(), b.span(1), after=SURE)):
                 claim(b.start(2), b.start(2) + n, "name")
         if self._listed is not None:
             for m in self._listed.finditer(norm):
@@ -331,7 +368,8 @@ class PiiMasker:
         pos = 0
         while m := self._leading.search(norm, pos):
             word_end = m.start(2) + len(_HANGUL_RUN.match(norm, m.start(2))[0])
-            if n := self._name_length(norm, m.start(2), word_end, m.span(1), after=True):
+            sure = SURE if m[1] in self.signatures else True
+            if n := self._name_length(norm, m.start(2), word_end, m.span(1), after=sure):
                 claim(m.start(2), m.start(2) + n, "name")
                 pos = m.end()
             else:  # the word may itself be a title before a name: 담당 팀장 홍길동
@@ -455,12 +493,14 @@ def protect_metadata(docs, metadata: Sequence[str], *, headers: Sequence[str], n
 
     Returns the frame and what was done (``left_out``: column names; ``masked``: counts per kind),
     which the manifest records.  ``make_masker`` is called only if a column holds text."""
+    from pandas.api.types import is_object_dtype, is_string_dtype
+
     people = [c for c in name_columns(docs, metadata, headers, names) if c not in set(keep)]
     docs = docs.drop(columns=people)
     report = MaskReport()
     masker = None
     for col in metadata:
-        if col in people or col in set(keep) or docs[col].dtype != object:
+        if col in people or col in set(keep) or not (is_object_dtype(docs[col]) or is_string_dtype(docs[col])):
             continue
         values = [v for v in docs[col].dropna().unique() if isinstance(v, str) and v]
         if not values:
