@@ -23,6 +23,8 @@ from typing import Any, Hashable, Iterator, Mapping, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from textmine.store import mark_cache
+
 log = logging.getLogger(__name__)
 
 
@@ -81,6 +83,7 @@ class TokenCache:
             return None
 
     def put(self, key: str, tokens: list[list[str]], owners: list[int]) -> Path:
+        mark_cache(self.folder.parent)
         self.folder.mkdir(parents=True, exist_ok=True)
         table = pa.table({"owner": pa.array(owners, pa.int64()), "tokens": pa.array(tokens, pa.list_(pa.string()))})
         write_parquet_atomically(table, self.path(key))
@@ -179,6 +182,7 @@ def cached_mask(texts: Sequence[str], profile, make_masker, cache_dir: str | Pat
             log.warning("PII cache entry %s is unreadable (%s); masking again", path, exc)
     masked, report = make_masker().mask_texts(list(texts))
     counts = report.as_dict()
+    mark_cache(folder.parent)
     folder.mkdir(parents=True, exist_ok=True)
     table = pa.table({"text": pa.array(masked, pa.string())}).replace_schema_metadata({"counts": json.dumps(counts)})
     write_parquet_atomically(table, path)
@@ -253,6 +257,7 @@ def cached_load_corpus(path: str | Path, config, cache_dir: str | Path):
     table = pa.Table.from_pandas(corpus.docs, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                            b"textmine_corpus": json.dumps(info, ensure_ascii=False).encode()})
+    mark_cache(folder.parent)
     folder.mkdir(parents=True, exist_ok=True)
     write_parquet_atomically(table, entry)
     corpus.cache = "miss"

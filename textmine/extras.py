@@ -209,6 +209,9 @@ def cached_write_analyses(run, data, phases: dict, outputs: dict, config, cache_
     except (OSError, ValueError, KeyError, TypeError):  # no entry, or one that is incomplete: write them
         pass
     record = write_analyses(run, data, phases, outputs, config)
+    from textmine.store import mark_cache
+
+    mark_cache(entry.parent.parent)
     tmp = entry.parent / f".{key}.{uuid.uuid4().hex}"
     for name in record["files"]:
         (tmp / name).parent.mkdir(parents=True, exist_ok=True)

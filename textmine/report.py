@@ -237,8 +237,11 @@ def _draw_chart(target: Path, draw, inputs: list, cache_dir) -> bool:
     cached = _cached_file(cache_dir, "charts", draw, inputs, ".png", extra=f"{metadata.version('matplotlib')}|{charts.DPI}")
     if cached is not None and cached.is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(cached, target)
-        return True
+        try:
+            shutil.copyfile(cached, target)
+            return True
+        except FileNotFoundError:  # removed meanwhile (a concurrent cache prune): draw it
+            pass
     result = draw(*inputs)
     if isinstance(result, (bytes, bytearray)):
         if not result:
@@ -275,6 +278,9 @@ def _store_file(source: Path, cached: Path) -> None:
     import os
     import uuid
 
+    from textmine.store import mark_cache
+
+    mark_cache(cached.parent.parent)
     cached.parent.mkdir(parents=True, exist_ok=True)
     tmp = cached.parent / f".{uuid.uuid4().hex}{cached.suffix}"
     shutil.copyfile(source, tmp)
@@ -651,6 +657,10 @@ def build_outputs(run_dir: str | Path, cache_dir: str | Path | None = None) -> l
     """Charts, report.html and summary.xlsx from the files of a run folder (charts drawn before from
     the same inputs come from ``cache_dir``)."""
     data = load_run(run_dir)
+    if cache_dir is not None:
+        from textmine.store import mark_cache
+
+        mark_cache(cache_dir)
     written = render_charts(data, cache_dir)
     (data["path"] / "report.html").write_text(build_html(data), encoding="utf-8")
     write_xlsx(data, data["path"] / "summary.xlsx", cache_dir)
