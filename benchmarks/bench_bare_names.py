@@ -52,12 +52,13 @@ def main() -> None:
         print(f"{'bare' if bare else 'titles'}: {len(found)} name spans in {len(texts)} docs "
               f"({100 * len(found) / len(texts):.1f} per 100 docs; {docs_with} docs with one); "
               f"{1000 * cpu / len(texts):.1f} ms CPU per doc")
-    only_bare = sorted(set(spans[True]) - set(spans[False]))
     rng = random.Random(args.seed)
-    print(f"\n{len(only_bare)} spans found only by bare mode; a sample of {min(args.sample, len(only_bare))}:")
-    for d, s, e in sorted(rng.sample(only_bare, min(args.sample, len(only_bare)))):
-        t = texts[d]
-        print(f"  [{t[s:e]}]  …{t[max(0, s - 15):s]}⟨{t[s:e]}⟩{t[e:e + 15]}…".replace("\n", " "))
+    for title, found in (("the title rule (default)", sorted(spans[False])),
+                         ("bare mode only", sorted(set(spans[True]) - set(spans[False])))):
+        print(f"\n{len(found)} spans of {title}; a sample of {min(args.sample, len(found))}:")
+        for d, s, e in sorted(rng.sample(found, min(args.sample, len(found)))):
+            t = texts[d]
+            print(f"  [{t[s:e]}]  …{t[max(0, s - 15):s]}⟨{t[s:e]}⟩{t[e:e + 15]}…".replace("\n", " "))
 
 
 if __name__ == "__main__":

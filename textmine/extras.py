@@ -84,7 +84,9 @@ def check_previous(folder: str | Path) -> Path:
     missing = [n for n in ("topics.csv", "phases.json") if not (path / n).is_file()]
     if missing:
         raise ConfigError(f"not a finished textmine run folder: {', '.join(missing)} missing", file=path, fix=fix)
-    return path
+    from textmine.identity import validate_previous
+
+    return validate_previous(path)  # its files, columns, types and sizes: bounded work later
 
 
 def check_report_options(config, metadata: Sequence[str] | None = None, source: str | Path | None = None) -> dict:
