@@ -269,8 +269,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    import shutil
-
     import pandas as pd
 
     from textmine.report import build_outputs
@@ -284,14 +282,15 @@ def cmd_report(args: argparse.Namespace) -> int:
         from textmine import labels as labels_mod
 
         names = labels_mod.load_labels(args.labels)  # a bad file stops here, before anything is changed
-        unknown = labels_mod.unknown_topics(names, pd.read_csv(run / "topics.csv", encoding="utf-8-sig"))
+        try:
+            unknown = labels_mod.unknown_topics(names, pd.read_csv(run / "topics.csv", encoding="utf-8-sig"))
+        except (ValueError, KeyError, UnicodeDecodeError):  # a damaged topics.csv: build_outputs says which
+            unknown = []
         if unknown:
             print(f"textmine: warning: {args.labels} names topics this run does not have (ignored): "
                   + ", ".join(unknown), file=sys.stderr)
-        target = run / labels_mod.LABELS_FILE
-        if Path(args.labels).resolve() != target.resolve():
-            shutil.copyfile(args.labels, target)
-    for name in build_outputs(run):
+    # the labels file is copied into the run folder by build_outputs, once the report built with it
+    for name in build_outputs(run, labels_file=args.labels):
         print(run / name)
     return 0
 
