@@ -187,13 +187,15 @@ def _overrides(args: argparse.Namespace) -> dict[str, str]:
 
 
 class _NoTracebackForUserErrors(logging.Filter):
-    """Prefect logs a failed task's traceback; for input errors the message is enough.  The values a
+    """Prefect logs a failed task's traceback; for input errors and a full disk the message is enough.  The values a
     message interpolates (file names, columns, values read from the corpus) are shown with their
     control characters escaped: a file named with a newline or an ANSI escape cannot forge a line or
     drive the terminal."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], TextmineError):
+        exc = record.exc_info[1] if record.exc_info else None
+        # an input error, or a full disk (main() prints its one line): the message is enough
+        if isinstance(exc, TextmineError) or (isinstance(exc, OSError) and exc.errno in _DISK_ERRORS):
             record.exc_info = None
             record.exc_text = None
         if isinstance(record.args, tuple) and record.args:
