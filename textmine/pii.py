@@ -222,8 +222,8 @@ class PiiMasker:
         it follows a signature's label or a phone number, where a word of a name's shape is one.
         """
         t_start, t_end = title
-        if not _surname_initial(norm[start:]):
-            return 0
+        if not _surname_initial(norm[start:]) or norm[start:word_end] in self.titles:
+            return 0  # not a surname first, or a title itself (부팀장 계장님, 팀원 위원)
         if self.kiwi is None:  # no Kiwi: a three-syllable word only
             return 3 if word_end - start == 3 and not _is_place(norm[start:word_end]) else 0
         # Kiwi reads the candidate with the words around it: alone, it takes unknown names for
