@@ -27,7 +27,7 @@ from typing import Callable
 
 from textmine.config import Config
 from textmine.corpus import discover_files
-from textmine.errors import CorpusError, TextmineError
+from textmine.errors import CorpusError, TextmineError, escape
 
 FLOW_NAME = "textmine"  # the @flow's name in flows/pipeline.py
 DEFAULT_NAME = "yearly"
@@ -52,9 +52,17 @@ def check_schedule(name: str, cron: str, timezone: str) -> None:
     from pydantic import ValidationError
 
     bad = [c for c in "/%&><" if c in name]
-    if not name.strip() or bad:
-        raise TextmineError(f"--name {name!r} is not a valid deployment name",
-                            fix="use letters, digits, '-' or '_' (no / % & > <), e.g. --name yearly")
+    if not name.strip() or bad or not name.isprintable():
+        raise TextmineError(f"--name {escape(repr(name))} is not a valid deployment name",
+                            fix="use letters, digits, '-' or '_' (no / % & > <, no control characters), "
+                                "e.g. --name yearly")
+    if not cron.strip() or not cron.isprintable():
+        raise TextmineError(f"--cron {escape(repr(cron))} is not a cron expression",
+                            fix=f"five fields: minute hour day-of-month month day-of-week, e.g. --cron '{DEFAULT_CRON}'")
+    if not timezone.strip() or not timezone.isprintable():
+        # an empty zone would silently mean UTC to the scheduler
+        raise TextmineError(f"--timezone {escape(repr(timezone))} is not a time zone",
+                            fix=f"an IANA time zone name, e.g. --timezone {DEFAULT_TIMEZONE} or --timezone UTC")
     try:
         CronSchedule(cron=cron, timezone=timezone)
     except ValidationError as exc:
@@ -136,13 +144,19 @@ class CorpusWatcher:
     """
 
     def __init__(self, corpus: Path, trigger: Callable[[dict[str, list[str]]], object],
-                 interval: float = WATCH_SECONDS):
+                 interval: float = WATCH_SECONDS, settle: float = 0.0,
+                 check: Callable[[Path], object] | None = None, clock: Callable[[], float] = time.monotonic):
         self.corpus = Path(corpus)
         self.trigger = trigger
         self.interval = interval
+        self.settle = settle  # seconds a changed file must stay unchanged (serve.settle_seconds)
+        self.check = check  # reads a changed file; raises if it does not read completely
+        self.clock = clock
         self._hashes: dict[Path, tuple[int, int, str]] = {}  # path -> (size, mtime_ns, sha256)
         self.baseline = self.snapshot()
         self._pending: dict[str, str] | None = None
+        self._pending_since = 0.0
+        self._unreadable: dict[str, str] | None = None  # a snapshot whose changed files did not read
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -175,16 +189,37 @@ class CorpusWatcher:
             self._pending = None
             return None
         if current != self._pending:  # new, or still changing: wait for one more poll
-            self._pending = current
+            self._pending, self._pending_since = current, self.clock()
+            return None
+        if self.clock() - self._pending_since < self.settle:  # not yet still for the settle time
             return None
         changes = {"added": sorted(set(current) - set(self.baseline)),
                    "changed": sorted(f for f in current if f in self.baseline and current[f] != self.baseline[f])}
         if not changes["added"] and not changes["changed"]:  # only removals
             self.baseline, self._pending = current, None
             return None
+        if current == self._unreadable:  # said so already; wait for the file to change again
+            return None
+        if self.check is not None and not self._reads_completely(changes):
+            self._unreadable = current
+            return None
         self.trigger(changes)  # raises -> baseline kept, tried again next poll
         self.baseline, self._pending = current, None
         return changes
+
+    def _reads_completely(self, changes: dict[str, list[str]]) -> bool:
+        """Whether every added or changed file reads as ``textmine run`` reads it: a file cut short by
+        a copy still under way (a partial year) starts no run."""
+        root = self.corpus if self.corpus.is_dir() else self.corpus.parent
+        for name in changes["added"] + changes["changed"]:
+            try:
+                self.check(root / name)
+            except (TextmineError, OSError) as exc:
+                problem = exc.problem if isinstance(exc, TextmineError) else f"{type(exc).__name__}: {exc}"
+                _say(f"watch: {escape(name)} does not read completely ({escape(problem)}); no run until it "
+                     "changes again")
+                return False
+        return True
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):
@@ -209,6 +244,13 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def _reader(config: Config) -> Callable[[Path], object]:
+    """Reads one data file as ``textmine run`` would (its table, columns, years and texts)."""
+    from textmine.corpus import load_corpus
+
+    return lambda path: load_corpus(path, config.corpus)
 
 
 def describe_changes(changes: dict[str, list[str]], limit: int = 3) -> str:
@@ -291,7 +333,8 @@ def serve(corpus: str | Path, config: Config, *, name: str = DEFAULT_NAME, cron:
         # working directory; a file-path entrypoint would be relative to where serve was started.
         entrypoint_type=EntrypointType.MODULE_PATH,
     )
-    watcher = CorpusWatcher(corpus, start_run_for(full_name, corpus), watch_seconds) if watch else None
+    watcher = CorpusWatcher(corpus, start_run_for(full_name, corpus), watch_seconds,
+                            settle=config.serve.settle_seconds, check=_reader(config)) if watch else None
     runner = _runner_class()(name=f"textmine-{name}", limit=RUN_LIMIT, pause_on_shutdown=True)
     runner.on_stop = watcher.stop if watcher else (lambda: None)
 
@@ -302,7 +345,8 @@ def serve(corpus: str | Path, config: Config, *, name: str = DEFAULT_NAME, cron:
         _say(f"  corpus: {corpus}")
         _say(f"  run folders: {out_dir}")
         _say(f"  schedule: '{cron}' in {timezone}")
-        _say("  watch: " + (f"every {watch_seconds:g} s, an added or changed data file starts a run"
+        _say("  watch: " + (f"every {watch_seconds:g} s, an added or changed data file starts a run once it "
+                             f"has not changed for {config.serve.settle_seconds:g} s and reads completely"
                              if watcher else "off (--no-watch)"))
         _say(f"  UI: {ui}  (or: prefect deployment run {full_name})")
         _say("  stop: Ctrl-C or SIGTERM")

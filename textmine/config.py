@@ -454,6 +454,14 @@ class PiiConfig(_Settings):
                                           "written verbatim all the same; report.by columns are kept too.")
 
 
+class ServeConfig(_Settings):
+    settle_seconds: float = Field(30.0, ge=0, le=3600, description="textmine serve's watch starts a run only on a "
+                                                                  "data file unchanged for this long (and that "
+                                                                  "reads completely): a slow network copy pauses "
+                                                                  "between blocks.  With the 5 s polls a new file "
+                                                                  "starts a run within about 40 s.")
+
+
 class Config(_Settings):
     corpus: CorpusConfig = Field(default_factory=CorpusConfig, description="Reading the corpus.")
     tokenize: TokenizeConfig = Field(default_factory=TokenizeConfig, description="Tokenization with Kiwi.")
@@ -471,6 +479,7 @@ class Config(_Settings):
                                                                            "across runs.")
     pii: PiiConfig = Field(default_factory=PiiConfig, description="Masking of personal information beyond the "
                                                                   "profile's [pii] table.")
+    serve: ServeConfig = Field(default_factory=ServeConfig, description="textmine serve's watch on the corpus folder.")
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
