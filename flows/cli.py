@@ -203,7 +203,7 @@ class _NoTracebackForUserErrors(logging.Filter):
         return True
 
 
-def _quiet_user_error_tracebacks() -> None:
+def quiet_user_error_tracebacks() -> None:
     flt = _NoTracebackForUserErrors()
     loggers = [logging.getLogger()] + [logging.getLogger(n) for n in list(logging.root.manager.loggerDict)]
     for logger in loggers:
@@ -222,7 +222,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for skipped in checked.skipped_files():
         print(f"textmine: warning: not read: {escape(skipped['path'])} ({escape(skipped['reason'])})",
               file=sys.stderr)
-    _quiet_user_error_tracebacks()
+    quiet_user_error_tracebacks()
     start_ephemeral_server()
     folder = run_pipeline(corpus, config)
     print(folder)

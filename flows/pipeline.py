@@ -191,6 +191,9 @@ def build_report(run_path: Path, config: Config) -> list[str]:
 def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None = None) -> str:
     """Run every stage on ``corpus`` and return the finished run folder."""
     logger = get_run_logger()
+    from flows.cli import quiet_user_error_tracebacks
+
+    quiet_user_error_tracebacks()  # in a serve runner's run process too: an input error is its message
     started = datetime.now(timezone.utc)
     stage = _Stages(total=9 + 4 * len(config.run.models))
     with runfolder.RunFolder(config.run.out_dir, run_id) as run:

@@ -37,6 +37,9 @@ WATCH_SECONDS = 5.0  # how often the watch looks at the corpus; a change starts 
 RUN_LIMIT = 1  # runs of this deployment at once: they share the caches and the machine's cores
 RECENT_SECONDS = 10.0  # files modified this recently are always re-hashed
 HEALTH_TIMEOUT_SECONDS = 5.0
+# After SIGTERM, serve stops within this many seconds even when the Prefect server does not answer
+# (the runner's own stop retries its API calls for minutes); the contract asks for 30.
+STOP_SECONDS = 20.0
 START_SERVER = "start one with `prefect server start --host 127.0.0.1` and set PREFECT_API_URL=http://127.0.0.1:4200/api"
 
 
@@ -99,6 +102,31 @@ def require_server() -> str:
                             f"(GET {health}: {type(exc).__name__}: {exc})",
                             fix=f"{START_SERVER}, or point PREFECT_API_URL at a running server") from None
     return url
+
+
+def check_not_served(url: str, full_name: str) -> None:
+    """Refuse to serve a deployment another ``textmine serve`` is serving: two runners of one
+    deployment would each start a run for one change of the corpus.  A runner polls the server every
+    few seconds; Prefect marks the deployment READY while it does, and a runner that stopped cleanly
+    paused it (pause_on_shutdown)."""
+    import httpx
+    from prefect.settings import get_current_settings
+
+    settings = get_current_settings()
+    headers = {"Authorization": f"Bearer {settings.api.key.get_secret_value()}"} if settings.api.key else {}
+    try:
+        response = httpx.get(f"{url.rstrip('/')}/deployments/name/{full_name}", headers=headers,
+                             timeout=HEALTH_TIMEOUT_SECONDS)
+    except httpx.HTTPError:
+        return  # the registration says what is wrong with the server
+    if response.status_code != 200:
+        return
+    deployment = response.json()
+    if deployment.get("status") == "READY" and not deployment.get("paused"):
+        raise TextmineError(f"the deployment {full_name} is already being served (its runner polled the server at "
+                            f"{deployment.get('last_polled') or 'a moment ago'})",
+                            fix=f"stop the other textmine serve first, or serve under another name (--name); a serve "
+                                f"that was killed without stopping is forgotten about a minute later")
 
 
 def check_inputs(corpus: str | Path, config: Config) -> Path:
@@ -294,6 +322,37 @@ def _runner_class():
     return ServeRunner
 
 
+def stop_within(seconds: float, url: str) -> threading.Timer:
+    """After SIGTERM the runner cancels its runs and pauses the deployment through the API; with the
+    server unreachable those calls retry for minutes.  This stops serve anyway after ``seconds``: its
+    runs' processes ended, one line said, exit 0 (the stop was asked for)."""
+    def hard_stop() -> None:
+        import os
+
+        import psutil
+
+        _say(f"the Prefect server at {url} did not answer while stopping; stopped without it "
+             "(the deployment's schedule was not paused)")
+        children = psutil.Process().children(recursive=True)
+        for child in children:
+            try:
+                child.terminate()
+            except psutil.Error:
+                pass
+        psutil.wait_procs(children, timeout=5)
+        for child in children:
+            try:
+                child.kill()
+            except psutil.Error:
+                pass
+        os._exit(0)
+
+    timer = threading.Timer(seconds, hard_stop)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
 def _interrupt(signum, frame):  # SIGTERM before the runner has installed its own handler
     raise KeyboardInterrupt
 
@@ -309,6 +368,7 @@ def serve(corpus: str | Path, config: Config, *, name: str = DEFAULT_NAME, cron:
     check_schedule(name, cron, timezone)
     corpus = check_inputs(corpus, config)
     url = require_server()
+    check_not_served(url, f"{FLOW_NAME}/{name}")
 
     import asyncio
 
@@ -336,7 +396,15 @@ def serve(corpus: str | Path, config: Config, *, name: str = DEFAULT_NAME, cron:
     watcher = CorpusWatcher(corpus, start_run_for(full_name, corpus), watch_seconds,
                             settle=config.serve.settle_seconds, check=_reader(config)) if watch else None
     runner = _runner_class()(name=f"textmine-{name}", limit=RUN_LIMIT, pause_on_shutdown=True)
-    runner.on_stop = watcher.stop if watcher else (lambda: None)
+    stopping: list[threading.Timer] = []
+
+    def on_stop() -> None:
+        if watcher:
+            watcher.stop(timeout=2)
+        if not stopping:
+            stopping.append(stop_within(STOP_SECONDS, url))
+
+    runner.on_stop = on_stop
 
     async def main() -> None:
         await runner.aadd_deployment(deployment)  # registers (or updates) textmine/NAME
@@ -354,7 +422,11 @@ def serve(corpus: str | Path, config: Config, *, name: str = DEFAULT_NAME, cron:
             watcher.start()
         await runner.start()  # installs runner.handle_sigterm; returns once stopped
 
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    def interrupt(signum, frame):  # SIGTERM before the runner has installed its own handler
+        on_stop()
+        _interrupt(signum, frame)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
     try:
         asyncio.run(main())
     except KeyboardInterrupt:  # Ctrl-C, or SIGTERM before the runner took over
@@ -376,6 +448,8 @@ def serve(corpus: str | Path, config: Config, *, name: str = DEFAULT_NAME, cron:
     finally:
         if watcher:
             watcher.stop()
+        for timer in stopping:
+            timer.cancel()
         signal.signal(signal.SIGTERM, previous)
     _say(f"stopped serving {full_name}")
     return 0
