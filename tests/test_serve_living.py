@@ -52,10 +52,11 @@ class _Server:
             _stop_group(self.proc)
 
 
-def _wait(condition, timeout: float, what: str, log: Path):
+def _wait(condition, timeout: float, what: str, log: Path, serve: subprocess.Popen):
     deadline = time.monotonic() + timeout
     while not (value := condition()):
-        assert time.monotonic() < deadline, f"{what} within {timeout} s:\n" + log.read_text()[-4000:]
+        assert serve.poll() is None, f"serve ended while waiting for {what}:\n" + log.read_text()[-4000:]
+        assert time.monotonic() < deadline, f"no {what} within {timeout} s:\n" + log.read_text()[-4000:]
         time.sleep(1)
     return value
 
@@ -76,13 +77,13 @@ def test_serve_lives_through_a_second_serve_a_failing_run_a_lost_server_and_stop
     log_path = tmp_path / "serve.log"
     serve = subprocess.Popen(
         [str(BIN / "textmine"), "serve", "corpus", "--out", "out", "--models", "lda", "--set", "lda.k_grid=4",
-         "--set", "lda.seeds=1", "--set", "lda.passes=2", "--phases", "2", "--set", "serve.settle_seconds=1",
+         "--set", "lda.seeds=1", "--set", "lda.passes=2", "--phases", "1", "--set", "serve.settle_seconds=1",
          "--set", f"run.cache_dir={tmp_path / 'cache'}"],
         env=env, cwd=work, stdout=log_path.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
     api = _Api(server.url, log_path)
     try:
         deployment = _wait(lambda: (d := api.deployment("textmine/yearly")) and d.get("status") == "READY" and d,
-                           120, "textmine/yearly registered and polled", log_path)
+                           120, "textmine/yearly registered and polled", log_path, serve)
 
         # A second serve of the same deployment: refused, one error, nothing registered twice.
         second = _serve(["corpus", "--out", "out2"], env, work)
@@ -95,7 +96,7 @@ def test_serve_lives_through_a_second_serve_a_failing_run_a_lost_server_and_stop
         mark = len(log_path.read_text())
         (corpus / "opinions_2021.csv").write_bytes(spare.read_bytes())
         failed = _wait(lambda: [r for r in api.flow_runs(deployment["id"]) if "watch" in r["tags"]
-                                and r["state"]["type"] in ("FAILED", "CRASHED")], 180, "the watch run failed", log_path)
+                                and r["state"]["type"] in ("FAILED", "CRASHED")], 180, "the watch run failed", log_path, serve)
         assert len(failed) == 1
         time.sleep(3)
         said = log_path.read_text()[mark:]
@@ -112,7 +113,7 @@ def test_serve_lives_through_a_second_serve_a_failing_run_a_lost_server_and_stop
         server.start()
         runs = _wait(lambda: [r for r in api.flow_runs(deployment["id"]) if "watch" in r["tags"]
                               and "opinions_2021.csv" in r["name"] and r["id"] != failed[0]["id"]],
-                     120, "a watch run once the server was back", log_path)
+                     120, "a watch run once the server was back", log_path, serve)
         time.sleep(15)
         runs = [r for r in api.flow_runs(deployment["id"]) if "watch" in r["tags"] and r["id"] != failed[0]["id"]]
         assert len(runs) == 1, runs
