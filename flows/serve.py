@@ -395,19 +395,17 @@ def serve(corpus: str | Path, config: Config, *, name: str = DEFAULT_NAME, cron:
     )
     watcher = CorpusWatcher(corpus, start_run_for(full_name, corpus), watch_seconds,
                             settle=config.serve.settle_seconds, check=_reader(config)) if watch else None
-    runner = _runner_class()(name=f"textmine-{name}", limit=RUN_LIMIT, pause_on_shutdown=True)
     stopping: list[threading.Timer] = []
+    stop_requested = threading.Event()
 
     def on_stop() -> None:
+        stop_requested.set()
         if watcher:
             watcher.stop(timeout=2)
         if not stopping:
             stopping.append(stop_within(STOP_SECONDS, url))
 
-    runner.on_stop = on_stop
-
-    async def main() -> None:
-        await runner.aadd_deployment(deployment)  # registers (or updates) textmine/NAME
+    def banner() -> None:
         ui = get_current_settings().ui_url or url
         _say(f"serving {full_name} on {url}")
         _say(f"  corpus: {corpus}")
@@ -418,33 +416,56 @@ def serve(corpus: str | Path, config: Config, *, name: str = DEFAULT_NAME, cron:
                              if watcher else "off (--no-watch)"))
         _say(f"  UI: {ui}  (or: prefect deployment run {full_name})")
         _say("  stop: Ctrl-C or SIGTERM")
-        if watcher:
-            watcher.start()
+
+    async def main(runner, first: bool) -> None:
+        await runner.aadd_deployment(deployment)  # registers (or updates) textmine/NAME
+        if first:
+            banner()
+            if watcher:
+                watcher.start()
         await runner.start()  # installs runner.handle_sigterm; returns once stopped
 
-    def interrupt(signum, frame):  # SIGTERM before the runner has installed its own handler
+    def interrupt(signum, frame):  # SIGTERM while no runner has its own handler installed
         on_stop()
         _interrupt(signum, frame)
 
     previous = signal.signal(signal.SIGTERM, interrupt)
+    first = True
     try:
-        asyncio.run(main())
-    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM before the runner took over
-        pass
-    except SystemExit as exc:  # the runner's SIGTERM handler while it was still starting
-        if exc.code not in (0, None):
-            raise
-    except TextmineError:
-        raise
-    except Exception as exc:
-        status = getattr(getattr(exc, "response", None), "status_code", None)
-        if status is not None:
-            problem = f"the Prefect server at {url} refused the deployment {full_name} (HTTP {status}: {exc})"
-        elif _is_connection_error(exc):
-            problem = f"the Prefect server at {url} stopped answering ({type(exc).__name__}: {exc})"
-        else:
-            raise
-        raise TextmineError(problem, fix="check the server's log; restart it, then run textmine serve again") from None
+        while not stop_requested.is_set():
+            runner = _runner_class()(name=f"textmine-{name}", limit=RUN_LIMIT, pause_on_shutdown=True)
+            runner.on_stop = on_stop
+            try:
+                asyncio.run(main(runner, first))
+                break  # stopped
+            except KeyboardInterrupt:  # Ctrl-C, or SIGTERM before the runner took over
+                break
+            except SystemExit as exc:  # the runner's SIGTERM handler while it was still starting
+                if exc.code not in (0, None):
+                    raise
+                break
+            except TextmineError:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - anyio raises the runner's loops' errors as a group
+                if stop_requested.is_set():
+                    break
+                status = getattr(getattr(exc, "response", None), "status_code", None)
+                if first and status is not None:
+                    raise TextmineError(f"the Prefect server at {url} refused the deployment {full_name} "
+                                        f"(HTTP {status}: {exc})",
+                                        fix="check the server's log; restart it, then run textmine serve again") from None
+                if not _server_lost(exc):
+                    raise
+                signal.signal(signal.SIGTERM, interrupt)  # the stopped runner's handler is no use now
+                _say(f"lost the Prefect server at {url}; the watch goes on, and serving resumes when the "
+                     "server answers again")
+                try:
+                    if not _wait_for_server(url, stop_requested):
+                        break
+                except (KeyboardInterrupt, SystemExit):
+                    break
+                _say(f"the Prefect server at {url} answers again: serving {full_name}")
+            first = False
     finally:
         if watcher:
             watcher.stop()
@@ -453,6 +474,35 @@ def serve(corpus: str | Path, config: Config, *, name: str = DEFAULT_NAME, cron:
         signal.signal(signal.SIGTERM, previous)
     _say(f"stopped serving {full_name}")
     return 0
+
+
+# How often serve asks a lost server whether it is back.
+RECONNECT_SECONDS = 5.0
+
+
+def _wait_for_server(url: str, stop: threading.Event) -> bool:
+    """Whether the server answered again (False: a stop was asked for first)."""
+    import httpx
+
+    health = url.rstrip("/") + "/health"
+    while not stop.wait(RECONNECT_SECONDS):
+        try:
+            if httpx.get(health, timeout=HEALTH_TIMEOUT_SECONDS).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+    return False
+
+
+def _server_lost(exc: BaseException) -> bool:
+    """Whether the runner stopped because the server stopped answering: a connection error, or
+    Prefect's service loop giving up after repeated ones ("Service exceeded error threshold"),
+    possibly inside an exception group."""
+    if isinstance(exc, BaseExceptionGroup):
+        return any(_server_lost(e) for e in exc.exceptions)
+    if isinstance(exc, RuntimeError) and "exceeded error threshold" in str(exc):
+        return True
+    return _is_connection_error(exc)
 
 
 def _is_connection_error(exc: BaseException) -> bool:

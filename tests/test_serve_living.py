@@ -106,10 +106,11 @@ def test_serve_lives_through_a_second_serve_a_failing_run_a_lost_server_and_stop
         # The server is lost for a while: serve goes on; a file added meanwhile starts exactly one run once
         # the server is back.
         server.stop()
-        time.sleep(20)
+        time.sleep(40)
         assert serve.poll() is None, log_path.read_text()[-3000:]
         (corpus / "opinions_2021.csv").write_bytes(spare.read_bytes().replace(b"2021", b"2022"))
-        time.sleep(15)
+        time.sleep(25)  # a minute without the server
+        assert serve.poll() is None, log_path.read_text()[-3000:]
         server.start()
         runs = _wait(lambda: [r for r in api.flow_runs(deployment["id"]) if "watch" in r["tags"]
                               and "opinions_2021.csv" in r["name"] and r["id"] != failed[0]["id"]],
