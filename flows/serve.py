@@ -250,11 +250,17 @@ class CorpusWatcher:
         return True
 
     def _loop(self) -> None:
+        said = None  # the failure last said: a server down for a minute is one line, not twelve
         while not self._stop.wait(self.interval):
             try:
                 self.poll()
+                said = None
             except Exception as exc:  # keep watching; the run can still be started by hand
-                _say(f"watch: could not start a run ({type(exc).__name__}: {exc}); trying again")
+                message = f"watch: could not start a run ({type(exc).__name__}: {exc}); trying again every " \
+                          f"{self.interval:g} s"
+                if message != said:
+                    _say(message)
+                said = message
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="textmine-watch", daemon=True)
