@@ -143,7 +143,7 @@ def check_inputs(corpus: str | Path, config: Config) -> Path:
     if path.is_dir() and not list_files(path):
         check_writable(config.run.out_dir, "--out (run.out_dir)")
         check_writable(config.run.cache_dir, "run.cache_dir")
-        _say(f"{path} holds no data files yet: runs will fail until yearly files are added")
+        _say(f"{escape(path)} holds no data files yet: runs will fail until yearly files are added")
     else:
         check_run(path, config)  # a corpus or config the runs would fail on stops serve now
     return path
@@ -305,7 +305,7 @@ def start_run_for(deployment: str, corpus: Path) -> Callable[[dict[str, list[str
         what = describe_changes(changes)
         run = run_deployment(deployment, parameters={"corpus": str(corpus)}, timeout=0, tags=["watch"],
                              flow_run_name=f"watch: {what}", as_subflow=False)
-        _say(f"watch: {what} -> started flow run '{run.name}' ({run.id}) of {deployment}")
+        _say(f"watch: {escape(what)} -> started flow run '{escape(run.name)}' ({run.id}) of {deployment}")
         return run
 
     return trigger
@@ -414,8 +414,8 @@ def serve(corpus: str | Path, config: Config, *, name: str = DEFAULT_NAME, cron:
     def banner() -> None:
         ui = get_current_settings().ui_url or url
         _say(f"serving {full_name} on {url}")
-        _say(f"  corpus: {corpus}")
-        _say(f"  run folders: {out_dir}")
+        _say(f"  corpus: {escape(corpus)}")
+        _say(f"  run folders: {escape(out_dir)}")
         _say(f"  schedule: '{cron}' in {timezone}")
         _say("  watch: " + (f"every {watch_seconds:g} s, an added or changed data file starts a run once it "
                              f"has not changed for {config.serve.settle_seconds:g} s and reads completely"

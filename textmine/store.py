@@ -86,7 +86,10 @@ class ModelStore:
         except Exception as exc:  # noqa: BLE001 - any unreadable entry is a miss, whatever broke it
             log.warning("cache entry %s is unreadable (%s); it will be refitted and rewritten", folder, exc)
             return None
-        os.utime(folder)  # last use, for pruning the least recently used
+        try:
+            os.utime(folder)  # last use, for pruning the least recently used
+        except OSError:  # pruned meanwhile: the fit is in memory all the same
+            pass
         return fitted
 
     def put(self, key: str, model, fitted) -> Path:
