@@ -455,11 +455,13 @@ class PiiConfig(_Settings):
 
 
 class ServeConfig(_Settings):
-    settle_seconds: float = Field(30.0, ge=0, le=3600, description="textmine serve's watch starts a run only on a "
-                                                                  "data file unchanged for this long (and that "
-                                                                  "reads completely): a slow network copy pauses "
-                                                                  "between blocks.  With the 5 s polls a new file "
-                                                                  "starts a run within about 40 s.")
+    settle_seconds: float = Field(20.0, ge=0, le=3600, description="textmine serve's watch starts a run only on a "
+                                                                  "data file unchanged for this long that reads "
+                                                                  "completely: a slow network copy pauses between "
+                                                                  "blocks, and a file cut short does not read.  "
+                                                                  "With the 5 s polls a new file's run is queued "
+                                                                  "25-30 s after the copy ends (the contract asks "
+                                                                  "for a run within 60 s).")
 
 
 class Config(_Settings):
