@@ -31,8 +31,10 @@ NO_SERVER = "no Prefect server to serve on: start one with `prefect server start
 def _env(prefect_home: Path, api_url: str | None = None) -> dict:
     """This process's environment without any Prefect API setting, with its own PREFECT_HOME."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "HF_", "TRANSFORMERS_"))}
+    # no network beyond loopback, and this checkout's code first (the console script's package may be
+    # another checkout's)
     env.update(PREFECT_HOME=str(prefect_home), PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1",
-               PYTHONPATH=str(NETBLOCK))  # and no network beyond loopback
+               PYTHONPATH=f"{NETBLOCK}{os.pathsep}{REPO}")
     prefect_home.mkdir(parents=True, exist_ok=True)
     if api_url:
         env["PREFECT_API_URL"] = api_url

@@ -12,15 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import REPO
-from test_serve import BIN, NETBLOCK, _Api, _env, _free_port, _serve, _stop_group
-
-
-def _client_env(home: Path, url: str) -> dict:
-    """serve's environment: this checkout's code first (the console script's package may be another)."""
-    env = _env(home, url)
-    env["PYTHONPATH"] = f"{NETBLOCK}{os.pathsep}{REPO}"
-    return env
+from test_serve import BIN, _Api, _env, _free_port, _serve, _stop_group
 
 
 class _Server:
@@ -73,7 +65,7 @@ def test_serve_lives_through_a_second_serve_a_failing_run_a_lost_server_and_stop
     held = corpus / "opinions_2021.csv"
     spare = tmp_path / "opinions_2021.csv"
     held.rename(spare)
-    env = _client_env(tmp_path / "client-home", server.url)
+    env = _env(tmp_path / "client-home", server.url)
     log_path = tmp_path / "serve.log"
     serve = subprocess.Popen(
         [str(BIN / "textmine"), "serve", "corpus", "--out", "out", "--models", "lda", "--set", "lda.k_grid=4",
