@@ -77,11 +77,14 @@ def mask_pii(docs: pd.DataFrame, metadata: list[str], profile: tokenize.Profile,
                                       signatures=profile.pii_list("signatures"), bare_names=config.pii.bare_names))
         return made[0]
 
-    texts, counts = cache.cached_mask(docs["text"].tolist(), profile, masker, config.run.cache_dir,
-                                      settings={"bare_names": config.pii.bare_names})
+    def mask(texts: list[str]) -> tuple[list[str], dict]:  # through the PII cache: a rerun loads no Kiwi
+        return cache.cached_mask(texts, profile, masker, config.run.cache_dir,
+                                 settings={"bare_names": config.pii.bare_names})
+
+    texts, counts = mask(docs["text"].tolist())
     docs, record = pii.protect_metadata(docs.assign(text=texts), [c for c in metadata if c in docs.columns],
                                         headers=profile.pii_list("name_columns"), names=profile.pii_names,
-                                        keep=[*config.report.by, *config.pii.keep_columns], make_masker=masker)
+                                        keep=[*config.report.by, *config.pii.keep_columns], mask=mask)
     if record["left_out"]:
         get_run_logger().warning("metadata columns of person names left out of every output: %s (keep one with "
                                  "--by COLUMN or --set pii.keep_columns=COLUMN)", ", ".join(record["left_out"]))

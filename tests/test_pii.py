@@ -191,19 +191,22 @@ def test_name_columns_are_left_out_unless_kept():
     docs = pd.DataFrame({"text": ["가", "나"], "평가위원": ["홍길동", "김철수"], "작성자명": ["박서연", "이민호"],
                          "비고": ["김민수 컨설턴트 의견", "없음"], "검토": ["최영희", "정다은"], "지역": ["서울", "부산"],
                          "컨설턴트 수": [3, 4], "program_name": ["취업캠프", "모의면접"]})
-    made = []
+    calls = []
 
-    def make():
-        made.append(1)
-        return PiiMasker(profile.pii_titles, [], kiwi_for(profile, 1))
+    def mask(values):
+        calls.append(values)
+        masked, report = PiiMasker(profile.pii_titles, [], kiwi_for(profile, 1)).mask_texts(values)
+        return masked, report.as_dict()
 
     out, record = protect_metadata(docs, list(docs.columns[1:]), headers=profile.pii_list("name_columns"),
-                                   names=["최영희"], keep=["작성자명"], make_masker=make)
+                                   names=["최영희"], keep=["작성자명"], mask=mask)
     # 평가위원 by its header, 검토 by a value the profile lists; 작성자명 kept as asked; numbers are no names
     assert record["left_out"] == ["평가위원", "검토"]
     assert list(out.columns) == ["text", "작성자명", "비고", "지역", "컨설턴트 수", "program_name"]
     assert out["비고"].tolist() == ["○○○ 컨설턴트 의견", "없음"] and record["masked"]["name"] == 1
-    assert out["작성자명"].tolist() == ["박서연", "이민호"] and made == [1]
+    assert out["작성자명"].tolist() == ["박서연", "이민호"]
+    # one call with the distinct text values of the masked columns, sorted (a PII cache entry on a rerun)
+    assert calls == [sorted(["김민수 컨설턴트 의견", "없음", "서울", "부산", "취업캠프", "모의면접"])]
 
 
 def test_profile_pii_options_are_checked(tmp_path):

@@ -488,28 +488,25 @@ def name_columns(docs, metadata: Sequence[str], headers: Sequence[str], names: S
 
 
 def protect_metadata(docs, metadata: Sequence[str], *, headers: Sequence[str], names: Sequence[str],
-                     keep: Sequence[str], make_masker) -> tuple[object, dict]:
+                     keep: Sequence[str], mask) -> tuple[object, dict]:
     """Metadata as it may be written: the columns of person names left out (unless ``keep`` names them:
     report.by or pii.keep_columns), every other text column masked value by value like the opinions.
 
-    Returns the frame and what was done (``left_out``: column names; ``masked``: counts per kind),
-    which the manifest records.  ``make_masker`` is called only if a column holds text."""
+    ``mask(values)`` returns (masked values, counts per kind); it is called once, with the distinct
+    text values of all those columns (sorted: the same corpus, the same call, a cache hit on a rerun),
+    and only if there are any.  Returns the frame and what was done (``left_out``: column names;
+    ``masked``: counts per kind), which the manifest records."""
     from pandas.api.types import is_object_dtype, is_string_dtype
 
     people = [c for c in name_columns(docs, metadata, headers, names) if c not in set(keep)]
     docs = docs.drop(columns=people)
-    report = MaskReport()
-    masker = None
-    for col in metadata:
-        if col in people or col in set(keep) or not (is_object_dtype(docs[col]) or is_string_dtype(docs[col])):
-            continue
-        values = [v for v in docs[col].dropna().unique() if isinstance(v, str) and v]
-        if not values:
-            continue
-        masker = masker or make_masker()
-        masked, found = masker.mask_texts(values)
-        report.counts.update(found.counts)
+    columns = [c for c in metadata if c not in people and c not in set(keep)
+               and (is_object_dtype(docs[c]) or is_string_dtype(docs[c]))]
+    values = sorted({v for c in columns for v in docs[c].dropna().unique() if isinstance(v, str) and v})
+    counts = {k: 0 for k in PLACEHOLDERS}
+    if values:
+        masked, counts = mask(values)
         changed = {v: m for v, m in zip(values, masked) if v != m}
-        if changed:
+        for col in columns if changed else ():
             docs[col] = docs[col].map(lambda v: changed.get(v, v) if isinstance(v, str) else v)
-    return docs, {"left_out": people, "masked": report.as_dict()}
+    return docs, {"left_out": people, "masked": dict(counts)}
