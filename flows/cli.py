@@ -9,6 +9,7 @@ import argparse
 import errno
 import json
 import logging
+import math
 import signal
 import sys
 import threading
@@ -18,7 +19,7 @@ from pathlib import Path
 import flows  # noqa: F401  (sets Prefect's environment defaults before Prefect loads)
 from textmine.config import AlignConfig, RunConfig, load_config
 from textmine.registry import MODELS
-from textmine.errors import TextmineError
+from textmine.errors import TextmineError, escape
 from textmine.ui.server import DEFAULT_HOST, DEFAULT_PORT
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -127,8 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     terms.add_argument("--profile", help="profile TOML to extend (default: the corpus's profile.toml)")
     _column_flags(terms)
 
-    cache = sub.add_parser("cache", help="size of the caches (tokens, embeddings, models), and pruning them")
-    cache.add_argument("action", choices=["info", "prune"])
+    cache = sub.add_parser("cache", help="size of the caches (tokens, embeddings, models), and pruning them; "
+                                         "'mark' marks a cache folder written before textmine marked its caches")
+    cache.add_argument("action", choices=["info", "prune", "mark"])
     cache.add_argument("--cache-dir", default=None, help="cache folder (default: run.cache_dir, ~/.cache/textmine)")
     cache.add_argument("--older-than", type=float, metavar="DAYS", help="prune: remove entries unused for DAYS days")
     cache.add_argument("--max-size", type=float, metavar="GB", help="prune: then remove the least recently used "
@@ -203,16 +205,23 @@ def _overrides(args: argparse.Namespace) -> dict[str, str]:
 
 
 class _NoTracebackForUserErrors(logging.Filter):
-    """Prefect logs a failed task's traceback; for input errors the message is enough."""
+    """Prefect logs a failed task's traceback; for input errors and a full disk the message is enough.  The values a
+    message interpolates (file names, columns, values read from the corpus) are shown with their
+    control characters escaped: a file named with a newline or an ANSI escape cannot forge a line or
+    drive the terminal."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and isinstance(record.exc_info[1], TextmineError):
+        exc = record.exc_info[1] if record.exc_info else None
+        # an input error, or a full disk (main() prints its one line): the message is enough
+        if isinstance(exc, TextmineError) or (isinstance(exc, OSError) and exc.errno in _DISK_ERRORS):
             record.exc_info = None
             record.exc_text = None
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(escape(a) if isinstance(a, (str, Path)) else a for a in record.args)
         return True
 
 
-def _quiet_user_error_tracebacks() -> None:
+def quiet_user_error_tracebacks() -> None:
     flt = _NoTracebackForUserErrors()
     loggers = [logging.getLogger()] + [logging.getLogger(n) for n in list(logging.root.manager.loggerDict)]
     for logger in loggers:
@@ -229,8 +238,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     checked = preflight(corpus, config)  # everything that can be checked before the engine starts
     for skipped in checked.skipped_files():
-        print(f"textmine: warning: not read: {skipped['path']} ({skipped['reason']})", file=sys.stderr)
-    _quiet_user_error_tracebacks()
+        print(f"textmine: warning: not read: {escape(skipped['path'])} ({escape(skipped['reason'])})",
+              file=sys.stderr)
+    quiet_user_error_tracebacks()
     start_ephemeral_server()
     folder = run_pipeline(corpus, config)
     print(folder)
@@ -249,8 +259,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
                          ensure_ascii=False, indent=2))
         return 0
     delimiters = {",": "','", ";": "';'", "\t": "tab", "|": "'|'"}
-    print(f"corpus: {args.corpus}")
+    print(f"corpus: {escape(args.corpus)}")
     for f in corpus.files_report():
+        f = {**f, "path": escape(f["path"]), "reason": escape(f.get("reason") or "")}
         if f["status"] != "read":
             print(f"  {f['path']}: NOT READ — {f['reason']}")
             continue
@@ -259,14 +270,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"  {f['path']}: {how}, encoding {f['encoding'] or 'n/a (binary format)'}, "
               f"{f['rows']} rows, {f['opinions']} opinions")
         for sheet, m in f["tables"].items():
-            where = f"    [{sheet}] " if sheet != "-" else "    "
+            where = f"    [{escape(sheet)}] " if sheet != "-" else "    "
             print(f"{where}text='{m['text']}', year from {m['year_from']}"
                   f"{'' if not (m['year'] or m['date']) else ' ' + repr(m['year'] or m['date'])}"
                   f", id={m['id']!r}; metadata: {', '.join(m['metadata']) or '-'}")
         for note in f["notes"]:
-            print(f"    note: {note}")
+            print(f"    note: {escape(note)}")
     if corpus.ignored:
-        print("  ignored (not opinions): " + ", ".join(f"{i['path']} ({i['reason']})" for i in corpus.ignored))
+        print("  ignored (not opinions): " + ", ".join(f"{escape(i['path'])} ({escape(i['reason'])})"
+                                                     for i in corpus.ignored))
     print()
     print(table.to_string())
     c = corpus.counts()
@@ -277,8 +289,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    import shutil
-
     import pandas as pd
 
     from textmine.report import build_outputs
@@ -292,14 +302,15 @@ def cmd_report(args: argparse.Namespace) -> int:
         from textmine import labels as labels_mod
 
         names = labels_mod.load_labels(args.labels)  # a bad file stops here, before anything is changed
-        unknown = labels_mod.unknown_topics(names, pd.read_csv(run / "topics.csv", encoding="utf-8-sig"))
+        try:
+            unknown = labels_mod.unknown_topics(names, pd.read_csv(run / "topics.csv", encoding="utf-8-sig"))
+        except (ValueError, KeyError, UnicodeDecodeError):  # a damaged topics.csv: build_outputs says which
+            unknown = []
         if unknown:
             print(f"textmine: warning: {args.labels} names topics this run does not have (ignored): "
                   + ", ".join(unknown), file=sys.stderr)
-        target = run / labels_mod.LABELS_FILE
-        if Path(args.labels).resolve() != target.resolve():
-            shutil.copyfile(args.labels, target)
-    for name in build_outputs(run):
+    # the labels file is copied into the run folder by build_outputs, once the report built with it
+    for name in build_outputs(run, labels_file=args.labels):
         print(run / name)
     return 0
 
@@ -371,16 +382,24 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
-    from textmine.store import cache_info, prune
+    from textmine.store import cache_info, mark_existing, prune
 
     cache_dir = args.cache_dir or load_config(None, {}).run.cache_dir
+    if args.action == "mark":
+        print(f"marked {escape(mark_existing(cache_dir))} as a textmine cache")
+        return 0
     if args.action == "prune":
         if args.older_than is None and args.max_size is None:
             raise TextmineError("prune needs --older-than DAYS or --max-size GB", fix="e.g. textmine cache prune --older-than 30")
-        result = prune(cache_dir, args.older_than, None if args.max_size is None else int(args.max_size * 1e9))
+        if args.max_size is not None and not (math.isfinite(args.max_size) and args.max_size >= 0):
+            raise TextmineError(f"--max-size must be a finite number of GB of at least 0, not {args.max_size}",
+                                fix="e.g. textmine cache prune --max-size 20")
+        result = prune(cache_dir, args.older_than, None if args.max_size is None else args.max_size * 1e9)
+        for path in result["skipped"]:
+            print(f"textmine: warning: left alone: {path}", file=sys.stderr)
         print(json.dumps(result) if args.json else
               f"removed {result['removed']} entries ({result['bytes_freed'] / 1e6:.1f} MB); "
-              f"{result['bytes_left'] / 1e6:.1f} MB left in {cache_dir}")
+              f"{result['bytes_left'] / 1e6:.1f} MB left in {escape(cache_dir)}")
         return 0
     info = cache_info(cache_dir)
     if args.json:
@@ -427,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         if exc.errno not in _DISK_ERRORS:
             raise
-        where = f"{exc.filename}: " if exc.filename else ""
+        where = f"{escape(exc.filename)}: " if exc.filename else ""
         print(f"textmine: error: {where}{_DISK_ERRORS[exc.errno]} ({exc.strerror}); nothing was written\n"
               f"  what to do: free space or choose another --out / run.cache_dir", file=sys.stderr)
         return EXIT_BAD_INPUT

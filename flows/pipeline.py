@@ -29,9 +29,10 @@ from prefect.utilities.annotations import quote
 from textmine import cache, corpus as corpus_io, evaluate, extras, phases as phase_detection, pii, progress, report
 from textmine import runfolder, scale, tokenize, topicmodel
 from textmine.config import Config
+from textmine.errors import TextmineError
 from textmine.preflight import check_run
 from textmine.registry import MODELS
-from textmine.store import ModelStore
+from textmine.store import ModelStore, mark_cache
 
 # Stages are deterministic functions of their inputs: a retry would fail the same way, so none
 # are retried.  Inputs are large in-memory tables, so Prefect's input hashing is off; textmine keys
@@ -64,12 +65,31 @@ def ingest(corpus: str, config: Config):
 
 
 @task(name="mask-pii", **STAGE)
-def mask_pii(docs: pd.DataFrame, profile: tokenize.Profile, config: Config) -> tuple[pd.DataFrame, dict]:
-    def masker():
-        return pii.PiiMasker(profile.pii_titles, profile.pii_names, tokenize.kiwi_for(profile, config.kiwi_workers()))
+def mask_pii(docs: pd.DataFrame, metadata: list[str], profile: tokenize.Profile,
+             config: Config) -> tuple[pd.DataFrame, dict, dict]:
+    """The texts masked (through the PII cache) and the metadata protected: columns of person names
+    left out unless named with --by or pii.keep_columns, the other text columns masked."""
+    made = []
 
-    texts, counts = cache.cached_mask(docs["text"].tolist(), profile, masker, config.run.cache_dir)
-    return docs.assign(text=texts), counts
+    def masker():
+        if not made:
+            made.append(pii.PiiMasker(profile.pii_titles, profile.pii_names,
+                                      tokenize.kiwi_for(profile, config.kiwi_workers()),
+                                      signatures=profile.pii_list("signatures"), bare_names=config.pii.bare_names))
+        return made[0]
+
+    def mask(texts: list[str]) -> tuple[list[str], dict]:  # through the PII cache: a rerun loads no Kiwi
+        return cache.cached_mask(texts, profile, masker, config.run.cache_dir,
+                                 settings={"bare_names": config.pii.bare_names})
+
+    texts, counts = mask(docs["text"].tolist())
+    docs, record = pii.protect_metadata(docs.assign(text=texts), [c for c in metadata if c in docs.columns],
+                                        headers=profile.pii_list("name_columns"), names=profile.pii_names,
+                                        keep=[*config.report.by, *config.pii.keep_columns], mask=mask)
+    if record["left_out"]:
+        get_run_logger().warning("metadata columns of person names left out of every output: %s (keep one with "
+                                 "--by COLUMN or --set pii.keep_columns=COLUMN)", ", ".join(record["left_out"]))
+    return docs, counts, record
 
 
 @task(name="tokenize", **STAGE)
@@ -175,16 +195,21 @@ def build_report(run_path: Path, config: Config) -> list[str]:
 def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None = None) -> str:
     """Run every stage on ``corpus`` and return the finished run folder."""
     logger = get_run_logger()
+    from flows.cli import quiet_user_error_tracebacks
+
+    quiet_user_error_tracebacks()  # in a serve runner's run process too: an input error is its message
     started = datetime.now(timezone.utc)
     stage = _Stages(total=9 + 4 * len(config.run.models))
     with runfolder.RunFolder(config.run.out_dir, run_id) as run:
         logger.info("run folder (being written): %s", run.path)
+        mark_cache(config.run.cache_dir)  # so that `textmine cache prune` recognises the folder as a cache
         with stage("ingest"):
             source, truth, profile = ingest(corpus, config)
         for skipped in source.skipped_files():
             logger.warning("not read: %s (%s)", skipped["path"], skipped["reason"])
         with stage("mask_pii"):
-            docs, pii_masked = mask_pii(quote(source.modelling_docs()), profile, config)
+            docs, pii_masked, pii_metadata = mask_pii(quote(source.modelling_docs()), source.metadata_columns,
+                                                      profile, config)
         logger.info("corpus: %d opinions (%s); PII masked: %s", len(docs), source.counts(), pii_masked)
         with stage("tokenize"):
             texts_by_year = {int(y): texts.tolist() for y, texts in docs.groupby("year")["text"]}  # years in order
@@ -218,6 +243,7 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
                         "model_cache": model_cache})
             manifest["scale"] = scale_plan.record()
             manifest["started_by"] = started_by()
+            manifest["pii_metadata"] = pii_metadata
             write_outputs(run, quote(outputs), phases, evaluation, manifest)
         with stage("analyses"):
             manifest["analyses"] = write_analyses(run, quote(data), phases, quote(outputs), config)
@@ -232,6 +258,17 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
     return str(run.final)
 
 
+# A store entry removed between its fit and its reading (a `textmine cache prune` during the run) is
+# fitted again this many times before the run stops with one clear line.
+REFITS_AFTER_PRUNE = 2
+
+
+def _pruned_meanwhile(path: Path) -> TextmineError:
+    return TextmineError("a model cache entry was removed while this run was reading it (a `textmine cache "
+                         "prune` at the same time?)", file=path,
+                         fix="run again, and prune the cache when no run is using it")
+
+
 def run_model(name: str, data: topicmodel.Documents, data_path: str, config: Config, corpus: str,
               run: runfolder.RunFolder, stage, seed_topics: dict) -> tuple[topicmodel.ModelOutput, dict]:
     """One registered model (guided by the profile's seed topics): global fit, per-year fits
@@ -243,10 +280,16 @@ def run_model(name: str, data: topicmodel.Documents, data_path: str, config: Con
         info = fit_global(name, key, model, data_path, config.run.cache_dir, corpus, config.run.reselect,
                           return_state=True)
         fitted = store.get(key, model)
-        if fitted is None:  # Prefect remembered the fit but the store entry was pruned: fit again
+        for _ in range(REFITS_AFTER_PRUNE):
+            if fitted is not None:
+                break
+            # Prefect remembered the fit but the store entry was pruned (before this run, or by a
+            # `textmine cache prune` while it runs): fit again
             info = fit_global.with_options(refresh_cache=True)(name, key, model, data_path, config.run.cache_dir,
                                                                corpus, config.run.reselect, return_state=True)
             fitted = store.get(key, model)
+        if fitted is None:
+            raise _pruned_meanwhile(store.path(key))
         cache = {"global": "cache hit" if info.is_completed() and info.name == "Cached" else info.result()["global"],
                  **{k: v for k, v in info.result().items() if k in ("selection", "chosen")}}
     yearly = {}
@@ -265,8 +308,17 @@ def run_model(name: str, data: topicmodel.Documents, data_path: str, config: Con
                     # remembered by Prefect, pruned from the store since: fit again
                     states[y] = fit_year.with_options(refresh_cache=True)(
                         name, y, keys[y], model, data_path, key, config.run.cache_dir, return_state=True)
-            yearly = {y: topicmodel.relayout(None if store.is_empty(keys[y]) else store.get(keys[y], model),
-                                             fitted.vocabulary) for y in data.years}
+            yearly = {}
+            for y in data.years:
+                year_fit = None if store.is_empty(keys[y]) else store.get(keys[y], model)
+                if year_fit is None and states[y].result() is not None and states[y].result()["modelled"]:
+                    # the entry was written, then removed by a concurrent prune: fit it again, once
+                    fit_year.with_options(refresh_cache=True)(name, y, keys[y], model, data_path, key,
+                                                              config.run.cache_dir)
+                    year_fit = store.get(keys[y], model)
+                    if year_fit is None:
+                        raise _pruned_meanwhile(store.path(keys[y]))
+                yearly[y] = topicmodel.relayout(year_fit, fitted.vocabulary)
             hits = [y for y, st in states.items() if st.name == "Cached" or st.result()["how"] == "cache hit"]
             cache["years"] = {"hits": hits, "misses": [y for y in data.years if y not in hits]}
     with stage(f"summarize_{name}"):

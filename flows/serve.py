@@ -28,7 +28,7 @@ from typing import Callable
 
 from textmine.config import Config
 from textmine.corpus import discover_files
-from textmine.errors import CorpusError, TextmineError
+from textmine.errors import CorpusError, TextmineError, escape
 from textmine.ui.server import DEFAULT_PORT
 
 FLOW_NAME = "textmine"  # the @flow's name in flows/pipeline.py
@@ -43,6 +43,9 @@ DEFAULT_UI_PORT = DEFAULT_PORT  # the analysts' workspace (textmine ui) beside t
 # Set by serve for the runner's subprocesses: a run under UI_RUNS_ENV links its page at UI_URL_ENV
 # (the Prefect link artifact) instead of a file:// path that opens only on this machine.
 UI_URL_ENV, UI_RUNS_ENV = "TEXTMINE_UI_URL", "TEXTMINE_UI_RUNS"
+# After SIGTERM, serve stops within this many seconds even when the Prefect server does not answer
+# (the runner's own stop retries its API calls for minutes); the contract asks for 30.
+STOP_SECONDS = 20.0
 START_SERVER = "start one with `prefect server start --host 127.0.0.1` and set PREFECT_API_URL=http://127.0.0.1:4200/api"
 
 
@@ -58,9 +61,17 @@ def check_schedule(name: str, cron: str, timezone: str) -> None:
     from pydantic import ValidationError
 
     bad = [c for c in "/%&><" if c in name]
-    if not name.strip() or bad:
-        raise TextmineError(f"--name {name!r} is not a valid deployment name",
-                            fix="use letters, digits, '-' or '_' (no / % & > <), e.g. --name yearly")
+    if not name.strip() or bad or not name.isprintable():
+        raise TextmineError(f"--name {escape(repr(name))} is not a valid deployment name",
+                            fix="use letters, digits, '-' or '_' (no / % & > <, no control characters), "
+                                "e.g. --name yearly")
+    if not cron.strip() or not cron.isprintable():
+        raise TextmineError(f"--cron {escape(repr(cron))} is not a cron expression",
+                            fix=f"five fields: minute hour day-of-month month day-of-week, e.g. --cron '{DEFAULT_CRON}'")
+    if not timezone.strip() or not timezone.isprintable():
+        # an empty zone would silently mean UTC to the scheduler
+        raise TextmineError(f"--timezone {escape(repr(timezone))} is not a time zone",
+                            fix=f"an IANA time zone name, e.g. --timezone {DEFAULT_TIMEZONE} or --timezone UTC")
     try:
         CronSchedule(cron=cron, timezone=timezone)
     except ValidationError as exc:
@@ -99,6 +110,31 @@ def require_server() -> str:
     return url
 
 
+def check_not_served(url: str, full_name: str) -> None:
+    """Refuse to serve a deployment another ``textmine serve`` is serving: two runners of one
+    deployment would each start a run for one change of the corpus.  A runner polls the server every
+    few seconds; Prefect marks the deployment READY while it does, and a runner that stopped cleanly
+    paused it (pause_on_shutdown)."""
+    import httpx
+    from prefect.settings import get_current_settings
+
+    settings = get_current_settings()
+    headers = {"Authorization": f"Bearer {settings.api.key.get_secret_value()}"} if settings.api.key else {}
+    try:
+        response = httpx.get(f"{url.rstrip('/')}/deployments/name/{full_name}", headers=headers,
+                             timeout=HEALTH_TIMEOUT_SECONDS)
+    except httpx.HTTPError:
+        return  # the registration says what is wrong with the server
+    if response.status_code != 200:
+        return
+    deployment = response.json()
+    if deployment.get("status") == "READY" and not deployment.get("paused"):
+        raise TextmineError(f"the deployment {full_name} is already being served (its runner polled the server at "
+                            f"{deployment.get('last_polled') or 'a moment ago'})",
+                            fix=f"stop the other textmine serve first, or serve under another name (--name); a serve "
+                                f"that was killed without stopping is forgotten about a minute later")
+
+
 def check_inputs(corpus: str | Path, config: Config) -> Path:
     """The corpus as an absolute path, checked with the config as ``textmine run`` checks them.
 
@@ -113,7 +149,7 @@ def check_inputs(corpus: str | Path, config: Config) -> Path:
     if path.is_dir() and not list_files(path):
         check_writable(config.run.out_dir, "--out (run.out_dir)")
         check_writable(config.run.cache_dir, "run.cache_dir")
-        _say(f"{path} holds no data files yet: runs will fail until yearly files are added")
+        _say(f"{escape(path)} holds no data files yet: runs will fail until yearly files are added")
     else:
         check_run(path, config)  # a corpus or config the runs would fail on stops serve now
     return path
@@ -142,13 +178,19 @@ class CorpusWatcher:
     """
 
     def __init__(self, corpus: Path, trigger: Callable[[dict[str, list[str]]], object],
-                 interval: float = WATCH_SECONDS):
+                 interval: float = WATCH_SECONDS, settle: float = 0.0,
+                 check: Callable[[Path], object] | None = None, clock: Callable[[], float] = time.monotonic):
         self.corpus = Path(corpus)
         self.trigger = trigger
         self.interval = interval
+        self.settle = settle  # seconds a changed file must stay unchanged (serve.settle_seconds)
+        self.check = check  # reads a changed file; raises if it does not read completely
+        self.clock = clock
         self._hashes: dict[Path, tuple[int, int, str]] = {}  # path -> (size, mtime_ns, sha256)
         self.baseline = self.snapshot()
         self._pending: dict[str, str] | None = None
+        self._pending_since = 0.0
+        self._unreadable: dict[str, str] | None = None  # a snapshot whose changed files did not read
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -181,23 +223,50 @@ class CorpusWatcher:
             self._pending = None
             return None
         if current != self._pending:  # new, or still changing: wait for one more poll
-            self._pending = current
+            self._pending, self._pending_since = current, self.clock()
+            return None
+        if self.clock() - self._pending_since < self.settle:  # not yet still for the settle time
             return None
         changes = {"added": sorted(set(current) - set(self.baseline)),
                    "changed": sorted(f for f in current if f in self.baseline and current[f] != self.baseline[f])}
         if not changes["added"] and not changes["changed"]:  # only removals
             self.baseline, self._pending = current, None
             return None
+        if current == self._unreadable:  # said so already; wait for the file to change again
+            return None
+        if self.check is not None and not self._reads_completely(changes):
+            self._unreadable = current
+            return None
         self.trigger(changes)  # raises -> baseline kept, tried again next poll
         self.baseline, self._pending = current, None
         return changes
 
+    def _reads_completely(self, changes: dict[str, list[str]]) -> bool:
+        """Whether every added or changed file reads as ``textmine run`` reads it: a file cut short by
+        a copy still under way (a partial year) starts no run."""
+        root = self.corpus if self.corpus.is_dir() else self.corpus.parent
+        for name in changes["added"] + changes["changed"]:
+            try:
+                self.check(root / name)
+            except (TextmineError, OSError) as exc:
+                problem = exc.problem if isinstance(exc, TextmineError) else f"{type(exc).__name__}: {exc}"
+                _say(f"watch: {escape(name)} does not read completely ({escape(problem)}); no run until it "
+                     "changes again")
+                return False
+        return True
+
     def _loop(self) -> None:
+        said = None  # the failure last said: a server down for a minute is one line, not twelve
         while not self._stop.wait(self.interval):
             try:
                 self.poll()
+                said = None
             except Exception as exc:  # keep watching; the run can still be started by hand
-                _say(f"watch: could not start a run ({type(exc).__name__}: {exc}); trying again")
+                message = f"watch: could not start a run ({type(exc).__name__}: {exc}); trying again every " \
+                          f"{self.interval:g} s"
+                if message != said:
+                    _say(message)
+                said = message
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="textmine-watch", daemon=True)
@@ -215,6 +284,13 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def _reader(config: Config) -> Callable[[Path], object]:
+    """Reads one data file as ``textmine run`` would (its table, columns, years and texts)."""
+    from textmine.corpus import load_corpus
+
+    return lambda path: load_corpus(path, config.corpus)
 
 
 def describe_changes(changes: dict[str, list[str]], limit: int = 3) -> str:
@@ -235,7 +311,7 @@ def start_run_for(deployment: str, corpus: Path) -> Callable[[dict[str, list[str
         what = describe_changes(changes)
         run = run_deployment(deployment, parameters={"corpus": str(corpus)}, timeout=0, tags=["watch"],
                              flow_run_name=f"watch: {what}", as_subflow=False)
-        _say(f"watch: {what} -> started flow run '{run.name}' ({run.id}) of {deployment}")
+        _say(f"watch: {escape(what)} -> started flow run '{escape(run.name)}' ({run.id}) of {deployment}")
         return run
 
     return trigger
@@ -258,6 +334,37 @@ def _runner_class():
     return ServeRunner
 
 
+def stop_within(seconds: float, url: str) -> threading.Timer:
+    """After SIGTERM the runner cancels its runs and pauses the deployment through the API; with the
+    server unreachable those calls retry for minutes.  This stops serve anyway after ``seconds``: its
+    runs' processes ended, one line said, exit 0 (the stop was asked for)."""
+    def hard_stop() -> None:
+        import os
+
+        import psutil
+
+        _say(f"the Prefect server at {url} did not answer while stopping; stopped without it "
+             "(the deployment's schedule was not paused)")
+        children = psutil.Process().children(recursive=True)
+        for child in children:
+            try:
+                child.terminate()
+            except psutil.Error:
+                pass
+        psutil.wait_procs(children, timeout=5)
+        for child in children:
+            try:
+                child.kill()
+            except psutil.Error:
+                pass
+        os._exit(0)
+
+    timer = threading.Timer(seconds, hard_stop)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
 def _interrupt(signum, frame):  # SIGTERM before the runner has installed its own handler
     raise KeyboardInterrupt
 
@@ -278,6 +385,7 @@ def serve(corpus: str | Path, config: Config, *, name: str = DEFAULT_NAME, cron:
     check_schedule(name, cron, timezone)
     corpus = check_inputs(corpus, config)
     url = require_server()
+    check_not_served(url, f"{FLOW_NAME}/{name}")
 
     import asyncio
 
@@ -303,48 +411,85 @@ def serve(corpus: str | Path, config: Config, *, name: str = DEFAULT_NAME, cron:
         entrypoint_type=EntrypointType.MODULE_PATH,
     )
     ui = _start_ui(Path(out_dir), ui_port) if ui_port else None
-    watcher = CorpusWatcher(corpus, start_run_for(full_name, corpus), watch_seconds) if watch else None
-    runner = _runner_class()(name=f"textmine-{name}", limit=RUN_LIMIT, pause_on_shutdown=True)
-    runner.on_stop = watcher.stop if watcher else (lambda: None)
+    watcher = CorpusWatcher(corpus, start_run_for(full_name, corpus), watch_seconds,
+                            settle=config.serve.settle_seconds, check=_reader(config)) if watch else None
+    stopping: list[threading.Timer] = []
+    stop_requested = threading.Event()
 
-    async def main() -> None:
-        await runner.aadd_deployment(deployment)  # registers (or updates) textmine/NAME
+    def on_stop() -> None:
+        stop_requested.set()
+        if watcher:
+            watcher.stop(timeout=2)
+        if not stopping:
+            stopping.append(stop_within(STOP_SECONDS, url))
+
+    def banner() -> None:
         prefect_ui = get_current_settings().ui_url or url
         _say(f"serving {full_name} on {url}")
-        _say(f"  corpus: {corpus}")
-        _say(f"  run folders: {out_dir}")
+        _say(f"  corpus: {escape(corpus)}")
+        _say(f"  run folders: {escape(out_dir)}")
         _say(f"  schedule: '{cron}' in {timezone}")
-        _say("  watch: " + (f"every {watch_seconds:g} s, an added or changed data file starts a run"
+        _say("  watch: " + (f"every {watch_seconds:g} s, an added or changed data file starts a run once it "
+                             f"has not changed for {config.serve.settle_seconds:g} s and reads completely"
                              if watcher else "off (--no-watch)"))
         _say(f"  UI: {prefect_ui}  (or: prefect deployment run {full_name})")
         _say(f"  workspace: {ui.plan.url}" if ui else "  workspace: off (--no-ui)")
         _say("  stop: Ctrl-C or SIGTERM")
-        if watcher:
-            watcher.start()
+
+    async def main(runner, first: bool) -> None:
+        await runner.aadd_deployment(deployment)  # registers (or updates) textmine/NAME
+        if first:
+            banner()
+            if watcher:
+                watcher.start()
         await runner.start()  # installs runner.handle_sigterm; returns once stopped
 
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    def interrupt(signum, frame):  # SIGTERM while no runner has its own handler installed
+        on_stop()
+        _interrupt(signum, frame)
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    first = True
     try:
-        asyncio.run(main())
-    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM before the runner took over
-        pass
-    except SystemExit as exc:  # the runner's SIGTERM handler while it was still starting
-        if exc.code not in (0, None):
-            raise
-    except TextmineError:
-        raise
-    except Exception as exc:
-        status = getattr(getattr(exc, "response", None), "status_code", None)
-        if status is not None:
-            problem = f"the Prefect server at {url} refused the deployment {full_name} (HTTP {status}: {exc})"
-        elif _is_connection_error(exc):
-            problem = f"the Prefect server at {url} stopped answering ({type(exc).__name__}: {exc})"
-        else:
-            raise
-        raise TextmineError(problem, fix="check the server's log; restart it, then run textmine serve again") from None
+        while not stop_requested.is_set():
+            runner = _runner_class()(name=f"textmine-{name}", limit=RUN_LIMIT, pause_on_shutdown=True)
+            runner.on_stop = on_stop
+            try:
+                asyncio.run(main(runner, first))
+                break  # stopped
+            except KeyboardInterrupt:  # Ctrl-C, or SIGTERM before the runner took over
+                break
+            except SystemExit as exc:  # the runner's SIGTERM handler while it was still starting
+                if exc.code not in (0, None):
+                    raise
+                break
+            except TextmineError:
+                raise
+            except BaseException as exc:  # noqa: BLE001 - anyio raises the runner's loops' errors as a group
+                if stop_requested.is_set():
+                    break
+                status = getattr(getattr(exc, "response", None), "status_code", None)
+                if first and status is not None:
+                    raise TextmineError(f"the Prefect server at {url} refused the deployment {full_name} "
+                                        f"(HTTP {status}: {exc})",
+                                        fix="check the server's log; restart it, then run textmine serve again") from None
+                if not _server_lost(exc):
+                    raise
+                signal.signal(signal.SIGTERM, interrupt)  # the stopped runner's handler is no use now
+                _say(f"lost the Prefect server at {url}; the watch goes on, and serving resumes when the "
+                     "server answers again")
+                try:
+                    if not _wait_for_server(url, stop_requested):
+                        break
+                except (KeyboardInterrupt, SystemExit):
+                    break
+                _say(f"the Prefect server at {url} answers again: serving {full_name}")
+            first = False
     finally:
         if watcher:
             watcher.stop()
+        for timer in stopping:
+            timer.cancel()
         if ui:
             ui.stop()
             os.environ.pop(UI_URL_ENV, None)
@@ -363,6 +508,35 @@ def _start_ui(out_dir: Path, port: int):
     ui.start()
     os.environ[UI_URL_ENV], os.environ[UI_RUNS_ENV] = ui.plan.url, str(ui.plan.runs_dir)
     return ui
+
+
+# How often serve asks a lost server whether it is back.
+RECONNECT_SECONDS = 5.0
+
+
+def _wait_for_server(url: str, stop: threading.Event) -> bool:
+    """Whether the server answered again (False: a stop was asked for first)."""
+    import httpx
+
+    health = url.rstrip("/") + "/health"
+    while not stop.wait(RECONNECT_SECONDS):
+        try:
+            if httpx.get(health, timeout=HEALTH_TIMEOUT_SECONDS).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+    return False
+
+
+def _server_lost(exc: BaseException) -> bool:
+    """Whether the runner stopped because the server stopped answering: a connection error, or
+    Prefect's service loop giving up after repeated ones ("Service exceeded error threshold"),
+    possibly inside an exception group."""
+    if isinstance(exc, BaseExceptionGroup):
+        return any(_server_lost(e) for e in exc.exceptions)
+    if isinstance(exc, RuntimeError) and "exceeded error threshold" in str(exc):
+        return True
+    return _is_connection_error(exc)
 
 
 def _is_connection_error(exc: BaseException) -> bool:

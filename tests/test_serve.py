@@ -31,6 +31,8 @@ NO_SERVER = "no Prefect server to serve on: start one with `prefect server start
 def _env(prefect_home: Path, api_url: str | None = None) -> dict:
     """This process's environment without any Prefect API setting, with its own PREFECT_HOME."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "HF_", "TRANSFORMERS_"))}
+    # no network beyond loopback, and this checkout's code first (the console script's package may be
+    # another checkout's)
     env.update(PREFECT_HOME=str(prefect_home), PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1",
                # no network beyond loopback, and this checkout's code (not whichever textmine the venv installed)
                PYTHONPATH=os.pathsep.join([str(NETBLOCK), str(REPO)]))
@@ -410,3 +412,71 @@ def test_serve_end_to_end(tmp_path, prefect_server):
         _stop_group(serve)
         log.close()
         api.client.close()
+
+
+# ---------------------------------------------------------------- issue 25: settle time, complete files, names
+
+@pytest.mark.parametrize("args, needle", [
+    (["--timezone", ""], "--timezone '' is not a time zone"),
+    (["--timezone", "  "], "--timezone '  ' is not a time zone"),
+    (["--timezone", "Asia/Seoul\n"], "is not a time zone"),
+    (["--name", "yearly\x1b[31m"], "is not a valid deployment name"),
+    (["--name", "a\nb"], "is not a valid deployment name"),
+    (["--cron", "0 6 1 3 *\r"], "is not a cron expression"),
+    (["--set", "serve.settle_seconds=-1"], "serve.settle_seconds"),
+    (["--set", "serve.settle_seconds=nan"], "serve.settle_seconds"),
+])
+def test_serve_refuses_empty_zones_and_control_characters(tmp_path, corpus, capsys, args, needle):
+    code, out, err = run_cli(["serve", corpus, *_quiet(tmp_path), *args], capsys)
+    assert code == 2 and needle in err and "\x1b" not in err and "\r" not in err, err
+    assert len([line for line in err.splitlines() if line.strip()]) == 2 and NO_SERVER not in err
+
+
+class _Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_watch_waits_for_the_settle_time(tmp_path):
+    """A file must stay unchanged for serve.settle_seconds: two quick polls are not enough."""
+    from flows.serve import CorpusWatcher
+
+    clock, trigger = _Clock(), _Trigger()
+    watcher = CorpusWatcher(tmp_path, trigger, settle=30, clock=clock)
+    _write(tmp_path / "2020.txt", "opinion\n")
+    assert watcher.poll() is None
+    clock.now = 10
+    assert watcher.poll() is None  # unchanged, but only for 10 s
+    with (tmp_path / "2020.txt").open("a", encoding="utf-8") as f:
+        f.write("more\n")  # a copy pausing between blocks, then going on
+    clock.now = 35
+    assert watcher.poll() is None  # changed again: the settle time starts over
+    clock.now = 60
+    assert watcher.poll() is None and trigger.calls == []
+    clock.now = 66
+    assert watcher.poll() == {"added": ["2020.txt"], "changed": []}
+
+
+def test_watch_starts_no_run_on_a_file_that_does_not_read_completely(tmp_path, capsys):
+    """A partial file (an xlsx cut short by a copy) is not a finished year: no run, one line said, and a
+    run once the file is whole."""
+    from flows.serve import CorpusWatcher, _reader
+    from textmine.config import load_config
+
+    good = tmp_path / "src.xlsx"
+    import pandas as pd
+    pd.DataFrame({"연도": [2020] * 3, "평가의견": ["재학생 진로 상담 체계 강화 필요"] * 3}).to_excel(good, index=False)
+    data = good.read_bytes()
+    good.unlink()
+    trigger = _Trigger()
+    watcher = CorpusWatcher(tmp_path, trigger, check=_reader(load_config(None, {})))
+    (tmp_path / "opinions_2020.xlsx").write_bytes(data[: len(data) // 2])  # the copy stalled half way
+    assert [watcher.poll() for _ in range(4)] == [None] * 4 and trigger.calls == []
+    said = [line for line in capsys.readouterr().out.splitlines() if "does not read completely" in line]
+    assert len(said) == 1 and "opinions_2020.xlsx" in said[0]
+    (tmp_path / "opinions_2020.xlsx").write_bytes(data)  # the copy finished
+    watcher.poll()
+    assert watcher.poll() == {"added": ["opinions_2020.xlsx"], "changed": []}

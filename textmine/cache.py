@@ -23,6 +23,8 @@ from typing import Any, Hashable, Iterator, Mapping, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from textmine.store import mark_cache
+
 log = logging.getLogger(__name__)
 
 
@@ -81,6 +83,7 @@ class TokenCache:
             return None
 
     def put(self, key: str, tokens: list[list[str]], owners: list[int]) -> Path:
+        mark_cache(self.folder.parent)
         self.folder.mkdir(parents=True, exist_ok=True)
         table = pa.table({"owner": pa.array(owners, pa.int64()), "tokens": pa.array(tokens, pa.list_(pa.string()))})
         write_parquet_atomically(table, self.path(key))
@@ -160,12 +163,13 @@ def _runs_of_chars(misses: list, batch_chars: int) -> Iterator[list]:
         yield run
 
 
-def cached_mask(texts: Sequence[str], profile, make_masker, cache_dir: str | Path) -> tuple[list[str], dict]:
+def cached_mask(texts: Sequence[str], profile, make_masker, cache_dir: str | Path,
+                settings: dict | None = None) -> tuple[list[str], dict]:
     """PII masking through an on-disk cache: (masked texts, counts per kind).
 
-    Keyed by the texts, the profile and the masking code itself (the source of textmine.pii), so a
-    rerun skips Kiwi's name checks and any change to the patterns masks again.  Only masked texts
-    are stored.
+    Keyed by the texts, the profile, the masking ``settings`` (pii.bare_names) and the masking code
+    itself (the source of textmine.pii), so a rerun skips Kiwi's name checks and any change to the
+    patterns masks again.  Only masked texts are stored.
     """
     import inspect
 
@@ -173,7 +177,8 @@ def cached_mask(texts: Sequence[str], profile, make_masker, cache_dir: str | Pat
 
     folder = Path(os.path.expanduser(str(cache_dir))) / "pii"
     code = hashlib.sha256(inspect.getsource(pii).encode()).hexdigest()
-    key = texts_digest(texts, json.dumps({"profile": profile.token_digest(), "code": code}, sort_keys=True))
+    key = texts_digest(texts, json.dumps({"profile": profile.token_digest(), "code": code, **(settings or {})},
+                                         sort_keys=True))
     path = folder / f"{key}.parquet"
     if path.is_file():
         try:
@@ -186,6 +191,7 @@ def cached_mask(texts: Sequence[str], profile, make_masker, cache_dir: str | Pat
             log.warning("PII cache entry %s is unreadable (%s); masking again", path, exc)
     masked, report = make_masker().mask_texts(list(texts))
     counts = report.as_dict()
+    mark_cache(folder.parent)
     folder.mkdir(parents=True, exist_ok=True)
     table = pa.table({"text": pa.array(masked, pa.string())}).replace_schema_metadata({"counts": json.dumps(counts)})
     write_parquet_atomically(table, path)
@@ -260,6 +266,7 @@ def cached_load_corpus(path: str | Path, config, cache_dir: str | Path):
     table = pa.Table.from_pandas(corpus.docs, preserve_index=False)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                            b"textmine_corpus": json.dumps(info, ensure_ascii=False).encode()})
+    mark_cache(folder.parent)
     folder.mkdir(parents=True, exist_ok=True)
     write_parquet_atomically(table, entry)
     corpus.cache = "miss"

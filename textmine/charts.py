@@ -49,14 +49,17 @@ def korean_font() -> str:
 
 @contextmanager
 def korean_style() -> Iterator[None]:
-    """The Korean font and an ASCII minus (NanumGothic lacks U+2212), for the ``with`` block only.
+    """The Korean font, an ASCII minus (NanumGothic lacks U+2212) and no mathtext, for the ``with``
+    block only.
 
     Texts take their font when they are created, so a figure built here keeps NanumGothic; DejaVu
     Sans (matplotlib's own) is its per-glyph fallback, so a figure saved outside this block (whose
     tick labels are formatted with the caller's U+2212 minus) still has every glyph.
     """
+    # text.parse_math off: labels, terms and metadata values are drawn as written; a $...$ in them
+    # is no mathtext (which garbles the label or stops the report at an unknown command).
     with _STYLE_LOCK, matplotlib.rc_context({"font.family": [korean_font(), "DejaVu Sans"],
-                                             "axes.unicode_minus": False}):
+                                             "axes.unicode_minus": False, "text.parse_math": False}):
         yield
 
 

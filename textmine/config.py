@@ -458,6 +458,26 @@ class ReportConfig(_Settings):
                                                                          "no sheet.")
 
 
+class PiiConfig(_Settings):
+    bare_names: bool = Field(False, description="Also mask person names with no title next to them (저는 홍길동입니다): "
+                                               "Kiwi's proper nouns of a Korean name's shape, places and "
+                                               "organisations filtered out.  Opt-in: on real petitions about one "
+                                               "masked span in four was no name.")
+    keep_columns: Annotated[list[str], CommaList, AfterValidator(_dedupe)] = Field(
+        default_factory=list, description="Metadata columns of person names (the profile's [pii] name_columns) "
+                                          "written verbatim all the same; report.by columns are kept too.")
+
+
+class ServeConfig(_Settings):
+    settle_seconds: float = Field(20.0, ge=0, le=3600, description="textmine serve's watch starts a run only on a "
+                                                                  "data file unchanged for this long that reads "
+                                                                  "completely: a slow network copy pauses between "
+                                                                  "blocks, and a file cut short does not read.  "
+                                                                  "With the 5 s polls a new file's run is queued "
+                                                                  "25-30 s after the copy ends (the contract asks "
+                                                                  "for a run within 60 s).")
+
+
 class Config(_Settings):
     corpus: CorpusConfig = Field(default_factory=CorpusConfig, description="Reading the corpus.")
     tokenize: TokenizeConfig = Field(default_factory=TokenizeConfig, description="Tokenization with Kiwi.")
@@ -473,6 +493,9 @@ class Config(_Settings):
     report: ReportConfig = Field(default_factory=ReportConfig, description="Word frequencies, networks, topics by "
                                                                            "metadata, topic names and identity "
                                                                            "across runs.")
+    pii: PiiConfig = Field(default_factory=PiiConfig, description="Masking of personal information beyond the "
+                                                                  "profile's [pii] table.")
+    serve: ServeConfig = Field(default_factory=ServeConfig, description="textmine serve's watch on the corpus folder.")
 
     @model_validator(mode="after")
     def _use_needs_the_cluster_cap(self) -> Config:

@@ -365,6 +365,9 @@ def cached_embed(embedder: Embedder, texts: Sequence[str], cache_dir: str | Path
         except (OSError, ValueError):
             pass  # an unreadable entry is a miss, rewritten below
     vectors = embedder.embed(texts)
+    from textmine.store import mark_cache
+
+    mark_cache(folder.parent)
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{uuid.uuid4().hex}.npy"
     np.save(tmp, vectors)

@@ -88,7 +88,9 @@ def check_previous(folder: str | Path) -> Path:
     missing = [n for n in ("topics.csv", "phases.json") if not (path / n).is_file()]
     if missing:
         raise ConfigError(f"not a finished textmine run folder: {', '.join(missing)} missing", file=path, fix=fix)
-    return path
+    from textmine.identity import validate_previous
+
+    return validate_previous(path)  # its files, columns, types and sizes: bounded work later
 
 
 def check_report_options(config, metadata: Sequence[str] | None = None, source: str | Path | None = None) -> dict:
@@ -213,6 +215,9 @@ def cached_write_analyses(run, data, phases: dict, outputs: dict, config, cache_
     except (OSError, ValueError, KeyError, TypeError):  # no entry, or one that is incomplete: write them
         pass
     record = write_analyses(run, data, phases, outputs, config)
+    from textmine.store import mark_cache
+
+    mark_cache(entry.parent.parent)
     tmp = entry.parent / f".{key}.{uuid.uuid4().hex}"
     for name in record["files"]:
         (tmp / name).parent.mkdir(parents=True, exist_ok=True)

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -93,23 +94,59 @@ def match_to_previous(new_topic_word: np.ndarray, new_vocab: Sequence[str], prev
     to its Hungarian partner even when below the threshold (NaN when there are more new topics
     than previous ones and it got no partner).  ``top_n`` cuts both sides to each topic's top
     ``top_n`` words first (use it when the previous weights are only top terms).
+
+    Memory stays within the two matrices given: a word only one side has adds nothing to a dot
+    product, so the products are taken over the shared words and the norms over each side's own
+    (the same cosine as over the union, without building union-wide copies of both sides).
     """
     from scipy.optimize import linear_sum_assignment
 
-    a, b, _ = align_vocabularies(new_topic_word, new_vocab, prev_topic_word, prev_vocab)
-    if top_n:
-        a, b = keep_top(a, top_n), keep_top(b, top_n)
-    mapping: list[int | None] = [None] * a.shape[0]
-    similarity = np.full(a.shape[0], np.nan)
-    if not a.shape[0] or not b.shape[0]:
+    sim = topic_similarities(new_topic_word, new_vocab, prev_topic_word, prev_vocab, top_n)
+    mapping: list[int | None] = [None] * sim.shape[0]
+    similarity = np.full(sim.shape[0], np.nan)
+    if not sim.shape[0] or not sim.shape[1]:
         return mapping, similarity
-    sim = similarity_matrix(a, b)
     rows, cols = linear_sum_assignment(-sim)
     for r, c in zip(rows, cols):
         similarity[r] = sim[r, c]
         if sim[r, c] >= threshold:
             mapping[r] = int(c)
     return mapping, similarity
+
+
+def topic_similarities(new_topic_word: np.ndarray, new_vocab: Sequence[str], prev_topic_word: np.ndarray,
+                       prev_vocab: Sequence[str], top_n: int | None = None) -> np.ndarray:
+    """Cosine similarity of every new topic to every previous one over the union vocabulary (see
+    :func:`match_to_previous`), in the memory of the two matrices."""
+    a = np.atleast_2d(np.asarray(new_topic_word, dtype=float))
+    b = np.atleast_2d(np.asarray(prev_topic_word, dtype=float))
+    if a.shape[1] != len(new_vocab) or b.shape[1] != len(prev_vocab):
+        raise ValueError(f"topic-word widths {a.shape[1]}, {b.shape[1]} but vocabularies of "
+                         f"{len(new_vocab)}, {len(prev_vocab)} words")
+    a, vocab_a = _merge_repeated(a, new_vocab)
+    b, vocab_b = _merge_repeated(b, prev_vocab)
+    if top_n:
+        a, b = keep_top(a, top_n), keep_top(b, top_n)
+    pos_b = {w: i for i, w in enumerate(vocab_b)}
+    shared = [(i, pos_b[w]) for i, w in enumerate(vocab_a) if w in pos_b]
+    cols_a = np.array([i for i, _ in shared], dtype=np.intp)
+    cols_b = np.array([j for _, j in shared], dtype=np.intp)
+    # row norms without a squared copy of either matrix
+    norms = np.outer(np.sqrt(np.einsum("ij,ij->i", a, a)), np.sqrt(np.einsum("ij,ij->i", b, b)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sim = (a[:, cols_a] @ b[:, cols_b].T) / norms
+    return np.nan_to_num(sim, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def _merge_repeated(matrix: np.ndarray, vocab: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """A word listed twice in one vocabulary (never in textmine's) keeps its whole weight, once."""
+    unique = list(dict.fromkeys(vocab))
+    if len(unique) == len(vocab):
+        return matrix, list(vocab)
+    pos = {w: i for i, w in enumerate(unique)}
+    out = np.zeros((matrix.shape[0], len(unique)))
+    np.add.at(out.T, [pos[w] for w in vocab], matrix.T)
+    return out, unique
 
 
 def similarity_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -120,6 +157,101 @@ def similarity_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- the previous run
+
+# Bounds on what a previous run folder may ask of this run (checked in preflight, before the engine
+# starts).  A real run's topics.csv holds models x (1 + periods) x k rows of at most 30 terms: at a
+# million opinions, 30 years and k = 100 it is about 10 MB; 200 MB is twenty times that.
+MAX_PREVIOUS_FILE_BYTES = 200 * 1024**2
+MAX_PREVIOUS_TOPICS = 2000        # global topics of one model (lda/dtm grids stop far below)
+MAX_PREVIOUS_TERMS = 1000         # terms of one topic in term_weights (textmine writes 10-30)
+# Topic-word cells (topics x words) one model's previous weights may hold: 25 M float64 = 200 MB.
+MAX_PREVIOUS_CELLS = 25_000_000
+_PREVIOUS_COLUMNS = ("model", "scope", "topic", "term_weights")
+
+
+def _inside(run_dir: Path, path: Path, fix: str) -> None:
+    """A file of the run folder that is a link leading out of it (or a link loop) is refused."""
+    try:
+        real = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        raise TextmineError("a file of the previous run folder is a broken link or a link loop", file=path,
+                            fix=fix) from None
+    if not real.is_relative_to(run_dir.resolve()):
+        raise TextmineError(f"a file of the previous run folder leads outside it (to {real})", file=path, fix=fix)
+    if not real.is_file():
+        raise TextmineError("this should be a file of the previous run, not a folder or a special file",
+                            file=path, fix=fix)
+    if real.stat().st_size > MAX_PREVIOUS_FILE_BYTES:
+        raise TextmineError(f"the file holds {real.stat().st_size / 1024**2:,.0f} MB, more than a run writes "
+                            f"({MAX_PREVIOUS_FILE_BYTES / 1024**2:,.0f} MB at most)", file=path, fix=fix)
+
+
+def validate_previous(run_dir: str | Path) -> Path:
+    """Check a previous run folder before the engine starts: its files stay inside it, topics.csv has
+    the columns and types textmine writes, and no model asks for more topics, terms or topic-word cells
+    than the bounds above.  One :class:`TextmineError` names the file and what is wrong."""
+    run_dir = Path(run_dir)
+    fix = "pass --previous the folder of a finished textmine run, as that run wrote it"
+    path = run_dir / "topics.csv"
+    for name in ("topics.csv", "phases.json", "trajectories.csv", "labels.toml"):
+        if os.path.lexists(run_dir / name):
+            _inside(run_dir, run_dir / name, fix)
+    try:
+        table = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise TextmineError(f"topics.csv cannot be read ({exc.__class__.__name__})", file=path, fix=fix) from None
+    missing = [c for c in _PREVIOUS_COLUMNS if c not in table.columns]
+    if missing:
+        raise TextmineError(f"topics.csv lacks the column(s) {', '.join(missing)}", file=path, fix=fix)
+    topic = pd.to_numeric(table["topic"], errors="coerce")
+    bad = topic.isna() | (topic != topic.round()) | (topic < OUTLIER)
+    if bad.any():
+        row = int(bad.to_numpy().argmax())
+        raise TextmineError(f"topic '{table['topic'].iloc[row]}' is not a topic number", file=path, row=row + 2,
+                            column="topic", fix=fix)
+    glob = table[(table["scope"] == "global") & (topic >= 0)]
+    for model, rows in glob.groupby("model"):
+        if len(rows) > MAX_PREVIOUS_TOPICS:
+            raise TextmineError(f"model '{model}' has {len(rows):,} global topics, more than a run fits "
+                                f"({MAX_PREVIOUS_TOPICS:,} at most)", file=path, fix=fix)
+        terms = set()
+        for i, text in zip(rows.index, rows["term_weights"]):
+            weights = parse_term_weights(text)
+            if len(weights) > MAX_PREVIOUS_TERMS:
+                raise TextmineError(f"a topic lists {len(weights):,} terms, more than a run writes "
+                                    f"({MAX_PREVIOUS_TERMS:,} at most)", file=path, row=int(i) + 2,
+                                    column="term_weights", fix=fix)
+            if any(not math.isfinite(w) for _, w in weights):
+                raise TextmineError("a term weight is not a finite number", file=path, row=int(i) + 2,
+                                    column="term_weights", fix=fix)
+            terms.update(t for t, _ in weights)
+        if len(rows) * len(terms) > MAX_PREVIOUS_CELLS:
+            raise TextmineError(f"model '{model}': {len(rows):,} topics x {len(terms):,} terms is more than this "
+                                f"run compares ({MAX_PREVIOUS_CELLS:,} cells at most)", file=path, fix=fix)
+        _check_model_arrays(run_dir, str(model), fix)
+    return run_dir
+
+
+def _check_model_arrays(run_dir: Path, model: str, fix: str) -> None:
+    """The saved weights identity reads (topic_word.npy by its header, c-TF-IDF by its file size): inside
+    the folder and within MAX_PREVIOUS_CELLS."""
+    folder = run_dir / "models" / f"{model}-global"
+    for name in ("topic_word.npy", "textmine.json", "ctfidf.safetensors", "ctfidf_config.json", "topics.json"):
+        if os.path.lexists(folder / name):
+            _inside(run_dir, folder / name, fix)
+    npy = folder / "topic_word.npy"
+    if npy.is_file():
+        try:
+            with open(npy, "rb") as f:
+                version = np.lib.format.read_magic(f)
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                shape, _, dtype = read_header(f)
+        except (OSError, ValueError) as exc:
+            raise TextmineError(f"the saved topic-word weights cannot be read ({exc})", file=npy, fix=fix) from None
+        if len(shape) != 2 or dtype.kind not in "fi" or math.prod(shape) > MAX_PREVIOUS_CELLS:
+            raise TextmineError(f"the saved topic-word weights have shape {shape} and type {dtype}: not the "
+                                f"2-D numbers of at most {MAX_PREVIOUS_CELLS:,} cells a run saves", file=npy, fix=fix)
 
 @dataclass
 class PreviousTopics:
@@ -183,6 +315,8 @@ def _arrays_from_models(run_dir: Path, model: str, n_topics: int) -> tuple[np.nd
             from scipy.sparse import csr_matrix
 
             parts = load_file(str(ctfidf))
+            if math.prod(int(x) for x in parts["shape"]) > MAX_PREVIOUS_CELLS:
+                return None  # more than a run saves: the topics.csv weights are used instead
             matrix = csr_matrix((parts["data"], parts["indices"], parts["indptr"]),
                                 shape=tuple(int(s) for s in parts["shape"])).toarray()
             vocab_map = json.loads(config.read_text(encoding="utf-8"))["vectorizer_model"]["vocab"]
@@ -295,10 +429,8 @@ def identify(model: str, new_topic_word: np.ndarray, new_vocab: Sequence[str], p
     matched = {p for p in mapping.values() if p is not None}
     vanished = []
     if set(previous.topic_ids) - matched:
-        a, b, _ = align_vocabularies(new_topic_word, new_vocab, previous.topic_word, previous.vocabulary)
-        if previous.top_n:
-            a, b = keep_top(a, previous.top_n), keep_top(b, previous.top_n)
-        full = similarity_matrix(a, b) if a.shape[0] else np.zeros((0, b.shape[0]))
+        full = topic_similarities(new_topic_word, new_vocab, previous.topic_word, previous.vocabulary,
+                                  previous.top_n)
         for r, t in enumerate(previous.topic_ids):
             if t in matched:
                 continue

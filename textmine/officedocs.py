@@ -95,6 +95,16 @@ class Document:
         return [b for b in self.blocks if isinstance(b, Table)]
 
 
+# Bounds on a document's structure, so a hostile document ends in a clear error within seconds.
+# A body paragraph's text sits 4 elements deep in an HWPX section and each table nested in a cell adds
+# about 7 (tbl/tr/tc/subList/p/run/t); real documents nest tables 1-2 deep.
+MAX_XML_DEPTH = 256
+MAX_TABLE_NESTING = 16
+# An opinion table has a handful of columns (연번, 대학명, 평가영역, 평가의견 ...); a document table
+# wider than this is no table of opinions.
+MAX_TABLE_COLUMNS = 1000
+
+
 def _grid(cells: list[tuple[int, int, int, int, str]], max_cells: int, where: str) -> list[list[str]]:
     """Cells (row, column, row span, column span, text) as a full grid of rows.
 
@@ -105,6 +115,10 @@ def _grid(cells: list[tuple[int, int, int, int, str]], max_cells: int, where: st
         return []
     n_rows = max(r + max(rs, 1) for r, _, rs, _, _ in cells)
     n_cols = max(c + max(cs, 1) for _, c, _, cs, _ in cells)
+    if n_cols > MAX_TABLE_COLUMNS:
+        raise CorpusError(f"a table has {n_cols:,} columns, more than an opinion table has "
+                          f"({MAX_TABLE_COLUMNS:,} at most)", file=where,
+                          fix="keep the opinions in a table of a few columns (연도, 대학명, 평가의견 ...)")
     if n_rows * n_cols > max_cells:
         raise CorpusError(
             f"a table has {n_rows} x {n_cols} cells, more than the limit of {max_cells:,}",
@@ -146,15 +160,49 @@ def _read_member(zf: zipfile.ZipFile, name: str, budget: int, limit: int, where:
 
 
 def _parse_xml(data: bytes, name: str, where: str) -> ElementTree.Element:
+    """The part's XML tree; its nesting is counted while it is parsed and refused past MAX_XML_DEPTH."""
     head = data[:4096].upper()
     if b"<!DOCTYPE" in head or b"<!ENTITY" in data.upper():
         raise CorpusError(f"'{name}' declares a DTD or entities, which an HWPX document never needs",
                           file=where, fix="re-save the document from 한글 (Hancom Office) as .hwpx")
+    parser = ElementTree.XMLPullParser(events=("start", "end"))
+    depth, root, step = 0, None, 1 << 20
     try:
-        return ElementTree.fromstring(data)
+        for i in range(0, len(data) + 1, step):
+            if i < len(data):
+                parser.feed(data[i:i + step])
+            else:
+                parser.close()
+            for event, elem in parser.read_events():
+                depth += 1 if event == "start" else -1
+                if depth > MAX_XML_DEPTH:
+                    raise CorpusError(f"'{name}' nests elements more than {MAX_XML_DEPTH} deep, which no 한글 "
+                                      "document does", file=where,
+                                      fix="re-save the document from 한글 (Hancom Office) as .hwpx")
+                if event == "end" and depth == 0:
+                    root = elem
     except ElementTree.ParseError as exc:
         raise CorpusError(f"'{name}' inside the document is not valid XML ({exc})", file=where,
                           fix="re-save the document from 한글 (Hancom Office) as .hwpx") from None
+    if root is None:
+        raise CorpusError(f"'{name}' inside the document is empty", file=where,
+                          fix="re-save the document from 한글 (Hancom Office) as .hwpx")
+    return root
+
+
+def _cell_number(value: str | None, default: int, what: str, where: str, minimum: int = 0) -> int:
+    """A cell's address or span attribute: a whole number of at least ``minimum`` (a span of 0 is 1)."""
+    if value is None:
+        return default
+    try:
+        number = int(value.strip())
+    except ValueError:
+        number = None
+    if number is None or number < minimum:
+        raise CorpusError(f"a table cell's {what} is '{value[:20]}', not a whole number of at least {minimum}",
+                          file=where, fix="the document is damaged or was not written by 한글: open it in 한글 "
+                                          "and save it again")
+    return number
 
 
 def _hwpx_text(elem: ElementTree.Element) -> str:
@@ -174,7 +222,13 @@ def _hwpx_text(elem: ElementTree.Element) -> str:
     return "".join(parts)
 
 
-def _hwpx_paragraph(p: ElementTree.Element, max_cells: int, where: str) -> tuple[str, list[Table]]:
+def _too_nested(where: str) -> CorpusError:
+    return CorpusError(f"tables are nested more than {MAX_TABLE_NESTING} deep, which no 한글 document does",
+                       file=where, fix="open it in 한글 and save it again, or flatten the nested tables")
+
+
+def _hwpx_paragraph(p: ElementTree.Element, max_cells: int, where: str,
+                    nesting: int = 0) -> tuple[str, list[Table]]:
     """A ``hp:p``'s own text (not that of tables or boxes anchored in it) and its tables."""
     texts: list[str] = []
     tables: list[Table] = []
@@ -185,7 +239,7 @@ def _hwpx_paragraph(p: ElementTree.Element, max_cells: int, where: str) -> tuple
             if name == "t":
                 texts.append(_hwpx_text(child))
             elif name == "tbl":
-                tables.append(_hwpx_table(child, max_cells, where))
+                tables.append(_hwpx_table(child, max_cells, where, nesting + 1))
             elif name not in _NOT_BODY:
                 walk(child)
 
@@ -193,7 +247,9 @@ def _hwpx_paragraph(p: ElementTree.Element, max_cells: int, where: str) -> tuple
     return "".join(texts), tables
 
 
-def _hwpx_table(tbl: ElementTree.Element, max_cells: int, where: str) -> Table:
+def _hwpx_table(tbl: ElementTree.Element, max_cells: int, where: str, nesting: int = 1) -> Table:
+    if nesting > MAX_TABLE_NESTING:
+        raise _too_nested(where)
     cells = []
     for r, tr in enumerate(e for e in tbl if _local(e.tag) == "tr"):
         for c, tc in enumerate(e for e in tr if _local(e.tag) == "tc"):
@@ -202,16 +258,16 @@ def _hwpx_table(tbl: ElementTree.Element, max_cells: int, where: str) -> Table:
             for child in tc:
                 name = _local(child.tag)
                 if name == "cellAddr":
-                    row = int(child.get("rowAddr", row))
-                    col = int(child.get("colAddr", col))
+                    row = _cell_number(child.get("rowAddr"), row, "row address", where)
+                    col = _cell_number(child.get("colAddr"), col, "column address", where)
                 elif name == "cellSpan":
-                    row_span = int(child.get("rowSpan", 1))
-                    col_span = int(child.get("colSpan", 1))
+                    row_span = _cell_number(child.get("rowSpan"), 1, "row span", where)
+                    col_span = _cell_number(child.get("colSpan"), 1, "column span", where)
                 elif name == "subList":
                     paragraphs.extend(p for p in child if _local(p.tag) == "p")
             lines = []
             for p in paragraphs:
-                text, nested = _hwpx_paragraph(p, max_cells, where)
+                text, nested = _hwpx_paragraph(p, max_cells, where, nesting)
                 lines.append(text)
                 for table in nested:  # a table inside a cell: its text, row by row
                     lines.extend(" ".join(x for x in row if x) for row in table.rows)
@@ -339,17 +395,19 @@ def hwp_para_text(payload: bytes) -> str:
     return "".join(out).encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
-def _hwp_paragraph(para: _Record, max_cells: int, where: str) -> tuple[str, list[Table]]:
+def _hwp_paragraph(para: _Record, max_cells: int, where: str, nesting: int = 0) -> tuple[str, list[Table]]:
     text, tables = "", []
     for child in para.children:
         if child.tag == HWPTAG_PARA_TEXT:
             text += hwp_para_text(child.payload)
         elif child.tag == HWPTAG_CTRL_HEADER and child.payload[:4][::-1] == CTRL_TABLE:
-            tables.append(_hwp_table(child, max_cells, where))
+            tables.append(_hwp_table(child, max_cells, where, nesting + 1))
     return text, tables
 
 
-def _hwp_table(ctrl: _Record, max_cells: int, where: str) -> Table:
+def _hwp_table(ctrl: _Record, max_cells: int, where: str, nesting: int = 1) -> Table:
+    if nesting > MAX_TABLE_NESTING:
+        raise _too_nested(where)
     children = ctrl.children
     start = next((i for i, r in enumerate(children) if r.tag == HWPTAG_TABLE), None)
     if start is None:
@@ -372,7 +430,7 @@ def _hwp_table(ctrl: _Record, max_cells: int, where: str) -> Table:
         lines = []
         while i < len(children) and children[i].tag != HWPTAG_LIST_HEADER:
             if children[i].tag == HWPTAG_PARA_HEADER:
-                text, nested = _hwp_paragraph(children[i], max_cells, where)
+                text, nested = _hwp_paragraph(children[i], max_cells, where, nesting)
                 lines.append(text)
                 for t in nested:
                     lines.extend(" ".join(x for x in r if x) for r in t.rows)

@@ -148,6 +148,21 @@ _HANGUL_RUN = re.compile(r"[가-힣]*")
 _SPACE = re.compile(r"\s")
 _NEXT_WORD = re.compile(r"[ \t]{1,2}[가-힣]{1,10}|")
 _CONTEXT = 20  # characters of context Kiwi reads before a candidate name
+SURE = "sure"  # a name is expected here (after a signature's label, in brackets after a phone number)
+_PARTICLES = set("이가은는을를의와과도께에")  # one-syllable particles glued to a name (마서진이)
+# Former or present holder of a title: 홍길동 前 팀장, 홍길동(전 센터장), 現 팀장 홍길동.
+_FORMER = "(?:前|現|전|현|전임)"
+# What joins several names before one title: 홍길동·김철수 팀장, 홍길동, 김철수 컨설턴트, 홍길동/김철수 위원.
+_LIST_BEFORE = re.compile(r"(?<![가-힣0-9])([가-힣]{2,4})[ \t]*(?:[·‧・,、/]|및)[ \t]*$")
+_LIST_REACH = 16  # characters looked back for the previous name of a list (4 syllables + separator + spaces)
+# A name in brackets after a phone number: 010-1234-5678(홍길동), 02-123-4567 [김철수].
+_BRACKETED = re.compile(r"[ \t]?([(\[])[ \t]?([가-힣]{2,4})[ \t]?[)\]]")
+# Bare-name mode: a proper noun of a name's shape whose last syllable is not one that ends the place
+# and organisation names Kiwi tags NNP (서울시, 강원도, 은평구, 민노총, 한기총, 민주당, 교육청 ...).
+# On 300 held-out petitions this filter took the share of non-names among the spans from 67 % to 23 %
+# (research note embeddings-korean.md, part C).
+# 회 (하나회, 상인회) was added here: 2 of 40 spans checked on the petitions (seed 1).
+_PLACE_ENDINGS = set("시도구군읍면로길총협당청회")
 
 
 def _is_place(word: str) -> bool:
@@ -169,22 +184,29 @@ class MaskReport:
 class PiiMasker:
     """Masks PII in texts; build once (it may use Kiwi) and call :meth:`mask_texts`."""
 
-    def __init__(self, titles: Sequence[str], names: Sequence[str] = (), kiwi=None):
+    def __init__(self, titles: Sequence[str], names: Sequence[str] = (), kiwi=None, *,
+                 signatures: Sequence[str] = (), bare_names: bool = False):
         self.kiwi = kiwi
+        self.bare_names = bare_names and kiwi is not None
         self.names = sorted({n for n in names if n}, key=len, reverse=True)
         self.titles = tuple(sorted({t for t in titles if t}, key=len, reverse=True))
+        self.signatures = frozenset(s for s in signatures if s)
         alternatives = "|".join(map(re.escape, self.titles)) or "(?!)"
-        # Titles that can stand before a name: not the one-syllable suffixes (님, 씨).
-        leading = "|".join(re.escape(t) for t in self.titles if len(t) > 1) or "(?!)"
+        # Titles that can stand before a name (not the one-syllable suffixes 님, 씨), and the labels of a
+        # signature, which only ever stand before one (작성: 홍길동, 작성자 홍길동, 담당: 홍길동).
+        before = {t for t in self.titles if len(t) > 1} | {s for s in signatures if len(s) > 1}
+        leading = "|".join(map(re.escape, sorted(before, key=len, reverse=True))) or "(?!)"
         # A 2-4 syllable word (not glued to a preceding syllable or number) followed by a title,
-        # directly, after a space, or in brackets (김철수(팀장), 김철수 (팀장)).  Every split of the
-        # syllables is tried (김정은위원장: 김정은 + 위원장, not 김정은위 + 원장); Kiwi decides.
-        title_at = rf"(?:\s?|[ \t]?\([ \t]?)({alternatives})"
+        # directly, after a space, a slash or in brackets (김철수(팀장), 김철수 (팀장), 홍길동/팀장), the
+        # title possibly a former or present one (홍길동 前 팀장, 홍길동(전 센터장)).  Every split of
+        # the syllables is tried (김정은위원장: 김정은 + 위원장, not 김정은위 + 원장); Kiwi decides.
+        title_at = rf"(?:\s?|[ \t]?[(/][ \t]?)(?:{_FORMER}[ \t]?)?({alternatives})"
         self._titled = re.compile(rf"(?<![가-힣0-9])[가-힣]{{2,4}}{title_at}")
         self._title_at = re.compile(title_at)
-        # A title (팀장, 팀장님) then a separator then a word: 팀장 홍길동, 담당자: 홍길동, 팀장(홍길동),
-        # [작성자] : 홍길동.
-        self._leading = re.compile(rf"({leading})(?:님)?\]?(?:[ \t]*[:(][ \t]*|[ \t]+)([가-힣]{{2,10}})")
+        # A title (팀장, 팀장님) or a signature's label then a separator then a word: 팀장 홍길동,
+        # 담당자: 홍길동, 팀장(홍길동), 팀장/홍길동, [작성자] : 홍길동.
+        self._leading = re.compile(rf"({leading})(?:님)?\]?(?:[ \t]*[:(/][ \t]*|[ \t]+)([가-힣]{{2,10}})")
+        self._bare: dict[str, list[tuple[int, int]]] = {}  # bare-name spans of the texts of a batch
         self._listed = re.compile("|".join(map(re.escape, self.names))) if self.names else None
         self._decided: dict[tuple, int] = {}  # Kiwi's verdicts; the same phrases recur across opinions
         self._pending: set[tuple] | None = None  # collecting what Kiwi should read, in one batch
@@ -192,15 +214,16 @@ class PiiMasker:
 
     # ------------------------------------------------------------ name checks
 
-    def _name_length(self, norm: str, start: int, word_end: int, title: tuple[int, int], after: bool) -> int:
+    def _name_length(self, norm: str, start: int, word_end: int, title: tuple[int, int], after: bool | str) -> int:
         """Length of the person's name at ``norm[start:word_end]`` next to the title at ``title``, or 0.
 
         ``after``: the name follows the title (팀장 홍길동이) and may carry a particle, whose length
-        Kiwi decides; otherwise the name is exactly the word before the title (홍길동 팀장).
+        Kiwi decides; otherwise the name is exactly the word before the title (홍길동 팀장).  ``SURE``:
+        it follows a signature's label or a phone number, where a word of a name's shape is one.
         """
         t_start, t_end = title
-        if not _surname_initial(norm[start:]):
-            return 0
+        if not _surname_initial(norm[start:]) or norm[start:word_end] in self.titles:
+            return 0  # not a surname first, or a title itself (부팀장 계장님, 팀원 위원)
         if self.kiwi is None:  # no Kiwi: a three-syllable word only
             return 3 if word_end - start == 3 and not _is_place(norm[start:word_end]) else 0
         # Kiwi reads the candidate with the words around it: alone, it takes unknown names for
@@ -220,13 +243,42 @@ class PiiMasker:
         self._decided[key] = self._read_name(self.kiwi.tokenize(key[0]), *key)
         return self._decided[key]
 
-    def _read_name(self, tokens, window: str, start: int, word_end: int, t_start: int, t_end: int, after: bool) -> int:
+    def _read_name(self, tokens, window: str, start: int, word_end: int, t_start: int, t_end: int,
+                   after: bool | str) -> int:
         starts = {t.start for t in tokens}
         ends = {t.start + t.len for t in tokens}
         # The title must be whole words of Kiwi's reading: not 학생 inside 대학생, 위원 inside
         # 위원회, 원장 inside 국기원장 (국기원/NNP + 장).
         if t_start not in starts or t_end not in ends:
             return 0
+        n = self._read_tagged(tokens, window, start, word_end, after)
+        if n or not after:
+            return n
+        # Kiwi reads rare names as syllables (편/NNB + 주/NNG + 아/NNG, 최/XPN + 민/NNG + 호/NNB) or as
+        # one unknown word with the particle (마서진이/NNG).  After a signature's label or in brackets
+        # after a phone number (after == SURE) the shape decides; after a title only the unknown word.
+        return self._shaped_name(tokens, window, start, loose=after == SURE)
+
+    def _shaped_name(self, tokens, window: str, start: int, loose: bool) -> int:
+        """A word of a name's shape (three syllables starting with a surname, four after 남궁 ...),
+        possibly with a one-syllable particle, in which Kiwi finds no word it knows of two syllables
+        or more; ``loose`` False: only when Kiwi reads it as one unknown word."""
+        run = _HANGUL_RUN.match(window, start)[0]
+        size = 4 if run.startswith(COMPOUND_SURNAMES) else 3
+        if len(run) == size + 1 and run[-1] in _PARTICLES:
+            run = run[:size]
+        name = run
+        if len(name) != size or not _surname_initial(name) or _is_place(name) or name in _NOT_NAMES:
+            return 0
+        inside = [t for t in tokens if t.start < start + size and t.start + t.len > start]
+        if not loose:
+            return size if len(inside) == 1 and inside[0].len == len(_HANGUL_RUN.match(window, start)[0]) \
+                and inside[0].tag in ("NNG", "NNP") and self._unknown_word(inside[0]) else 0
+        if any(t.len >= 2 and not self._unknown_word(t) for t in inside) or inside[0].tag in ("MM", "NR"):
+            return 0  # a word Kiwi knows, or a count (한/MM 명/NNB)
+        return size
+
+    def _read_tagged(self, tokens, window: str, start: int, word_end: int, after: bool | str) -> int:
         rest = [t for t in tokens if t.start >= start]
         if not rest or rest[0].start != start or not (rest[0].tag == "NNP" or self._unknown_name(rest[0])):
             return 0
@@ -234,6 +286,12 @@ class PiiMasker:
         # particle or ending (이에, 배치되어, 전략과) or a longer common noun (정보, 전공, 김+교수,
         # 문+대통령) is not one.
         end, limit = start + rest[0].len, len(window) if after else word_end
+        if (rest[0].tag == "NNP" and rest[0].len == 1 and rest[0].form in SURNAMES and len(rest) > 1
+                and rest[1].start == end and rest[1].len == 2 and rest[1].tag in ("NNG", "NNP")
+                and rest[1].form not in self.titles and end + 2 <= limit):
+            # A surname and a given name Kiwi knows as a word: 김/NNP + 철수/NNG (withdrawal).
+            end += 2
+            rest = rest[1:]
         rest = rest[1:]
         while rest and rest[0].start == end and rest[0].start + rest[0].len <= limit and self._name_part(rest[0]):
             end = rest[0].start + rest[0].len
@@ -262,6 +320,10 @@ class PiiMasker:
         two-syllable surname, and not followed by anything but a particle (checked by the caller)."""
         if token.tag != "NNG" or not (token.len == 3 or (token.len == 4 and token.form.startswith(COMPOUND_SURNAMES))):
             return False
+        return self._unknown_word(token)
+
+    def _unknown_word(self, token) -> bool:
+        """Whether Kiwi does not know ``token`` (an unknown word's placeholder morpheme)."""
         if token.id not in self._unknown:
             try:
                 self._unknown[token.id] = self.kiwi.morpheme(token.id).form == ""
@@ -287,6 +349,10 @@ class PiiMasker:
                 claim(m.start(), m.end(), "rrn")
         for m in _PHONE.finditer(norm):
             claim(m.start(), m.end(), "phone")
+            # A name in brackets right after the number: 010-1234-5678(홍길동).
+            if (b := _BRACKETED.match(norm, m.end())) and (
+                    n := self._name_length(norm, b.start(2), b.end(), b.span(1), after=SURE)):
+                claim(b.start(2), b.start(2) + n, "name")
         if self._listed is not None:
             for m in self._listed.finditer(norm):
                 claim(m.start(), m.end(), "name")
@@ -298,16 +364,31 @@ class PiiMasker:
                 if (t := self._title_at.match(norm, end)) and (
                         n := self._name_length(norm, start, end, t.span(1), after=False)):
                     claim(start, start + n, "name")
+                    self._list_before(norm, start, t.span(1), claim)
                     break
         pos = 0
         while m := self._leading.search(norm, pos):
             word_end = m.start(2) + len(_HANGUL_RUN.match(norm, m.start(2))[0])
-            if n := self._name_length(norm, m.start(2), word_end, m.span(1), after=True):
+            sure = SURE if m[1] in self.signatures else True
+            if n := self._name_length(norm, m.start(2), word_end, m.span(1), after=sure):
                 claim(m.start(2), m.start(2) + n, "name")
                 pos = m.end()
             else:  # the word may itself be a title before a name: 담당 팀장 홍길동
                 pos = m.start(2)
+        for start, end in self._bare.get(text, ()):
+            claim(start, end, "name")
         return sorted(taken)
+
+    def _list_before(self, norm: str, start: int, title: tuple[int, int], claim) -> None:
+        """The other names of a list before one title (홍길동·김철수 팀장, 홍길동, 김철수 컨설턴트): each
+        word before a separator is a name when Kiwi reads it as one, read with the same title."""
+        while m := _LIST_BEFORE.search(norm, max(0, start - _LIST_REACH), start):
+            n = self._name_length(norm, m.start(1), m.end(1), title, after=False)
+            if n:
+                claim(m.start(1), m.start(1) + n, "name")
+            elif self._pending is None:  # decided: not a name, and the list ends here
+                return
+            start = m.start(1)  # first pass: every member is a candidate for the batch
 
     def mask(self, text: str, report: MaskReport) -> str:
         pieces, pos = [], 0
@@ -324,8 +405,37 @@ class PiiMasker:
             chunk = texts[i:i + batch]
             if self.kiwi is not None:
                 self._read_in_batch(chunk)
+            if self.bare_names:
+                self._bare = {t: self._bare_spans(t, tokens) for t, tokens in zip(chunk, self.kiwi.tokenize(chunk))}
             out += [self.mask(t, report) for t in chunk]
+            self._bare = {}
         return out, report
+
+    def _bare_spans(self, text: str, tokens) -> list[tuple[int, int]]:
+        """Names with no title (opt-in, ``pii.bare_names``): a proper noun, possibly split into a proper
+        noun and one-syllable pieces (최영/NNP + 호/NNG), of a name's shape (three syllables starting with
+        a surname, four after 남궁, 황보 ...), not glued to a syllable before it, not a place or an
+        organisation (_is_place, _PLACE_ENDINGS) and not one of _NOT_NAMES."""
+        found, i = [], 0
+        while i < len(tokens):
+            t = tokens[i]
+            i += 1
+            if t.tag != "NNP":
+                continue
+            end = t.start + t.len
+            while i < len(tokens) and tokens[i].start == end and end - t.start < 4 and self._name_part(tokens[i]):
+                end = tokens[i].start + tokens[i].len
+                i += 1
+            name = text[t.start:end]
+            compound = name.startswith(COMPOUND_SURNAMES)
+            if len(name) != (4 if compound else 3) or not re.fullmatch("[가-힣]+", name):
+                continue
+            if not (compound or name[0] in SURNAMES) or name[-1] in _PLACE_ENDINGS:
+                continue
+            if _is_place(name) or name in _NOT_NAMES or (t.start and "가" <= text[t.start - 1] <= "힣"):
+                continue
+            found.append((t.start, end))
+        return found
 
     def _read_in_batch(self, texts: Sequence[str]) -> None:
         """Kiwi's verdict on every candidate name of ``texts``, from one call (its worker threads; a
@@ -342,3 +452,61 @@ class PiiMasker:
             self._pending = None
         for key, tokens in zip(keys, self.kiwi.tokenize([k[0] for k in keys])):
             self._decided[key] = self._read_name(tokens, *key)
+
+
+# ---------------------------------------------------------------- metadata
+
+
+def _normal_header(name: str) -> str:
+    return re.sub(r"[\s_()\[\]·:-]", "", str(name)).lower()
+
+
+def _holds_text(values) -> bool:
+    """Whether a column holds words (not only numbers, dates or empty cells)."""
+    for v in values:
+        if isinstance(v, str) and v.strip() and not re.fullmatch(r"[\d\s.,:/-]+", v):
+            return True
+    return False
+
+
+def name_columns(docs, metadata: Sequence[str], headers: Sequence[str], names: Sequence[str]) -> list[str]:
+    """The metadata columns of person names: a header holding one of ``headers`` (평가위원, 작성자명,
+    담당자(성명); Latin words must be the whole header: ``name``, not ``program_name``) or a value
+    among the profile's ``names``; a column of numbers only (컨설턴트 수) is none."""
+    hangul = [_normal_header(h) for h in headers if re.search("[가-힣]", h)]
+    latin = {_normal_header(h) for h in headers if not re.search("[가-힣]", h)}
+    listed = set(names)
+    found = []
+    for col in metadata:
+        header = _normal_header(col)
+        values = docs[col].dropna().unique()
+        if not _holds_text(values):
+            continue
+        if header in latin or any(h and h in header for h in hangul) or (listed and listed & set(map(str, values))):
+            found.append(col)
+    return found
+
+
+def protect_metadata(docs, metadata: Sequence[str], *, headers: Sequence[str], names: Sequence[str],
+                     keep: Sequence[str], mask) -> tuple[object, dict]:
+    """Metadata as it may be written: the columns of person names left out (unless ``keep`` names them:
+    report.by or pii.keep_columns), every other text column masked value by value like the opinions.
+
+    ``mask(values)`` returns (masked values, counts per kind); it is called once, with the distinct
+    text values of all those columns (sorted: the same corpus, the same call, a cache hit on a rerun),
+    and only if there are any.  Returns the frame and what was done (``left_out``: column names;
+    ``masked``: counts per kind), which the manifest records."""
+    from pandas.api.types import is_object_dtype, is_string_dtype
+
+    people = [c for c in name_columns(docs, metadata, headers, names) if c not in set(keep)]
+    docs = docs.drop(columns=people)
+    columns = [c for c in metadata if c not in people and c not in set(keep)
+               and (is_object_dtype(docs[c]) or is_string_dtype(docs[c]))]
+    values = sorted({v for c in columns for v in docs[c].dropna().unique() if isinstance(v, str) and v})
+    counts = {k: 0 for k in PLACEHOLDERS}
+    if values:
+        masked, counts = mask(values)
+        changed = {v: m for v, m in zip(values, masked) if v != m}
+        for col in columns if changed else ():
+            docs[col] = docs[col].map(lambda v: changed.get(v, v) if isinstance(v, str) else v)
+    return docs, {"left_out": people, "masked": dict(counts)}

@@ -56,7 +56,7 @@ KIND_KO = {"continue": "이어짐", "split": "분화", "merge": "통합", "birth
 TEMPLATE = "report.html.j2"
 
 
-def load_run(run_dir: str | Path) -> dict:
+def load_run(run_dir: str | Path, labels_file: str | Path | None = None) -> dict:
     """A run folder's files as frames and dicts, ready to show: the CSVs' spreadsheet neutralisation
     undone (:func:`textmine.sanitize.restore_frame`; the xlsx writer neutralises again), the additions
     of :mod:`textmine.extras` read, and the run's ``labels.toml`` applied to every table, phase entry
@@ -68,22 +68,39 @@ def load_run(run_dir: str | Path) -> dict:
 
     def csv(name):
         path = run / name
-        return restore_frame(pd.read_csv(path, encoding="utf-8-sig")) if path.is_file() else None
+        try:
+            return restore_frame(pd.read_csv(path, encoding="utf-8-sig")) if path.is_file() else None
+        except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+            raise _damaged(path, exc) from None
 
     def js(name):
         path = run / name
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        try:
+            value = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise _damaged(path, exc) from None
+        if not isinstance(value, dict):
+            raise _damaged(path, TypeError(f"a JSON {type(value).__name__}, not an object"))
+        return value
 
     data = {"path": run, "manifest": js("manifest.json"), "phases": js("phases.json"),
             "evaluation": js("evaluation.json"), "topics": csv("topics.csv"), "trajectories": csv("trajectories.csv"),
             "lineage": csv("lineage.csv"), "representatives": csv("representative_docs.csv"),
             **extras.load_analyses(run)}
-    names = extras.read_labels(run)
+    names = labels_mod.load_labels(labels_file) if labels_file else extras.read_labels(run)
     data["labels"] = names
+    data["out"] = run  # where charts are drawn and read (build_outputs draws into a staging folder)
     data["labels_unknown"] = labels_mod.unknown_topics(names, data["topics"]) \
         if names and data["topics"] is not None else []
     extras.rename(data, names)
     return data
+
+
+def _damaged(path: Path, exc: Exception):
+    from textmine.errors import TextmineError
+
+    return TextmineError(f"the run folder's file cannot be read ({exc.__class__.__name__}: {exc})", file=path,
+                         fix="rerun 'textmine run' (or restore the file); nothing of the report was changed")
 
 
 def models_of(data: dict) -> list[str]:
@@ -201,7 +218,7 @@ def render_charts(data: dict, cache_dir: str | Path | None = None) -> list[str]:
     With ``cache_dir``, a chart drawn before from the same inputs is copied from
     ``<cache_dir>/charts/`` instead of drawn again (drawing is most of a rerun's report time:
     ~0.4-4 s a chart at 200 dpi on 2 cores)."""
-    run = data["path"]
+    run = data.get("out", data["path"])
     written = []
     for model in models_of(data):
         traj = data["trajectories"][data["trajectories"]["model"] == model]
@@ -237,8 +254,11 @@ def _draw_chart(target: Path, draw, inputs: list, cache_dir) -> bool:
     cached = _cached_file(cache_dir, "charts", draw, inputs, ".png", extra=f"{metadata.version('matplotlib')}|{charts.DPI}")
     if cached is not None and cached.is_file():
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(cached, target)
-        return True
+        try:
+            shutil.copyfile(cached, target)
+            return True
+        except FileNotFoundError:  # removed meanwhile (a concurrent cache prune): draw it
+            pass
     result = draw(*inputs)
     if isinstance(result, (bytes, bytearray)):
         if not result:
@@ -275,6 +295,9 @@ def _store_file(source: Path, cached: Path) -> None:
     import os
     import uuid
 
+    from textmine.store import mark_cache
+
+    mark_cache(cached.parent.parent)
     cached.parent.mkdir(parents=True, exist_ok=True)
     tmp = cached.parent / f".{uuid.uuid4().hex}{cached.suffix}"
     shutil.copyfile(source, tmp)
@@ -437,7 +460,7 @@ def _phases(data: dict, models: list[str]) -> list[dict]:
             "phases": [{"n": i + 1, "start": _plain(p.get("start")), "end": _plain(p.get("end")),
                         "label": p.get("label", ""), "confidence": p.get("confidence"),
                         "top_terms": ", ".join(map(str, p.get("top_terms", [])))} for i, p in enumerate(entry.phases)],
-            "image": None if entry.is_consensus else _image(data["path"], f"phase_terms_{key}.png"),
+            "image": None if entry.is_consensus else _image(data.get("out", data["path"]), f"phase_terms_{key}.png"),
         })
     return out
 
@@ -452,8 +475,8 @@ def _trajectories(data: dict, models: list[str]) -> list[dict]:
             plot = _plotly_trajectories(traj, data["phases"][model]["phases"], f"{name} 토픽 비중 추이",
                                         f"traj-{model}", include_js=not any(o["plot"] for o in out))
         out.append({"key": model, "name": name, "plot": plot,
-                    "stacked": _image(data["path"], f"stacked_{model}.png"),
-                    "heatmap": _image(data["path"], f"heatmap_{model}.png")})
+                    "stacked": _image(data.get("out", data["path"]), f"stacked_{model}.png"),
+                    "heatmap": _image(data.get("out", data["path"]), f"heatmap_{model}.png")})
     return out
 
 
@@ -467,7 +490,7 @@ def _lineage(data: dict, models: list[str]) -> list[dict] | None:
         if lin is None or lin.empty:
             continue
         out.append({"key": model, "name": MODELS.display(model),
-                    "image": _image(data["path"], f"lineage_{model}.png"),
+                    "image": _image(data.get("out", data["path"]), f"lineage_{model}.png"),
                     "counts": [{"kind": k, "n": int(n)} for k, n in lin["kind"].value_counts().items()],
                     "events": _records(lin[lin["kind"].isin(["birth", "death"])])})
     return out
@@ -507,7 +530,7 @@ def _evaluation(data: dict, models: list[str]) -> dict:
     for model in models:
         q = Quality.of(ev, model)
         per_model.append({"key": model, "name": MODELS.display(model),
-                          "selection": _image(data["path"], f"model_selection_{model}.png"),
+                          "selection": _image(data.get("out", data["path"]), f"model_selection_{model}.png"),
                           "embedding": q.embedding, "min_cluster_size": q.get("min_cluster_size"),
                           "representation": q.get("representation"), "outliers": q.outliers})
     truth = []
@@ -524,7 +547,7 @@ def page_context(data: dict) -> dict:
     display names); the only HTML in it is the plotly charts (:class:`Markup`)."""
     models = models_of(data)
     trajectories = _trajectories(data, models)
-    added = extras.report_sections(data, lambda name: _image(data["path"], name), MODELS.display,
+    added = extras.report_sections(data, lambda name: _image(data.get("out", data["path"]), name), MODELS.display,
                                    plotly_loaded=any(t["plot"] for t in trajectories))
     return {**_summary(data, models), "phases": _phases(data, models), "trajectories": trajectories,
             "lineage": _lineage(data, models), "topics": _topics(data, models),
@@ -647,11 +670,56 @@ def _write_sheets(sheets: dict[str, pd.DataFrame], path: Path) -> None:
                 ws.column_dimensions[get_column_letter(i)].width = min(60, max(8, width + 2))
 
 
-def build_outputs(run_dir: str | Path, cache_dir: str | Path | None = None) -> list[str]:
+def build_outputs(run_dir: str | Path, cache_dir: str | Path | None = None,
+                  labels_file: str | Path | None = None) -> list[str]:
     """Charts, report.html and summary.xlsx from the files of a run folder (charts drawn before from
-    the same inputs come from ``cache_dir``)."""
-    data = load_run(run_dir)
-    written = render_charts(data, cache_dir)
-    (data["path"] / "report.html").write_text(build_html(data), encoding="utf-8")
-    write_xlsx(data, data["path"] / "summary.xlsx", cache_dir)
+    the same inputs come from ``cache_dir``), with ``labels_file``'s names when given.
+
+    All of it is made in a staging folder inside the run folder and swapped in only when all of it
+    succeeded (then ``labels_file`` is copied in as the run's labels.toml): a damaged run folder is
+    one clear error and leaves the previous report, charts and labels as they were."""
+    import uuid
+
+    from textmine import labels as labels_mod
+    from textmine.errors import TextmineError
+
+    run = Path(run_dir)
+    staging = run / f".report-{uuid.uuid4().hex}"
+    try:
+        if cache_dir is not None:
+            from textmine.store import mark_cache
+
+            mark_cache(cache_dir)
+        try:
+            data = load_run(run, labels_file)
+            (staging / "charts").mkdir(parents=True)
+            data["out"] = staging
+            written = render_charts(data, cache_dir)
+            (staging / "report.html").write_text(build_html(data), encoding="utf-8")
+            write_xlsx(data, staging / "summary.xlsx", cache_dir)
+        except (KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
+            # a file of the run that parsed but lacks what a run writes (a column, a key, a type)
+            raise TextmineError(f"the run folder's files do not make a report ({exc.__class__.__name__}: {exc})",
+                                file=run, fix="rerun 'textmine run' (or restore its files); nothing of the report "
+                                              "was changed") from None
+        if labels_file and Path(labels_file).resolve() != (run / labels_mod.LABELS_FILE).resolve():
+            shutil.copyfile(labels_file, staging / labels_mod.LABELS_FILE)
+        _swap_in(staging, run)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return written + ["report.html", "summary.xlsx"]
+
+
+def _swap_in(staging: Path, run: Path) -> None:
+    """The staged charts folder replaces ``charts/`` (the old one renamed aside, then removed), then the
+    staged files replace theirs, each by one rename."""
+    import uuid
+
+    charts_dir, old = run / "charts", run / f".charts-old-{uuid.uuid4().hex}"
+    if charts_dir.exists():
+        charts_dir.rename(old)
+    (staging / "charts").rename(charts_dir)
+    shutil.rmtree(old, ignore_errors=True)
+    for path in staging.iterdir():
+        if path.is_file():
+            path.replace(run / path.name)

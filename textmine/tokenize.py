@@ -41,6 +41,7 @@ KIWI_DERIVATION_OPTIONS = {"join_noun_prefix", "noun_suffixes", "misread_prefixe
 NOUN_TAGS = ("NNG", "NNP")
 LIST_KEYS = {"user_words", "stopwords"}
 TABLE_KEYS = {"synonyms", "kiwi", "pii"}
+PII_KEYS = {"titles", "names", "signatures", "name_columns"}  # textmine.pii reads them
 SCALAR_KEYS = {"version", "pos_tags", "min_token_len", "dictionary_file"}
 # [seed_topics]: "name" = ["word", ...]; guided topics (textmine.lda / bertopic_model / dtm).  Merged by
 # name: a later profile's list for a name replaces the earlier one, new names are added after the others.
@@ -123,6 +124,10 @@ class Profile:
     @property
     def pii_names(self) -> tuple[str, ...]:
         return tuple(self.data.get("pii", {}).get("names", []))
+
+    def pii_list(self, key: str) -> tuple[str, ...]:
+        """A list of the [pii] table (signatures, name_columns ...)."""
+        return tuple(self.data.get("pii", {}).get(key, []))
 
     def digest(self) -> str:
         """Of everything in the profile.  Seeds count in their order (seed i goes to topic i), and a
@@ -217,8 +222,12 @@ def _check_profile(data: dict, path: Path) -> dict:
     if SEED_TOPICS_KEY in data:
         _check_seed_topics(data[SEED_TOPICS_KEY], path)
     pii = data.get("pii", {})
-    if set(pii) - {"titles", "names"}:
-        raise _fail(path, "unknown [pii] option(s)", "[pii] takes titles and names")
+    if set(pii) - PII_KEYS:
+        raise _fail(path, f"unknown [pii] option(s): {', '.join(sorted(set(pii) - PII_KEYS))}",
+                    f"[pii] takes {', '.join(sorted(PII_KEYS))}")
+    for key in PII_KEYS & set(pii):
+        if not isinstance(pii[key], list) or not all(isinstance(v, str) for v in pii[key]):
+            raise _fail(path, f"[pii] {key} must be a list of words", f'e.g. {key} = ["팀장", "센터장"]')
     if "dictionary_file" in data:
         dict_path = (path.parent / str(data["dictionary_file"])).resolve()
         try:
