@@ -579,7 +579,11 @@ def test_serve_starts_the_workspace_and_links_runs_to_it(runs, tmp_path, monkeyp
 def test_a_rename_whose_report_cannot_be_rebuilt_says_so(runs, tmp_path):
     root = tmp_path / "root"
     shutil.copytree(runs["root"] / runs["a"], root / runs["a"])
-    (root / runs["a"] / "charts").write_text("a file where the charts folder goes", encoding="utf-8")
+    # A folder where summary.xlsx goes: the rebuilt workbook cannot take its place (the report's charts are
+    # drawn in a staging folder first, so a broken charts folder no longer stops a rebuild).
+    (root / runs["a"] / "summary.xlsx").unlink(missing_ok=True)
+    (root / runs["a"] / "summary.xlsx").mkdir()
+    (root / runs["a"] / "summary.xlsx" / "keep").write_text("x", encoding="utf-8")
     c = TestClient(create_app(root), base_url=LOCAL, raise_server_exceptions=False)
     csrf = re.search(r'name="csrf" value="([^"]+)"', c.get(f"/runs/{runs['a']}/topics/lda/1").text).group(1)
     failed = _rename(c, runs["a"], "lda", 1, "원격 상담", csrf)

@@ -188,8 +188,10 @@ class RunStore:
         try:
             data = report.load_run(folder)
         except Exception as exc:  # a damaged or foreign folder: say so instead of a traceback
-            raise PageError(422, f"실행 '{run_id}'의 파일을 읽지 못했습니다: {type(exc).__name__}: {exc}",
-                            "실행 폴더가 손상되었는지 확인하세요.") from None
+            # One line of what went wrong (a TextmineError's second line is its fix: the hint).
+            detail = str(exc).split("\n")[0]
+            raise PageError(422, f"실행 '{run_id}'의 파일을 읽지 못했습니다: {type(exc).__name__}: {detail}",
+                            getattr(exc, "fix", None) or "실행 폴더가 손상되었는지 확인하세요.") from None
         data["run_id"] = run_id
         data["models"] = report.models_of(data)
         data["missing"] = [{"file": n, "what": what} for n, what in OPTIONAL.items() if not (folder / n).exists()]
