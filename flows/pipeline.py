@@ -189,7 +189,8 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
             texts_by_year = {int(y): texts.tolist() for y, texts in docs.groupby("year")["text"]}  # years in order
             per_year = tokenize_years(quote(texts_by_year), profile, config)
             data, no_tokens = build_documents(quote(docs), quote(per_year), config, corpus)
-        scale_plan = scale.plan(len(data), data.docs["year"].value_counts().to_dict(), config)
+        scale_plan = scale.plan(len(data), data.docs["year"].value_counts().to_dict(), config,
+                                pd.Series(data.periods).value_counts().to_dict())
         scale.log_plan(scale_plan, logger)
         embedding = None
         if any(MODELS.get(name).needs_embeddings for name in config.run.models):
@@ -197,8 +198,11 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
                 embedding = embed(quote(data), config)
 
         with documents_on_disk(data, config, run) as data_path:
-            fitted = {name: run_model(name, data, data_path, config, corpus, run, stage, profile.seed_topics)
-                      for name in config.run.models}
+            fitted = {}
+            for name in topicmodel.fit_order(config.run.models):  # a model after those it reuses (DTM: LDA's k)
+                fitted[name] = run_model(name, data, data_path, config, corpus, run, stage, profile.seed_topics,
+                                         {n: out.fitted for n, (out, _) in fitted.items()})
+            fitted = {name: fitted[name] for name in config.run.models}
         outputs = {name: out for name, (out, _) in fitted.items()}
         model_cache = {name: cache for name, (_, cache) in fitted.items()}
 
@@ -231,10 +235,13 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
 
 
 def run_model(name: str, data: topicmodel.Documents, data_path: str, config: Config, corpus: str,
-              run: runfolder.RunFolder, stage, seed_topics: dict) -> tuple[topicmodel.ModelOutput, dict]:
+              run: runfolder.RunFolder, stage, seed_topics: dict,
+              earlier: dict | None = None) -> tuple[topicmodel.ModelOutput, dict]:
     """One registered model (guided by the profile's seed topics): global fit, per-year fits
-    (concurrently), the generic outputs, saved models.  Returns the outputs and what came from the cache."""
+    (concurrently), the generic outputs, saved models.  Returns the outputs and what came from the cache.
+    ``earlier``: the global fits of the run's models fitted before this one, which it may reuse."""
     model = MODELS.get(name)(config, seed_topics)
+    model.use_earlier(earlier or {})
     store = ModelStore(config.run.cache_dir)
     key = topicmodel.global_fit_key(model, data)
     with stage(name):

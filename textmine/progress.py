@@ -26,6 +26,13 @@ def advance(stage: str, done: int, total: int) -> None:
         listener(stage, done, total)
 
 
+def add_listener(listener: Listener) -> None:
+    """Send progress to ``listener`` for the life of the process (a worker process forwarding its
+    progress to the process that started it: textmine.parallel)."""
+    with _lock:
+        _listeners.append(listener)
+
+
 @contextlib.contextmanager
 def listening(listener: Listener) -> Iterator[None]:
     """Send progress to ``listener`` for the duration of the block."""
