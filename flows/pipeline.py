@@ -338,6 +338,7 @@ class _Stages:
 
     def __init__(self, total: int):
         self.total, self.done, self.seconds, self.peak_rss_mb = total, 0, {}, {}
+        progress.allow_work()  # an earlier run in this process may have been interrupted
         self.current, self.fraction, self._last = "", 0.0, -1.0
         self.id = create_progress_artifact(progress=0.0, key="textmine-progress", description="textmine stages done")
         self.bar = None
@@ -356,6 +357,8 @@ class _Stages:
             with progress.listening(self.within), progress.PeakMemory() as peak:
                 yield
         except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):  # fits in worker threads stop at their next progress report
+                progress.stop_work()
             self._failed(name, exc)
             raise
         self.seconds[name] = round(time.perf_counter() - start, 3)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,13 +39,8 @@ from textmine.topicmodel import Documents, FittedTopics, TopicModel, quality_sum
 
 log = logging.getLogger(__name__)
 
-# Training runs in slices of ``train()``: tomotopy's train() does not return to Python until its
-# iterations are done (Ctrl-C waited 90 s and more on a large corpus), so between slices progress is
-# reported with the log-likelihood, convergence is checked and an interrupt is seen.  Slicing does not
-# change the model: train(100) and train(1), train(3), train(7), train(19), train(70) gave the same phi
-# to the last bit (tomotopy 0.14), so slices are sized by time.
-SLICE_SECONDS = 1.0  # about how long one slice lasts: the longest Ctrl-C waits during training
-# Documents inferred per call of ``infer()`` (large corpora), for the same reason; batching does not
+# Documents inferred per call of ``infer()`` (large corpora), so that Ctrl-C is seen between calls, as
+# training is seen between slices (textmine.lda.train_in_slices); batching does not
 # change the result (each document is inferred on its own: measured equal to one call).
 INFER_BATCH = 2_000
 # Sampling iterations for a document the model was not fitted on: tomotopy's own default.
@@ -76,27 +70,19 @@ def choose_k(tokens: list[list[str]], config, seed: int, warm_start: dict | None
 
 
 def train(model, settings, label: str) -> dict:
-    """Train ``model`` in slices (see SLICE_SECONDS) up to ``settings.iterations``, stopping early once the
-    log-likelihood per word improves by less than ``settings.convergence`` (a share) over
+    """Train ``model`` in slices (textmine.lda.train_in_slices) up to ``settings.iterations``, stopping early
+    once the log-likelihood per word improves by less than ``settings.convergence`` (a share) over
     ``settings.convergence_window`` iterations.  Returns what happened (for evaluation.json)."""
-    window, done, per_iteration = settings.convergence_window, 0, None
     checks: list[float] = []
-    converged = False
-    while done < settings.iterations:
-        window_end = min(settings.iterations, (done // window + 1) * window)
-        n = 1 if per_iteration is None else max(1, min(window_end - done, int(SLICE_SECONDS / per_iteration)))
-        started = time.perf_counter()
-        model.train(n, workers=settings.workers)
-        per_iteration = max((time.perf_counter() - started) / n, 1e-6)
-        done += n
-        ll = float(model.ll_per_word)
-        advance(f"{label}, log-likelihood/word {ll:.3f}", done, settings.iterations)
-        if done == window_end:
-            checks.append(ll)
-            if settings.convergence > 0 and len(checks) >= 2 and checks[-1] - checks[-2] < settings.convergence * abs(checks[-2]):
-                converged = True
-                break
-    return {"iterations": done, "ll_per_word": round(float(model.ll_per_word), 4), "converged": converged}
+
+    def converged(ll: float) -> bool:
+        checks.append(ll)
+        return settings.convergence > 0 and len(checks) >= 2 and checks[-1] - checks[-2] < settings.convergence * abs(checks[-2])
+
+    done = lda.train_in_slices(model, settings.iterations, settings.workers, label, settings.convergence_window,
+                               converged)
+    return {"iterations": done, "ll_per_word": round(float(model.ll_per_word), 4),
+            "converged": done < settings.iterations}
 
 
 @dataclass
