@@ -43,8 +43,11 @@ log = logging.getLogger(__name__)
 # training is seen between slices (textmine.lda.train_in_slices); batching does not
 # change the result (each document is inferred on its own: measured equal to one call).
 INFER_BATCH = 2_000
-# Sampling iterations for a document the model was not fitted on: tomotopy's own default.
-INFER_ITERATIONS = 100
+# Sampling iterations for a document the model was not fitted on.  Measured on 19,883 synthetic opinions
+# (k=12, fitted on 200 a period, 17,883 inferred): NMI against the planted topics 0.480 / 0.487 / 0.486
+# after 10 / 30 / 100 iterations (tomotopy's default), the inference taking 8.6 / 12.3 / 19.1 s (loaded
+# machine); at 100,000 opinions inference is most of the fit, so 30.
+INFER_ITERATIONS = 30
 
 
 def choose_k(tokens: list[list[str]], config, seed: int, warm_start: dict | None = None, lda_k: int | None = None,
