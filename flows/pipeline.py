@@ -380,7 +380,8 @@ class _Stages:
             self.bar.refresh()
         if percent - self._last >= 1 or percent < self._last:  # the API is not told every tick
             self._last = percent
-            update_progress_artifact(self.id, progress=percent)
+            # what is being done, e.g. a DTM seed's iterations with its log-likelihood, beside the percentage
+            update_progress_artifact(self.id, progress=percent, description=f"textmine: {description}"[:200])
 
     def _failed(self, name: str, exc: BaseException) -> None:
         """A summary in the Prefect UI of which stage failed and why (the input error's own words)."""
@@ -398,7 +399,7 @@ class _Stages:
     def finish(self) -> None:
         if self.bar is not None:
             self.bar.close()
-        update_progress_artifact(self.id, progress=100.0)
+        update_progress_artifact(self.id, progress=100.0, description="textmine stages done")
 
 
 def _artifacts(run_id: str, phases: dict, outputs: dict, evaluation: dict, folder: str) -> None:
