@@ -19,6 +19,10 @@ switches to the large-corpus plan, each switch where it pays:
   opinion is assigned to its nearest topic by c-TF-IDF (BERTopic's own ``c-tf-idf`` strategy);
 - **per-year models on a sample**: a year's model (the lineage) sees at most
   ``scale.yearly_docs`` of its documents.
+- **the DTM**: its k is LDA's chosen k when both run (no second grid; alone, its grid runs on the
+  stratified sample), and it is fitted on at most ``scale.dtm_docs_per_period`` documents of each
+  period, every other document's topic mix inferred (its step sizes suit about that many documents a
+  period: textmine.config.ScaleConfig has the measurement).
 
 Each switch taken is logged, listed in the manifest's ``scale`` entry and in evaluation.json, and
 can be turned off (``scale.mode = "off"``) or resized with its setting.  Samples are drawn per
