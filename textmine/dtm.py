@@ -15,6 +15,12 @@ k: fixed by ``dtm.num_topics``, or chosen the way LDA's k is (the same ``lda.k_g
 scores: c_v, c_npmi, diversity, seed stability) with LDA on the tomotopy engine over the same
 vocabulary — fitting the grid with DTModel itself would cost k-grid × seeds dynamic fits.
 
+Cost (tokens × periods × k × iterations × seeds): each seed trains in slices of about a second
+(:func:`textmine.lda.train_in_slices`: progress with the log-likelihood, Ctrl-C seen between slices)
+and stops once the log-likelihood is flat (``dtm.convergence``); the seeds run in ``dtm.n_jobs``
+worker processes; on a large corpus (textmine.scale) k is LDA's of the same run and each period
+is fitted on a seeded sample, the other documents' topic mixes inferred.
+
 Seeded topics (the profile's ``[seed_topics]``) cannot steer it: ``DTModel`` inherits
 ``set_word_prior(word, prior)`` (one prior per topic, length k; no per-period form) from LDAModel,
 but its sampler never reads it — measured in tomotopy 0.14: a model with priors of 5 and 50 on three
