@@ -161,3 +161,15 @@ def test_a_stop_request_ends_a_fit_in_another_thread_within_seconds():
     finally:
         progress.allow_work()
     assert not worker.is_alive() and ended["at"] - asked < 3
+
+
+def test_a_period_without_a_modelled_word_is_a_clear_error_not_an_abort():
+    from textmine.errors import TextmineError
+
+    data = _documents()
+    tokens = data.unit_tokens
+    for i, year in enumerate(data.periods):
+        if year == 2022:
+            tokens[i] = [f"희귀어{i}"]  # in no other document: outside the vocabulary once no_below is 2
+    with pytest.raises(TextmineError, match="2022 has none with a word of the modelling vocabulary"):
+        dtm.DtmTopicModel(_config(**{"lda.no_below": "2"})).fit(data)

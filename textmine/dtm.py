@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from textmine import evaluate, lda, scale
+from textmine.errors import TextmineError
 from textmine.progress import advance
 from textmine.topicmodel import Documents, FittedTopics, TopicModel, quality_summary, topic_scores
 
@@ -203,11 +204,20 @@ class DtmTopicModel(TopicModel):
         timepoints = [index[p] for p in data.periods]
         dictionary = lda.build_dictionary(tokens, self.config.lda)
         k, selection, selected_by = choose_k(tokens, self.config, self.seed, warm_start, self.lda_k, data.doc_years)
+        usable = np.array([i for i, doc in enumerate(tokens) if any(w in dictionary.token2id for w in doc)], dtype=int)
+        empty = [str(periods[t]) for t in sorted(set(range(len(periods))) - {timepoints[i] for i in usable})]
+        if empty:  # tomotopy aborts the process on a period without documents
+            raise TextmineError(f"the dynamic topic model needs documents in every period; {', '.join(empty)} has "
+                                "none with a word of the modelling vocabulary",
+                                fix="add documents to that period, use a coarser align.time_unit, or lower "
+                                    "lda.no_below")
         fitted_on, large = None, {}
         if scale.is_large(len(data), self.config):
             cap = self.config.scale.dtm_docs_per_period
             if max(np.bincount(timepoints)) > cap:
-                fitted_on = scale.sample_per_year(data.periods, cap, self.seed).tolist()  # seeded by label
+                # a seeded sample of each period's documents that have a modelled word (seeded by the label)
+                keep = scale.sample_per_year([data.periods[i] for i in usable], cap, self.seed)
+                fitted_on = usable[keep].tolist()
                 large = {"documents_fitted": len(fitted_on), "documents_inferred": len(data) - len(fitted_on),
                          "docs_per_period": cap}
                 log.info("large corpus: dtm fitted on %d documents (at most %d a period), the other %d inferred",
