@@ -91,13 +91,13 @@ def run_mode(data, truth, overrides: dict, k_from_lda: int | None = None) -> dic
     config = load_config(None, overrides)
     model = dtm.DtmTopicModel(config)
     model.lda_k = k_from_lda
-    seed_done: list[float] = []
+    seed_done: dict[str, float] = {}  # seed -> seconds from the start to its last progress report
     started = time.perf_counter()
     k_seconds = None
 
     def listen(stage: str, done: int, total: int) -> None:
-        if stage == "DTM seeds":
-            seed_done.append(time.perf_counter() - started)
+        if stage.startswith("DTM seed "):
+            seed_done[stage.split()[2].rstrip(",")] = time.perf_counter() - started
 
     choose_k = dtm.choose_k
 

@@ -123,7 +123,7 @@ def fit_seed(tokens: list[list[str]], timepoints: list[int], n_timepoints: int, 
         if words:
             model.add_doc(words, timepoint=timepoints[i])
             added.append(i)
-    training = train(model, settings, f"DTM seed {seed}")
+    training = train(model, settings, f"DTM seed {seed}")  # the seeds' own progress is what the stage shows
     rows = np.full((len(tokens), k), 1.0 / k)
     if added:
         dist = np.array([d.get_topic_dist() for d in model.docs], dtype=float).reshape(-1, k)
@@ -148,14 +148,11 @@ def fit_seeds(jobs: list[tuple], n_jobs: int) -> list[SeedFit]:
     """:func:`fit_seed` for each job, in worker processes when more than one can run at once (the same
     results either way: each fit is seeded on its own)."""
     if n_jobs == 1 or len(jobs) == 1:
-        fits = []
-        for job in jobs:
-            fits.append(fit_seed(*job))
-            advance("DTM seeds", len(fits), len(jobs))
-        return fits
+        return [fit_seed(*job) for job in jobs]
     from textmine.parallel import map_in_processes
 
-    return map_in_processes(fit_seed, jobs, n_jobs, stage="DTM seeds")
+    # no count of finished seeds beside the seeds' own iterations: two series would move the bar back and forth
+    return map_in_processes(fit_seed, jobs, n_jobs)
 
 
 def _period_topic_word(model, dictionary, n_timepoints: int) -> np.ndarray:

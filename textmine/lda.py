@@ -183,7 +183,8 @@ class TomotopyEngine(LdaEngine):
             for word, prior in seeded_priors(dictionary, k, seed_topics, seed_weight(c), c.tomotopy_eta).items():
                 if word in known:
                     model.set_word_prior(word, prior)
-        train_in_slices(model, c.gibbs_iterations, c.workers, f"LDA k={k} seed {seed}")
+        # no report of its own: the grid and the per-year stage count whole fits (a slice is a stop point)
+        train_in_slices(model, c.gibbs_iterations, c.workers)
         return EngineFit(tomotopy_topic_word(model, dictionary),
                          _spread(np.array([d.get_topic_dist() for d in model.docs]).reshape(-1, k), added, len(bow), k),
                          model.saves())
@@ -197,13 +198,13 @@ class TomotopyEngine(LdaEngine):
 TRAIN_SLICE_SECONDS = 1.0
 
 
-def train_in_slices(model, iterations: int, workers: int, label: str, check_every: int = 0, stop=None) -> int:
-    """``model.train`` for ``iterations`` in slices (progress: ``label`` with the log-likelihood per word);
-    every ``check_every`` iterations ``stop(log-likelihood per word)`` may end training early.  Returns
-    the iterations run."""
+def train_in_slices(model, iterations: int, workers: int, label: str = "", check_every: int = 0, stop=None) -> int:
+    """``model.train`` for ``iterations`` in slices (progress: ``label`` with the log-likelihood per word;
+    no label: no report, but a stop point all the same); every ``check_every`` iterations
+    ``stop(log-likelihood per word)`` may end training early.  Returns the iterations run."""
     import time
 
-    from textmine.progress import advance
+    from textmine.progress import advance, check_stop
 
     done, per_iteration = 0, None
     while done < iterations:
@@ -214,7 +215,10 @@ def train_in_slices(model, iterations: int, workers: int, label: str, check_ever
         per_iteration = max((time.perf_counter() - started) / n, 1e-6)
         done += n
         ll = float(model.ll_per_word)
-        advance(f"{label}, log-likelihood/word {ll:.3f}", done, iterations)
+        if label:
+            advance(f"{label}, log-likelihood/word {ll:.3f}", done, iterations)
+        else:
+            check_stop("training")
         if done == boundary and stop is not None and stop(ll):
             break
     return done

@@ -33,11 +33,16 @@ def allow_work() -> None:
     _stop.clear()
 
 
+def check_stop(what: str = "") -> None:
+    """Raise KeyboardInterrupt once :func:`stop_work` was called (a loop's stop point that reports nothing)."""
+    if _stop.is_set():
+        raise KeyboardInterrupt(f"stopped during {what}" if what else "stopped")
+
+
 def advance(stage: str, done: int, total: int) -> None:
     """``done`` of ``total`` units of ``stage`` are finished.  Raises KeyboardInterrupt once
     :func:`stop_work` was called: every progress report is a point where work can be stopped."""
-    if _stop.is_set():
-        raise KeyboardInterrupt(f"stopped during {stage}")
+    check_stop(stage)
     log.debug("%s: %d/%d", stage, done, total)
     with _lock:
         listeners = list(_listeners)
