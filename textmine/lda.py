@@ -183,10 +183,45 @@ class TomotopyEngine(LdaEngine):
             for word, prior in seeded_priors(dictionary, k, seed_topics, seed_weight(c), c.tomotopy_eta).items():
                 if word in known:
                     model.set_word_prior(word, prior)
-        model.train(c.gibbs_iterations, workers=c.workers)
+        # no report of its own: the grid and the per-year stage count whole fits (a slice is a stop point)
+        train_in_slices(model, c.gibbs_iterations, c.workers)
         return EngineFit(tomotopy_topic_word(model, dictionary),
                          _spread(np.array([d.get_topic_dist() for d in model.docs]).reshape(-1, k), added, len(bow), k),
                          model.saves())
+
+
+# tomotopy's train() does not return to Python until its iterations are done (Ctrl-C waited for a whole
+# fit: 90 s and more on a large corpus), so its models are trained in slices of about this many seconds,
+# between which progress is reported and an interrupt is seen.  Slicing does not change the model
+# (tomotopy 0.14: LDAModel and DTModel trained in one call and in slices of 1, 3, 7, 19, 70 iterations
+# ended with the same word weights to the last bit), so slices may be sized by time.
+TRAIN_SLICE_SECONDS = 1.0
+
+
+def train_in_slices(model, iterations: int, workers: int, label: str = "", check_every: int = 0, stop=None) -> int:
+    """``model.train`` for ``iterations`` in slices (progress: ``label`` with the log-likelihood per word;
+    no label: no report, but a stop point all the same); every ``check_every`` iterations
+    ``stop(log-likelihood per word)`` may end training early.  Returns the iterations run."""
+    import time
+
+    from textmine.progress import advance, check_stop
+
+    done, per_iteration = 0, None
+    while done < iterations:
+        boundary = min(iterations, (done // check_every + 1) * check_every) if check_every else iterations
+        n = 1 if per_iteration is None else max(1, min(boundary - done, int(TRAIN_SLICE_SECONDS / per_iteration)))
+        started = time.perf_counter()
+        model.train(n, workers=workers)
+        per_iteration = max((time.perf_counter() - started) / n, 1e-6)
+        done += n
+        ll = float(model.ll_per_word)
+        if label:
+            advance(f"{label}, log-likelihood/word {ll:.3f}", done, iterations)
+        else:
+            check_stop("training")
+        if done == boundary and stop is not None and stop(ll):
+            break
+    return done
 
 
 def tomotopy_topic_word(model, dictionary, timepoint: int | None = None) -> np.ndarray:

@@ -3,6 +3,7 @@
 The library calls :func:`advance` as work gets done; it prints nothing itself.  The application
 (the Prefect flow) installs a listener with :func:`listening` that draws a terminal progress bar and
 moves the Prefect progress artifact, so both show the same thing.  Without a listener, nothing happens.
+Progress reports are also where work stops once the application asked it to (:func:`stop_work`).
 """
 from __future__ import annotations
 
@@ -17,13 +18,43 @@ _listeners: list[Listener] = []
 _lock = threading.Lock()
 
 
+_stop = threading.Event()
+
+
+def stop_work() -> None:
+    """Ask every long loop of the library to stop at its next progress report (the application does this
+    on Ctrl-C): work running in other threads (per-year fits on a thread pool) does not see the main
+    thread's KeyboardInterrupt, and the process would wait for it before exiting."""
+    _stop.set()
+
+
+def allow_work() -> None:
+    """Undo :func:`stop_work` (a new run in the same process)."""
+    _stop.clear()
+
+
+def check_stop(what: str = "") -> None:
+    """Raise KeyboardInterrupt once :func:`stop_work` was called (a loop's stop point that reports nothing)."""
+    if _stop.is_set():
+        raise KeyboardInterrupt(f"stopped during {what}" if what else "stopped")
+
+
 def advance(stage: str, done: int, total: int) -> None:
-    """``done`` of ``total`` units of ``stage`` are finished."""
+    """``done`` of ``total`` units of ``stage`` are finished.  Raises KeyboardInterrupt once
+    :func:`stop_work` was called: every progress report is a point where work can be stopped."""
+    check_stop(stage)
     log.debug("%s: %d/%d", stage, done, total)
     with _lock:
         listeners = list(_listeners)
     for listener in listeners:
         listener(stage, done, total)
+
+
+def add_listener(listener: Listener) -> None:
+    """Send progress to ``listener`` for the life of the process (a worker process forwarding its
+    progress to the process that started it: textmine.parallel)."""
+    with _lock:
+        _listeners.append(listener)
 
 
 @contextlib.contextmanager

@@ -19,6 +19,10 @@ switches to the large-corpus plan, each switch where it pays:
   opinion is assigned to its nearest topic by c-TF-IDF (BERTopic's own ``c-tf-idf`` strategy);
 - **per-year models on a sample**: a year's model (the lineage) sees at most
   ``scale.yearly_docs`` of its documents.
+- **the DTM**: its k is LDA's chosen k when both run (no second grid; alone, its grid runs on the
+  stratified sample), and it is fitted on at most ``scale.dtm_docs_per_period`` documents of each
+  period, every other document's topic mix inferred (its step sizes suit about that many documents a
+  period: textmine.config.ScaleConfig has the measurement).
 
 Each switch taken is logged, listed in the manifest's ``scale`` entry and in evaluation.json, and
 can be turned off (``scale.mode = "off"``) or resized with its setting.  Samples are drawn per
@@ -56,8 +60,9 @@ def is_large(n_docs: int, config) -> bool:
     return s.mode == "on" or (s.mode == "auto" and n_docs >= s.large_docs)
 
 
-def plan(n_docs: int, docs_per_year: dict, config) -> ScalePlan:
-    """The switches a run on ``n_docs`` modelled documents takes, each with its reason."""
+def plan(n_docs: int, docs_per_year: dict, config, docs_per_period: dict | None = None) -> ScalePlan:
+    """The switches a run on ``n_docs`` modelled documents takes, each with its reason (``docs_per_period``:
+    by the run's time unit, for the DTM; the years' counts when not given)."""
     if not is_large(n_docs, config):
         return ScalePlan(False, n_docs)
     s = config.scale
@@ -93,12 +98,42 @@ def plan(n_docs: int, docs_per_year: dict, config) -> ScalePlan:
                              "override": "scale.bertopic_docs_per_year, or scale.mode = off",
                              "ko": f"BERTopic은 연도별 최대 {cap:,}건, 모두 {sampled:,}건만 "
                                    f"임베딩·군집하고 나머지 {n_docs - sampled:,}건은 c-TF-IDF로 가장 가까운 토픽에 배정"})
+    if "dtm" in models:
+        switches += dtm_switches(n_docs, docs_per_period or docs_per_year, config, why)
     biggest = max(docs_per_year.values(), default=0)
     if biggest > s.yearly_docs:
         switches.append({"setting": "per-year models", "value": f"at most {s.yearly_docs:,} documents of a year",
                          "why": why, "override": "scale.yearly_docs, or scale.mode = off",
                          "ko": f"연도별 모델(계보)은 연도당 최대 {s.yearly_docs:,}건의 표본으로 적합"})
     return ScalePlan(True, n_docs, switches)
+
+
+def dtm_reuses_lda_k(n_docs: int, config) -> bool:
+    """Whether the DTM takes LDA's chosen k instead of a second grid: a large corpus, both models run, and
+    k on 'auto' for the DTM."""
+    return is_large(n_docs, config) and "lda" in config.run.models and config.dtm.num_topics == "auto"
+
+
+def dtm_switches(n_docs: int, docs_per_period: dict, config, why: str) -> list[dict]:
+    """The large-corpus plan's switches for the dynamic topic model."""
+    s, out = config.scale, []
+    if dtm_reuses_lda_k(n_docs, config):
+        out.append({"setting": "dtm k selection", "value": "LDA's chosen k of this run (no second grid)", "why": why,
+                    "override": "dtm.num_topics, or scale.mode = off",
+                    "ko": "DTM 토픽 수(k)는 같은 실행의 LDA가 고른 k를 그대로 사용(격자 탐색 생략)"})
+    elif config.dtm.num_topics == "auto" and selects_on_sample(n_docs, config):
+        out.append({"setting": "dtm k selection", "value": f"LDA's grid (tomotopy) on a stratified sample of "
+                    f"{s.selection_docs:,} documents", "why": why,
+                    "override": "scale.selection_docs, dtm.num_topics, or scale.mode = off",
+                    "ko": f"DTM 토픽 수(k)를 층화 표본 {s.selection_docs:,}건에서 고름"})
+    fitted = sum(min(n, s.dtm_docs_per_period) for n in docs_per_period.values())
+    if fitted < n_docs:
+        out.append({"setting": "dtm documents", "value": f"{fitted:,} fitted (at most {s.dtm_docs_per_period:,} a "
+                    f"period); the other {n_docs - fitted:,} topic mixes inferred from the model", "why": why,
+                    "override": "scale.dtm_docs_per_period, or scale.mode = off",
+                    "ko": f"DTM은 기간별 최대 {s.dtm_docs_per_period:,}건, 모두 {fitted:,}건으로 적합하고 나머지 "
+                          f"{n_docs - fitted:,}건의 토픽 구성은 모델로 추정"})
+    return out
 
 
 def bertopic_per_year(n_years: int, config) -> int:

@@ -267,6 +267,13 @@ class TopicModel(ABC):
         """Settings outside this model's own section that change its fit (part of its cache key)."""
         return {}
 
+    # Models of the run fitted before this one when both run (their fits are offered to use_earlier).
+    fitted_after: ClassVar[tuple[str, ...]] = ()
+
+    def use_earlier(self, fitted: dict[str, "FittedTopics"]) -> None:
+        """Take what this model reuses from the run's models fitted before it (name -> global fit); what is
+        taken must show in :meth:`related_settings`, so that it is part of the cache key."""
+
     engine_packages: ClassVar[tuple[str, ...]] = ()   # their versions are part of the cache key
 
     def save_native(self, native, folder: Path) -> None:
@@ -559,3 +566,22 @@ def documents_at(path: str) -> Documents:
 
 def forget_documents(path: str) -> None:
     _OPEN_DOCUMENTS.pop(path, None)
+
+
+def fit_order(names: Sequence[str]) -> list[str]:
+    """The run's models in the order to fit them: each after the models it reuses (``fitted_after``),
+    otherwise in the order given."""
+    from textmine.registry import MODELS
+
+    ordered: list[str] = []
+
+    def visit(name: str) -> None:
+        if name not in ordered:
+            for before in MODELS.get(name).fitted_after:
+                if before in names:
+                    visit(before)
+            ordered.append(name)
+
+    for name in names:
+        visit(name)
+    return ordered
