@@ -284,6 +284,9 @@ def test_no_planted_pii_reaches_any_output(prefect_harness, small_synth, tmp_pat
             texts.append(pd.read_parquet(path).astype(str).to_string())
         elif path.suffix == ".xlsx":
             texts += [f.astype(str).to_string() for f in pd.read_excel(path, sheet_name=None).values()]
+        elif path.suffix == ".npz":  # UMAP layouts (numbers, a JSON header) and word tables (words)
+            with np.load(path) as stored:
+                texts += [str(stored[name].tolist()) for name in stored.files if stored[name].dtype.kind == "U"]
         elif path.is_file() and path.suffix not in (".png", ".npy", ".safetensors"):  # numbers only
             texts.append(path.read_text(encoding="utf-8-sig"))
     # ... and what the Prefect UI shows: every artifact of the run.
