@@ -11,7 +11,8 @@ from textmine.errors import ConfigError, TextmineError
 from textmine.registry import MODELS
 from textmine.tokenize import load_profile
 
-SEEDS = {"진로 지도": ["진로", "탐색", "설계"], "시설 공간": ["공간", "시설", "접근"]}
+# 접근성 is one word since derived nouns are kept whole (접근 + 성).
+SEEDS = {"진로 지도": ["진로", "탐색", "설계"], "시설 공간": ["공간", "시설", "접근성"]}
 FAST = {"lda.passes": "3", "lda.iterations": "50", "lda.num_topics": "8", "lda.seeds": "1", "lda.n_jobs": "1",
         "lda.yearly_min_docs": "20", "dtm.iterations": "60", "dtm.seeds": "1", "dtm.num_topics": "8",
         "bertopic.seeds": "1", "bertopic.min_cluster_size": "24", "embed.backend": "char-svd", "embed.dim": "64"}
