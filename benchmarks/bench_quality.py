@@ -20,10 +20,11 @@ Rows, all on the same documents, in one run:
   tokens, its defaults otherwise, then ``nr_topics`` = textmine's k: "the same k").  Embedding time is
   timed once per backend and listed on its own row.
 
-Usage (the README table comes from ``--markdown``):
+Usage (the README table comes from ``--markdown``; the results live in ``benchmarks/quality/``, not in
+``benchmarks/results/``, whose records run_all.py reads as stage records):
 
-    .venv/bin/python benchmarks/bench_quality.py --json benchmarks/results/quality.json \\
-        --markdown benchmarks/results/quality.md
+    .venv/bin/python benchmarks/bench_quality.py --json benchmarks/quality/petitions.json \\
+        --markdown benchmarks/quality/petitions.md
     .venv/bin/python benchmarks/bench_quality.py --limit 300 --backends char-svd   # smoke test (CI)
 """
 from __future__ import annotations
