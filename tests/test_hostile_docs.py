@@ -87,22 +87,30 @@ def test_a_table_of_10000_columns_is_a_clear_error_within_seconds(tmp_path):
     assert time.monotonic() - start < 20
 
 
-def test_building_a_wide_table_is_linear_in_its_cells(tmp_path):
-    """Twice the columns take about twice the time (they were inserted one at a time: quadratic)."""
-    def seconds(n_cols):
-        folder = tmp_path / f"{n_cols}-{len(list(tmp_path.iterdir()))}"
+def test_building_a_wide_table_adds_no_column_at_a_time(tmp_path, monkeypatch):
+    """A table's columns go into one frame at once: adding them one by one to a DataFrame was quadratic in
+    the columns (2,000 columns: 17 s; 10,000: minutes).  Counted, not timed (a timed ratio flaked under
+    load in CI): the number of columns added to an existing DataFrame does not grow with the table's width."""
+    import pandas as pd
+
+    added = []
+    setitem = pd.DataFrame.__setitem__
+
+    def counting(self, key, value):
+        if isinstance(key, str) and key not in self.columns:
+            added.append(key)
+        return setitem(self, key, value)
+
+    monkeypatch.setattr(pd.DataFrame, "__setitem__", counting)
+
+    def columns_added(n_cols):
+        folder = tmp_path / str(n_cols)
         folder.mkdir()
-        rows = [HEADER + [f"c{i}" for i in range(n_cols)]] + [OPINION + ["x"] * n_cols for _ in range(40)]
+        rows = [HEADER + [f"c{i}" for i in range(n_cols)]] + [OPINION + ["x"] * n_cols for _ in range(5)]
         (folder / "t.hwpx").write_bytes(hwpx_file([rows]))
-        start = time.process_time()
+        added.clear()
         docs = load_corpus(folder).docs
         assert docs.shape[1] > n_cols
-        return time.process_time() - start
+        return len(added)
 
-    seconds(50)  # warm up
-    # The least of three runs of each size (a loaded machine adds to single runs, never takes away), and 8x
-    # the cells, so that a quadratic build stands far from a linear one: 4x the cells measured 4.4x the CPU
-    # time linear and 6.9x quadratic (too close to tell apart under load; CI saw 7.6x for the linear build).
-    small = min(seconds(120) for _ in range(3))
-    large = min(seconds(960) for _ in range(3))  # (officedocs refuses tables of more than 1,000 columns)
-    assert large < 13 * small, (small, large, large / small)
+    assert columns_added(960) == columns_added(120)
