@@ -106,7 +106,7 @@ def main() -> None:
     from textmine.config import load_config
     from textmine.embed import cached_embed, make_embedder
     from textmine.registry import MODELS
-    from textmine.tokenize import Profile, load_profile, tokenize_texts
+    from textmine.tokenize import load_profile, tokenize_texts
 
     frame = load_petitions(Path(args.petitions), args.limit, args.seed)
     labels = frame["label"].tolist()
@@ -120,9 +120,7 @@ def main() -> None:
         print(json.dumps(rows[-1], ensure_ascii=False), flush=True)
 
     profile = load_profile()
-    plain = Profile(data={**profile.data, "kiwi": {k: v for k, v in profile.data["kiwi"].items()
-                                                  if k not in ("join_noun_prefix", "noun_suffixes",
-                                                               "misread_prefixes")}}, sources=profile.sources)
+    plain = profile.without_derivation()
     config = load_config(overrides={"run.seed": args.seed})
     tokens, seconds = timed(lambda: tokenize_texts(texts, profile, config.tokenize, config.kiwi_workers()))
     row("Kiwi tokens, default profile", "tokens", seconds)

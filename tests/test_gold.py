@@ -10,15 +10,9 @@ import pytest
 
 from textmine.config import TokenizeConfig
 from textmine.goldtokens import misses, read_gold, score_tokens
-from textmine.tokenize import Profile, load_profile, tokenize_texts
+from textmine.tokenize import load_profile, tokenize_texts
 
 GOLD = read_gold(Path(__file__).parent / "data" / "korean_gold.tsv")
-
-
-def _without_derivation(profile: Profile) -> Profile:
-    kiwi = {k: v for k, v in profile.data.get("kiwi", {}).items()
-            if k not in ("join_noun_prefix", "noun_suffixes", "misread_prefixes")}
-    return Profile(data={**profile.data, "kiwi": kiwi}, sources=profile.sources)
 
 
 def _scores(profile):
@@ -35,7 +29,7 @@ def test_gold_set_is_large_and_covers_every_kind():
 def test_default_profile_against_the_gold_set():
     profile = load_profile()
     after, produced = _scores(profile)
-    before, _ = _scores(_without_derivation(profile))
+    before, _ = _scores(profile.without_derivation())
     print(f"\n{'kind':<10} {'plain Kiwi P/R':>16} {'default P/R':>14}")
     for kind in after:
         print(f"{kind:<10} {before[kind].precision:>8.3f}/{before[kind].recall:.3f} "

@@ -87,6 +87,12 @@ class Profile:
         """The options that build the Kiwi model (model_type, typos)."""
         return tuple(sorted((k, v) for k, v in self.data.get("kiwi", {}).items() if k in KIWI_MODEL_OPTIONS))
 
+    def without_derivation(self) -> "Profile":
+        """The same profile with Kiwi's plain analysis of derived nouns (no [kiwi] join options): what
+        textmine tokenized before them, for measuring what they add."""
+        kiwi = {k: v for k, v in self.data.get("kiwi", {}).items() if k not in KIWI_DERIVATION_OPTIONS}
+        return Profile(data={**self.data, "kiwi": kiwi}, sources=self.sources)
+
     @property
     def derivation(self) -> "Derivation":
         """How prefixes and suffixes join their nouns ([kiwi] join_noun_prefix, noun_suffixes,
