@@ -390,11 +390,18 @@ def test_serve_end_to_end(tmp_path, prefect_server):
         assert f"({workspace}/runs/{second.name})" in api.link_artifact(watched["id"], "textmine-report")
 
         # SIGTERM while a run is in progress: a clean stop, the run cancelled, no process left behind.
-        proc = subprocess.run([str(BIN / "prefect"), "deployment", "run", "textmine/yearly"], env=client_env,
+        # The third run asks for a slow LDA (a new selection, many passes) so that it is surely still
+        # fitting when the signal comes: run again as it was, on warm caches, it can publish its folder
+        # within the second between two polls (CI saw that once), and a published folder is complete.
+        slow = json.loads(json.dumps(params["config"]))
+        slow["lda"].update(k_grid=[8, 10, 12, 14], passes=400, iterations=1000)
+        proc = subprocess.run([str(BIN / "prefect"), "deployment", "run", "textmine/yearly",
+                               "--params", json.dumps({"config": slow})], env=client_env,
                               cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
         third_id = re.search(r"UUID: ([0-9a-f-]{36})", proc.stdout).group(1)
         deadline = time.monotonic() + 90
-        while api.flow_run(third_id)["state"]["type"] != "RUNNING":
+        while api.flow_run(third_id)["state"]["type"] != "RUNNING" or not list(out.glob(".partial-*")):
             assert time.monotonic() < deadline, "the third run did not start in 90 s"
             time.sleep(1)
         children = psutil.Process(serve.pid).children(recursive=True)
