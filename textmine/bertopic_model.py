@@ -653,19 +653,27 @@ class BertopicTopicModel(TopicModel):
 
     def _layout_plans(self, sample: Documents, n_docs: int, reuse: bool) -> dict:
         """Per seed, the stored UMAP layout to reuse with the new years placed in it, or why UMAP is
-        fitted (textmine.layout); {} when layouts are not kept (no cache folder)."""
+        fitted (textmine.layout); {} when layouts are not kept (no cache folder).
+
+        A layout is found by its first year's documents (their tokens): a corpus-fitted backend moves
+        that year's vectors when a year is added, and layout.plan judges whether the move matters."""
         from textmine import layout
+        from textmine.registry import EMBEDDERS
 
         if not self.config.run.cache_dir or sample.embeddings is None:
             return {}
         self._layouts = layout.LayoutStore(self.config.run.cache_dir)
-        years, digests, _ = layout.year_digests(sample.embeddings, sample.doc_years)
+        self._layout_documents = sample.joined_tokens()
+        first_year = layout.token_digests(self._layout_documents, sample.doc_years)[0]
         sizes = slice_sizes(n_docs, self.settings, min_cluster_candidates(n_docs, self.settings)[0])
+        self._layout_first_year, self._layout_neighbours = first_year, sizes.n_neighbors
+        drift_allowed = EMBEDDERS.get(self.config.embed.backend).corpus_fitted
         plans = {}
         for s in [self.seed + i for i in range(max(1, self.settings.seeds))]:
-            previous = self._layouts.get(self._layout_key(sample, n_docs, s, digests[0]))
+            previous = self._layouts.get(self._layout_key(sample, n_docs, s, first_year))
             plans[s] = layout.plan(previous, sample.embeddings, sample.doc_years, sizes.n_neighbors, self.settings,
-                                   force_fit=not (reuse and self.settings.reuse_layout))
+                                   force_fit=not (reuse and self.settings.reuse_layout),
+                                   documents=self._layout_documents, drift_allowed=drift_allowed)
         return plans
 
     def _store_layouts(self, plans: dict, result: BertopicResult, sample: Documents) -> dict | None:
@@ -674,11 +682,11 @@ class BertopicTopicModel(TopicModel):
 
         if not plans:
             return None
-        _, digests, _ = layout.year_digests(sample.embeddings, sample.doc_years)
         for s, plan_ in plans.items():
             if s in result.layouts:
-                self._layouts.put(self._layout_key(sample, len(sample), s, digests[0]),
-                                  layout.after_fit(plan_, result.layouts[s], sample.embeddings, sample.doc_years))
+                self._layouts.put(self._layout_key(sample, len(sample), s, self._layout_first_year),
+                                  layout.after_fit(plan_, result.layouts[s], sample.embeddings, sample.doc_years,
+                                                   self._layout_documents, self._layout_neighbours))
         records = {str(s): p.record for s, p in plans.items()}
         first = next(iter(records.values()))
         return first if all(r == first for r in records.values()) else records

