@@ -24,11 +24,13 @@ Usage (defaults: the bundled corpus, the default models (LDA + BERTopic) and emb
 from __future__ import annotations
 
 import argparse
+import resource
 import contextlib
 import json
 import os
 import shutil
 import signal
+import statistics
 import socket
 import subprocess
 import sys
@@ -47,14 +49,17 @@ def run(corpus: Path, out: Path, cache: Path, args, *extra: str) -> tuple[float,
     cmd = [sys.executable, "-m", "flows", "run", str(corpus), "--out", str(out), "--models", args.models,
            "--set", f"run.cache_dir={cache}", *(["--set", f"embed.backend={args.embed}"] if args.embed else []),
            *extra]
-    start = time.perf_counter()
+    start, used = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **SERVER_ENV})
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         sys.exit(f"run failed:\n{done.stderr[-3000:]}")
     folder = Path(done.stdout.strip().splitlines()[-1])
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     manifest["_folder"] = str(folder)
+    # CPU seconds of the run's process tree (every descendant it waited for): what load does not change.
+    manifest["_cpu"] = (after.ru_utime - used.ru_utime) + (after.ru_stime - used.ru_stime)
     return wall, manifest
 
 
@@ -155,16 +160,17 @@ def main() -> None:
 
     with prefect_server(work) if args.server else contextlib.nullcontext():
         steps, every = measure(args, corpus, partial, files, work)
-    report(args, corpus, files, steps, every)
+    report(args, corpus, files, steps, every, steps["the last year added, UMAP refitted"])
     shutil.rmtree(work, ignore_errors=True)
 
 
 def measure(args, corpus: Path, partial: Path, files: list, work: Path) -> tuple[dict, dict]:
-    """Cold, all but the last year, the last year added (placed and refitted), rerun."""
-    cold, added, rerun = [], [], []
-    for i in range(args.repeats):
-        cold.append(run(corpus, work / "out", work / f"cache-cold-{i}", args))
-        print(f"cold {i + 1}/{args.repeats}: {cold[-1][0]:.1f} s", flush=True)
+    """Cold, all but the last year, the last year added (placed and refitted), rerun.
+
+    The repeats interleave (cold, the last year added, rerun; cold, ...) so that a machine whose load
+    changes over minutes weighs on each kind of step alike."""
+    cold, added, rerun = [run(corpus, work / "out", work / "cache-cold-0", args)], [], []
+    print(f"cold 1/{args.repeats}: {cold[-1][0]:.1f} s", flush=True)
     for kind in ("tokens", "pii", "embeddings", "word-vectors"):
         if (work / "cache-cold-0" / kind).is_dir():
             shutil.copytree(work / "cache-cold-0" / kind, work / "cache-grow" / kind)
@@ -174,12 +180,15 @@ def measure(args, corpus: Path, partial: Path, files: list, work: Path) -> tuple
         shutil.copytree(work / "cache-grow", work / f"cache-grow-{i}")
     shutil.copytree(work / "cache-grow", work / "cache-refit")
     shutil.copy(files[-1], partial / files[-1].name)
+    refit = run(partial, work / "out", work / "cache-refit", args, "--set", "bertopic.reuse_layout=false")
+    print(f"the last year added, UMAP refitted: {refit[0]:.1f} s", flush=True)
     for i in range(args.repeats):
+        if i:
+            cold.append(run(corpus, work / "out", work / f"cache-cold-{i}", args))
+            print(f"cold {i + 1}/{args.repeats}: {cold[-1][0]:.1f} s", flush=True)
         added.append(run(partial, work / "out", work / f"cache-grow-{i}", args))
         print(f"the last year added {i + 1}/{args.repeats}: {added[-1][0]:.1f} s", flush=True)
-    refit = run(partial, work / "out", work / "cache-refit", args, "--set", "bertopic.reuse_layout=false")
-    for i in range(args.repeats):
-        rerun.append(run(partial, work / "out", work / "cache-grow-0", args))
+        rerun.append(run(partial, work / "out", work / f"cache-grow-{i}", args))
         print(f"rerun {i + 1}/{args.repeats}: {rerun[-1][0]:.1f} s", flush=True)
 
     steps = {"cold (all years)": median_step(cold), "all but the last year (no models)": before,
@@ -189,18 +198,24 @@ def measure(args, corpus: Path, partial: Path, files: list, work: Path) -> tuple
     return steps, every
 
 
-def report(args, corpus: Path, files: list, steps: dict, every: dict) -> None:
+def report(args, corpus: Path, files: list, steps: dict, every: dict, refit: tuple) -> None:
     where = "against a running prefect server" if args.server else "each run on its temporary Prefect server"
     lines = [f"corpus: {corpus.name} ({len(files)} yearly files), models {args.models}, embed "
              f"{args.embed or 'default'}, {where}, median of {args.repeats} (cold, new year, rerun)", "",
-             "| step | wall s | flow s | share of cold (wall) | all wall times |", "|---|---:|---:|---:|---|"]
+             "| step | wall s | flow s | CPU s | share of cold: wall | share of cold: CPU | all wall times |",
+             "|---|---:|---:|---:|---:|---:|---|"]
     cold_wall = steps["cold (all years)"][0]
+    cold_cpu = statistics.median(m["_cpu"] for _, m in every["cold (all years)"])
     for name, (wall, manifest) in steps.items():
-        times = ", ".join(f"{w:.1f}" for w, _ in every.get(name, [(wall, None)]))
-        lines.append(f"| {name} | {wall:.1f} | {flow_seconds(manifest):.1f} | {wall / cold_wall:.1%} | {times} |")
+        runs = every.get(name, [(wall, manifest)])
+        cpu = statistics.median(m["_cpu"] for _, m in runs)
+        times = ", ".join(f"{w:.1f}" for w, _ in runs)
+        lines.append(f"| {name} | {wall:.1f} | {flow_seconds(manifest):.1f} | {cpu:.1f} | {wall / cold_wall:.1%} | "
+                     f"{cpu / cold_cpu:.1%} | {times} |")
     result = {"corpus": corpus.name, "models": args.models, "embed": args.embed, "repeats": args.repeats,
               "prefect": where,
               "wall": {name: [round(w, 2) for w, _ in runs] for name, runs in every.items()},
+              "cpu": {name: [round(m["_cpu"], 2) for _, m in runs] for name, runs in every.items()},
               "new_year_share": round(steps["the last year added"][0] / cold_wall, 4),
               "rerun_share": round(steps["rerun, nothing changed"][0] / cold_wall, 4)}
     if "bertopic" in args.models:
