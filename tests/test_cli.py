@@ -79,7 +79,8 @@ def test_run_bad_config(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("case", ["no_text", "bad_year", "empty", "fake_xlsx"])
-def test_run_bad_corpus_inside_the_flow(prefect_harness, tmp_path, capsys, case):
+def test_run_bad_corpus_is_refused_before_the_flow_starts(tmp_path, capsys, case):
+    """The corpus check (textmine.preflight) reads every file before the engine starts: no flow run begins."""
     corpus = tmp_path / "c"
     corpus.mkdir()
     if case == "no_text":
@@ -95,8 +96,22 @@ def test_run_bad_corpus_inside_the_flow(prefect_harness, tmp_path, capsys, case)
         (corpus / "a.xlsx").write_text("연도,평가의견\n2019,상담\n", encoding="utf-8")
         needles = ["a.xlsx", "not an Excel workbook"]
     code, _, err = run_cli(["run", corpus, "--out", tmp_path / "out"], capsys)
-    # Prefect's own log lines may precede the message; the message itself is the last thing said.
-    _assert_clean_failure(code, _last_error(err), tmp_path / "out", *needles)
+    _assert_clean_failure(code, err, tmp_path / "out", *needles)
+    assert "flow run" not in err.lower()  # refused before Prefect started anything
+
+
+def test_run_corpus_without_words_fails_inside_the_flow(prefect_harness, tmp_path, capsys):
+    """A corpus the corpus check accepts but whose opinions hold no word: the flow's tokenize stage refuses it,
+    and the command still ends with one message, no traceback and no run folder."""
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    texts = [f"{1000 + i} {'!!!' if i % 2 else '###'} {i * 7}" for i in range(40)]  # distinct: none is a duplicate
+    pd.DataFrame({"연도": [2019, 2020] * 20, "평가의견": texts}).to_csv(corpus / "x.csv", index=False)
+    code, _, err = run_cli(["run", corpus, "--out", tmp_path / "out", "--set", f"run.cache_dir={tmp_path / 'cache'}"],
+                           capsys)
+    assert "flow run" in err.lower()  # the flow started: this is its error path, not the corpus check's
+    # Prefect's own log lines precede the message; the message itself is the last thing said.
+    _assert_clean_failure(code, _last_error(err), tmp_path / "out", "no opinion has any word")
     assert "Traceback" not in err
 
 

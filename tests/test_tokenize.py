@@ -173,18 +173,8 @@ def test_tokenless_documents_are_dropped_and_counted():
         drop_tokenless(docs, [[], [], []], [0, 1, 2], "x")
 
 
-def test_a_corpus_of_numbers_only_fails_clearly(prefect_harness, tmp_path):
-    import pandas as pd
-
-    from flows.pipeline import run_pipeline
-    from textmine.config import load_config
-    from textmine.errors import TextmineError
-
-    pd.DataFrame({"연도": [2019, 2020] * 5, "평가의견": ["12345 678", "!!! ###"] * 5}).to_csv(tmp_path / "x.csv", index=False)
-    with pytest.raises(TextmineError, match="no opinion has any word"):
-        run_pipeline(tmp_path / "x.csv", load_config(None, {"run.out_dir": str(tmp_path / "out"),
-                                                            "run.cache_dir": str(tmp_path / "cache")}))
-    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+# A corpus of numbers only fails in the flow's tokenize stage: tests/test_cli.py
+# (test_run_corpus_without_words_fails_inside_the_flow) runs it through the command.
 
 
 # ---------------------------------------------------------------- derived nouns ([kiwi] options)
