@@ -8,6 +8,9 @@ import pandas as pd
 import pytest
 
 from conftest import FIXTURES, REPO, run_cli
+from textmine.config import load_config
+from textmine.errors import TextmineError
+from textmine.preflight import check_run
 
 
 def test_validate_cp949_korean_headers_without_flags(capsys):
@@ -97,37 +100,31 @@ def test_run_bad_corpus_is_refused_before_the_flow_starts(tmp_path, capsys, case
         needles = ["a.xlsx", "not an Excel workbook"]
     code, _, err = run_cli(["run", corpus, "--out", tmp_path / "out"], capsys)
     _assert_clean_failure(code, err, tmp_path / "out", *needles)
-    assert "flow run" not in err.lower()  # refused before Prefect started anything
-
-
-def test_run_corpus_without_words_fails_inside_the_flow(prefect_harness, tmp_path, capsys):
-    """A corpus the corpus check accepts but whose opinions hold no word: the flow's tokenize stage refuses it,
-    and the command still ends with one message, no traceback and no run folder."""
-    corpus = tmp_path / "c"
-    corpus.mkdir()
-    texts = [f"{1000 + i} {'!!!' if i % 2 else '###'} {i * 7}" for i in range(40)]  # distinct: none is a duplicate
-    pd.DataFrame({"연도": [2019, 2020] * 20, "평가의견": texts}).to_csv(corpus / "x.csv", index=False)
-    code, _, err = run_cli(["run", corpus, "--out", tmp_path / "out", "--set", f"run.cache_dir={tmp_path / 'cache'}"],
-                           capsys)
-    assert "flow run" in err.lower()  # the flow started: this is its error path, not the corpus check's
-    # Prefect's own log lines precede the message; the message itself is the last thing said.
-    _assert_clean_failure(code, _last_error(err), tmp_path / "out", "no opinion has any word")
-    assert "Traceback" not in err
+    # the corpus check alone refuses it with the same message: the command stopped before the engine started
+    with pytest.raises(TextmineError) as info:
+        check_run(corpus, load_config(None, {"run.out_dir": str(tmp_path / "out2")}))
+    assert err.splitlines()[0] == f"textmine: error: {info.value}".splitlines()[0]
 
 
 def _last_error(err: str) -> str:
     return err[err.rindex("textmine: error: "):]
 
 
-def test_subprocess_error_has_no_traceback(tmp_path):
-    """A real process on Prefect's ephemeral engine: Prefect's own logging must not print a traceback."""
+def test_subprocess_error_inside_the_flow_has_no_traceback(tmp_path):
+    """A real process on Prefect's ephemeral engine, with a corpus the corpus check accepts but whose opinions hold
+    no word: the flow starts and its tokenize stage refuses the corpus; Prefect's own logging must not print a
+    traceback, and the message is the last thing said."""
     corpus = tmp_path / "c"
     corpus.mkdir()
-    pd.DataFrame({"연도": ["2019", "작년"], "평가의견": ["상담", "비교과"]}).to_csv(corpus / "a.csv", index=False)
+    texts = [f"{1000 + i} {'!!!' if i % 2 else '###'} {i * 7}" for i in range(40)]  # distinct: none is a duplicate
+    pd.DataFrame({"연도": [2019, 2020] * 20, "평가의견": texts}).to_csv(corpus / "a.csv", index=False)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
-    proc = subprocess.run([sys.executable, "-m", "flows.pipeline", str(corpus), "--out", str(tmp_path / "out")],
+    proc = subprocess.run([sys.executable, "-m", "flows.pipeline", str(corpus), "--out", str(tmp_path / "out"),
+                           "--set", f"run.cache_dir={tmp_path / 'cache'}"],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stderr
+    assert "Beginning flow run" in proc.stderr and "tokenize" in proc.stderr  # the flow ran up to its tokenize stage
     assert "Traceback" not in proc.stderr
-    assert "'작년' is not a year" in proc.stderr and "what to do:" in proc.stderr
+    message = _last_error(proc.stderr)
+    assert "no opinion has any word" in message and "what to do:" in message
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

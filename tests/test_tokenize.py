@@ -174,7 +174,7 @@ def test_tokenless_documents_are_dropped_and_counted():
 
 
 # A corpus of numbers only fails in the flow's tokenize stage: tests/test_cli.py
-# (test_run_corpus_without_words_fails_inside_the_flow) runs it through the command.
+# (test_subprocess_error_inside_the_flow_has_no_traceback) runs it through the command.
 
 
 # ---------------------------------------------------------------- derived nouns ([kiwi] options)
