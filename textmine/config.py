@@ -436,7 +436,7 @@ class ScaleConfig(_Settings):
 
 
 class ReportConfig(_Settings):
-    """What a run writes beside the topic models (textmine.extras) and how the report names topics."""
+    """What a run writes beside the topic models (textmine.analysis, textmine.registry.ANALYSES) and how the report names topics."""
 
     by: Annotated[list[Annotated[str, Field(min_length=1)]], CommaList, AfterValidator(_dedupe)] = Field(
         default_factory=list, description="Metadata columns to break the topics down by (breakdowns.csv, "

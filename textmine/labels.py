@@ -207,3 +207,21 @@ def apply_labels_to_phases(phases: dict, labels: dict[str, dict[int, str]] | Non
                 topic["label_original"] = original
                 topic["label"] = names.get(int(topic["topic"]), original)
     return out
+
+
+# ---------------------------------------------------------------- a run folder's names (the report)
+
+def read_labels(run: Path) -> dict[str, dict[int, str]]:
+    """The run folder's ``labels.toml`` (``{}`` when there is none)."""
+    path = run / LABELS_FILE
+    return load_labels(path) if path.is_file() else {}
+
+
+def rename_run(data: dict, labels: dict[str, dict[int, str]]) -> None:
+    """Apply ``labels`` to every table of a loaded run (``report.load_run``) that shows global topics."""
+    if not labels:
+        return
+    for key in ("topics", "trajectories", "representatives", "over_time", "breakdowns", "effects"):
+        if data.get(key) is not None and {"model", "topic", "label"} <= set(data[key].columns):
+            data[key] = apply_labels(data[key], labels)
+    data["phases"] = apply_labels_to_phases(data["phases"], labels)

@@ -61,9 +61,14 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from textmine.analysis import Analysis, Written, consensus_of, read_table, settings_of
 from textmine.topicmodel import Documents
 from textmine.wordfreq import Scope, phase_scope_name, phase_scopes, scope_counts, top_terms
 
+NETWORKS = "networks"
+NODES = "networks/nodes.csv"
+EDGES = "networks/edges.csv"
+NETWORK_XLSX = "networks/networks.xlsx"
 WEIGHTS = ("count", "npmi")
 UNITS = ("document", "unit")
 ISOLATE_BLOCK = 0
@@ -593,3 +598,98 @@ def _plain(value):
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
     return value.item() if hasattr(value, "item") else value
+
+
+# ---------------------------------------------------------------- the analysis (textmine.analysis)
+
+def network_settings(settings) -> dict:
+    """:func:`build_phase_networks`' keyword arguments from the ``[report]`` settings."""
+    return {"top_n": settings.network_top_n, "weight": settings.network_weight, "unit": settings.network_unit,
+            "min_count": settings.network_min_count, "top_k": settings.network_top_k or None,
+            "max_edges": settings.network_max_edges or None, "concor_depth": settings.network_concor_depth}
+
+
+def network_chart_name(phase: int) -> str:
+    return f"network_phase{int(phase)}.png"
+
+
+def network_from_tables(nodes: pd.DataFrame, edges: pd.DataFrame | None, settings: dict | None = None) -> PhaseNetwork:
+    """One phase's :class:`PhaseNetwork` rebuilt from its rows of ``networks/nodes.csv`` and ``edges.csv``
+    (nodes and edges in the written order, so the seeded layout draws the same picture)."""
+    first = nodes.iloc[0]
+    graph = nx.Graph()
+    table = nodes[NODE_COLUMNS].reset_index(drop=True)
+    for r in table.to_dict("records"):
+        graph.add_node(r["term"], label=r["term"], **{k: v for k, v in r.items() if k != "term"})
+    rows = edges[EDGE_COLUMNS] if edges is not None and len(edges) else pd.DataFrame(columns=EDGE_COLUMNS)
+    for s, t, w, c, p in rows.itertuples(index=False):
+        graph.add_edge(s, t, weight=float(w), count=int(c), npmi=float(p))
+    return PhaseNetwork(phase=int(first["phase"]), start=first["start"], end=first["end"], label="",
+                        graph=graph, nodes=table, edges=rows.reset_index(drop=True), matrix=pd.DataFrame(),
+                        n_contexts=0, settings=dict(settings or {}))
+
+
+def draw_network(nodes: pd.DataFrame, edges: pd.DataFrame | None, settings: dict, title: str):
+    return plot_network(network_from_tables(nodes, edges, settings), title)
+
+
+class Networks(Analysis):
+    """A word co-occurrence network per consensus phase (``report.networks``): GEXF, ``networks.xlsx``,
+    ``nodes.csv``, ``edges.csv``, a chart per phase, and the report's 의미연결망 section."""
+
+    name = "networks"
+    anchor = "networks"
+    template = "networks.html.j2"
+
+    def enabled(self, config) -> bool:
+        return config.report.networks
+
+    def write(self, run, documents, phases, outputs, config) -> Written | None:
+        consensus = consensus_of(phases)
+        if not consensus:
+            return None
+        nets = build_phase_networks(documents, consensus, **network_settings(config.report))
+        written = []
+        entries = []
+        for net in nets:
+            name = f"{NETWORKS}/{gexf_name(net)}"
+            write_gexf(net, run.file(name))
+            written.append(name)
+            entries.append({"phase": net.phase, "scope": net.name, "gexf": name, "nodes": net.graph.number_of_nodes(),
+                            "edges": net.graph.number_of_edges(), "contexts": net.n_contexts})
+        write_network_xlsx(nets, run.file(NETWORK_XLSX))
+        run.write_csv(NODES, nodes_long_table(nets))
+        run.write_csv(EDGES, edges_long_table(nets))
+        written += [NETWORK_XLSX, NODES, EDGES]
+        used = nets[0].settings if nets else {**network_settings(config.report), "min_weight": 0.0}
+        return Written(written, {"settings": used, "phases": entries, "xlsx": NETWORK_XLSX})
+
+    def load(self, run: Path) -> dict:
+        return {"nodes": read_table(run, NODES, term=str, scope=str),
+                "edges": read_table(run, EDGES, source=str, target=str, scope=str)}
+
+    def charts(self, data, display) -> dict[str, tuple]:
+        nodes, edges = data.get("nodes"), data.get("edges")
+        if nodes is None or not len(nodes):
+            return {}
+        settings = (settings_of(data).get("networks") or {}).get("settings") or {}
+        specs = {}
+        for scope in dict.fromkeys(nodes["scope"]):
+            rows = nodes[nodes["scope"] == scope].reset_index(drop=True)
+            links = edges[edges["scope"] == scope].reset_index(drop=True) if edges is not None else None
+            first = rows.iloc[0]
+            title = f"{int(first['phase'])}기 {first['start']}–{first['end']} 의미연결망"
+            specs[network_chart_name(first["phase"])] = (draw_network, rows, links, settings, title)
+        return specs
+
+    def context(self, data, image, display) -> dict:
+        nodes = data.get("nodes")
+        if nodes is None or not len(nodes):
+            return {"networks": None}
+        net = settings_of(data).get("networks") or {}
+        images = {}
+        for scope in dict.fromkeys(nodes["scope"]):
+            images[scope] = image(network_chart_name(nodes.loc[nodes["scope"] == scope, "phase"].iloc[0]))
+        files = {p["scope"]: p["gexf"] for p in net.get("phases", [])}
+        return {"networks": report_context(nodes, data.get("edges"), consensus_of(data.get("phases") or {}),
+                                           net.get("settings"), images, files, net.get("xlsx"))}

@@ -29,11 +29,12 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from textmine import charts, extras
+from textmine import analysis, charts, doctables, interactive, labels as labels_mod, narrative
 from textmine.registry import MODELS, PHASE_DETECTORS
+from textmine.sanitize import restore_frame
 
 SHEET_HEADERS = {
     "model": "모델", "scope": "범위", "topic": "토픽", "label": "레이블", "top_terms": "주요어(확률)",
@@ -58,12 +59,10 @@ TEMPLATE = "report.html.j2"
 
 def load_run(run_dir: str | Path, labels_file: str | Path | None = None) -> dict:
     """A run folder's files as frames and dicts, ready to show: the CSVs' spreadsheet neutralisation
-    undone (:func:`textmine.sanitize.restore_frame`; the xlsx writer neutralises again), the additions
-    of :mod:`textmine.extras` read, and the run's ``labels.toml`` applied to every table, phase entry
-    and chart input that shows a global topic (the files keep the automatic labels)."""
-    from textmine import labels as labels_mod
-    from textmine.sanitize import restore_frame
-
+    undone (:func:`textmine.sanitize.restore_frame`; the xlsx writer neutralises again), every registered
+    analysis's files read (:func:`textmine.analysis.load_analyses`), and the run's ``labels.toml`` applied
+    to every table, phase entry and chart input that shows a global topic (the files keep the automatic
+    labels)."""
     run = Path(run_dir)
 
     def csv(name):
@@ -86,13 +85,13 @@ def load_run(run_dir: str | Path, labels_file: str | Path | None = None) -> dict
     data = {"path": run, "manifest": js("manifest.json"), "phases": js("phases.json"),
             "evaluation": js("evaluation.json"), "topics": csv("topics.csv"), "trajectories": csv("trajectories.csv"),
             "lineage": csv("lineage.csv"), "representatives": csv("representative_docs.csv"),
-            **extras.load_analyses(run)}
-    names = labels_mod.load_labels(labels_file) if labels_file else extras.read_labels(run)
+            "over_time": analysis.read_table(run, "topics_over_time.csv", words=str), **analysis.load_analyses(run)}
+    names = labels_mod.load_labels(labels_file) if labels_file else labels_mod.read_labels(run)
     data["labels"] = names
     data["out"] = run  # where charts are drawn and read (build_outputs draws into a staging folder)
     data["labels_unknown"] = labels_mod.unknown_topics(names, data["topics"]) \
         if names and data["topics"] is not None else []
-    extras.rename(data, names)
+    labels_mod.rename_run(data, names)
     return data
 
 
@@ -241,8 +240,8 @@ def render_charts(data: dict, cache_dir: str | Path | None = None) -> list[str]:
         for filename, (draw, *inputs) in figures.items():
             if _draw_chart(run / "charts" / filename, draw, inputs, cache_dir):
                 written.append(f"charts/{filename}")
-    # Word clouds, networks and topics by metadata (textmine.extras), from their files.
-    for filename, (draw, *inputs) in extras.chart_specs(data, MODELS.display).items():
+    # The analyses' charts (word clouds, networks, topics by metadata), from their files.
+    for filename, (draw, *inputs) in analysis.chart_specs(data, MODELS.display).items():
         if _draw_chart(run / "charts" / filename, draw, inputs, cache_dir):
             written.append(f"charts/{filename}")
     return written
@@ -547,8 +546,17 @@ def page_context(data: dict) -> dict:
     display names); the only HTML in it is the plotly charts (:class:`Markup`)."""
     models = models_of(data)
     trajectories = _trajectories(data, models)
-    added = extras.report_sections(data, lambda name: _image(data.get("out", data["path"]), name), MODELS.display,
-                                   plotly_loaded=any(t["plot"] for t in trajectories))
+    added = analysis.report_sections(data, lambda name: _image(data.get("out", data["path"]), name), MODELS.display)
+    # The consensus boundaries with each model's shares; one model's own phases are its consensus.
+    traj = data.get("trajectories")
+    if traj is not None and "period" not in traj and "year" in traj:  # written before periods were recorded
+        traj = traj.assign(period=traj["year"])
+    added["narrative"] = narrative.narrative_context(data["phases"], traj, models,
+                                                     boundaries="consensus" if len(models) > 1 else None,
+                                                     display=MODELS.display)
+    added["over_time"] = interactive.over_time_context(data.get("over_time"), MODELS.display)
+    added.update(interactive.plotly_views(data, models, MODELS.display,
+                                          plotly_loaded=any(t["plot"] for t in trajectories)))
     return {**_summary(data, models), "phases": _phases(data, models), "trajectories": trajectories,
             "lineage": _lineage(data, models), "topics": _topics(data, models),
             "comparison": _comparison(data, models), **_evaluation(data, models), **added}
@@ -572,12 +580,15 @@ def _percent(value: Any, digits: int = 1) -> str:
 
 
 def environment() -> Environment:
-    """The Jinja2 environment of the report's templates (package data of ``textmine``).
+    """The Jinja2 environment of the report's templates (package data of ``textmine``, then the folders of
+    registered analyses that ship their own section template: :attr:`textmine.analysis.Analysis.template_dir`).
 
     Autoescape is on for every template: a value is shown as text unless Python deliberately
     hands it over as :class:`Markup`.  Undefined names fail loudly instead of rendering blank.
     """
-    env = Environment(loader=PackageLoader("textmine", "templates"), autoescape=True, undefined=StrictUndefined,
+    loader = ChoiceLoader([PackageLoader("textmine", "templates"),
+                           *(FileSystemLoader(str(folder)) for folder in analysis.template_dirs())])
+    env = Environment(loader=loader, autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["number"] = _number
     env.filters["percent"] = _percent
@@ -632,7 +643,7 @@ def xlsx_sheets(data: dict) -> dict[str, pd.DataFrame]:
             sheets[name] = data[key]
     max_rows = int(((data.get("manifest", {}).get("config") or {}).get("report") or {}).get("doc_sheet_rows", 100_000))
     # The per-document sheet is read from the run folder's documents (a run folder's data only).
-    per_doc, total = extras.document_sheet(data["path"], data["topics"], max_rows, MODELS.display, models_of(data)) \
+    per_doc, total = doctables.document_sheet(data["path"], data["topics"], max_rows, MODELS.display, models_of(data)) \
         if "path" in data else (None, 0)
     if per_doc is not None:
         if total > len(per_doc):  # said in the sheet itself: the rest is in doc_topics.csv
@@ -680,7 +691,6 @@ def build_outputs(run_dir: str | Path, cache_dir: str | Path | None = None,
     one clear error and leaves the previous report, charts and labels as they were."""
     import uuid
 
-    from textmine import labels as labels_mod
     from textmine.errors import TextmineError
 
     run = Path(run_dir)
