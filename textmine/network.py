@@ -63,12 +63,15 @@ import pandas as pd
 
 from textmine.analysis import Analysis, Written, consensus_of, read_table, settings_of
 from textmine.topicmodel import Documents
+from textmine.xlsx import Sheet, write_workbook
 from textmine.wordfreq import Scope, phase_scope_name, phase_scopes, scope_counts, top_terms
 
 NETWORKS = "networks"
 NODES = "networks/nodes.csv"
 EDGES = "networks/edges.csv"
 NETWORK_XLSX = "networks/networks.xlsx"
+# networks.xlsx's columns are sized to their first 200 values, at most 40 characters wide
+XLSX_FIT_ROWS, XLSX_WIDEST = 200, 40
 WEIGHTS = ("count", "npmi")
 UNITS = ("document", "unit")
 ISOLATE_BLOCK = 0
@@ -407,26 +410,6 @@ def write_gexf(network: PhaseNetwork, path: str | Path) -> Path:
     return path
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _neutralize(value):
-    """A text cell that a spreadsheet would read as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
-def _safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.copy()
-    out.columns = [_neutralize(c) for c in out.columns]
-    out.index = pd.Index([_neutralize(v) for v in out.index], name=_neutralize(out.index.name))
-    for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(_neutralize)
-    return out
-
-
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\']")
 
 
@@ -447,12 +430,7 @@ def write_network_xlsx(networks: Sequence[PhaseNetwork], path: str | Path) -> Pa
     """``networks.xlsx`` for NetMiner / UCINET users: a ``시기 개요`` sheet (one row per phase),
     then per phase its co-occurrence matrix (``<N>기 <start>-<end> 동시출현``: terms × terms
     counts, diagonal 0, first column 단어) and its centrality table (``<N>기 <start>-<end> 중심성``,
-    Korean headers).  Text that a spreadsheet would take for a formula is written with a leading
-    apostrophe."""
-    from openpyxl.utils import get_column_letter
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    Korean headers).  Written by :func:`textmine.xlsx.write_workbook`: no cell is a formula."""
     taken: set[str] = set()
     overview = pd.DataFrame([{
         "시기": n.phase, "시작": n.start, "끝": n.end, "레이블": n.label, "맥락 수": n.n_contexts,
@@ -460,30 +438,16 @@ def write_network_xlsx(networks: Sequence[PhaseNetwork], path: str | Path) -> Pa
         "동시출현 단위": {"document": "문서", "unit": "문장(단위)"}.get(n.settings.get("unit"), n.settings.get("unit")),
         "가중치": {"count": "동시출현 빈도", "npmi": "NPMI"}.get(n.settings.get("weight"), n.settings.get("weight")),
     } for n in networks])
-    with pd.ExcelWriter(path, engine="openpyxl") as writer:
-        sheets = [(sheet_name("시기 개요", taken), _safe_frame(overview), False)]
-        for n in networks:
-            prefix = f"{n.phase}기 {n.start}-{n.end}"
-            matrix = n.matrix.copy()
-            matrix.index.name = "단어"
-            sheets.append((sheet_name(f"{prefix} 동시출현", taken), _safe_frame(matrix), True))
-            sheets.append((sheet_name(f"{prefix} 중심성", taken),
-                           _safe_frame(n.nodes.rename(columns=NODE_HEADERS)), False))
-        for name, frame, index in sheets:
-            if index:
-                frame.index.name = "단어"
-            frame.to_excel(writer, sheet_name=name, index=index)
-            ws = writer.sheets[name]
-            ws.freeze_panes = "B2" if index else "A2"
-            if not index:
-                for i, col in enumerate(frame.columns, start=1):
-                    values = [str(col)] + [str(v) for v in frame[col].head(200).tolist()]
-                    width = max(sum(2 if "가" <= ch <= "힣" else 1 for ch in v) for v in values)
-                    ws.column_dimensions[get_column_letter(i)].width = min(40, max(8, width + 2))
-    return path
+    sheets = [Sheet(sheet_name("시기 개요", taken), overview, fit_rows=XLSX_FIT_ROWS, widest=XLSX_WIDEST)]
+    for n in networks:
+        prefix = f"{n.phase}기 {n.start}-{n.end}"
+        matrix = n.matrix.copy()
+        matrix.index.name = "단어"
+        sheets.append(Sheet(sheet_name(f"{prefix} 동시출현", taken), matrix, index=True))
+        sheets.append(Sheet(sheet_name(f"{prefix} 중심성", taken), n.nodes.rename(columns=NODE_HEADERS),
+                            fit_rows=XLSX_FIT_ROWS, widest=XLSX_WIDEST))
+    return write_workbook(path, sheets)
 
-
-# ---------------------------------------------------------------- chart
 
 _BLOCK_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
                   "#bcbd22", "#7f7f7f"]

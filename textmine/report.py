@@ -35,6 +35,7 @@ from markupsafe import Markup
 from textmine import analysis, charts, doctables, interactive, labels as labels_mod, narrative
 from textmine.registry import MODELS, PHASE_DETECTORS
 from textmine.sanitize import restore_frame
+from textmine.xlsx import Sheet, write_workbook
 
 SHEET_HEADERS = {
     "model": "모델", "scope": "범위", "topic": "토픽", "label": "레이블", "top_terms": "주요어(확률)",
@@ -654,31 +655,11 @@ def xlsx_sheets(data: dict) -> dict[str, pd.DataFrame]:
 
 
 def _write_sheets(sheets: dict[str, pd.DataFrame], path: Path) -> None:
-    """The workbook, Korean headers and widths.  No cell is ever a formula (:mod:`textmine.sanitize`):
-    text starting with ``=``, ``+``, ``-``, ``@``... gets a leading ``'`` and every text cell is stored
-    as text (openpyxl would store a string starting with ``=`` as a formula); numbers stay numbers."""
-    from openpyxl.utils import get_column_letter
-
-    from textmine.sanitize import neutralize_cell, neutralize_frame
-
-    with pd.ExcelWriter(path, engine="openpyxl") as writer:
-        for name, frame in sheets.items():
-            if "model" in frame:
-                frame = frame.assign(model=frame["model"].map(MODELS.display))
-            frame = neutralize_frame(frame.rename(columns=SHEET_HEADERS))
-            frame.to_excel(writer, sheet_name=name, index=False)
-            ws = writer.sheets[name]
-            for row in ws.iter_rows():
-                for cell in row:
-                    if isinstance(cell.value, str):
-                        cell.value = neutralize_cell(cell.value)
-                        cell.data_type = "s"
-            ws.freeze_panes = "A2"
-            for i, col in enumerate(frame.columns, start=1):
-                values = [str(col)] + [str(v) for v in frame[col].head(500).tolist()]
-                # Hangul is about twice as wide as Latin in Excel's width unit.
-                width = max(sum(2 if "가" <= ch <= "힣" else 1 for ch in v) for v in values)
-                ws.column_dimensions[get_column_letter(i)].width = min(60, max(8, width + 2))
+    """The workbook (:func:`textmine.xlsx.write_workbook`: no cell is a formula, widths fitted), with the
+    models' display names and Korean headers."""
+    write_workbook(path, [Sheet(name, (frame.assign(model=frame["model"].map(MODELS.display)) if "model" in frame
+                                       else frame).rename(columns=SHEET_HEADERS))
+                          for name, frame in sheets.items()])
 
 
 def build_outputs(run_dir: str | Path, cache_dir: str | Path | None = None,
