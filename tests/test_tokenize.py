@@ -113,7 +113,7 @@ def test_dictionary_file(tmp_path):
 @pytest.mark.parametrize("content,message", [
     ('user_word = ["x"]\n', "unknown profile key"),
     ('stopwords = "필요"\n', "list of non-empty strings"),
-    ('user_words = [\n', "not valid UTF-8 TOML"),
+    ('user_words = [\n', "not a valid TOML file"),
     ('pos_tags = ["NNG", "NOUN"]\n', "unknown or unsupported POS tag"),
     ('user_words = ["비교과/NOUN"]\n', "unknown tag 'NOUN'"),
     ('min_token_len = 0\n', "min_token_len"),
@@ -139,7 +139,7 @@ def test_bad_dictionary_line(tmp_path):
 
 def test_profile_that_is_not_utf8(tmp_path):
     (tmp_path / "profile.toml").write_bytes('stopwords = ["필요"]\n'.encode("cp949"))
-    with pytest.raises(ConfigError, match="not valid UTF-8"):
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
         load_profile(tmp_path)
 
 

@@ -23,6 +23,7 @@ from typing import Any, Hashable, Iterator, Mapping, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from textmine.files import file_digest
 from textmine.store import mark_cache
 
 log = logging.getLogger(__name__)
@@ -214,7 +215,7 @@ def corpus_key(root: Path, config) -> str:
     code = hashlib.sha256((inspect.getsource(corpus_io) + inspect.getsource(officedocs)).encode()).hexdigest()
     payload = {
         "root": str(root.resolve()),
-        "files": [[str(f), corpus_io._sha256(f)] for f in found.readable],
+        "files": [[str(f), file_digest(f)] for f in found.readable],
         "unread": [[u.path, u.reason] for u in found.unread],
         "ignored": found.ignored,
         "corpus_toml": toml_path.read_text(encoding="utf-8", errors="replace") if toml_path.is_file() else None,
