@@ -110,6 +110,7 @@ def _last_error(err: str) -> str:
     return err[err.rindex("textmine: error: "):]
 
 
+@pytest.mark.slow
 def test_subprocess_error_inside_the_flow_has_no_traceback(tmp_path):
     """A real process on Prefect's ephemeral engine, with a corpus the corpus check accepts but whose opinions hold
     no word: the flow starts and its tokenize stage refuses the corpus; Prefect's own logging must not print a

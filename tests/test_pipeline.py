@@ -200,6 +200,7 @@ def test_flow_parameters_are_the_typed_config():
     assert set(definitions["RunConfig"]["properties"]["models"]["items"]["enum"]) == {"lda", "bertopic", "dtm"}
 
 
+@pytest.mark.slow
 def test_failed_run_leaves_no_folder(prefect_harness, tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
