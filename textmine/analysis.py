@@ -24,9 +24,7 @@ import importlib
 import inspect
 import json
 import math
-import os
 import shutil
-import uuid
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -35,6 +33,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from textmine.files import publish
 from textmine.registry import ANALYSES
 from textmine.sanitize import restore_frame
 from textmine.store import mark_cache
@@ -235,13 +234,11 @@ def cached_write_analyses(run, data, phases: dict, outputs: dict, config, cache_
         pass
     record = write_analyses(run, data, phases, outputs, config)
     mark_cache(entry.parent.parent)
-    tmp = entry.parent / f".{key}.{uuid.uuid4().hex}"
-    for name in record["files"]:
-        (tmp / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(run.file(name), tmp / name)
-    (tmp / "record.json").write_text(json.dumps(record, ensure_ascii=False, default=str), encoding="utf-8")
-    shutil.rmtree(entry, ignore_errors=True)  # an incomplete entry left by a crash
-    os.replace(tmp, entry)
+    with publish(entry) as tmp:  # replaces an incomplete entry left by a crash
+        for name in record["files"]:
+            (tmp / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(run.file(name), tmp / name)
+        (tmp / "record.json").write_text(json.dumps(record, ensure_ascii=False, default=str), encoding="utf-8")
     return {**record, "cache": "miss"}
 
 

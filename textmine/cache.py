@@ -16,14 +16,13 @@ import hashlib
 import json
 import logging
 import os
-import uuid
 from pathlib import Path
 from typing import Any, Hashable, Iterator, Mapping, Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from textmine.files import file_digest
+from textmine.files import file_digest, publish
 from textmine.store import mark_cache
 
 log = logging.getLogger(__name__)
@@ -41,9 +40,8 @@ def texts_digest(texts: Sequence[str], header: str) -> str:
 
 def write_parquet_atomically(table: pa.Table, path: Path) -> None:
     """Write to a temporary name beside ``path`` and rename: a crash never leaves a half-written entry."""
-    tmp = path.parent / f".{path.stem}.{uuid.uuid4().hex}.tmp"
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    with publish(path) as tmp:
+        pq.write_table(table, tmp)
 
 
 def token_key(texts: Sequence[str], profile_digest: str, settings: dict[str, Any]) -> str:

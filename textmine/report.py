@@ -35,6 +35,8 @@ from markupsafe import Markup
 from textmine import analysis, charts, doctables, interactive, labels as labels_mod, narrative
 from textmine.registry import MODELS, PHASE_DETECTORS
 from textmine.sanitize import restore_frame
+from textmine.files import publish
+from textmine.store import mark_cache
 from textmine.xlsx import Sheet, write_workbook
 
 SHEET_HEADERS = {
@@ -292,16 +294,9 @@ def _cached_file(cache_dir, kind: str, make, inputs: list, suffix: str, extra: s
 
 
 def _store_file(source: Path, cached: Path) -> None:
-    import os
-    import uuid
-
-    from textmine.store import mark_cache
-
     mark_cache(cached.parent.parent)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.parent / f".{uuid.uuid4().hex}{cached.suffix}"
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, cached)
+    with publish(cached) as tmp:
+        shutil.copyfile(source, tmp)
 
 
 def _image(run: Path, filename: str) -> str | None:
@@ -678,8 +673,6 @@ def build_outputs(run_dir: str | Path, cache_dir: str | Path | None = None,
     staging = run / f".report-{uuid.uuid4().hex}"
     try:
         if cache_dir is not None:
-            from textmine.store import mark_cache
-
             mark_cache(cache_dir)
         try:
             data = load_run(run, labels_file)
