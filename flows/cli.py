@@ -71,7 +71,7 @@ def _labels_file(value: str) -> str:
 
 def _previous_run(value: str) -> str:
     """--previous: a finished run folder, as an absolute path."""
-    from textmine.extras import check_previous
+    from textmine.identity import check_previous
 
     try:
         return str(check_previous(value).resolve())

@@ -26,7 +26,7 @@ from prefect.artifacts import (create_link_artifact, create_markdown_artifact, c
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
-from textmine import cache, corpus as corpus_io, evaluate, extras, phases as phase_detection, pii, progress, report
+from textmine import analysis, cache, corpus as corpus_io, evaluate, phases as phase_detection, pii, progress, report
 from textmine import runfolder, scale, tokenize, topicmodel
 from textmine.config import Config
 from textmine.errors import TextmineError
@@ -178,9 +178,9 @@ def write_outputs(run: runfolder.RunFolder, outputs: dict, phases: dict, evaluat
 
 @task(name="analyses", **STAGE)
 def write_analyses(run: runfolder.RunFolder, data, phases: dict, outputs: dict, config: Config) -> dict:
-    """Word frequencies, networks, topics by metadata, document tables, identity and labels (textmine.extras);
-    returns what the manifest records."""
-    return extras.cached_write_analyses(run, data, phases, outputs, config, config.run.cache_dir)
+    """Every registered analysis (textmine.registry.ANALYSES: document tables, word frequencies, networks,
+    topics by metadata, identity, labels); returns what the manifest records."""
+    return analysis.cached_write_analyses(run, data, phases, outputs, config, config.run.cache_dir)
 
 
 @task(name="report", **STAGE)

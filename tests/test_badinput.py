@@ -74,7 +74,7 @@ def test_deeply_nested_config_toml(small_synth, tmp_path, capsys):
     config = tmp_path / "deep.toml"
     config.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n")
     code, _, err = run_cli(["run", small_synth, "--config", config], capsys)
-    assert code == 2 and ("nested too deeply" in err or "not valid TOML" in err)
+    assert code == 2 and ("nested too deeply" in err or "not a valid TOML file" in err)
 
 
 def test_deeply_nested_profile_toml(small_synth, tmp_path, capsys):

@@ -180,6 +180,7 @@ def test_e2e_quality_reads_evaluation_json():
     assert q["models"]["consensus"]["phases_exact"] is False
 
 
+@pytest.mark.slow
 def test_run_all_tokenize_on_a_tiny_corpus(tmp_path, capsys):
     """A real run: textmine synth (300 documents) and bench_tokenize's three modes in their own processes."""
     readme_before = (REPO / "README.md").read_text(encoding="utf-8")

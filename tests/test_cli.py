@@ -8,6 +8,9 @@ import pandas as pd
 import pytest
 
 from conftest import FIXTURES, REPO, run_cli
+from textmine.config import load_config
+from textmine.errors import TextmineError
+from textmine.preflight import check_run
 
 
 def test_validate_cp949_korean_headers_without_flags(capsys):
@@ -79,7 +82,8 @@ def test_run_bad_config(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("case", ["no_text", "bad_year", "empty", "fake_xlsx"])
-def test_run_bad_corpus_inside_the_flow(prefect_harness, tmp_path, capsys, case):
+def test_run_bad_corpus_is_refused_before_the_flow_starts(tmp_path, capsys, case):
+    """The corpus check (textmine.preflight) reads every file before the engine starts: no flow run begins."""
     corpus = tmp_path / "c"
     corpus.mkdir()
     if case == "no_text":
@@ -95,24 +99,33 @@ def test_run_bad_corpus_inside_the_flow(prefect_harness, tmp_path, capsys, case)
         (corpus / "a.xlsx").write_text("연도,평가의견\n2019,상담\n", encoding="utf-8")
         needles = ["a.xlsx", "not an Excel workbook"]
     code, _, err = run_cli(["run", corpus, "--out", tmp_path / "out"], capsys)
-    # Prefect's own log lines may precede the message; the message itself is the last thing said.
-    _assert_clean_failure(code, _last_error(err), tmp_path / "out", *needles)
-    assert "Traceback" not in err
+    _assert_clean_failure(code, err, tmp_path / "out", *needles)
+    # the corpus check alone refuses it with the same message: the command stopped before the engine started
+    with pytest.raises(TextmineError) as info:
+        check_run(corpus, load_config(None, {"run.out_dir": str(tmp_path / "out2")}))
+    assert err.splitlines()[0] == f"textmine: error: {info.value}".splitlines()[0]
 
 
 def _last_error(err: str) -> str:
     return err[err.rindex("textmine: error: "):]
 
 
-def test_subprocess_error_has_no_traceback(tmp_path):
-    """A real process on Prefect's ephemeral engine: Prefect's own logging must not print a traceback."""
+@pytest.mark.slow
+def test_subprocess_error_inside_the_flow_has_no_traceback(tmp_path):
+    """A real process on Prefect's ephemeral engine, with a corpus the corpus check accepts but whose opinions hold
+    no word: the flow starts and its tokenize stage refuses the corpus; Prefect's own logging must not print a
+    traceback, and the message is the last thing said."""
     corpus = tmp_path / "c"
     corpus.mkdir()
-    pd.DataFrame({"연도": ["2019", "작년"], "평가의견": ["상담", "비교과"]}).to_csv(corpus / "a.csv", index=False)
+    texts = [f"{1000 + i} {'!!!' if i % 2 else '###'} {i * 7}" for i in range(40)]  # distinct: none is a duplicate
+    pd.DataFrame({"연도": [2019, 2020] * 20, "평가의견": texts}).to_csv(corpus / "a.csv", index=False)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
-    proc = subprocess.run([sys.executable, "-m", "flows.pipeline", str(corpus), "--out", str(tmp_path / "out")],
+    proc = subprocess.run([sys.executable, "-m", "flows.pipeline", str(corpus), "--out", str(tmp_path / "out"),
+                           "--set", f"run.cache_dir={tmp_path / 'cache'}"],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2, proc.stderr
+    assert "Beginning flow run" in proc.stderr and "tokenize" in proc.stderr  # the flow ran up to its tokenize stage
     assert "Traceback" not in proc.stderr
-    assert "'작년' is not a year" in proc.stderr and "what to do:" in proc.stderr
+    message = _last_error(proc.stderr)
+    assert "no opinion has any word" in message and "what to do:" in message
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

@@ -28,7 +28,7 @@ def test_round_trip_through_dict():
     ("[ldaa]\nnum_topics = 9\n", "unknown config section"),
     ("[lda]\nnum_topics = 'many'\n", "number or 'auto'"),
     ("[lda]\npasses = 'many'\n", "must be int"),
-    ("[lda\n", "not valid TOML"),
+    ("[lda\n", "not a valid TOML file"),
     ("[phases]\nn_phases = 'some'\n", "number or 'auto'"),
     ("[run]\nmodels = ['lda', 'nmf']\n", "unknown model"),
 ])

@@ -90,14 +90,15 @@ def test_sigkill_at_three_stages_leaves_no_orphan_and_a_rerun_matches_an_uninter
         alive = _gone(children)
         assert not alive, f"processes outlived a SIGKILL during {stage}: {[p.cmdline() for p in alive]}"
 
+    # The rerun and an uninterrupted run in their own folders and caches, side by side (they share nothing).
     rerun = _start(_run_args(small_synth, out, cache), tmp_path / "rerun")
+    clean = _start(_run_args(small_synth, tmp_path / "clean-out", tmp_path / "clean-cache"), tmp_path / "clean")
     stdout, err = _finish(rerun, 600)
     assert rerun.returncode == 0, err
     folder = Path(stdout.strip().splitlines()[-1])
     assert not glob.glob(str(out / ".partial-*")), "stale partial folders were not removed"
     assert not glob.glob(str(cache / "work" / "*")), "stale work folders were not removed"
 
-    clean = _start(_run_args(small_synth, tmp_path / "clean-out", tmp_path / "clean-cache"), tmp_path / "clean")
     stdout, err = _finish(clean, 600)
     assert clean.returncode == 0, err
     reference = Path(stdout.strip().splitlines()[-1])

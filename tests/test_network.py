@@ -1,4 +1,5 @@
 """Co-occurrence networks per phase: centralities, CONCOR, pruning, GEXF / xlsx / chart, report section."""
+import dataclasses
 import math
 import warnings
 
@@ -10,6 +11,7 @@ from openpyxl import load_workbook
 
 from textmine import network
 from textmine.network import concor, eigenvector_centrality, prune_edges
+from textmine.sanitize import is_dangerous, neutralize_cell
 from textmine.topicmodel import Documents
 
 PHASES = {"phases": [{"start": 2019, "end": 2020, "label": "진로·상담"}, {"start": 2021, "end": 2021, "label": "취업"}],
@@ -255,7 +257,7 @@ def test_xlsx_has_a_matrix_and_a_centrality_sheet_per_phase_with_safe_cells(tmp_
                                           "고유벡터중심성", "CONCOR 블록"]
     matrix = book["1기 2019-2020 동시출현"]
     header = [c.value for c in matrix[1]]
-    assert header[0] == "단어" and header[1:] == [network._neutralize(t) for t in nets[0].nodes["term"]]
+    assert header[0] == "단어" and header[1:] == [neutralize_cell(t) for t in nets[0].nodes["term"]]
     assert matrix.cell(row=2, column=2).value == 0  # the diagonal
     assert matrix.cell(row=2, column=3).value == nets[0].matrix.iloc[0, 1]
     # the term that looks like a formula stays text everywhere
@@ -264,6 +266,20 @@ def test_xlsx_has_a_matrix_and_a_centrality_sheet_per_phase_with_safe_cells(tmp_
     assert cells and all(c.value == "'=HYPERLINK(x)" and c.data_type == "s" for c in cells)
     overview = book["시기 개요"]
     assert [c.value for c in overview[1]][:3] == ["시기", "시작", "끝"]
+
+
+def test_xlsx_neutralises_by_the_full_rule_full_width_forms_and_leading_spaces_too(tmp_path):
+    """networks.xlsx is written by the one spreadsheet writer (textmine.xlsx), so textmine.sanitize's whole rule
+    applies: a full-width ＝ and a formula after leading spaces are made text as in summary.xlsx."""
+    net = network.build_phase_networks(_documents(), PHASES, top_n=11)[0]
+    odd = {net.nodes["term"].iloc[0]: "＝HYPERLINK(y)", net.nodes["term"].iloc[1]: "  =1+1"}
+    nodes = net.nodes.assign(term=net.nodes["term"].replace(odd))
+    matrix = net.matrix.rename(index=odd, columns=odd)
+    path = network.write_network_xlsx([dataclasses.replace(net, nodes=nodes, matrix=matrix)], tmp_path / "n.xlsx")
+    values = [c.value for ws in load_workbook(path).worksheets for row in ws.iter_rows() for c in row
+              if isinstance(c.value, str)]
+    assert values.count("'＝HYPERLINK(y)") == 3 and values.count("'  =1+1") == 3  # matrix row, column, centrality
+    assert not [v for v in values if is_dangerous(v)]
 
 
 def test_sheet_names_are_short_unique_and_legal():

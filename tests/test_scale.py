@@ -131,6 +131,7 @@ def _large_config(tmp_path, **extra):
         "run.cache_dir": str(tmp_path), **extra})
 
 
+@pytest.mark.slow
 def test_lda_on_a_large_corpus_selects_on_a_sample_and_keeps_the_central_seed_on_everything(documents, tmp_path):
     config = _large_config(tmp_path)
     model = LdaTopicModel(config)

@@ -42,18 +42,22 @@ labels, a metadata column of ``Documents.docs`` and :func:`document_phases` of t
 from __future__ import annotations
 
 import math
+import re
 import zlib
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
+from textmine.analysis import NOT_METADATA, Analysis, Written, consensus_of, read_table, settings_of
+from textmine.errors import ConfigError
+
+BREAKDOWNS = "breakdowns.csv"
+EFFECTS = "effects.csv"
 OUTLIER = -1
 OUTLIER_LABEL = "이상치 (outliers)"
 MISSING = "(없음)"
-
-# Columns of Documents.docs that are not metadata an analyst would break topics down by.
-NOT_METADATA = {"doc_id", "year", "text", "date", "period", "source_file", "source_row", "source_table", "source_id"}
 
 BREAKDOWN_COLUMNS = ["model", "column", "value", "phase", "topic", "label", "share", "low", "high", "n_docs",
                      "plotted"]
@@ -346,3 +350,89 @@ def breakdown_context(shares: pd.DataFrame, effects: pd.DataFrame | None, displa
                     "topics": topics.to_dict("records"), "rows": rows, "hidden": hidden, "effects": found,
                     "image": None})
     return out
+
+
+# ---------------------------------------------------------------- the analysis (textmine.analysis)
+
+def check_by_columns(columns: Sequence[str], available: Sequence[str], source: str | Path | None = None) -> None:
+    """A :class:`TextmineError` naming the first column of ``report.by`` (``--by``) the corpus lacks."""
+    for col in columns:
+        if col not in available:
+            have = ", ".join(available) if available else "none"
+            raise ConfigError(f"--by {col!r} (report.by) is not a metadata column of the corpus (it has: {have})",
+                              file=source, fix="name one of the corpus's metadata columns, e.g. --by "
+                                               + (available[0] if available else "지역") + ", or drop --by")
+
+
+def breakdown_chart_name(model: str, column: str) -> str:
+    safe = [re.sub(r"[^\w.-]+", "_", str(text)) for text in (model, column)]
+    return f"breakdown_{safe[0]}_{safe[1]}.png"
+
+
+class Breakdowns(Analysis):
+    """Topic shares by metadata column (``report.by``, ``--by``): ``breakdowns.csv`` and ``effects.csv`` for
+    every model (phases are the consensus phases), a chart per model and column, and the report's
+    메타데이터별 토픽 section (linked only when there is one)."""
+
+    name = "breakdowns"
+    anchor = "breakdowns"
+    template = "breakdowns.html.j2"
+
+    def enabled(self, config) -> bool:
+        return bool(config.report.by)
+
+    def check(self, config, metadata, source) -> None:
+        if metadata is not None:
+            check_by_columns(config.report.by, list(metadata), source)
+
+    def write(self, run, documents, phases, outputs, config) -> Written:
+        s = config.report
+        consensus = consensus_of(phases)
+        phase_of = document_phases(documents.periods, consensus) if consensus else None
+        shares, effects = [], []
+        for name, out in outputs.items():
+            fitted = out.fitted
+            labels = fitted.labels() + ([OUTLIER_LABEL] if fitted.has_outliers else [])
+            a, b = breakdowns(name, fitted.doc_topic, labels, documents.docs, s.by, phase_of,
+                              n_boot=s.breakdown_bootstrap, seed=config.run.seed, min_docs=s.breakdown_min_docs,
+                              has_outliers=fitted.has_outliers)
+            shares.append(a)
+            effects.append(b)
+        run.write_csv(BREAKDOWNS, pd.concat(shares, ignore_index=True))
+        run.write_csv(EFFECTS, pd.concat(effects, ignore_index=True))
+        return Written([BREAKDOWNS, EFFECTS], {"columns": list(s.by), "bootstrap": s.breakdown_bootstrap,
+                                               "min_docs": s.breakdown_min_docs, "level": 0.95})
+
+    def load(self, run: Path) -> dict:
+        return {"breakdowns": read_table(run, BREAKDOWNS, value=str, column=str),
+                "effects": read_table(run, EFFECTS, value=str, column=str)}
+
+    def charts(self, data, display) -> dict[str, tuple]:
+        shares, effects = data.get("breakdowns"), data.get("effects")
+        if shares is None or not len(shares):
+            return {}
+        from textmine import charts  # matplotlib, only where charts are drawn (not in preflight's checks)
+
+        specs = {}
+        overall = shares[shares["phase"].isna() & shares["plotted"].astype(bool) & (shares["topic"] >= 0)]
+        for (model, column), block in overall.groupby(["model", "column"], sort=False):
+            e = None
+            if effects is not None and len(effects):
+                e = effects[(effects["model"] == model) & (effects["column"] == column) & effects["phase"].isna()
+                            & (effects["topic"] >= 0)].reset_index(drop=True)
+            specs[breakdown_chart_name(model, column)] = (charts.plot_breakdown, block.reset_index(drop=True), e,
+                                                          f"{display(model)} {column}별 토픽 비중")
+        return specs
+
+    def context(self, data, image, display) -> dict:
+        shares = data.get("breakdowns")
+        blocks = []
+        if shares is not None and len(shares):
+            blocks = breakdown_context(shares, data.get("effects"), display=display)
+            for block in blocks:
+                block["image"] = image(breakdown_chart_name(block["model"], block["column"]))
+        return {"breakdowns": blocks,
+                "breakdown_min_docs": (settings_of(data).get("breakdowns") or {}).get("min_docs", 10)}
+
+    def linked(self, context: dict) -> bool:
+        return bool(context.get("breakdowns"))

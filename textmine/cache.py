@@ -16,13 +16,13 @@ import hashlib
 import json
 import logging
 import os
-import uuid
 from pathlib import Path
 from typing import Any, Hashable, Iterator, Mapping, Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from textmine.files import file_digest, publish
 from textmine.store import mark_cache
 
 log = logging.getLogger(__name__)
@@ -40,9 +40,8 @@ def texts_digest(texts: Sequence[str], header: str) -> str:
 
 def write_parquet_atomically(table: pa.Table, path: Path) -> None:
     """Write to a temporary name beside ``path`` and rename: a crash never leaves a half-written entry."""
-    tmp = path.parent / f".{path.stem}.{uuid.uuid4().hex}.tmp"
-    pq.write_table(table, tmp)
-    os.replace(tmp, path)
+    with publish(path) as tmp:
+        pq.write_table(table, tmp)
 
 
 def token_key(texts: Sequence[str], profile_digest: str, settings: dict[str, Any]) -> str:
@@ -214,7 +213,7 @@ def corpus_key(root: Path, config) -> str:
     code = hashlib.sha256((inspect.getsource(corpus_io) + inspect.getsource(officedocs)).encode()).hexdigest()
     payload = {
         "root": str(root.resolve()),
-        "files": [[str(f), corpus_io._sha256(f)] for f in found.readable],
+        "files": [[str(f), file_digest(f)] for f in found.readable],
         "unread": [[u.path, u.reason] for u in found.unread],
         "ignored": found.ignored,
         "corpus_toml": toml_path.read_text(encoding="utf-8", errors="replace") if toml_path.is_file() else None,

@@ -20,6 +20,7 @@ import matplotlib
 import numpy as np
 import pandas as pd
 from matplotlib import font_manager
+from matplotlib.colors import TwoSlopeNorm
 from matplotlib.figure import Figure
 
 FONT_PACKAGE = "koreanize_matplotlib"
@@ -257,6 +258,49 @@ def plot_lineage(lineage: pd.DataFrame, title: str, min_share: float = 0.03):
     for side in ("right", "top"):
         ax.spines[side].set_visible(False)
     return fig
+
+
+def plot_breakdown(shares: pd.DataFrame, effects: pd.DataFrame | None, title: str):
+    """A value × topic chart of one (model, column): each cell's mean share (number) coloured by its
+    difference from the other documents (%p); ▲/▼ where the 95% interval of that difference excludes 0."""
+    with korean_style():
+        topics = shares.drop_duplicates("topic")[["topic", "label"]]
+        values = list(dict.fromkeys(shares["value"]))
+        share = shares.pivot_table(index="value", columns="topic", values="share", aggfunc="first")
+        share = share.reindex(index=values, columns=topics["topic"])
+        diff = pd.DataFrame(0.0, index=share.index, columns=share.columns)
+        mark = pd.DataFrame("", index=share.index, columns=share.columns)
+        if effects is not None and len(effects):
+            e = effects.set_index(["value", "topic"])
+            for (v, t), r in e.iterrows():
+                if v in diff.index and t in diff.columns:
+                    diff.loc[v, t] = float(r["diff"])
+                    if bool(r["excludes_zero"]):
+                        mark.loc[v, t] = "▲" if r["diff"] > 0 else "▼"
+        k, n = len(topics), len(values)
+        fig, ax = _figure((max(8.0, 0.95 * k + 3.5), max(3.0, 0.42 * n + 2.2)))
+        top = float(np.nanmax(np.abs(diff.to_numpy()))) if diff.size else 0.0
+        top = top if top > 0 else 0.01
+        im = ax.imshow(diff.to_numpy() * 100, aspect="auto", cmap="RdBu_r",
+                       norm=TwoSlopeNorm(vcenter=0.0, vmin=-top * 100, vmax=top * 100))
+        for (i, j), v in np.ndenumerate(share.to_numpy()):
+            if not np.isnan(v):
+                dark = abs(diff.iat[i, j]) > 0.6 * top
+                ax.text(j, i, f"{v * 100:.0f}%{mark.iat[i, j]}", ha="center", va="center", fontsize=7.5,
+                        color="white" if dark else "black")
+        names = [f"T{t} {shorten(l)}" for t, l in zip(topics["topic"], topics["label"])]
+        ax.set_xticks(range(k), names, rotation=40, ha="right", fontsize=8)
+        ax.set_yticks(range(n), [shorten(v, 20) for v in values], fontsize=8)
+        fig.colorbar(im, ax=ax, label="나머지 의견 대비 차이 (%p)", shrink=0.8)
+        ax.set_title(title + "\n숫자: 토픽 비중 · 색: 나머지 의견과의 차이 · ▲▼: 95% 구간이 0을 포함하지 않음",
+                     fontsize=10)
+    return fig
+
+
+def shorten(text, n: int = 14) -> str:
+    """``text`` cut to ``n`` characters with an ellipsis (tick labels, node names)."""
+    text = str(text)
+    return text if len(text) <= n else text[:n - 1] + "…"
 
 
 def save_figure(fig, path: str | Path) -> Path:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import tomllib
 import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -30,6 +29,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
 from textmine.errors import ConfigError
+from textmine.files import read_toml
 from textmine.registry import EMBEDDERS, LDA_ENGINES, MODELS, PHASE_DETECTORS, Registry
 
 COMMAND_LINE = "command line"
@@ -440,7 +440,7 @@ class ScaleConfig(_Settings):
 
 
 class ReportConfig(_Settings):
-    """What a run writes beside the topic models (textmine.extras) and how the report names topics."""
+    """What a run writes beside the topic models (textmine.analysis, textmine.registry.ANALYSES) and how the report names topics."""
 
     by: Annotated[list[Annotated[str, Field(min_length=1)]], CommaList, AfterValidator(_dedupe)] = Field(
         default_factory=list, description="Metadata columns to break the topics down by (breakdowns.csv, "
@@ -559,13 +559,7 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
         path = Path(path)
         if not path.is_file():
             raise ConfigError("config file not found", file=path, fix="pass an existing TOML file to --config")
-        try:
-            table = tomllib.loads(path.read_text(encoding="utf-8"))
-        except RecursionError:
-            raise ConfigError("nested too deeply to be a config file", file=path,
-                              fix="a config has flat [section] tables of settings (see README, Configuration)") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"not valid TOML ({exc})", file=path, fix="fix the TOML syntax") from None
+        table = read_toml(path, nested_fix="a config has flat [section] tables of settings (see README, Configuration)")
         for section, values in table.items():
             if not isinstance(values, dict):
                 raise ConfigError(f"'{section}' must be a [section] table", file=path,

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import io
 import json
 import os
@@ -51,6 +50,7 @@ import pandas as pd
 
 from textmine.config import CorpusConfig
 from textmine.errors import CorpusError
+from textmine.files import file_digest, read_toml
 
 SUPPORTED_SUFFIXES = (".csv", ".tsv", ".xlsx", ".xls", ".jsonl", ".json", ".parquet", ".txt", ".hwpx", ".hwp")
 CONVERT_TO = ".csv/.xlsx/.hwpx"
@@ -1203,12 +1203,7 @@ def read_corpus_toml(root: Path) -> dict[str, Any]:
     toml_path = folder / "corpus.toml"
     if not toml_path.is_file():
         return {}
-    try:
-        data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
-    except RecursionError:
-        raise CorpusError("nested too deeply", file=toml_path, fix="corpus.toml holds flat column settings") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise CorpusError(f"not valid TOML ({exc})", file=toml_path, fix="fix the TOML syntax") from None
+    data = read_toml(toml_path, nested_fix="corpus.toml holds flat column settings", error=CorpusError)
     data = data.get("columns", data)
     allowed = {"id_col", "year_col", "text_col", "date_col"}
     unknown = set(data) - allowed - {"columns"}
@@ -1218,14 +1213,6 @@ def read_corpus_toml(root: Path) -> dict[str, Any]:
             fix=f"corpus.toml may set {', '.join(sorted(allowed))}",
         )
     return {k: str(v) for k, v in data.items() if k in allowed}
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(MB), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def load_corpus(path: str | Path, config: CorpusConfig | None = None) -> Corpus:
@@ -1252,7 +1239,7 @@ def load_corpus(path: str | Path, config: CorpusConfig | None = None) -> Corpus:
         fmt = file_format(file)
         result = READERS[fmt](file, ctx)
         report = FileReport(path=relative, format=fmt.lstrip("."), encoding=result.encoding, rows=0,
-                            sha256=_sha256(file), delimiter=result.delimiter, notes=list(result.notes))
+                            sha256=file_digest(file), delimiter=result.delimiter, notes=list(result.notes))
         for sheet, frame in result.tables:
             where = f"{display}[{sheet}]" if sheet else display
             fallback = None

@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -43,7 +44,9 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from textmine.errors import TextmineError
+from textmine import labels as labels_mod
+from textmine.analysis import Analysis, Written, json_safe, settings_of
+from textmine.errors import ConfigError, TextmineError
 from textmine.topics import cosine_similarity
 
 DEFAULT_THRESHOLD = 0.5
@@ -353,8 +356,6 @@ def load_previous_topics(run_dir: str | Path, model: str) -> PreviousTopics | No
     the module docstring).  Renamed labels: the run's ``labels.toml`` (:data:`textmine.labels.LABELS_FILE`)
     and, over it, ``topics.csv`` rows whose ``label`` differs from ``label_original``.
     """
-    from textmine import labels as labels_mod
-
     run_dir = Path(run_dir)
     table = _read_topics_csv(run_dir)
     rows = table[(table["model"] == model) & (table["scope"].astype(str) == "global") & (table["topic"] >= 0)]
@@ -517,3 +518,117 @@ def identity_summary(identities: Sequence[Identity]) -> list[dict]:
         out.append({"model": ident.model, "previous_run": ident.previous_run, "source": ident.source,
                     "threshold": ident.threshold, "kept": kept, "new": new, "vanished": ident.vanished})
     return out
+
+
+# ---------------------------------------------------------------- the analyses (textmine.analysis)
+
+def check_previous(folder: str | Path) -> Path:
+    """``folder`` as a previous run folder (``report.previous``, ``--previous``), or a :class:`TextmineError`."""
+    path = Path(folder).expanduser()
+    fix = "pass --previous the folder of a finished textmine run (the folder 'textmine run' printed last)"
+    if not path.is_dir():
+        raise ConfigError("the previous run folder does not exist", file=path, fix=fix)
+    missing = [n for n in ("topics.csv", "phases.json") if not (path / n).is_file()]
+    if missing:
+        raise ConfigError(f"not a finished textmine run folder: {', '.join(missing)} missing", file=path, fix=fix)
+    return validate_previous(path)  # its files, columns, types and sizes: bounded work later
+
+
+def match_previous(outputs: dict, settings) -> tuple[Path, list[Identity]]:
+    """The previous run folder (``report.previous``) and, per model it also fitted, its :class:`Identity`."""
+    previous = check_previous(settings.previous)
+    found = []
+    for name, out in outputs.items():
+        fitted = out.fitted
+        ident = identify_from_run(name, fitted.topic_word, fitted.vocabulary, previous, settings.identity_threshold,
+                                  has_outliers=fitted.has_outliers)
+        if ident is not None:
+            found.append(ident)
+    return previous, found
+
+
+class TopicIdentity(Analysis):
+    """With ``report.previous`` (``--previous``): ``topics.csv`` and ``trajectories.csv`` rewritten with the
+    previous run's topic ids beside the new ones; the report's topics section says what was kept."""
+
+    name = "identity"
+
+    def enabled(self, config) -> bool:
+        return bool(config.report.previous)
+
+    def check(self, config, metadata, source) -> None:
+        if config.report.previous:
+            check_previous(config.report.previous)
+
+    def write(self, run, documents, phases, outputs, config) -> Written:
+        settings = config.report
+        previous, found = match_previous(outputs, settings)
+        topics = pd.concat([o.topics for o in outputs.values()], ignore_index=True)
+        trajectories = pd.concat([o.trajectories for o in outputs.values()], ignore_index=True)
+        topics, trajectories, _ = apply_identity(topics, trajectories, found)
+        run.write_csv("topics.csv", topics)
+        run.write_csv("trajectories.csv", trajectories)
+        summary = {"previous_run": str(previous.resolve()), "threshold": settings.identity_threshold,
+                   "models": json_safe(identity_summary(found)),
+                   "not_in_previous": [n for n in outputs if n not in {i.model for i in found}]}
+        return Written(["topics.csv", "trajectories.csv"], summary)
+
+    def context(self, data, image, display) -> dict:
+        return {"identity": identity_context(data, display)}
+
+
+def identity_context(data: dict, display=str) -> dict | None:
+    """The previous run and, per model, its kept / new / vanished topics (``manifest.json``'s
+    ``analyses.identity``, with the labels the topics have now)."""
+    info = settings_of(data).get("identity")
+    if not info:
+        return None
+    topics = data.get("topics")
+    models = []
+    for entry in info.get("models", []):
+        model = entry["model"]
+        rows = topics[(topics["model"] == model) & (topics["scope"].astype(str) == "global")] \
+            if topics is not None else pd.DataFrame()
+        label = dict(zip(rows.get("topic", []), rows.get("label", [])))
+        models.append({"key": model, "name": display(model), "source": entry.get("source"),
+                       "kept": len(entry.get("kept", [])),
+                       "new": [{"topic": n["topic"], "label": label.get(n["topic"], ""),
+                                "similarity": n.get("similarity")} for n in entry.get("new", [])],
+                       "vanished": entry.get("vanished", [])})
+    return {"previous_run": info.get("previous_run"), "previous_name": Path(str(info.get("previous_run"))).name,
+            "threshold": info.get("threshold"), "models": models, "kinds": IDENTITY_KO,
+            "not_in_previous": [display(m) for m in info.get("not_in_previous", [])]}
+
+
+class TopicNames(Analysis):
+    """``labels.toml``: the topic names the report uses (``report.labels``, over the names carried from
+    ``report.previous``); the report's summary notes how many topics were named."""
+
+    name = "labels"
+
+    def check(self, config, metadata, source) -> None:
+        if config.report.labels:
+            labels_mod.load_labels(config.report.labels)
+
+    def write(self, run, documents, phases, outputs, config) -> Written:
+        settings = config.report
+        source = settings.labels
+        user = labels_mod.load_labels(source) if source else {}
+        carried = carried_labels(match_previous(outputs, settings)[1]) if settings.previous else {}
+        names = labels_mod.merge_labels(carried, user)
+        if not any(names.values()):
+            return Written([], None)
+        if source and not carried:
+            shutil.copyfile(Path(source).expanduser(), run.file(labels_mod.LABELS_FILE))  # the user's file as written
+        else:
+            run.file(labels_mod.LABELS_FILE).write_text(labels_mod.dump_labels(names), encoding="utf-8")
+        topics = pd.concat([o.topics for o in outputs.values()], ignore_index=True)
+        return Written([labels_mod.LABELS_FILE], {
+            "file": labels_mod.LABELS_FILE, "source": str(Path(source).expanduser().resolve()) if source else None,
+            "carried": {m: len(v) for m, v in carried.items()}, "unknown": labels_mod.unknown_topics(names, topics)})
+
+    def context(self, data, image, display) -> dict:
+        labels = data.get("labels") or {}
+        if not any(labels.values()):
+            return {"labels_note": None}
+        return {"labels_note": {"n": sum(len(v) for v in labels.values()), "unknown": data.get("labels_unknown") or []}}

@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import copy
 import re
-import tomllib
 import unicodedata
 from pathlib import Path
 
 import pandas as pd
 
 from textmine.errors import ConfigError
+from textmine.files import read_toml
 
 MAX_NAME = 60
 LABELS_FILE = "labels.toml"   # a run folder's copy of the labels it was written with
@@ -51,15 +51,7 @@ def load_labels(path: str | Path) -> dict[str, dict[int, str]]:
     if not path.is_file():
         raise ConfigError("the labels file does not exist", file=path,
                           fix="pass --labels a TOML file such as labels.toml (" + _FIX_FORMAT + ")")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
-    except UnicodeDecodeError:
-        raise ConfigError("the labels file is not UTF-8 text", file=path, fix="save it as UTF-8") from None
-    except RecursionError:
-        raise ConfigError("the labels file is nested too deeply", file=path, fix=_FIX_FORMAT) from None
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"not a valid TOML file: {err}", file=path,
-                          fix=_FIX_FORMAT + '; quote names with "..."') from None
+    raw = read_toml(path, nested_fix=_FIX_FORMAT, syntax_fix=_FIX_FORMAT + '; quote names with "..."')
     return validate_labels(raw, path)
 
 
@@ -207,3 +199,21 @@ def apply_labels_to_phases(phases: dict, labels: dict[str, dict[int, str]] | Non
                 topic["label_original"] = original
                 topic["label"] = names.get(int(topic["topic"]), original)
     return out
+
+
+# ---------------------------------------------------------------- a run folder's names (the report)
+
+def read_labels(run: Path) -> dict[str, dict[int, str]]:
+    """The run folder's ``labels.toml`` (``{}`` when there is none)."""
+    path = run / LABELS_FILE
+    return load_labels(path) if path.is_file() else {}
+
+
+def rename_run(data: dict, labels: dict[str, dict[int, str]]) -> None:
+    """Apply ``labels`` to every table of a loaded run (``report.load_run``) that shows global topics."""
+    if not labels:
+        return
+    for key in ("topics", "trajectories", "representatives", "over_time", "breakdowns", "effects"):
+        if data.get(key) is not None and {"model", "topic", "label"} <= set(data[key].columns):
+            data[key] = apply_labels(data[key], labels)
+    data["phases"] = apply_labels_to_phases(data["phases"], labels)

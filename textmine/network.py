@@ -61,9 +61,17 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
+from textmine.analysis import Analysis, Written, consensus_of, read_table, settings_of
 from textmine.topicmodel import Documents
+from textmine.xlsx import Sheet, write_workbook
 from textmine.wordfreq import Scope, phase_scope_name, phase_scopes, scope_counts, top_terms
 
+NETWORKS = "networks"
+NODES = "networks/nodes.csv"
+EDGES = "networks/edges.csv"
+NETWORK_XLSX = "networks/networks.xlsx"
+# networks.xlsx's columns are sized to their first 200 values, at most 40 characters wide
+XLSX_FIT_ROWS, XLSX_WIDEST = 200, 40
 WEIGHTS = ("count", "npmi")
 UNITS = ("document", "unit")
 ISOLATE_BLOCK = 0
@@ -402,26 +410,6 @@ def write_gexf(network: PhaseNetwork, path: str | Path) -> Path:
     return path
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _neutralize(value):
-    """A text cell that a spreadsheet would read as a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
-def _safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.copy()
-    out.columns = [_neutralize(c) for c in out.columns]
-    out.index = pd.Index([_neutralize(v) for v in out.index], name=_neutralize(out.index.name))
-    for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(_neutralize)
-    return out
-
-
 _SHEET_BAD = re.compile(r"[\[\]:*?/\\']")
 
 
@@ -442,12 +430,7 @@ def write_network_xlsx(networks: Sequence[PhaseNetwork], path: str | Path) -> Pa
     """``networks.xlsx`` for NetMiner / UCINET users: a ``시기 개요`` sheet (one row per phase),
     then per phase its co-occurrence matrix (``<N>기 <start>-<end> 동시출현``: terms × terms
     counts, diagonal 0, first column 단어) and its centrality table (``<N>기 <start>-<end> 중심성``,
-    Korean headers).  Text that a spreadsheet would take for a formula is written with a leading
-    apostrophe."""
-    from openpyxl.utils import get_column_letter
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    Korean headers).  Written by :func:`textmine.xlsx.write_workbook`: no cell is a formula."""
     taken: set[str] = set()
     overview = pd.DataFrame([{
         "시기": n.phase, "시작": n.start, "끝": n.end, "레이블": n.label, "맥락 수": n.n_contexts,
@@ -455,30 +438,16 @@ def write_network_xlsx(networks: Sequence[PhaseNetwork], path: str | Path) -> Pa
         "동시출현 단위": {"document": "문서", "unit": "문장(단위)"}.get(n.settings.get("unit"), n.settings.get("unit")),
         "가중치": {"count": "동시출현 빈도", "npmi": "NPMI"}.get(n.settings.get("weight"), n.settings.get("weight")),
     } for n in networks])
-    with pd.ExcelWriter(path, engine="openpyxl") as writer:
-        sheets = [(sheet_name("시기 개요", taken), _safe_frame(overview), False)]
-        for n in networks:
-            prefix = f"{n.phase}기 {n.start}-{n.end}"
-            matrix = n.matrix.copy()
-            matrix.index.name = "단어"
-            sheets.append((sheet_name(f"{prefix} 동시출현", taken), _safe_frame(matrix), True))
-            sheets.append((sheet_name(f"{prefix} 중심성", taken),
-                           _safe_frame(n.nodes.rename(columns=NODE_HEADERS)), False))
-        for name, frame, index in sheets:
-            if index:
-                frame.index.name = "단어"
-            frame.to_excel(writer, sheet_name=name, index=index)
-            ws = writer.sheets[name]
-            ws.freeze_panes = "B2" if index else "A2"
-            if not index:
-                for i, col in enumerate(frame.columns, start=1):
-                    values = [str(col)] + [str(v) for v in frame[col].head(200).tolist()]
-                    width = max(sum(2 if "가" <= ch <= "힣" else 1 for ch in v) for v in values)
-                    ws.column_dimensions[get_column_letter(i)].width = min(40, max(8, width + 2))
-    return path
+    sheets = [Sheet(sheet_name("시기 개요", taken), overview, fit_rows=XLSX_FIT_ROWS, widest=XLSX_WIDEST)]
+    for n in networks:
+        prefix = f"{n.phase}기 {n.start}-{n.end}"
+        matrix = n.matrix.copy()
+        matrix.index.name = "단어"
+        sheets.append(Sheet(sheet_name(f"{prefix} 동시출현", taken), matrix, index=True))
+        sheets.append(Sheet(sheet_name(f"{prefix} 중심성", taken), n.nodes.rename(columns=NODE_HEADERS),
+                            fit_rows=XLSX_FIT_ROWS, widest=XLSX_WIDEST))
+    return write_workbook(path, sheets)
 
-
-# ---------------------------------------------------------------- chart
 
 _BLOCK_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
                   "#bcbd22", "#7f7f7f"]
@@ -593,3 +562,98 @@ def _plain(value):
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
     return value.item() if hasattr(value, "item") else value
+
+
+# ---------------------------------------------------------------- the analysis (textmine.analysis)
+
+def network_settings(settings) -> dict:
+    """:func:`build_phase_networks`' keyword arguments from the ``[report]`` settings."""
+    return {"top_n": settings.network_top_n, "weight": settings.network_weight, "unit": settings.network_unit,
+            "min_count": settings.network_min_count, "top_k": settings.network_top_k or None,
+            "max_edges": settings.network_max_edges or None, "concor_depth": settings.network_concor_depth}
+
+
+def network_chart_name(phase: int) -> str:
+    return f"network_phase{int(phase)}.png"
+
+
+def network_from_tables(nodes: pd.DataFrame, edges: pd.DataFrame | None, settings: dict | None = None) -> PhaseNetwork:
+    """One phase's :class:`PhaseNetwork` rebuilt from its rows of ``networks/nodes.csv`` and ``edges.csv``
+    (nodes and edges in the written order, so the seeded layout draws the same picture)."""
+    first = nodes.iloc[0]
+    graph = nx.Graph()
+    table = nodes[NODE_COLUMNS].reset_index(drop=True)
+    for r in table.to_dict("records"):
+        graph.add_node(r["term"], label=r["term"], **{k: v for k, v in r.items() if k != "term"})
+    rows = edges[EDGE_COLUMNS] if edges is not None and len(edges) else pd.DataFrame(columns=EDGE_COLUMNS)
+    for s, t, w, c, p in rows.itertuples(index=False):
+        graph.add_edge(s, t, weight=float(w), count=int(c), npmi=float(p))
+    return PhaseNetwork(phase=int(first["phase"]), start=first["start"], end=first["end"], label="",
+                        graph=graph, nodes=table, edges=rows.reset_index(drop=True), matrix=pd.DataFrame(),
+                        n_contexts=0, settings=dict(settings or {}))
+
+
+def draw_network(nodes: pd.DataFrame, edges: pd.DataFrame | None, settings: dict, title: str):
+    return plot_network(network_from_tables(nodes, edges, settings), title)
+
+
+class Networks(Analysis):
+    """A word co-occurrence network per consensus phase (``report.networks``): GEXF, ``networks.xlsx``,
+    ``nodes.csv``, ``edges.csv``, a chart per phase, and the report's 의미연결망 section."""
+
+    name = "networks"
+    anchor = "networks"
+    template = "networks.html.j2"
+
+    def enabled(self, config) -> bool:
+        return config.report.networks
+
+    def write(self, run, documents, phases, outputs, config) -> Written | None:
+        consensus = consensus_of(phases)
+        if not consensus:
+            return None
+        nets = build_phase_networks(documents, consensus, **network_settings(config.report))
+        written = []
+        entries = []
+        for net in nets:
+            name = f"{NETWORKS}/{gexf_name(net)}"
+            write_gexf(net, run.file(name))
+            written.append(name)
+            entries.append({"phase": net.phase, "scope": net.name, "gexf": name, "nodes": net.graph.number_of_nodes(),
+                            "edges": net.graph.number_of_edges(), "contexts": net.n_contexts})
+        write_network_xlsx(nets, run.file(NETWORK_XLSX))
+        run.write_csv(NODES, nodes_long_table(nets))
+        run.write_csv(EDGES, edges_long_table(nets))
+        written += [NETWORK_XLSX, NODES, EDGES]
+        used = nets[0].settings if nets else {**network_settings(config.report), "min_weight": 0.0}
+        return Written(written, {"settings": used, "phases": entries, "xlsx": NETWORK_XLSX})
+
+    def load(self, run: Path) -> dict:
+        return {"nodes": read_table(run, NODES, term=str, scope=str),
+                "edges": read_table(run, EDGES, source=str, target=str, scope=str)}
+
+    def charts(self, data, display) -> dict[str, tuple]:
+        nodes, edges = data.get("nodes"), data.get("edges")
+        if nodes is None or not len(nodes):
+            return {}
+        settings = (settings_of(data).get("networks") or {}).get("settings") or {}
+        specs = {}
+        for scope in dict.fromkeys(nodes["scope"]):
+            rows = nodes[nodes["scope"] == scope].reset_index(drop=True)
+            links = edges[edges["scope"] == scope].reset_index(drop=True) if edges is not None else None
+            first = rows.iloc[0]
+            title = f"{int(first['phase'])}기 {first['start']}–{first['end']} 의미연결망"
+            specs[network_chart_name(first["phase"])] = (draw_network, rows, links, settings, title)
+        return specs
+
+    def context(self, data, image, display) -> dict:
+        nodes = data.get("nodes")
+        if nodes is None or not len(nodes):
+            return {"networks": None}
+        net = settings_of(data).get("networks") or {}
+        images = {}
+        for scope in dict.fromkeys(nodes["scope"]):
+            images[scope] = image(network_chart_name(nodes.loc[nodes["scope"] == scope, "phase"].iloc[0]))
+        files = {p["scope"]: p["gexf"] for p in net.get("phases", [])}
+        return {"networks": report_context(nodes, data.get("edges"), consensus_of(data.get("phases") or {}),
+                                           net.get("settings"), images, files, net.get("xlsx"))}

@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 from textmine import corpus as corpus_io, evaluate, tokenize
+from textmine.analysis import check_analyses
 from textmine.errors import ConfigError, TextmineError
 
 
@@ -49,9 +50,7 @@ def check_run(corpus_path: str | Path, config) -> corpus_io.Corpus:
 
     corpus = cached_load_corpus(corpus_path, config.corpus, config.run.cache_dir)
     evaluate.load_truth(corpus_path)
-    from textmine import extras
-
-    extras.check_report_options(config, corpus.metadata_columns, str(corpus_path))
+    check_analyses(config, corpus.metadata_columns, str(corpus_path))
     tokenize.load_profile(corpus_path, config.tokenize.profile)
     docs = corpus.modelling_docs()
     n_docs = len(docs)

@@ -1,4 +1,5 @@
-"""One registry per kind of pluggable part: topic models, embedding backends, phase detectors, LDA engines.
+"""One registry per kind of pluggable part: topic models, the analyses a run writes beside them, embedding
+backends, phase detectors, LDA engines.
 
 Every name a user can write in config (``run.models``, ``embed.backend``, ``phases.method``,
 ``lda.backend``) is looked up here, and config validation, CLI help, the manifest and the
@@ -58,6 +59,15 @@ class Registry:
     def help(self) -> str:
         return "; ".join(f"{n}: {e.help}" for n, e in self._entries.items())
 
+    def register(self, name: str, entry: Entry) -> None:
+        """Add a part after the ones above (a plugin, or a test's toy part); a name is registered once."""
+        if name in self._entries:
+            raise ValueError(f"{self.kind} {name!r} is already registered")
+        self._entries[name] = entry
+
+    def unregister(self, name: str) -> None:
+        del self._entries[name]
+
 
 MODELS = Registry("model", "run.models (--models)", {
     "lda": Entry("textmine.lda:LdaTopicModel", "LDA", "latent Dirichlet allocation (gensim, or tomotopy with lda.backend)"),
@@ -65,6 +75,22 @@ MODELS = Registry("model", "run.models (--models)", {
                       "sentence embeddings + UMAP + HDBSCAN, topic words by c-TF-IDF over Kiwi tokens"),
     "dtm": Entry("textmine.dtm:DtmTopicModel", "DTM",
                  "dynamic topic model (tomotopy DTModel): topics whose words change per period"),
+})
+
+# What a run writes beside the models and the report's sections on it (textmine.analysis), in this order;
+# the display name is the section's title in the report.
+ANALYSES = Registry("analysis", "report", {
+    "documents": Entry("textmine.doctables:DocumentTables", "문서별 토픽",
+                       "doc_topics.parquet/.csv with periods and metadata, documents.parquet, topic_terms.csv"),
+    "word_frequency": Entry("textmine.wordfreq:WordFrequency", "단어 빈도",
+                            "word_frequency.csv: frequency and TF-IDF per period and consensus phase, word clouds"),
+    "networks": Entry("textmine.network:Networks", "의미연결망",
+                      "a word co-occurrence network per consensus phase (GEXF, xlsx, nodes/edges CSV, charts)"),
+    "breakdowns": Entry("textmine.breakdown:Breakdowns", "메타데이터별 토픽",
+                        "topic shares by metadata column (report.by): breakdowns.csv, effects.csv, charts"),
+    "identity": Entry("textmine.identity:TopicIdentity", "이전 실행 대비",
+                      "topics matched to a previous run's (report.previous): topics/trajectories.csv rewritten"),
+    "labels": Entry("textmine.identity:TopicNames", "토픽 이름", "labels.toml: the topic names the report uses"),
 })
 
 LDA_ENGINES = Registry("LDA engine", "lda.backend", {

@@ -29,11 +29,15 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
-from textmine import charts, extras
+from textmine import analysis, charts, doctables, interactive, labels as labels_mod, narrative
 from textmine.registry import MODELS, PHASE_DETECTORS
+from textmine.sanitize import restore_frame
+from textmine.files import publish
+from textmine.store import mark_cache
+from textmine.xlsx import Sheet, write_workbook
 
 SHEET_HEADERS = {
     "model": "모델", "scope": "범위", "topic": "토픽", "label": "레이블", "top_terms": "주요어(확률)",
@@ -58,12 +62,10 @@ TEMPLATE = "report.html.j2"
 
 def load_run(run_dir: str | Path, labels_file: str | Path | None = None) -> dict:
     """A run folder's files as frames and dicts, ready to show: the CSVs' spreadsheet neutralisation
-    undone (:func:`textmine.sanitize.restore_frame`; the xlsx writer neutralises again), the additions
-    of :mod:`textmine.extras` read, and the run's ``labels.toml`` applied to every table, phase entry
-    and chart input that shows a global topic (the files keep the automatic labels)."""
-    from textmine import labels as labels_mod
-    from textmine.sanitize import restore_frame
-
+    undone (:func:`textmine.sanitize.restore_frame`; the xlsx writer neutralises again), every registered
+    analysis's files read (:func:`textmine.analysis.load_analyses`), and the run's ``labels.toml`` applied
+    to every table, phase entry and chart input that shows a global topic (the files keep the automatic
+    labels)."""
     run = Path(run_dir)
 
     def csv(name):
@@ -86,13 +88,13 @@ def load_run(run_dir: str | Path, labels_file: str | Path | None = None) -> dict
     data = {"path": run, "manifest": js("manifest.json"), "phases": js("phases.json"),
             "evaluation": js("evaluation.json"), "topics": csv("topics.csv"), "trajectories": csv("trajectories.csv"),
             "lineage": csv("lineage.csv"), "representatives": csv("representative_docs.csv"),
-            **extras.load_analyses(run)}
-    names = labels_mod.load_labels(labels_file) if labels_file else extras.read_labels(run)
+            "over_time": analysis.read_table(run, "topics_over_time.csv", words=str), **analysis.load_analyses(run)}
+    names = labels_mod.load_labels(labels_file) if labels_file else labels_mod.read_labels(run)
     data["labels"] = names
     data["out"] = run  # where charts are drawn and read (build_outputs draws into a staging folder)
     data["labels_unknown"] = labels_mod.unknown_topics(names, data["topics"]) \
         if names and data["topics"] is not None else []
-    extras.rename(data, names)
+    labels_mod.rename_run(data, names)
     return data
 
 
@@ -241,8 +243,8 @@ def render_charts(data: dict, cache_dir: str | Path | None = None) -> list[str]:
         for filename, (draw, *inputs) in figures.items():
             if _draw_chart(run / "charts" / filename, draw, inputs, cache_dir):
                 written.append(f"charts/{filename}")
-    # Word clouds, networks and topics by metadata (textmine.extras), from their files.
-    for filename, (draw, *inputs) in extras.chart_specs(data, MODELS.display).items():
+    # The analyses' charts (word clouds, networks, topics by metadata), from their files.
+    for filename, (draw, *inputs) in analysis.chart_specs(data, MODELS.display).items():
         if _draw_chart(run / "charts" / filename, draw, inputs, cache_dir):
             written.append(f"charts/{filename}")
     return written
@@ -292,16 +294,9 @@ def _cached_file(cache_dir, kind: str, make, inputs: list, suffix: str, extra: s
 
 
 def _store_file(source: Path, cached: Path) -> None:
-    import os
-    import uuid
-
-    from textmine.store import mark_cache
-
     mark_cache(cached.parent.parent)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.parent / f".{uuid.uuid4().hex}{cached.suffix}"
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, cached)
+    with publish(cached) as tmp:
+        shutil.copyfile(source, tmp)
 
 
 def _image(run: Path, filename: str) -> str | None:
@@ -547,8 +542,17 @@ def page_context(data: dict) -> dict:
     display names); the only HTML in it is the plotly charts (:class:`Markup`)."""
     models = models_of(data)
     trajectories = _trajectories(data, models)
-    added = extras.report_sections(data, lambda name: _image(data.get("out", data["path"]), name), MODELS.display,
-                                   plotly_loaded=any(t["plot"] for t in trajectories))
+    added = analysis.report_sections(data, lambda name: _image(data.get("out", data["path"]), name), MODELS.display)
+    # The consensus boundaries with each model's shares; one model's own phases are its consensus.
+    traj = data.get("trajectories")
+    if traj is not None and "period" not in traj and "year" in traj:  # written before periods were recorded
+        traj = traj.assign(period=traj["year"])
+    added["narrative"] = narrative.narrative_context(data["phases"], traj, models,
+                                                     boundaries="consensus" if len(models) > 1 else None,
+                                                     display=MODELS.display)
+    added["over_time"] = interactive.over_time_context(data.get("over_time"), MODELS.display)
+    added.update(interactive.plotly_views(data, models, MODELS.display,
+                                          plotly_loaded=any(t["plot"] for t in trajectories)))
     return {**_summary(data, models), "phases": _phases(data, models), "trajectories": trajectories,
             "lineage": _lineage(data, models), "topics": _topics(data, models),
             "comparison": _comparison(data, models), **_evaluation(data, models), **added}
@@ -572,12 +576,15 @@ def _percent(value: Any, digits: int = 1) -> str:
 
 
 def environment() -> Environment:
-    """The Jinja2 environment of the report's templates (package data of ``textmine``).
+    """The Jinja2 environment of the report's templates (package data of ``textmine``, then the folders of
+    registered analyses that ship their own section template: :attr:`textmine.analysis.Analysis.template_dir`).
 
     Autoescape is on for every template: a value is shown as text unless Python deliberately
     hands it over as :class:`Markup`.  Undefined names fail loudly instead of rendering blank.
     """
-    env = Environment(loader=PackageLoader("textmine", "templates"), autoescape=True, undefined=StrictUndefined,
+    loader = ChoiceLoader([PackageLoader("textmine", "templates"),
+                           *(FileSystemLoader(str(folder)) for folder in analysis.template_dirs())])
+    env = Environment(loader=loader, autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["number"] = _number
     env.filters["percent"] = _percent
@@ -632,7 +639,7 @@ def xlsx_sheets(data: dict) -> dict[str, pd.DataFrame]:
             sheets[name] = data[key]
     max_rows = int(((data.get("manifest", {}).get("config") or {}).get("report") or {}).get("doc_sheet_rows", 100_000))
     # The per-document sheet is read from the run folder's documents (a run folder's data only).
-    per_doc, total = extras.document_sheet(data["path"], data["topics"], max_rows, MODELS.display, models_of(data)) \
+    per_doc, total = doctables.document_sheet(data["path"], data["topics"], max_rows, MODELS.display, models_of(data)) \
         if "path" in data else (None, 0)
     if per_doc is not None:
         if total > len(per_doc):  # said in the sheet itself: the rest is in doc_topics.csv
@@ -643,31 +650,11 @@ def xlsx_sheets(data: dict) -> dict[str, pd.DataFrame]:
 
 
 def _write_sheets(sheets: dict[str, pd.DataFrame], path: Path) -> None:
-    """The workbook, Korean headers and widths.  No cell is ever a formula (:mod:`textmine.sanitize`):
-    text starting with ``=``, ``+``, ``-``, ``@``... gets a leading ``'`` and every text cell is stored
-    as text (openpyxl would store a string starting with ``=`` as a formula); numbers stay numbers."""
-    from openpyxl.utils import get_column_letter
-
-    from textmine.sanitize import neutralize_cell, neutralize_frame
-
-    with pd.ExcelWriter(path, engine="openpyxl") as writer:
-        for name, frame in sheets.items():
-            if "model" in frame:
-                frame = frame.assign(model=frame["model"].map(MODELS.display))
-            frame = neutralize_frame(frame.rename(columns=SHEET_HEADERS))
-            frame.to_excel(writer, sheet_name=name, index=False)
-            ws = writer.sheets[name]
-            for row in ws.iter_rows():
-                for cell in row:
-                    if isinstance(cell.value, str):
-                        cell.value = neutralize_cell(cell.value)
-                        cell.data_type = "s"
-            ws.freeze_panes = "A2"
-            for i, col in enumerate(frame.columns, start=1):
-                values = [str(col)] + [str(v) for v in frame[col].head(500).tolist()]
-                # Hangul is about twice as wide as Latin in Excel's width unit.
-                width = max(sum(2 if "가" <= ch <= "힣" else 1 for ch in v) for v in values)
-                ws.column_dimensions[get_column_letter(i)].width = min(60, max(8, width + 2))
+    """The workbook (:func:`textmine.xlsx.write_workbook`: no cell is a formula, widths fitted), with the
+    models' display names and Korean headers."""
+    write_workbook(path, [Sheet(name, (frame.assign(model=frame["model"].map(MODELS.display)) if "model" in frame
+                                       else frame).rename(columns=SHEET_HEADERS))
+                          for name, frame in sheets.items()])
 
 
 def build_outputs(run_dir: str | Path, cache_dir: str | Path | None = None,
@@ -680,15 +667,12 @@ def build_outputs(run_dir: str | Path, cache_dir: str | Path | None = None,
     one clear error and leaves the previous report, charts and labels as they were."""
     import uuid
 
-    from textmine import labels as labels_mod
     from textmine.errors import TextmineError
 
     run = Path(run_dir)
     staging = run / f".report-{uuid.uuid4().hex}"
     try:
         if cache_dir is not None:
-            from textmine.store import mark_cache
-
             mark_cache(cache_dir)
         try:
             data = load_run(run, labels_file)

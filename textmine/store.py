@@ -25,11 +25,11 @@ import re
 import shutil
 import stat
 import time
-import uuid
 from importlib import metadata
 from pathlib import Path
 
 from textmine.errors import TextmineError, escape
+from textmine.files import publish
 
 log = logging.getLogger(__name__)
 
@@ -96,18 +96,10 @@ class ModelStore:
         from textmine.topicmodel import write_fitted
 
         mark_cache(self.root)
-        self.models.mkdir(parents=True, exist_ok=True)
-        tmp = self.models / f".{key}.{uuid.uuid4().hex}.tmp"
-        try:
+        # an entry written meanwhile by another run has the same content by construction: kept
+        with publish(self.path(key), keep_existing=True) as tmp:
             write_fitted(fitted, tmp)
             model.save_native(fitted.native, tmp)
-            if self.path(key).exists():  # written meanwhile by another run: same content by construction
-                shutil.rmtree(tmp, ignore_errors=True)
-            else:
-                os.replace(tmp, self.path(key))
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
         return self.path(key)
 
     def is_empty(self, key: str) -> bool:
@@ -116,14 +108,9 @@ class ModelStore:
 
     def put_empty(self, key: str) -> None:
         mark_cache(self.root)
-        self.models.mkdir(parents=True, exist_ok=True)
-        tmp = self.models / f".{key}.{uuid.uuid4().hex}.tmp"
-        tmp.mkdir()
-        (tmp / "empty").write_text("no model: too few documents or no topic structure\n", encoding="utf-8")
-        if self.path(key).exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            os.replace(tmp, self.path(key))
+        with publish(self.path(key), keep_existing=True) as tmp:
+            tmp.mkdir()
+            (tmp / "empty").write_text("no model: too few documents or no topic structure\n", encoding="utf-8")
 
     def get_selection(self, key: str) -> dict | None:
         path = self.selections / f"{key}.json"
@@ -134,10 +121,8 @@ class ModelStore:
 
     def put_selection(self, key: str, selection: dict) -> None:
         mark_cache(self.root)
-        self.selections.mkdir(parents=True, exist_ok=True)
-        tmp = self.selections / f".{key}.{uuid.uuid4().hex}.tmp"
-        tmp.write_text(json.dumps({"selection": selection, "written": time.time()}), encoding="utf-8")
-        os.replace(tmp, self.selections / f"{key}.json")
+        with publish(self.selections / f"{key}.json") as tmp:
+            tmp.write_text(json.dumps({"selection": selection, "written": time.time()}), encoding="utf-8")
 
 
 CACHE_KINDS = ("corpus", "tokens", "pii", "embeddings", "models", "selection", "charts", "analyses")
@@ -175,10 +160,8 @@ def mark_cache(cache_dir: str | Path) -> Path:
     root = Path(os.path.expanduser(str(cache_dir)))
     marker = root / MARKER
     if not marker.is_file():
-        root.mkdir(parents=True, exist_ok=True)
-        tmp = root / f".{MARKER}.{uuid.uuid4().hex}.tmp"
-        tmp.write_text(MARKER_TEXT, encoding="utf-8")
-        os.replace(tmp, marker)
+        with publish(marker) as tmp:
+            tmp.write_text(MARKER_TEXT, encoding="utf-8")
     return root
 
 

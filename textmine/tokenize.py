@@ -21,13 +21,13 @@ import hashlib
 import inspect
 import json
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from textmine.config import TokenizeConfig
 from textmine.errors import ConfigError
+from textmine.files import read_toml
 
 DEFAULT_PROFILE = Path(__file__).parent / "profiles" / "default.toml"
 # Kiwi tags that make sense as topic-model tokens (Sejong tag set as used by Kiwi).
@@ -279,15 +279,9 @@ def _check_seed_topics(seeds, path: Path) -> None:
 
 
 def _read_profile_file(path: Path) -> dict:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError("profile file not found", file=path, fix="check tokenize.profile in the config") from None
-    except RecursionError:
-        raise ConfigError("profile is nested too deeply", file=path,
-                          fix="a profile holds flat lists and tables (see textmine/profiles/default.toml)") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"profile is not valid UTF-8 TOML ({exc})", file=path, fix="fix the TOML syntax") from None
+    if not path.is_file():
+        raise ConfigError("profile file not found", file=path, fix="check tokenize.profile in the config")
+    data = read_toml(path, nested_fix="a profile holds flat lists and tables (see textmine/profiles/default.toml)")
     return _check_profile(data, path)
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import re
+import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,8 +41,10 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from textmine.analysis import Analysis, Written, consensus_of, read_table
 from textmine.topicmodel import Documents
 
+WORD_FREQUENCY = "word_frequency.csv"
 COLUMNS = ["scope_kind", "scope", "term", "count", "doc_freq", "n_docs", "tfidf", "rank", "tfidf_rank"]
 CLOUD_SEED = 42
 CLOUD_SIZE = (1200, 800)
@@ -212,6 +215,13 @@ def word_clouds(freq_table: pd.DataFrame, out_dir: str | Path, scope_kind: str =
     return written
 
 
+def draw_word_cloud(rows: pd.DataFrame, max_words: int = 100) -> bytes:
+    """One scope's word cloud (:func:`word_clouds`) as PNG bytes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        files = word_clouds(rows, tmp, scope_kind=str(rows["scope_kind"].iloc[0]), max_words=max_words)
+        return files[0].read_bytes() if files else b""
+
+
 # ---------------------------------------------------------------- report section
 
 def report_context(freq_table: pd.DataFrame | None, phases: dict | None = None, top_n: int = 20,
@@ -252,3 +262,43 @@ def report_context(freq_table: pd.DataFrame | None, phases: dict | None = None, 
         period_rows.append({"period": str(scope), "n_docs": int(rows["n_docs"].iloc[0]) if len(rows) else 0,
                             "terms": ", ".join(f"{t}({c})" for t, c in zip(rows["term"], rows["count"]))})
     return {"top_n": top_n, "phases": phase_rows, "periods": period_rows}
+
+
+# ---------------------------------------------------------------- the analysis (textmine.analysis)
+
+class WordFrequency(Analysis):
+    """``word_frequency.csv`` over the periods and the consensus phases (``report.wordfreq``), a word cloud
+    per phase, and the report's 단어 빈도 section."""
+
+    name = "word_frequency"
+    anchor = "wordfreq"
+    template = "wordfreq.html.j2"
+
+    def enabled(self, config) -> bool:
+        return config.report.wordfreq
+
+    def write(self, run, documents, phases, outputs, config) -> Written:
+        top_n = config.report.wordfreq_top_n
+        run.write_csv(WORD_FREQUENCY, word_frequency(documents, consensus_of(phases), top_n=top_n))
+        return Written([WORD_FREQUENCY], {"top_n": top_n})
+
+    def load(self, run: Path) -> dict:
+        return {"word_frequency": read_table(run, WORD_FREQUENCY, scope=str, term=str)}
+
+    def charts(self, data, display) -> dict[str, tuple]:
+        freq = data.get("word_frequency")
+        if freq is None or not len(freq):
+            return {}
+        phase_rows = freq[freq["scope_kind"] == "phase"]
+        specs = {}
+        for scope in dict.fromkeys(phase_rows["scope"]):
+            rows = phase_rows[phase_rows["scope"] == scope].reset_index(drop=True)
+            specs[cloud_file_name(scope)] = (draw_word_cloud, rows)
+        return specs
+
+    def context(self, data, image, display) -> dict:
+        freq = data.get("word_frequency")
+        if freq is None or not len(freq):
+            return {"wordfreq": None}
+        images = {s: image(cloud_file_name(s)) for s in dict.fromkeys(freq["scope"])}
+        return {"wordfreq": report_context(freq, consensus_of(data.get("phases") or {}), top_n=20, images=images)}

@@ -1,6 +1,7 @@
-"""The run folder's additions (textmine.extras) and the report built from them, without Prefect.
+"""The run folder's additions (the registered analyses, textmine.analysis) and the report built from them,
+without Prefect.
 
-A toy run is written the way the flow writes it (runfolder.write_outputs, then extras.write_analyses,
+A toy run is written the way the flow writes it (runfolder.write_outputs, then analysis.write_analyses,
 then report.build_outputs) from documents with metadata and a toy model summarized by the generic
 step, so every file, column and sheet can be checked in a few seconds.
 """
@@ -12,7 +13,7 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from textmine import extras, report, runfolder, topicmodel
+from textmine import analysis, identity, interactive, report, runfolder, topicmodel, wordfreq
 from textmine.config import load_config
 from textmine.errors import TextmineError
 from textmine.topicmodel import Documents, FittedTopics, TopicModel
@@ -78,14 +79,14 @@ def _write_run(out, config, name="run-a"):
         manifest = {"run_id": name, "config": config.to_dict(), "seed": config.run.seed,
                     "documents_per_year": {str(y): 24 for y in YEARS}, "models": {"lda": "LDA"}}
         runfolder.write_outputs(run, list(outputs.values()), PHASES, {"models": {"lda": fitted.quality}})
-        manifest["analyses"] = extras.write_analyses(run, data, PHASES, outputs, config)
+        manifest["analyses"] = analysis.write_analyses(run, data, PHASES, outputs, config)
         run.write_json("manifest.json", manifest)
     return run.final, manifest["analyses"]
 
 
 @pytest.fixture(scope="module")
 def toy_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("extras")
+    out = tmp_path_factory.mktemp("analyses")
     labels = out / "names.toml"
     labels.write_text('[lda]\n0 = "성과 관리"\n', encoding="utf-8")
     config = load_config(None, {"report.by": "지역,대학명", "report.labels": str(labels),
@@ -225,35 +226,30 @@ def test_a_missing_by_column_names_the_available_ones(tmp_path):
 
 def test_previous_must_be_a_run_folder(tmp_path):
     with pytest.raises(TextmineError) as info:
-        extras.check_previous(tmp_path)
+        identity.check_previous(tmp_path)
     assert "not a finished textmine run folder" in str(info.value) and "what to do" in str(info.value)
 
 
 def test_classical_mds_recovers_distances():
     points = np.array([[0.0, 0.0], [3.0, 0.0], [0.0, 4.0]])
     d = np.linalg.norm(points[:, None] - points[None], axis=2)
-    coords = extras.classical_mds(d)
+    coords = interactive.classical_mds(d)
     np.testing.assert_allclose(np.linalg.norm(coords[:, None] - coords[None], axis=2), d, atol=1e-9)
 
 
 def test_topic_hierarchy_is_a_dendrogram_of_every_topic():
     """The hierarchy view: one leaf per global topic, labels escaped, no script of its own."""
-    import numpy as np
-    import pandas as pd
-
-    from textmine import extras
-
     rng = np.random.default_rng(1)
     topic_word = rng.dirichlet(np.ones(30) * 0.2, size=5)
     topics = pd.DataFrame({"model": "lda", "scope": "global", "topic": range(5),
                            "label": ["<b>진로</b>", "상담", "취업", "지역", "성과"]})
     data = {"topics": topics}
-    original = extras._topic_rows
-    extras._topic_rows = lambda d, m: (list(range(5)), topic_word)
+    original = interactive._topic_rows
+    interactive._topic_rows = lambda d, m: (list(range(5)), topic_word)
     try:
-        html_out = str(extras.topic_hierarchy(data, "lda", "LDA 토픽 위계", "tree-lda", include_js=False))
+        html_out = str(interactive.topic_hierarchy(data, "lda", "LDA 토픽 위계", "tree-lda", include_js=False))
     finally:
-        extras._topic_rows = original
+        interactive._topic_rows = original
     assert 'id="tree-lda"' in html_out and "&lt;b&gt;" in html_out and "<b>진로</b>" not in html_out
     assert all(f"T{t}" in html_out for t in range(5))
 
@@ -262,7 +258,7 @@ def _analyses_through_cache(out, config, cache_dir, name, phases=PHASES):
     data = _documents()
     outputs = {"lda": topicmodel.summarize(_Toy(config), _fitted(data), {}, data, config)}
     with runfolder.RunFolder(out, name) as run:
-        record = extras.cached_write_analyses(run, data, phases, outputs, config, cache_dir)
+        record = analysis.cached_write_analyses(run, data, phases, outputs, config, cache_dir)
     return run.final, record
 
 
@@ -271,19 +267,19 @@ def test_analyses_cache_gives_the_same_files_and_misses_on_any_change(tmp_path):
     cache_dir = tmp_path / "cache"
     first, record = _analyses_through_cache(tmp_path / "out", config, cache_dir, "cold")
     [entry] = list((cache_dir / "analyses").iterdir())
-    (entry / extras.WORD_FREQUENCY).write_text("from the cache\n", encoding="utf-8")  # proves the copy
+    (entry / wordfreq.WORD_FREQUENCY).write_text("from the cache\n", encoding="utf-8")  # proves the copy
     again, same = _analyses_through_cache(tmp_path / "out", config, cache_dir, "warm")
     assert (record.pop("cache"), same.pop("cache")) == ("miss", "hit")
     assert same == json.loads(json.dumps(record)) and len(record["files"]) >= 8
-    assert (again / extras.WORD_FREQUENCY).read_text(encoding="utf-8") == "from the cache\n"
+    assert (again / wordfreq.WORD_FREQUENCY).read_text(encoding="utf-8") == "from the cache\n"
     for name in record["files"]:
-        if name != extras.WORD_FREQUENCY:
+        if name != wordfreq.WORD_FREQUENCY:
             assert (again / name).read_bytes() == (first / name).read_bytes(), name
     # another phase boundary, or another setting, writes them again
     moved = json.loads(json.dumps(PHASES))
     moved["consensus"]["phase_starts"] = [2019, 2022]
     fresh, _ = _analyses_through_cache(tmp_path / "out", config, cache_dir, "moved", moved)
-    assert (fresh / extras.WORD_FREQUENCY).read_text(encoding="utf-8") != "from the cache\n"
+    assert (fresh / wordfreq.WORD_FREQUENCY).read_text(encoding="utf-8") != "from the cache\n"
     other = load_config(None, {"report.by": "지역", "report.breakdown_bootstrap": "20", "report.wordfreq_top_n": "5"})
     _analyses_through_cache(tmp_path / "out", other, cache_dir, "other")
     assert len(list((cache_dir / "analyses").iterdir())) == 3
