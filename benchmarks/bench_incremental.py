@@ -6,9 +6,8 @@ whole (wall clock, Prefect's temporary server included) and by the flow's own st
 (manifest: started -> finished):
 
 1. cold: all years, empty cache (a fresh cache folder; Prefect's result records are keyed by it);
-2. minus-last: all years but the last, on a new cache seeded with (1)'s token, PII and embedding
-   entries (those are per year and keyed by the texts, so they are what a cold run of these years
-   would have written; it saves a second cold embedding) but no fitted models;
+2. minus-last: all years but the last, on an empty cache (so that the last year's texts are masked,
+   tokenized and embedded in step 3, as when its file arrives);
 3. plus-last: the last year added to (2)'s cache (unchanged years reused, selection warm-started);
 4. rerun: (3) again, nothing changed;
 5. the last year added with UMAP fitted again (``bertopic.reuse_layout = false``) on a copy of (2)'s
@@ -171,9 +170,6 @@ def measure(args, corpus: Path, partial: Path, files: list, work: Path) -> tuple
     changes over minutes weighs on each kind of step alike."""
     cold, added, rerun = [run(corpus, work / "out", work / "cache-cold-0", args)], [], []
     print(f"cold 1/{args.repeats}: {cold[-1][0]:.1f} s", flush=True)
-    for kind in ("tokens", "pii", "embeddings", "word-vectors"):
-        if (work / "cache-cold-0" / kind).is_dir():
-            shutil.copytree(work / "cache-cold-0" / kind, work / "cache-grow" / kind)
     before = run(partial, work / "out", work / "cache-grow", args)
     print(f"all but the last year: {before[0]:.1f} s", flush=True)
     for i in range(args.repeats):
