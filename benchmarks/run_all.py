@@ -840,6 +840,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="only regenerate the README table from the results in --out; run nothing")
     parser.add_argument("--readme-file", type=Path, default=REPO / "README.md", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.reruns < 1:  # the e2e figure is a cold run and its rerun: with none, a long run ended in a crash
+        parser.error("--reruns must be at least 1")
     args.work = args.work.expanduser()
     if args.subset_docs < 10:
         parser.error("--subset-docs is rows of the subset, at least 10 (one per year file)")

@@ -453,3 +453,11 @@ def test_dtm_rows_compare_the_plan_with_the_full_method(tmp_path):
             "full method's topics 0.310 |") in table
     assert "| dtm-long (plan) | 5,000 | 30.0 s | 167 docs/s | 900 MB | 0.25× full method | " in table
     assert "10 opinions a document, 30 periods" in table
+
+
+def test_no_reruns_is_refused_before_anything_runs(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        run_all.main(["--sizes", "10k", "--stages", "e2e", "--reruns", "0", "--out", str(tmp_path),
+                      "--work", str(tmp_path / "work")])
+    assert stopped.value.code == 2 and "--reruns must be at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "work").exists()
