@@ -32,12 +32,13 @@ import hashlib
 import json
 import logging
 import os
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from textmine.files import publish
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +67,8 @@ class Layout:
         arrays = {"coordinates": self.coordinates, "meta": np.array(meta)}
         if self.neighbours is not None:
             arrays["neighbours"] = self.neighbours
-        tmp = path.parent / f".{uuid.uuid4().hex}.npz"
-        with open(tmp, "wb") as handle:
+        with publish(path) as tmp, open(tmp, "wb") as handle:
             np.savez(handle, **arrays)
-        os.replace(tmp, path)
 
     @classmethod
     def from_npz(cls, path: Path) -> "Layout":
@@ -109,11 +108,12 @@ def token_digests(documents: Sequence[str], row_years: Sequence) -> list[str]:
     return [hashes[year].hexdigest() for year in years]
 
 
-def neighbour_overlap(stored: np.ndarray, embeddings: np.ndarray) -> float:
+def neighbour_overlap(stored: np.ndarray, embeddings: np.ndarray, now: np.ndarray | None = None) -> float:
     """Mean share of each document's stored nearest neighbours that are still among its nearest in
-    ``embeddings`` (the same documents, in the same order, embedded again)."""
-    k = stored.shape[1]
-    _, now = nearest_distances(embeddings, embeddings, k, exclude_self=True)
+    ``embeddings`` (the same documents, in the same order, embedded again); ``now``: those nearest, when
+    the caller has them already."""
+    if now is None:
+        _, now = nearest_distances(embeddings, embeddings, stored.shape[1], exclude_self=True)
     kept = [len(np.intersect1d(a, b, assume_unique=True)) for a, b in zip(stored, now)]
     return float(np.sum(kept) / max(stored.size, 1))
 
@@ -175,7 +175,7 @@ def plan(previous: Layout | None, embeddings: np.ndarray, row_years: Sequence, n
     ``documents`` (joined tokens, row by row) identify the earlier years' documents; ``drift_allowed``
     (a corpus-fitted backend) lets their embeddings move as long as their nearest neighbours stay."""
     years, digests, sizes = year_digests(embeddings, row_years)
-    drift = {}
+    drift, old_neighbours = {}, None
 
     def fit(reason: str) -> LayoutPlan:
         return LayoutPlan(None, {"umap": "fitted", "why": reason, "documents": int(len(embeddings))}, previous)
@@ -193,7 +193,10 @@ def plan(previous: Layout | None, embeddings: np.ndarray, row_years: Sequence, n
         if not (drift_allowed and same_documents and previous.neighbours is not None and old < len(years)):
             return fit("an earlier year's embeddings changed")
         n_old = int(sum(sizes[:old]))
-        overlap = neighbour_overlap(previous.neighbours, embeddings[:n_old])
+        # The earlier documents' neighbours among themselves, once: the overlap and, below, the distance ratio.
+        old_neighbours = nearest_distances(embeddings[:n_old], embeddings[:n_old], previous.neighbours.shape[1],
+                                           exclude_self=True)
+        overlap = neighbour_overlap(previous.neighbours, embeddings[:n_old], old_neighbours[1])
         if overlap < config.layout_min_neighbour_overlap:
             return fit(f"an earlier year's embeddings moved: {overlap:.1%} of their nearest neighbours kept (fewer "
                        f"than bertopic.layout_min_neighbour_overlap = {config.layout_min_neighbour_overlap:.0%})")
@@ -212,7 +215,8 @@ def plan(previous: Layout | None, embeddings: np.ndarray, row_years: Sequence, n
         return fit(f"{previous.projected_since_fit} year(s) already placed since the last full fit "
                    f"(bertopic.layout_refit_every = {config.layout_refit_every})")
     old_embeddings, new_embeddings = embeddings[:n_old], embeddings[n_old:]
-    own, _ = nearest_distances(old_embeddings, old_embeddings, 1, exclude_self=True)
+    own = old_neighbours[0][:, :1] if old_neighbours is not None else \
+        nearest_distances(old_embeddings, old_embeddings, 1, exclude_self=True)[0]
     new, _ = nearest_distances(old_embeddings, new_embeddings, 1)
     ratio = float(new.mean() / max(own.mean(), _MIN_SCALE))
     if ratio > config.layout_max_distance_ratio:
