@@ -5,7 +5,7 @@ Both score the same topics over the same token lists (a seeded sample of at most
 c_npmi (10-token windows):
 
 - gensim:   ``CoherenceModel(..., processes=1).get_coherence()``, its own accumulator.
-- textmine: ``evaluate.coherence_unrounded``: the same CoherenceModel, its window counts from
+- textmine: ``quality.coherence_unrounded``: the same CoherenceModel, its window counts from
             ``textmine.cooccurrence.WindowAccumulator``.
 
 The scores must be equal to the last bit; the script stops if they are not.  The topics are the
@@ -75,7 +75,7 @@ def main() -> None:
     from gensim.corpora import Dictionary
     from gensim.models import CoherenceModel
 
-    from textmine.evaluate import coherence_sample, coherence_unrounded
+    from textmine.quality import coherence_sample, coherence_unrounded
 
     corpus = args.corpus
     if args.synth_docs:

@@ -128,15 +128,16 @@ def curve(data, truth, k: int, step: int, overrides: dict) -> list[dict]:
     import numpy as np
     import tomotopy as tp
 
-    from textmine import dtm, evaluate, lda
+    from textmine import dtm, quality
+    from textmine import terms as topic_terms
     from textmine.config import load_config
 
     c = load_config(None, overrides)
     tokens = data.doc_tokens()
     periods = sorted(set(data.periods))
     timepoints = [periods.index(p) for p in data.periods]
-    dictionary = lda.build_dictionary(tokens, c.lda)
-    vocab = lda._vocab(dictionary)
+    dictionary = topic_terms.build_dictionary(tokens, c.lda)
+    vocab = topic_terms.vocabulary_of(dictionary)
     s = c.dtm
     model = tp.DTModel(k=k, t=len(periods), alpha_var=s.alpha_var, eta_var=s.eta_var, phi_var=s.phi_var,
                        lr_a=s.lr_a, lr_b=s.lr_b, lr_c=s.lr_c, seed=c.run.seed)
@@ -146,7 +147,7 @@ def curve(data, truth, k: int, step: int, overrides: dict) -> list[dict]:
         if words:
             model.add_doc(words, timepoint=timepoints[i])
             added.append(i)
-    sample = evaluate.coherence_sample(tokens, c.run.seed)
+    sample = quality.coherence_sample(tokens, c.run.seed)
     weights = np.bincount(timepoints, minlength=len(periods)) / len(timepoints)
     rows, done, fit_seconds = [], 0, 0.0
     while done < s.iterations:
@@ -157,9 +158,9 @@ def curve(data, truth, k: int, step: int, overrides: dict) -> list[dict]:
         dominant = np.full(len(tokens), -1)
         dominant[added] = [int(np.argmax(d.get_topic_dist())) for d in model.docs]
         topic_word = np.tensordot(weights, dtm._period_topic_word(model, dictionary, len(periods)), axes=1)
-        terms = [[w for w, _ in t] for t in lda.top_terms(topic_word, vocab, 10)]
+        terms = [[w for w, _ in t] for t in topic_terms.top_terms(topic_word, vocab, 10)]
         row = {"iterations": done, "fit_seconds": fit_seconds, "ll_per_word": float(model.ll_per_word),
-               "c_npmi": evaluate.coherence_unrounded(sample, dictionary, terms, "c_npmi"),
+               "c_npmi": quality.coherence_unrounded(sample, dictionary, terms, "c_npmi"),
                **agreement(data, dominant, truth)}
         rows.append(row)
         print(f"  {done:5d} it.  {fit_seconds:7.1f} s  ll/word {row['ll_per_word']:.4f}  "

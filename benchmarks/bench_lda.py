@@ -188,7 +188,7 @@ def dtm_modes(corpus: str, args, data) -> dict:
 
     from textmine.config import load_config
     from textmine.dtm import DtmTopicModel
-    from textmine.lda import build_dictionary
+    from textmine.terms import build_dictionary
 
     config = load_config(None, {"dtm.num_topics": str(args.k), "dtm.seeds": "1", "dtm.workers": str(args.workers)})
     tokens = data.doc_tokens()

@@ -60,7 +60,7 @@ def load_petitions(path: Path, limit: int | None, seed: int) -> pd.DataFrame:
 def scores(labels, dominant, topic_words: list[list[str]], tokens) -> dict:
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-    from textmine.evaluate import coherence_unrounded, topic_diversity
+    from textmine.quality import coherence_unrounded, topic_diversity
 
     words = [list(w)[:NPMI_TOP] for w in topic_words if w]
     return {"nmi": round(float(normalized_mutual_info_score(labels, dominant)), 4),

@@ -92,30 +92,30 @@ def test_a_window_below_one_is_refused():
 
 @pytest.mark.parametrize("measure", ["c_v", "c_npmi", "c_uci"])
 def test_coherence_scores_are_gensims_to_the_last_bit(measure):
-    from textmine import evaluate
+    from textmine import quality
 
     docs = _random_docs(4, n=200, max_len=300)  # windows of 10 and 110 slide over most documents
     topics = [["진로", "상담", "강화"], ["취업", "졸업생", "지역"], ["실습", "운영", "필요"]]
     dictionary = Dictionary(docs)
     plain = CoherenceModel(topics=topics, texts=docs, dictionary=dictionary, coherence=measure, processes=1)
-    assert evaluate.coherence(None, docs, dictionary, topics, measure, seed=0) == round(float(plain.get_coherence()), 4)
+    assert quality.coherence(None, docs, dictionary, topics, measure, seed=0) == round(float(plain.get_coherence()), 4)
     # Unrounded too: the counts are the same, so is every float gensim derives from them.
-    assert evaluate.coherence_unrounded(docs, dictionary, topics, measure) == plain.get_coherence()
+    assert quality.coherence_unrounded(docs, dictionary, topics, measure) == plain.get_coherence()
 
 
 def test_coherence_counts_with_the_window_accumulator_not_gensims(monkeypatch):
     """The scores alone could not tell: gensim would compute the same ones itself."""
     from gensim.topic_coherence import text_analysis
 
-    from textmine import evaluate
+    from textmine import quality
 
     def refuse(self, texts, window_size):
         raise AssertionError("gensim's own window counting ran")
 
     monkeypatch.setattr(text_analysis.WordOccurrenceAccumulator, "accumulate", refuse)
     docs = _random_docs(5)
-    for measure in sorted(evaluate.WINDOW_MEASURES):
-        evaluate.coherence_unrounded(docs, None, [RELEVANT[:3], RELEVANT[3:]], measure)
+    for measure in sorted(quality.WINDOW_MEASURES):
+        quality.coherence_unrounded(docs, None, [RELEVANT[:3], RELEVANT[3:]], measure)
     with pytest.raises(AssertionError, match="gensim's own"):  # the patch does bite where gensim counts
         CoherenceModel(topics=[RELEVANT[:3]], texts=docs, dictionary=Dictionary(docs), coherence="c_npmi",
                        processes=1).get_coherence()

@@ -57,15 +57,15 @@ def test_load_truth_points_at_the_contract(tmp_path):
 def test_coherence_past_its_limit_is_scored_on_a_seeded_sample(monkeypatch):
     from gensim.corpora import Dictionary
 
-    from textmine import evaluate
+    from textmine import quality
 
     rng = __import__("numpy").random.default_rng(0)
     words = ["진로", "상담", "취업", "성과", "지역", "청년"]
     docs = [[str(w) for w in rng.choice(words[:3] if i % 2 else words[3:], size=4)] for i in range(400)]
     dictionary, topics = Dictionary(docs), [words[:3], words[3:]]
-    whole = evaluate.coherence(None, docs, dictionary, topics, "c_npmi", 1)
-    monkeypatch.setattr(evaluate, "COHERENCE_MAX_DOCS", 100)
-    sampled = [evaluate.coherence(None, docs, dictionary, topics, "c_npmi", s) for s in (1, 1, 2)]
+    whole = quality.coherence(None, docs, dictionary, topics, "c_npmi", 1)
+    monkeypatch.setattr(quality, "COHERENCE_MAX_DOCS", 100)
+    sampled = [quality.coherence(None, docs, dictionary, topics, "c_npmi", s) for s in (1, 1, 2)]
     assert sampled[0] == sampled[1]  # the same seed draws the same sample
     assert all(abs(v - whole) < 0.1 for v in sampled) and len(set(sampled)) > 1  # a sample, not the whole
 
@@ -73,7 +73,7 @@ def test_coherence_past_its_limit_is_scored_on_a_seeded_sample(monkeypatch):
 def test_coherence_without_a_dictionary_equals_it_with_the_corpus_dictionary():
     from gensim.corpora import Dictionary
 
-    from textmine import evaluate
+    from textmine import quality
 
     rng = __import__("numpy").random.default_rng(3)
     words = ["진로", "상담", "취업", "성과", "지역", "청년", "비교과", "실습", "졸업생", "면담"]
@@ -81,5 +81,5 @@ def test_coherence_without_a_dictionary_equals_it_with_the_corpus_dictionary():
             for i in range(300)]
     topics = [words[:4], words[4:8], [words[0], words[9], words[5]]]
     for measure in ("c_v", "c_npmi"):
-        assert evaluate.coherence(None, docs, None, topics, measure, 1) == \
-            evaluate.coherence(None, docs, Dictionary(docs), topics, measure, 1)
+        assert quality.coherence(None, docs, None, topics, measure, 1) == \
+            quality.coherence(None, docs, Dictionary(docs), topics, measure, 1)

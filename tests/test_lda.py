@@ -5,9 +5,10 @@ import pytest
 from textmine.config import LdaConfig, TokenizeConfig
 from textmine.corpus import load_corpus
 from textmine.errors import TextmineError
-from textmine.evaluate import seed_stability
+from textmine.quality import seed_stability
 from textmine.topics import match_topics, topic_similarity
-from textmine.lda import choose_k, fit_global_lda, fit_yearly_lda, relevance_terms
+from textmine.lda import choose_k, fit_global_lda, fit_yearly_lda
+from textmine.terms import relevance_terms
 from textmine.tokenize import load_profile, tokenize_texts
 
 FAST = dict(passes=3, iterations=50, n_jobs=1)

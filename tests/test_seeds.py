@@ -3,7 +3,8 @@ guided BERTopic, names on the DTM, labels and the uptake figures of evaluation.j
 import numpy as np
 import pytest
 
-from textmine import lda, topicmodel
+from textmine import lda, terms, topicmodel
+from textmine import seeds as seeding
 from textmine.cache import cached_tokenize_units
 from textmine.config import load_config
 from textmine.corpus import load_corpus
@@ -79,16 +80,16 @@ def test_uptake_and_matching_on_a_toy_model():
     topic_word[1, 3] = 0.9                   # 공간 leads topic 1
     topic_word[2, 4], topic_word[2, 3] = 0.9, 0.001
     seeds = {"진로": ["진로", "탐색", "설계", "없음"], "공간": ["공간"], "없는": ["없음"], "예산2": ["예산"]}
-    matched = lda.match_seeds(topic_word, vocab, seeds)
+    matched = seeding.match_seeds(topic_word, vocab, seeds)
     assert matched == {"진로": 0, "공간": 1, "없는": None, "예산2": 2}
-    uptake = lda.seed_uptake(topic_word, vocab, seeds, matched, "matched")
+    uptake = seeding.seed_uptake(topic_word, vocab, seeds, matched, "matched")
     assert uptake["진로"]["ranks"] == {"진로": 1, "탐색": 2, "설계": 3, "없음": None}
     assert uptake["진로"]["not_in_vocabulary"] == ["없음"] and uptake["진로"]["share_in_top10"] == 1.0
     assert uptake["없는"]["taken_up"] is False and uptake["없는"]["topic"] is None
-    assert lda.seed_names(uptake) == {0: "진로", 1: "공간", 2: "예산2"}
+    assert seeding.seed_names(uptake) == {0: "진로", 1: "공간", 2: "예산2"}
     # A seed given a topic where none of its words reaches the top 10 is not taken up (no name).
-    weak = lda.seed_uptake(topic_word, vocab, {"공간": ["공간"]}, {"공간": 2})
-    assert weak["공간"]["ranks"]["공간"] > 10 and not weak["공간"]["taken_up"] and lda.seed_names(weak) == {}
+    weak = seeding.seed_uptake(topic_word, vocab, {"공간": ["공간"]}, {"공간": 2})
+    assert weak["공간"]["ranks"]["공간"] > 10 and not weak["공간"]["taken_up"] and seeding.seed_names(weak) == {}
 
 
 def test_grid_values_below_the_number_of_seeds_are_dropped():
@@ -139,7 +140,7 @@ def test_lda_puts_the_seed_words_on_top_of_the_seeded_topic_and_names_it(data, c
         assert entry["topic"] == i and entry["how"] == "seeded" and entry["label"] == name
         _check_uptake(entry, len(fitted.vocabulary))
         assert entry["share_in_top10"] == 1.0 and min(entry["ranks"].values()) <= 2
-    assert fitted.quality["seed_weight"] == lda.SEED_WEIGHT
+    assert fitted.quality["seed_weight"] == seeding.SEED_WEIGHT
     # The names survive the model cache (fitted.json) and reach topics.csv.
     topicmodel.write_fitted(fitted, tmp_path)
     assert topicmodel.read_fitted(tmp_path).labels() == labels
@@ -159,7 +160,7 @@ def test_without_seeds_nothing_changes(data, config, small_synth):
     assert np.array_equal(a.doc_topic, b.doc_topic) and a.labels() == b.labels() and not b.seed_names
     assert "seed_topics" not in b.quality
     c = config.lda
-    dictionary = lda.build_dictionary(data.unit_tokens, c)
+    dictionary = terms.build_dictionary(data.unit_tokens, c)
     bow = [dictionary.doc2bow(t) for t in data.unit_tokens]
     direct = LdaModel(corpus=bow, id2word=dictionary, num_topics=8, passes=c.passes, iterations=c.iterations,
                       chunksize=c.chunksize, alpha=c.alpha, eta=c.eta, random_state=config.run.seed, eval_every=None)

@@ -19,7 +19,7 @@ What textmine changes from a plain ``BERTopic()`` call, and why:
   modelling (``seed_topic_list``; the seed words are embedded by the run's embedder through
   :func:`bertopic_backend`), which nudges the documents nearest a seed towards it before UMAP.  Its
   topics are clusters, not indexed slots, so afterwards each seed names the topic whose c-TF-IDF words
-  rank its seed words best (:func:`textmine.lda.match_seeds`), when one has a seed word in its top 10.
+  rank its seed words best (:func:`textmine.seeds.match_seeds`), when one has a seed word in its top 10.
   Per-year models are not guided (they may run in other processes, without the embedder) but their
   topics are named by the same matching, so the lineage carries the seed names.
 """
@@ -36,11 +36,13 @@ from typing import Sequence
 
 import numpy as np
 
-from textmine import evaluate
+from textmine import scale
 from textmine.config import BertopicConfig
 from textmine.errors import TextmineError
 from textmine.progress import advance
-from textmine.topicmodel import OUTLIER, Documents, FittedTopics, TopicModel, quality_summary
+from textmine.quality import quality_summary, scaled_scores, score_topics, seed_stability
+from textmine.seeds import log_unknown_seed_words, match_seeds, seed_names, seed_settings, seed_uptake
+from textmine.topicmodel import OUTLIER, Documents, FittedTopics, TopicModel
 from textmine.topics import topic_label
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,8 @@ log = logging.getLogger(__name__)
 # Whitespace tokens exactly as Kiwi produced them (the default pattern drops 1-char tokens
 # and lowercases, both wrong for already-tokenized Korean).
 TOKEN_PATTERN = r"(?u)\S+"
+# Fewer documents than this give UMAP and HDBSCAN nothing to cluster (refused before the run starts).
+MIN_DOCUMENTS = 10
 
 
 @dataclass
@@ -357,12 +361,10 @@ def score_candidate(model, topics: np.ndarray, token_lists, config: BertopicConf
                     coherence: bool = True) -> dict:
     """A grid row's scores; ``coherence=False`` leaves c_v and c_npmi out (None), the slow part."""
     terms = [[w for w, _ in t] for t in _topic_terms(model, config.top_n_terms)]
-    terms = [t for t in terms if t] if coherence else []
     return {
         "k": _n_topics(topics),
-        "c_v": evaluate.coherence(None, token_lists, None, terms, "c_v", seed) if terms else None,
-        "c_npmi": evaluate.coherence(None, token_lists, None, terms, "c_npmi", seed) if terms else None,
-        "diversity": round(evaluate.topic_diversity([[w for w, _ in t] for t in _topic_terms(model, 25)]), 4),
+        **score_topics(token_lists, None, [t for t in terms if t], seed,
+                       [[w for w, _ in t] for t in _topic_terms(model, 25)], coherence_too=coherence),
         "outlier_share": round(_outlier_share(topics), 4),
     }
 
@@ -370,7 +372,7 @@ def score_candidate(model, topics: np.ndarray, token_lists, config: BertopicConf
 def choose_candidate(rows: list[dict]) -> int:
     """Index of the best mean of min-max-scaled c_v, c_npmi, diversity, seed stability and
     (1 - outlier share); the same rule as LDA's k, plus outliers, which only HDBSCAN has."""
-    scores = evaluate.scaled_scores(rows, {"c_v": 1, "c_npmi": 1, "diversity": 1, "stability": 1, "outlier_share": -1})
+    scores = scaled_scores(rows, {"c_v": 1, "c_npmi": 1, "diversity": 1, "stability": 1, "outlier_share": -1})
     usable = [i for i, r in enumerate(rows) if r["k"] >= 2]
     # Ties go to the larger clusters (fewer, broader topics).
     return max(usable, key=lambda i: (round(scores[i], 9), rows[i]["min_cluster_size"]))
@@ -392,8 +394,8 @@ def fit_global_bertopic(documents: list[str], embeddings: np.ndarray, token_list
         log.warning("BERTopic: seed topics given without an embedder to embed their words: not guided")
 
     n = len(documents)
-    if n < 10:
-        raise TextmineError(f"BERTopic needs at least 10 documents, the corpus has {n}",
+    if n < MIN_DOCUMENTS:
+        raise TextmineError(f"BERTopic needs at least {MIN_DOCUMENTS} documents, the corpus has {n}",
                             fix="add documents or run with --models lda")
     candidates = min_cluster_candidates(n, config)
     seeds = [seed + i for i in range(max(1, config.seeds))]
@@ -419,7 +421,7 @@ def fit_global_bertopic(documents: list[str], embeddings: np.ndarray, token_list
                          "outlier_share": None, "stability": None})
             fits.append([])
             continue
-        stability = evaluate.seed_stability([_topic_word(m) for _, m, _ in runs])
+        stability = seed_stability([_topic_word(m) for _, m, _ in runs])
         _, model, topics = runs[stability["central"]]
         # With one candidate there is nothing to choose: its coherence is scored once, on the kept model
         # below (it was scored twice: 10 s at 100k).
@@ -433,7 +435,7 @@ def fit_global_bertopic(documents: list[str], embeddings: np.ndarray, token_list
     mcs = rows[chosen]["min_cluster_size"]
     finished = [_finish(m, documents, t, embeddings, config, m.vectorizer_model, config.num_topics, mcs, s)
                 for s, m, t in fits[chosen]]
-    stability = evaluate.seed_stability([r.topic_word for r in finished])
+    stability = seed_stability([r.topic_word for r in finished])
     result = finished[stability["central"]]
     result.selection = rows
     result.selected_by = "grid (c_v, c_npmi, diversity, stability, outlier share)" if len(rows) > 1 else "fixed"
@@ -445,9 +447,7 @@ def fit_global_bertopic(documents: list[str], embeddings: np.ndarray, token_list
     if row["c_v"] is None or result.selected_by == "fixed" or config.num_topics != "auto" \
             or result.outliers.get("threshold") is not None:
         # The final topics differ from the scored candidate (merged, outliers reassigned): score them.
-        words = [[w for w, _ in t] for t in result.topic_terms]
-        result.scores = {m: evaluate.coherence(None, token_lists, None, words, m, seed) for m in ("c_v", "c_npmi")}
-        result.scores["diversity"] = round(evaluate.topic_diversity(words), 4)
+        result.scores = score_topics(token_lists, None, [[w for w, _ in t] for t in result.topic_terms], seed)
         if len(rows) == 1 and row["c_v"] is None:
             row.update({m: result.scores[m] for m in ("c_v", "c_npmi", "diversity")})
     else:
@@ -585,9 +585,28 @@ class BertopicTopicModel(TopicModel):
     engine_packages = ("bertopic", "umap-learn", "hdbscan", "scikit-learn")
 
     def related_settings(self) -> dict:
-        from textmine.lda import seed_settings
-
         return {"embed": self.config.embed.model_dump(mode="json"), **seed_settings(self.seed_topics)}
+
+    @classmethod
+    def check_corpus(cls, config, n_docs: int, source: str) -> None:
+        if n_docs < MIN_DOCUMENTS:
+            raise TextmineError(f"BERTopic needs at least {MIN_DOCUMENTS} documents, the corpus has {n_docs}", file=source,
+                                fix="add documents or run with --models lda")
+
+    @classmethod
+    def large_corpus_switches(cls, n_docs: int, docs_per_year: dict, docs_per_period: dict, config,
+                              why: str) -> list[dict]:
+        """Only a per-year sample embedded and clustered, the other documents assigned by c-TF-IDF."""
+        cap = scale.bertopic_per_year(len(docs_per_year), config)
+        sampled = scale.bertopic_documents(docs_per_year, config)
+        if sampled >= n_docs:
+            return []
+        return [{"setting": "bertopic documents", "value": f"{sampled:,} embedded and clustered (at "
+                 f"most {cap:,} a year); the other {n_docs - sampled:,} assigned "
+                 "to their nearest topic by c-TF-IDF", "why": why,
+                 "override": "scale.bertopic_docs_per_year, or scale.mode = off",
+                 "ko": f"BERTopic은 연도별 최대 {cap:,}건, 모두 {sampled:,}건만 "
+                       f"임베딩·군집하고 나머지 {n_docs - sampled:,}건은 c-TF-IDF로 가장 가까운 토픽에 배정"}]
 
     def _seed_embedder(self, data: Documents):
         """The embedder that embeds the seed words in the documents' vector space: the run's own, or
@@ -734,8 +753,6 @@ class BertopicTopicModel(TopicModel):
 
     def _seed_quality(self, result: BertopicResult, how: str, log_unknown: bool = True) -> dict:
         """evaluation.json's ``seed_topics``: each seed's best-matching topic and its words' ranks there."""
-        from textmine.lda import log_unknown_seed_words, match_seeds, seed_uptake
-
         if not self.seed_topics:
             return {}
         uptake = seed_uptake(result.topic_word, result.vocabulary, self.seed_topics,
@@ -798,6 +815,4 @@ class BertopicTopicModel(TopicModel):
 
 
 def _names(quality: dict) -> dict[int, str]:
-    from textmine.lda import seed_names
-
     return seed_names(quality["seed_topics"]) if quality.get("seed_topics") else {}

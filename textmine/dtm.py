@@ -26,7 +26,7 @@ Seeded topics (the profile's ``[seed_topics]``) cannot steer it: ``DTModel`` inh
 but its sampler never reads it — measured in tomotopy 0.14: a model with priors of 5 and 50 on three
 seed words for one topic (1e-4 elsewhere), set before or after ``add_doc``, gave the same topics to
 the last digit as one without.  So the DTM is fitted unseeded (k selection included), and each seed
-names the topic whose words rank its seed words best (:func:`textmine.lda.match_seeds`, as for
+names the topic whose words rank its seed words best (:func:`textmine.seeds.match_seeds`, as for
 BERTopic), when one has a seed word in its top 10; every year's slice keeps those names.
 """
 from __future__ import annotations
@@ -39,10 +39,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from textmine import evaluate, lda, scale
+from textmine import lda, scale
 from textmine.errors import TextmineError
 from textmine.progress import advance
-from textmine.topicmodel import Documents, FittedTopics, TopicModel, quality_summary, topic_scores
+from textmine.quality import quality_summary, score_topics, seed_stability
+from textmine.seeds import log_unknown_seed_words, match_seeds, seed_names, seed_settings, seed_uptake
+from textmine.terms import build_dictionary, relevant_terms, top_terms, vocabulary_of
+from textmine.topicmodel import Documents, FittedTopics, TopicModel, save_topic_arrays
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,12 @@ INFER_BATCH = 2_000
 # after 10 / 30 / 100 iterations (tomotopy's default), the inference taking 8.6 / 12.3 / 19.1 s (loaded
 # machine); at 100,000 opinions inference is most of the fit, so 30.
 INFER_ITERATIONS = 30
+
+
+def dtm_reuses_lda_k(n_docs: int, config) -> bool:
+    """Whether the DTM takes LDA's chosen k instead of a second grid: a large corpus, both models run, and
+    k on 'auto' for the DTM."""
+    return scale.is_large(n_docs, config) and "lda" in config.run.models and config.dtm.num_topics == "auto"
 
 
 def choose_k(tokens: list[list[str]], config, seed: int, warm_start: dict | None = None, lda_k: int | None = None,
@@ -181,7 +190,38 @@ class DtmTopicModel(TopicModel):
         # The vocabulary follows LDA's rules, k may come from LDA's grid (or LDA's own k), the periods from
         # the time unit; seeds only name topics here, but the names are stored with the fit.
         return {"lda": self.config.lda.model_dump(mode="json"), "time_unit": self.config.align.time_unit,
-                **lda.seed_settings(self.seed_topics), **({"k_from_lda": self.lda_k} if self.lda_k else {})}
+                **seed_settings(self.seed_topics), **({"k_from_lda": self.lda_k} if self.lda_k else {})}
+
+    @classmethod
+    def check_corpus(cls, config, n_docs: int, source: str) -> None:
+        """LDA's k grid chooses its k (or dtm.num_topics fixes it): both need enough documents."""
+        lda.LdaTopicModel.check_corpus(config, n_docs, source)
+        if config.dtm.num_topics != "auto" and n_docs < config.dtm.num_topics:
+            raise TextmineError(f"{n_docs} documents cannot support {config.dtm.num_topics} DTM topics",
+                                file=source, fix="add documents or lower dtm.num_topics")
+
+    @classmethod
+    def large_corpus_switches(cls, n_docs: int, docs_per_year: dict, docs_per_period: dict, config,
+                              why: str) -> list[dict]:
+        """The large-corpus plan's switches for the dynamic topic model."""
+        s, out = config.scale, []
+        if dtm_reuses_lda_k(n_docs, config):
+            out.append({"setting": "dtm k selection", "value": "LDA's chosen k of this run (no second grid)", "why": why,
+                        "override": "dtm.num_topics, or scale.mode = off",
+                        "ko": "DTM 토픽 수(k)는 같은 실행의 LDA가 고른 k를 그대로 사용(격자 탐색 생략)"})
+        elif config.dtm.num_topics == "auto" and scale.selects_on_sample(n_docs, config):
+            out.append({"setting": "dtm k selection", "value": f"LDA's grid (tomotopy) on a stratified sample of "
+                        f"{s.selection_docs:,} documents", "why": why,
+                        "override": "scale.selection_docs, dtm.num_topics, or scale.mode = off",
+                        "ko": f"DTM 토픽 수(k)를 층화 표본 {s.selection_docs:,}건에서 고름"})
+        fitted = sum(min(n, s.dtm_docs_per_period) for n in docs_per_period.values())
+        if fitted < n_docs:
+            out.append({"setting": "dtm documents", "value": f"{fitted:,} fitted (at most {s.dtm_docs_per_period:,} a "
+                        f"period); the other {n_docs - fitted:,} topic mixes inferred from the model", "why": why,
+                        "override": "scale.dtm_docs_per_period, or scale.mode = off",
+                        "ko": f"DTM은 기간별 최대 {s.dtm_docs_per_period:,}건, 모두 {fitted:,}건으로 적합하고 나머지 "
+                              f"{n_docs - fitted:,}건의 토픽 구성은 모델로 추정"})
+        return out
 
     def selection(self, fitted: FittedTopics) -> dict | None:
         return {"k": fitted.num_topics} if self.settings.num_topics == "auto" else None
@@ -190,7 +230,7 @@ class DtmTopicModel(TopicModel):
 
     def use_earlier(self, fitted: dict[str, FittedTopics]) -> None:
         """On a large corpus with LDA in the run and k on 'auto', LDA's chosen k is this model's k."""
-        if "lda" in fitted and scale.dtm_reuses_lda_k(len(fitted["lda"].doc_topic), self.config):
+        if "lda" in fitted and dtm_reuses_lda_k(len(fitted["lda"].doc_topic), self.config):
             self.lda_k = fitted["lda"].num_topics
 
     def fit(self, data: Documents, warm_start: dict | None = None) -> FittedTopics:
@@ -199,7 +239,7 @@ class DtmTopicModel(TopicModel):
         periods = sorted(set(data.periods))
         index = {p: i for i, p in enumerate(periods)}
         timepoints = [index[p] for p in data.periods]
-        dictionary = lda.build_dictionary(tokens, self.config.lda)
+        dictionary = build_dictionary(tokens, self.config.lda)
         k, selection, selected_by = choose_k(tokens, self.config, self.seed, warm_start, self.lda_k, data.doc_years)
         usable = np.array([i for i, doc in enumerate(tokens) if any(w in dictionary.token2id for w in doc)], dtype=int)
         empty = [str(periods[t]) for t in sorted(set(range(len(periods))) - {timepoints[i] for i in usable})]
@@ -225,21 +265,23 @@ class DtmTopicModel(TopicModel):
         per_period = [r.per_period for r in runs]
         weights = np.bincount(timepoints, minlength=len(periods)).astype(float)
         overall = [np.tensordot(weights / weights.sum(), p, axes=1) for p in per_period]  # (k, V) per seed
-        stability = evaluate.seed_stability(overall) if len(runs) > 1 else {}
+        stability = seed_stability(overall) if len(runs) > 1 else {}
         central = stability.get("central", 0)
         doc_topic = runs[central].doc_topic
         topic_word = overall[central]
-        vocab = lda._vocab(dictionary)
-        relevant = self._relevant(topic_word, doc_topic, tokens, vocab)
-        terms = lda.top_terms(topic_word, vocab, c.top_n_terms)
-        scores = topic_scores(tokens, dictionary, relevant, [[w for w, _ in t] for t in lda.top_terms(topic_word, vocab, 25)],
-                              self.seed)
+        vocab = vocabulary_of(dictionary)
+        # LDAvis relevance terms (distinctive words) for labels, as for LDA
+        relevant = relevant_terms(topic_word, doc_topic, [len(t) for t in tokens], vocab, c.relevance_lambda,
+                                  c.top_n_terms)
+        terms = top_terms(topic_word, vocab, c.top_n_terms)
+        scores = score_topics(tokens, dictionary, relevant, self.seed,
+                              [[w for w, _ in t] for t in top_terms(topic_word, vocab, 25)])
         extra = {}
         if self.seed_topics:  # DTModel ignores word priors (see the module's docstring): seeds name topics
-            extra["seed_topics"] = lda.seed_uptake(topic_word, vocab, self.seed_topics,
-                                                   lda.match_seeds(topic_word, vocab, self.seed_topics),
-                                                   "named by the best-matching topic (DTModel ignores word priors)")
-            lda.log_unknown_seed_words(self.name, extra["seed_topics"])
+            extra["seed_topics"] = seed_uptake(topic_word, vocab, self.seed_topics,
+                                               match_seeds(topic_word, vocab, self.seed_topics),
+                                               "named by the best-matching topic (DTModel ignores word priors)")
+            log_unknown_seed_words(self.name, extra["seed_topics"])
         training = {"max_iterations": c.iterations, "convergence": c.convergence,
                     "convergence_window": c.convergence_window, "seeds": {str(r.seed): r.training for r in runs}}
         quality = quality_summary(k, selected_by, seeds[central], scores, stability, c.seeds, selection,
@@ -251,17 +293,9 @@ class DtmTopicModel(TopicModel):
             seed_doc_topics=[r.doc_topic for r in runs],
             quality=quality, native={"model": runs[central].model, "periods": periods,
                                      "period_topic_word": per_period[central], "seed": seeds[central]},
-            seed_names=lda.seed_names(extra["seed_topics"]) if extra else {})
+            seed_names=seed_names(extra["seed_topics"]) if extra else {})
         fitted.topics_over_time = self._over_time(fitted, per_period[central], periods, doc_topic, data.periods, vocab)
         return fitted
-
-    def _relevant(self, topic_word, doc_topic, tokens, vocab) -> list[list[str]]:
-        """LDAvis relevance terms (distinctive words) for labels, as for LDA."""
-        lengths = np.array([len(t) for t in tokens], dtype=float)
-        mass = (doc_topic * lengths[:, None]).sum(axis=0)
-        term_prob = (mass / mass.sum()) @ topic_word
-        return lda.relevance_terms(np.clip(topic_word, 1e-12, None), np.clip(term_prob, 1e-12, None), vocab,
-                                   self.settings.relevance_lambda, self.settings.top_n_terms)
 
     def _over_time(self, fitted: FittedTopics, per_period: np.ndarray, periods: list, doc_topic: np.ndarray,
                    doc_periods: list, vocab: list[str]) -> pd.DataFrame:
@@ -272,7 +306,7 @@ class DtmTopicModel(TopicModel):
         rows = []
         for t in range(fitted.num_topics):
             for i, period in enumerate(periods):
-                words = [w for w, _ in lda.top_terms(per_period[i][t:t + 1], vocab, self.settings.top_n_terms)[0]]
+                words = [w for w, _ in top_terms(per_period[i][t:t + 1], vocab, self.settings.top_n_terms)[0]]
                 rows.append({"topic": t, "label": labels[t], "period": period,
                              "frequency": int(np.sum((dominant == t) & (doc_periods == period))),
                              "words": ", ".join(words)})
@@ -287,7 +321,7 @@ class DtmTopicModel(TopicModel):
             return None
         topic_word = native["period_topic_word"][slots].mean(axis=0)
         topic_word = topic_word / topic_word.sum(axis=1, keepdims=True)
-        terms = lda.top_terms(topic_word, fitted.vocabulary, self.settings.top_n_terms)
+        terms = top_terms(topic_word, fitted.vocabulary, self.settings.top_n_terms)
         return FittedTopics(doc_topic=fitted.doc_topic[idx], topic_terms=terms, topic_word=topic_word,
                             vocabulary=fitted.vocabulary, relevant_terms=[[w for w, _ in t] for t in terms],
                             quality={"num_topics": fitted.num_topics, "source": "time slice of the dynamic model"},
@@ -297,7 +331,7 @@ class DtmTopicModel(TopicModel):
         native = fitted.native
         if native is None:  # a year's slice: its words are in the global model's period_topic_word.npy
             return
-        lda.save_topic_arrays(fitted, folder, {"engine": "tomotopy.DTModel", "num_topics": fitted.num_topics,
+        save_topic_arrays(fitted, folder, {"engine": "tomotopy.DTModel", "num_topics": fitted.num_topics,
                                                "seed": native["seed"], "periods": [str(p) for p in native["periods"]]})
         self.save_native(native, folder)
 

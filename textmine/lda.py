@@ -18,8 +18,9 @@ for one k and seed and returns plain arrays; everything else here is engine-inde
   (λ·log p(w|t) + (1-λ)·log(p(w|t)/p(w))), which favours distinctive words.
 - Seeded (guided) topics, from the profile's ``[seed_topics]``: seed i gets topic i through word
   priors (gensim ``eta`` as a k × V matrix, tomotopy ``set_word_prior``): its words get a large
-  prior in its topic and a lowered one in every other topic.  The model-independent helpers
-  (:func:`seed_uptake`, :func:`match_seeds`) are shared with BERTopic and DTM.
+  prior in its topic and a lowered one in every other topic.  The model-independent part (uptake,
+  matching, names) is :mod:`textmine.seeds`; dictionary and terms :mod:`textmine.terms`; scores
+  :mod:`textmine.quality`.
 """
 from __future__ import annotations
 
@@ -32,10 +33,15 @@ from typing import Sequence
 
 import numpy as np
 
-from textmine import evaluate, scale
+from textmine import scale
 from textmine.config import LdaConfig
 from textmine.errors import TextmineError
-from textmine.topicmodel import Documents, FittedTopics, TopicModel, quality_summary
+from textmine.quality import quality_summary, scaled_scores, score_topics, seed_stability
+from textmine.seeds import (SEED_OTHER_FACTOR, log_unknown_seed_words, seed_names, seed_settings, seed_uptake,
+                            seed_weight)
+from textmine.terms import (build_dictionary, dictionary_from_vocabulary, relevant_terms, top_terms,
+                            vocabulary_of)
+from textmine.topicmodel import Documents, FittedTopics, TopicModel, save_topic_arrays
 from textmine.topics import topic_label
 
 
@@ -63,22 +69,6 @@ class LdaResult:
 
     def labels(self, n_terms: int = 3) -> list[str]:
         return [topic_label(terms, n_terms) for terms in self.relevant_terms]
-
-
-def build_dictionary(token_lists: Sequence[Sequence[str]], config: LdaConfig):
-    from gensim.corpora import Dictionary
-
-    dictionary = Dictionary(token_lists)
-    n_docs = len(token_lists)
-    # On small corpora a fixed no_below would wipe the vocabulary out: scale it down.
-    no_below = min(config.no_below, max(1, n_docs // 50))
-    dictionary.filter_extremes(no_below=no_below, no_above=config.no_above, keep_n=config.keep_n)
-    if len(dictionary) == 0:
-        raise TextmineError(
-            f"no vocabulary left to model: {n_docs} documents, and every word is too rare or too common",
-            fix="add documents, or lower lda.no_below / raise lda.no_above",
-        )
-    return dictionary
 
 
 # Up to this many documents the bag-of-words is built once and kept (a list of (id, count) tuples
@@ -244,33 +234,6 @@ def _spread(rows: np.ndarray, added: list[int], n: int, k: int) -> np.ndarray:
 
 # ---------------------------------------------------------------- seeded (guided) topics
 
-# Prior of a seed word in its own topic (``lda.seed_weight``, read with getattr while LdaConfig lacks
-# it): pseudo-counts of the word there, on both engines.  Measured on the synthetic corpus (598 opinions,
-# two seeds, k 8 and 12, three RNG seeds each, default passes/sweeps): every weight from 0.1 to 20 put
-# the seed words in their topic's top 10 (mean share 0.78-1.00; unseeded, the best-matching topic had
-# 0.56-1.00), and the seeded topic matched the planted one (F1 0.66-0.94; unseeded best match 0.48-0.86);
-# 1.0 had the best or equal c_npmi at k=12 on both engines (gensim 0.193 vs 0.175 unseeded, tomotopy
-# 0.216 vs 0.195); 20 forces the seed words up a little more (ranks 1-5 instead of 1-8), no more coherent.
-SEED_WEIGHT = 1.0
-# A seed word's prior in the other topics: this share of the symmetric prior (the guided-LDA recipe),
-# so its occurrences gather in the seeded topic instead of spreading over all of them.
-SEED_OTHER_FACTOR = 0.01
-SEED_TOP = 10  # a seed is taken up when at least one of its words is among its topic's top 10
-
-
-def seed_weight(config: LdaConfig) -> float:
-    return float(getattr(config, "seed_weight", SEED_WEIGHT))
-
-
-def seed_settings(seed_topics: dict, config: LdaConfig | None = None) -> dict:
-    """What seeds add to a model's cache key: nothing without seeds (so unseeded keys never move)."""
-    if not seed_topics:
-        return {}
-    out = {"seed_topics": [[name, list(words)] for name, words in seed_topics.items()]}
-    return out | ({"seed_weight": seed_weight(config), "seed_other_factor": SEED_OTHER_FACTOR}
-                  if config is not None else {})
-
-
 def seeded_priors(dictionary, k: int, seed_topics: dict, weight: float, base: float) -> dict[str, list[float]]:
     """Per seed word of the dictionary, its prior in each of the k topics: ``weight`` in the topics it
     seeds (seed i -> topic i), ``base`` × :data:`SEED_OTHER_FACTOR` in the others."""
@@ -315,80 +278,6 @@ def seed_initial_state(model, bow: list, dictionary, k: int, seed_topics: dict) 
     model.sync_state()
 
 
-def _ranks(row: np.ndarray) -> np.ndarray:
-    """1-based rank of every word in one topic's weights (ties by word position: deterministic)."""
-    order = np.argsort(-row, kind="stable")
-    rank = np.empty(len(row), dtype=int)
-    rank[order] = np.arange(1, len(row) + 1)
-    return rank
-
-
-def seed_uptake(topic_word: np.ndarray, vocabulary: Sequence[str], seed_topics: dict, assigned: dict,
-                how: str = "seeded", top: int = SEED_TOP) -> dict:
-    """How strongly each seed was taken up by the topic it was given (``assigned``: name -> topic or None).
-
-    Per seed: its topic, each seed word's rank in that topic's word weights (None for a word outside
-    the modelling vocabulary, listed in ``not_in_vocabulary``), the share of its in-vocabulary words
-    among the topic's top ``top`` words, and ``taken_up`` (at least one of them there): only then is
-    the topic labelled with the seed's name.  Model-independent (LDA, BERTopic, DTM).
-    """
-    position = {w: i for i, w in enumerate(vocabulary)}
-    out = {}
-    for name, words in seed_topics.items():
-        known = [w for w in words if w in position]
-        topic = assigned.get(name)
-        entry = {"topic": None if topic is None else int(topic), "how": how, "words": list(words),
-                 "not_in_vocabulary": [w for w in words if w not in position]}
-        if topic is None or not known:
-            out[name] = entry | {"ranks": {w: None for w in words}, f"share_in_top{top}": 0.0, "taken_up": False,
-                                 "label": None}
-            continue
-        rank = _ranks(topic_word[topic])
-        ranks = {w: int(rank[position[w]]) if w in position else None for w in words}
-        hits = sum(1 for w in known if ranks[w] <= top)
-        out[name] = entry | {"ranks": ranks, f"share_in_top{top}": round(hits / len(known), 4),
-                             "taken_up": hits > 0, "label": name if hits > 0 else None}
-    return out
-
-
-def match_seeds(topic_word: np.ndarray, vocabulary: Sequence[str], seed_topics: dict,
-                top: int = SEED_TOP) -> dict:
-    """For a model that cannot be seeded by topic index (BERTopic's topics are clusters, DTM ignores word
-    priors): each seed's best topic by its words' ranks there (mean reciprocal rank), one topic per seed,
-    best matches first; None when no topic has any of its words in its top ``top``."""
-    position = {w: i for i, w in enumerate(vocabulary)}
-    ranks = [_ranks(row) for row in topic_word]
-    candidates = []
-    for name, words in seed_topics.items():
-        known = [position[w] for w in words if w in position]
-        for t, rank in enumerate(ranks):
-            if known and min(rank[i] for i in known) <= top:
-                candidates.append((-float(np.mean([1.0 / rank[i] for i in known])), t, name))
-    out: dict = {name: None for name in seed_topics}
-    taken: set[int] = set()
-    for _, t, name in sorted(candidates, key=lambda c: (c[0], c[1], list(seed_topics).index(c[2]))):
-        if out[name] is None and t not in taken:
-            out[name] = t
-            taken.add(t)
-    return out
-
-
-def seed_names(uptake: dict) -> dict[int, str]:
-    """Topic -> seed name, for the seeds that were taken up (:attr:`FittedTopics.seed_names`)."""
-    return {e["topic"]: name for name, e in uptake.items() if e["taken_up"]}
-
-
-def log_unknown_seed_words(model: str, uptake: dict) -> None:
-    """Seed words outside the modelling vocabulary are reported, not an error."""
-    import logging
-
-    for name, entry in uptake.items():
-        if entry["not_in_vocabulary"]:
-            logging.getLogger(__name__).warning(
-                "%s: seed topic '%s': %s not in the modelling vocabulary (too rare or too common, a stopword, or "
-                "written differently from the tokens)", model, name, ", ".join(entry["not_in_vocabulary"]))
-
-
 def make_engine(config: LdaConfig) -> LdaEngine:
     from textmine.registry import LDA_ENGINES
 
@@ -422,15 +311,6 @@ def fit_many(bow: list, dictionary, jobs: list[tuple[int, int]], config: LdaConf
                             _n_jobs(config), stage="LDA grid (k x seed)")
 
 
-def relevance_terms(topic_word: np.ndarray, term_prob: np.ndarray, vocab: Sequence[str], lam: float,
-                    topn: int) -> list[list[str]]:
-    """LDAvis relevance ranking (Sievert & Shirley 2014)."""
-    with np.errstate(divide="ignore"):
-        rel = lam * np.log(topic_word) + (1 - lam) * np.log(topic_word / term_prob[None, :])
-    order = np.argsort(-rel, axis=1, kind="stable")[:, :topn]
-    return [[vocab[i] for i in row] for row in order]
-
-
 def document_topic_matrix(model, bow: list, chunksize: int = 2000) -> np.ndarray:
     """Dense document-topic probabilities (rows sum to 1; empty documents are uniform).
 
@@ -450,24 +330,16 @@ def document_topic_matrix(model, bow: list, chunksize: int = 2000) -> np.ndarray
     return matrix
 
 
-def top_terms(topic_word: np.ndarray, vocab: Sequence[str], topn: int) -> list[list[tuple[str, float]]]:
-    """Each topic's ``topn`` most probable words with p(w|t) (ties by word id: deterministic)."""
-    order = np.argsort(-topic_word, axis=1, kind="stable")[:, :topn]
-    return [[(vocab[i], float(topic_word[t, i])) for i in row] for t, row in enumerate(order)]
-
-
 def score_runs(fits: list[EngineFit], token_lists, dictionary, config: LdaConfig, seed: int) -> dict:
     """Coherence and diversity of each run of one k, and the runs' seed stability."""
-    vocab = _vocab(dictionary)
+    vocab = vocabulary_of(dictionary)
     k = fits[0].topic_word.shape[0]
-    stability = evaluate.seed_stability([f.topic_word for f in fits])
+    stability = seed_stability([f.topic_word for f in fits])
     central = fits[stability["central"]].topic_word
     terms = [[w for w, _ in topic] for topic in top_terms(central, vocab, config.top_n_terms)]
     return {
         "k": k,
-        "c_v": evaluate.coherence(None, token_lists, dictionary, terms, "c_v", seed),
-        "c_npmi": evaluate.coherence(None, token_lists, dictionary, terms, "c_npmi", seed),
-        "diversity": round(evaluate.topic_diversity([[w for w, _ in t] for t in top_terms(central, vocab, 25)]), 4),
+        **score_topics(token_lists, dictionary, terms, seed, [[w for w, _ in t] for t in top_terms(central, vocab, 25)]),
         "stability": stability["mean"],
         "_stability": stability,
     }
@@ -475,7 +347,7 @@ def score_runs(fits: list[EngineFit], token_lists, dictionary, config: LdaConfig
 
 def choose_k(rows: list[dict]) -> int:
     """The k with the best mean of min-max-scaled c_v, c_npmi, diversity and stability (ties: fewer topics)."""
-    scores = evaluate.scaled_scores(rows, {"c_v": 1, "c_npmi": 1, "diversity": 1, "stability": 1})
+    scores = scaled_scores(rows, {"c_v": 1, "c_npmi": 1, "diversity": 1, "stability": 1})
     best = max(range(len(rows)), key=lambda i: (round(scores[i], 9), -rows[i]["k"]))
     return rows[best]["k"]
 
@@ -546,32 +418,23 @@ def fit_seeds(token_lists: Sequence[Sequence[str]], k: int, config: LdaConfig, s
     seeds = [seed + i for i in range(max(1, config.seeds))]
     in_turn = config.model_copy(update={"n_jobs": 1}) if isinstance(bow, BagOfWords) else config
     fits = fit_many(bow, dictionary, [(k, s) for s in seeds], in_turn, seed_topics)
-    stability = evaluate.seed_stability([f.topic_word for f in fits]) if len(fits) > 1 else {}
+    stability = seed_stability([f.topic_word for f in fits]) if len(fits) > 1 else {}
     central = stability.get("central", 0)
     result = _result(fits[central], dictionary, bow, config, seeds[central], stability, [], "fixed")
     result.seed_doc_topics = [f.doc_topic for f in fits]
     return result
 
 
-def _vocab(dictionary) -> list[str]:
-    return [dictionary[i] for i in range(len(dictionary))]
-
-
 def _result(fit: EngineFit, dictionary, bow, config: LdaConfig, seed: int, stability: dict, selection: list[dict],
             selected_by: str) -> LdaResult:
     topic_word, doc_topic = fit.topic_word, fit.doc_topic
     k = topic_word.shape[0]
-    # p(w) under the model (topic mass × p(w|t)): unlike raw counts it is never zero, which matters
-    # for per-year models whose year lacks words of the shared dictionary.
     lengths = np.array([sum(c for _, c in doc) for doc in bow], dtype=float)
-    topic_mass = (doc_topic * lengths[:, None]).sum(axis=0)
-    topic_mass = topic_mass / topic_mass.sum() if topic_mass.sum() else np.full(k, 1 / k)
-    term_prob = topic_mass @ topic_word
-    vocab = _vocab(dictionary)
+    vocab = vocabulary_of(dictionary)
     return LdaResult(
         doc_topic=doc_topic, topic_terms=top_terms(topic_word, vocab, config.top_n_terms),
-        relevant_terms=relevance_terms(np.clip(topic_word, 1e-12, None), np.clip(term_prob, 1e-12, None), vocab,
-                                       config.relevance_lambda, config.top_n_terms),
+        relevant_terms=relevant_terms(topic_word, doc_topic, lengths, vocab, config.relevance_lambda,
+                                      config.top_n_terms),
         topic_word=topic_word, topic_sizes=np.bincount(doc_topic.argmax(axis=1), minlength=k),
         vocabulary_size=len(dictionary), seed=seed, model=fit.model, dictionary=dictionary, stability=stability,
         selection=selection, selected_by=selected_by,
@@ -581,16 +444,6 @@ def _result(fit: EngineFit, dictionary, bow, config: LdaConfig, seed: int, stabi
 def yearly_topic_count(n_docs: int, k_global: int, config: LdaConfig) -> int:
     """Per-year k: the global k, fewer for small years (about one topic per ``docs_per_topic`` documents)."""
     return max(2, min(k_global, n_docs // config.yearly_docs_per_topic))
-
-
-def dictionary_from_vocabulary(vocabulary: Sequence[str]):
-    """A gensim Dictionary holding exactly ``vocabulary`` (ids in its order), e.g. read back from disk."""
-    from gensim.corpora import Dictionary
-
-    dictionary = Dictionary()
-    dictionary.token2id = {w: i for i, w in enumerate(vocabulary)}
-    dictionary.id2token = dict(enumerate(vocabulary))
-    return dictionary
 
 
 def fit_yearly_lda(token_lists: Sequence[Sequence[str]], dictionary, k_global: int, config: LdaConfig,
@@ -608,7 +461,7 @@ def fit_yearly_lda(token_lists: Sequence[Sequence[str]], dictionary, k_global: i
     if len(token_lists) < config.yearly_min_docs:
         return None
     present = {t for tokens in token_lists for t in tokens}
-    vocabulary = _vocab(dictionary)
+    vocabulary = vocabulary_of(dictionary)
     year_vocabulary = [w for w in vocabulary if w in present]
     year_dictionary = dictionary_from_vocabulary(year_vocabulary)
     bow = bag_of_words(token_lists, year_dictionary)
@@ -630,22 +483,11 @@ def to_fitted(result: LdaResult, data: Documents | None, quality: dict | None = 
     seeds = [doc_topic if m is result.doc_topic else data.units_to_documents(m) if data is not None else m
              for m in result.seed_doc_topics]
     return FittedTopics(doc_topic=doc_topic, topic_terms=result.topic_terms, topic_word=result.topic_word,
-                        vocabulary=_vocab(result.dictionary), relevant_terms=result.relevant_terms,
+                        vocabulary=vocabulary_of(result.dictionary), relevant_terms=result.relevant_terms,
                         seed_doc_topics=seeds, quality=quality or {"num_topics": result.num_topics},
                         native={"dictionary": result.dictionary, "seed": result.seed,
                                 "engine_model": result.model if isinstance(result.model, bytes) else None},
                         seed_names=dict(names or {}))
-
-
-def save_topic_arrays(fitted: FittedTopics, folder: Path, extra: dict) -> None:
-    """Topic-word weights (.npy), vocabulary, terms and settings (JSON): readable without textmine or pickle."""
-    import json
-
-    folder.mkdir(parents=True, exist_ok=True)
-    np.save(folder / "topic_word.npy", fitted.topic_word.astype(np.float32))
-    (folder / "textmine.json").write_text(json.dumps({
-        "vocabulary": fitted.vocabulary, "topic_terms": fitted.topic_terms, "relevant_terms": fitted.relevant_terms,
-        "labels": fitted.labels(), **extra}, ensure_ascii=False), encoding="utf-8")
 
 
 class LdaTopicModel(TopicModel):
@@ -657,6 +499,37 @@ class LdaTopicModel(TopicModel):
 
     def related_settings(self) -> dict:
         return seed_settings(self.seed_topics, self.settings)
+
+    @classmethod
+    def check_corpus(cls, config, n_docs: int, source: str) -> None:
+        """The k grid's smallest count (or the fixed k) needs at least as many documents."""
+        fixed = [config.lda.num_topics] if config.lda.num_topics != "auto" else config.lda.k_grid
+        if n_docs < min(fixed):
+            raise TextmineError(f"{n_docs} documents cannot support {min(fixed)} topics", file=source,
+                                fix="add documents or lower lda.num_topics / lda.k_grid")
+
+    @classmethod
+    def large_corpus_switches(cls, n_docs: int, docs_per_year: dict, docs_per_period: dict, config,
+                              why: str) -> list[dict]:
+        """k searched on a stratified sample, then fitted on every document; gensim's passes lowered."""
+        s, switches = config.scale, []
+        if scale.selects_on_sample(n_docs, config) and config.lda.num_topics == "auto":
+            grid = f"{len(config.lda.k_grid)} k x {config.lda.seeds} seeds"
+            seeds = config.lda.seeds
+            switches.append({"setting": "lda k selection", "value": f"grid ({grid}) on a stratified sample of "
+                             f"{s.selection_docs:,} documents, then the chosen k fitted on all {n_docs:,} with "
+                             f"{seeds} seed{'s' if seeds > 1 else ''}" + (", the most central kept" if seeds > 1 else ""),
+                             "why": why, "override": "scale.selection_docs, or scale.mode = off",
+                             "ko": f"LDA 토픽 수(k)를 연도별 층화 표본 {s.selection_docs:,}건에서 고른 뒤 전체 "
+                                   f"{n_docs:,}건에 시드 {seeds}개로 적합" + ("해 가장 중심적인 결과 채택" if seeds > 1 else "")})
+        if config.lda.backend == "gensim":
+            passes = scale.lda_passes(n_docs, config)
+            if passes < config.lda.passes:
+                switches.append({"setting": "lda.passes", "value": passes,
+                                 "why": f"{why}; about scale.lda_doc_passes = {s.lda_doc_passes:,} documents seen",
+                                 "override": "scale.lda_doc_passes, or scale.mode = off",
+                                 "ko": f"LDA(gensim) 학습 반복(passes)을 {config.lda.passes}회에서 {passes}회로 줄임"})
+        return switches
 
     def fit(self, data: Documents, warm_start: dict | None = None) -> FittedTopics:
         c = self.settings
@@ -676,15 +549,13 @@ class LdaTopicModel(TopicModel):
             chosen = next(r for r in result.selection if r["k"] == result.num_topics)
             scores = {m: chosen[m] for m in ("c_v", "c_npmi", "diversity")}
         else:
-            terms = [[t for t, _ in topic] for topic in result.topic_terms]
-            scores = {m: evaluate.coherence(None, scored_on, result.dictionary, terms, m, self.seed)
-                      for m in ("c_v", "c_npmi")}
-            scores["diversity"] = round(evaluate.topic_diversity(
-                [[t for t, _ in topic] for topic in top_terms(result.topic_word, _vocab(result.dictionary), 25)]), 4)
+            scores = score_topics(scored_on, result.dictionary, [[t for t, _ in topic] for topic in result.topic_terms],
+                                  self.seed, [[t for t, _ in topic] for topic in
+                                              top_terms(result.topic_word, vocabulary_of(result.dictionary), 25)])
         extra = {}
         if seeds:
             slots = {n: i for i, n in enumerate(seeds)}
-            uptake = seed_uptake(result.topic_word, _vocab(result.dictionary), seeds, slots)
+            uptake = seed_uptake(result.topic_word, vocabulary_of(result.dictionary), seeds, slots)
             log_unknown_seed_words(self.name, uptake)
             extra = {"seed_topics": uptake, "seed_weight": seed_weight(c)}
             if c.backend == "gensim" and c.eta == "auto":
@@ -747,7 +618,7 @@ class LdaTopicModel(TopicModel):
             return None
         quality, names = {"num_topics": result.num_topics}, None
         if self.seed_topics:  # each year's topic i is seeded with seed i too: named when taken up
-            uptake = seed_uptake(result.topic_word, _vocab(result.dictionary), self.seed_topics,
+            uptake = seed_uptake(result.topic_word, vocabulary_of(result.dictionary), self.seed_topics,
                                  {n: i for i, n in enumerate(self.seed_topics)})
             names = seed_names(uptake)
             quality["seed_topics"] = {n: e["topic"] if e["taken_up"] else None for n, e in uptake.items()}

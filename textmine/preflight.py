@@ -15,6 +15,7 @@ from pathlib import Path
 from textmine import corpus as corpus_io, evaluate, tokenize
 from textmine.analysis import check_analyses
 from textmine.errors import ConfigError, TextmineError
+from textmine.registry import MODELS
 
 
 def check_writable(folder: str | Path, setting: str) -> None:
@@ -54,18 +55,9 @@ def check_run(corpus_path: str | Path, config) -> corpus_io.Corpus:
     tokenize.load_profile(corpus_path, config.tokenize.profile)
     docs = corpus.modelling_docs()
     n_docs = len(docs)
-    models = config.run.models
-    if "lda" in models or "dtm" in models:
-        fixed = [config.lda.num_topics] if config.lda.num_topics != "auto" else config.lda.k_grid
-        if n_docs < min(fixed):
-            raise TextmineError(f"{n_docs} documents cannot support {min(fixed)} topics", file=str(corpus_path),
-                                fix="add documents or lower lda.num_topics / lda.k_grid")
-    if "dtm" in models and config.dtm.num_topics != "auto" and n_docs < config.dtm.num_topics:
-        raise TextmineError(f"{n_docs} documents cannot support {config.dtm.num_topics} DTM topics",
-                            file=str(corpus_path), fix="add documents or lower dtm.num_topics")
-    if "bertopic" in models and n_docs < 10:
-        raise TextmineError(f"BERTopic needs at least 10 documents, the corpus has {n_docs}", file=str(corpus_path),
-                            fix="add documents or run with --models lda")
+    for name in MODELS:  # each model's own checks (TopicModel.check_corpus), in the registry's order
+        if name in config.run.models:
+            MODELS.get(name).check_corpus(config, n_docs, str(corpus_path))
     check_memory(docs, config)
     periods = sorted(set(corpus_io.period_labels(docs, config.align.time_unit)))
     n_phases = config.phases.n_phases

@@ -115,7 +115,7 @@ def models_of(data: dict) -> list[str]:
 class Quality:
     """One model's entry of ``evaluation.json``.
 
-    Every model has the :func:`textmine.topicmodel.quality_summary` keys; the rest are optional
+    Every model has the :func:`textmine.quality.quality_summary` keys; the rest are optional
     (``outliers``/``embedding``/``min_cluster_size`` only for BERTopic, ``phase_boundaries`` and
     ``topic_agreement`` only when the corpus has truth), so each accessor returns ``None`` (or an
     empty list) when its key is missing or null.

@@ -38,6 +38,8 @@ from typing import Sequence
 
 import numpy as np
 
+from textmine.registry import MODELS
+
 log = logging.getLogger(__name__)
 
 
@@ -69,71 +71,18 @@ def plan(n_docs: int, docs_per_year: dict, config, docs_per_period: dict | None 
     why = (f"{n_docs:,} documents >= scale.large_docs {s.large_docs:,}" if s.mode == "auto"
            else "scale.mode = on")
     switches = []
-    models = config.run.models
-    # Each switch: the setting it changes, the value, why, how to undo it, and the report's Korean line.
-    if "lda" in models and selects_on_sample(n_docs, config):
-        if config.lda.num_topics == "auto":
-            grid = f"{len(config.lda.k_grid)} k x {config.lda.seeds} seeds"
-            seeds = config.lda.seeds
-            switches.append({"setting": "lda k selection", "value": f"grid ({grid}) on a stratified sample of "
-                             f"{s.selection_docs:,} documents, then the chosen k fitted on all {n_docs:,} with "
-                             f"{seeds} seed{'s' if seeds > 1 else ''}" + (", the most central kept" if seeds > 1 else ""),
-                             "why": why, "override": "scale.selection_docs, or scale.mode = off",
-                             "ko": f"LDA 토픽 수(k)를 연도별 층화 표본 {s.selection_docs:,}건에서 고른 뒤 전체 "
-                                   f"{n_docs:,}건에 시드 {seeds}개로 적합" + ("해 가장 중심적인 결과 채택" if seeds > 1 else "")})
-    if "lda" in models and config.lda.backend == "gensim":
-        passes = lda_passes(n_docs, config)
-        if passes < config.lda.passes:
-            switches.append({"setting": "lda.passes", "value": passes,
-                             "why": f"{why}; about scale.lda_doc_passes = {s.lda_doc_passes:,} documents seen",
-                             "override": "scale.lda_doc_passes, or scale.mode = off",
-                             "ko": f"LDA(gensim) 학습 반복(passes)을 {config.lda.passes}회에서 {passes}회로 줄임"})
-    if "bertopic" in models:
-        cap = bertopic_per_year(len(docs_per_year), config)
-        sampled = bertopic_documents(docs_per_year, config)
-        if sampled < n_docs:
-            switches.append({"setting": "bertopic documents", "value": f"{sampled:,} embedded and clustered (at "
-                             f"most {cap:,} a year); the other {n_docs - sampled:,} assigned "
-                             "to their nearest topic by c-TF-IDF", "why": why,
-                             "override": "scale.bertopic_docs_per_year, or scale.mode = off",
-                             "ko": f"BERTopic은 연도별 최대 {cap:,}건, 모두 {sampled:,}건만 "
-                                   f"임베딩·군집하고 나머지 {n_docs - sampled:,}건은 c-TF-IDF로 가장 가까운 토픽에 배정"})
-    if "dtm" in models:
-        switches += dtm_switches(n_docs, docs_per_period or docs_per_year, config, why)
+    # Each model says what it does differently (TopicModel.large_corpus_switches), in the registry's order:
+    # the setting it changes, the value, why, how to undo it, and the report's Korean line.
+    for name in MODELS:
+        if name in config.run.models:
+            switches += MODELS.get(name).large_corpus_switches(n_docs, docs_per_year, docs_per_period or docs_per_year,
+                                                               config, why)
     biggest = max(docs_per_year.values(), default=0)
     if biggest > s.yearly_docs:
         switches.append({"setting": "per-year models", "value": f"at most {s.yearly_docs:,} documents of a year",
                          "why": why, "override": "scale.yearly_docs, or scale.mode = off",
                          "ko": f"연도별 모델(계보)은 연도당 최대 {s.yearly_docs:,}건의 표본으로 적합"})
     return ScalePlan(True, n_docs, switches)
-
-
-def dtm_reuses_lda_k(n_docs: int, config) -> bool:
-    """Whether the DTM takes LDA's chosen k instead of a second grid: a large corpus, both models run, and
-    k on 'auto' for the DTM."""
-    return is_large(n_docs, config) and "lda" in config.run.models and config.dtm.num_topics == "auto"
-
-
-def dtm_switches(n_docs: int, docs_per_period: dict, config, why: str) -> list[dict]:
-    """The large-corpus plan's switches for the dynamic topic model."""
-    s, out = config.scale, []
-    if dtm_reuses_lda_k(n_docs, config):
-        out.append({"setting": "dtm k selection", "value": "LDA's chosen k of this run (no second grid)", "why": why,
-                    "override": "dtm.num_topics, or scale.mode = off",
-                    "ko": "DTM 토픽 수(k)는 같은 실행의 LDA가 고른 k를 그대로 사용(격자 탐색 생략)"})
-    elif config.dtm.num_topics == "auto" and selects_on_sample(n_docs, config):
-        out.append({"setting": "dtm k selection", "value": f"LDA's grid (tomotopy) on a stratified sample of "
-                    f"{s.selection_docs:,} documents", "why": why,
-                    "override": "scale.selection_docs, dtm.num_topics, or scale.mode = off",
-                    "ko": f"DTM 토픽 수(k)를 층화 표본 {s.selection_docs:,}건에서 고름"})
-    fitted = sum(min(n, s.dtm_docs_per_period) for n in docs_per_period.values())
-    if fitted < n_docs:
-        out.append({"setting": "dtm documents", "value": f"{fitted:,} fitted (at most {s.dtm_docs_per_period:,} a "
-                    f"period); the other {n_docs - fitted:,} topic mixes inferred from the model", "why": why,
-                    "override": "scale.dtm_docs_per_period, or scale.mode = off",
-                    "ko": f"DTM은 기간별 최대 {s.dtm_docs_per_period:,}건, 모두 {fitted:,}건으로 적합하고 나머지 "
-                          f"{n_docs - fitted:,}건의 토픽 구성은 모델로 추정"})
-    return out
 
 
 def bertopic_per_year(n_years: int, config) -> int:

@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 import pandas as pd
 
-from textmine import align, evaluate
+from textmine import align
 from textmine.registry import EMBEDDERS
 from textmine.runfolder import json_default
 from textmine.topics import doc_topics_table, map_to_global, representative_docs, topic_label, topics_table
@@ -292,6 +292,18 @@ class TopicModel(ABC):
     def save(self, fitted: FittedTopics, folder: Path) -> None:
         """Write the fitted model under ``folder`` (never as a pickle).  Default: nothing to save."""
 
+    @classmethod
+    def check_corpus(cls, config, n_docs: int, source: str) -> None:
+        """Refuse, before the engine starts (textmine.preflight), a corpus of ``n_docs`` modelled documents
+        this model cannot fit under ``config``: a :class:`~textmine.errors.TextmineError` naming ``source``."""
+
+    @classmethod
+    def large_corpus_switches(cls, n_docs: int, docs_per_year: dict, docs_per_period: dict, config,
+                              why: str) -> list[dict]:
+        """What this model does differently on a large corpus (textmine.scale.plan; called only then):
+        one {"setting", "value", "why", "override", "ko"} per switch taken, ``why`` the plan's reason."""
+        return []
+
     @property
     def yearly(self) -> bool:
         return bool(getattr(self.settings, "yearly", False))
@@ -299,27 +311,6 @@ class TopicModel(ABC):
     @property
     def save_models(self) -> bool:
         return bool(getattr(self.settings, "save_models", False))
-
-
-def quality_summary(num_topics: int, selected_by: str, seed: int, scores: dict, stability: dict, seeds: int,
-                    selection: list[dict], **extra) -> dict:
-    """The evaluation.json entries every model reports, in one shape."""
-    return {
-        "num_topics": num_topics, "selected_by": selected_by, "seed": seed,
-        "coherence_c_v": scores.get("c_v"), "coherence_c_npmi": scores.get("c_npmi"),
-        "topic_diversity": scores.get("diversity"),
-        "stability": {"mean": stability.get("mean"), "per_topic": stability.get("per_topic"), "seeds": seeds},
-        "k_selection": selection, **extra,
-    }
-
-
-def topic_scores(token_lists, dictionary, topic_terms: Sequence[Sequence[str]], top_terms_25, seed: int) -> dict:
-    """c_v and c_npmi over the tokens the model saw, and diversity of the top-25 words."""
-    return {
-        "c_v": evaluate.coherence(None, token_lists, dictionary, topic_terms, "c_v", seed),
-        "c_npmi": evaluate.coherence(None, token_lists, dictionary, topic_terms, "c_npmi", seed),
-        "diversity": round(evaluate.topic_diversity(top_terms_25), 4),
-    }
 
 
 @dataclass
@@ -409,6 +400,17 @@ def summarize(model: TopicModel, fitted: FittedTopics, yearly: dict, data: Docum
 
 
 # ---------------------------------------------------------------- fitted models on disk (no pickle)
+
+def save_topic_arrays(fitted: FittedTopics, folder: Path, extra: dict) -> None:
+    """Topic-word weights (.npy), vocabulary, terms and settings (JSON): readable without textmine or pickle."""
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / "topic_word.npy", fitted.topic_word.astype(np.float32))
+    (folder / "textmine.json").write_text(json.dumps({
+        "vocabulary": fitted.vocabulary, "topic_terms": fitted.topic_terms, "relevant_terms": fitted.relevant_terms,
+        "labels": fitted.labels(), **extra}, ensure_ascii=False), encoding="utf-8")
+
 
 def write_fitted(fitted: FittedTopics, folder: Path) -> None:
     """Every array as .npy, terms and quality as JSON, topics over time as Parquet."""
