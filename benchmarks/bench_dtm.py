@@ -40,7 +40,7 @@ def long_documents(data, truth: dict, per_doc: int):
     document, its tokens theirs in order; returns (documents, truth with their doc_topic)."""
     import pandas as pd
 
-    from textmine.topicmodel import Documents
+    from textmine.documents import Documents
 
     tokens = data.doc_tokens()
     groups: dict[tuple, list[int]] = {}

@@ -168,7 +168,7 @@ def tokens_by_period(corpus: str, cache_dir: str):
     from textmine.config import Config
     from textmine.corpus import load_corpus
     from textmine.tokenize import load_profile
-    from textmine.topicmodel import build_documents
+    from textmine.documents import build_documents
 
     config = Config()
     docs = load_corpus(corpus).modelling_docs()

@@ -71,7 +71,7 @@ def scores(labels, dominant, topic_words: list[list[str]], tokens) -> dict:
 
 
 def documents(frame: pd.DataFrame, tokens, embeddings=None, embedder=None):
-    from textmine.topicmodel import Documents
+    from textmine.documents import Documents
 
     docs = frame[["doc_id", "year", "text"]].copy()
     return Documents(docs=docs, periods=docs["year"].tolist(), unit_tokens=tokens,

@@ -382,7 +382,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
-    from textmine.store import cache_info, mark_existing, prune
+    from textmine.cachedir import cache_info, mark_existing, prune
 
     cache_dir = args.cache_dir or load_config(None, {}).run.cache_dir
     if args.action == "mark":

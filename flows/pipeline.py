@@ -27,12 +27,13 @@ from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
 from textmine import analysis, cache, corpus as corpus_io, evaluate, phases as phase_detection, pii, progress, report
-from textmine import runfolder, scale, tokenize, topicmodel
+from textmine import documents, runfolder, scale, store as store_module, summaries, tokenize, topicmodel
 from textmine.config import Config
 from textmine.errors import TextmineError
 from textmine.preflight import check_run
 from textmine.registry import MODELS
-from textmine.store import ModelStore, mark_cache
+from textmine.store import ModelStore
+from textmine.cachedir import mark_cache
 
 # Stages are deterministic functions of their inputs: a retry would fail the same way, so none
 # are retried.  Inputs are large in-memory tables, so Prefect's input hashing is off; textmine keys
@@ -105,11 +106,11 @@ def tokenize_years(texts_by_year: dict[int, list[str]], profile: tokenize.Profil
 
 @task(name="documents", **STAGE)
 def build_documents(docs: pd.DataFrame, per_year: dict, config: Config, source: str):
-    return topicmodel.build_documents(docs, per_year, config, source)
+    return documents.build_documents(docs, per_year, config, source)
 
 
 @task(name="embed", **STAGE)
-def embed(data: topicmodel.Documents, config: Config) -> dict:
+def embed(data: documents.Documents, config: Config) -> dict:
     return topicmodel.embed_documents(data, config)
 
 
@@ -130,7 +131,7 @@ CACHED_FIT = dict(cache_key_fn=_content_key, persist_result=True, result_seriali
 @task(name="fit", task_run_name="fit-{name}", **CACHED_FIT)
 def fit_global(name: str, key: str, model: topicmodel.TopicModel, data_path: str, cache_dir: str, corpus: str,
                reselect: bool) -> dict:
-    _, info = topicmodel.fit_through_cache(model, topicmodel.documents_at(data_path), ModelStore(cache_dir), key,
+    _, info = store_module.fit_through_cache(model, documents.documents_at(data_path), ModelStore(cache_dir), key,
                                            corpus, reselect)
     return info
 
@@ -140,13 +141,13 @@ def fit_year(name: str, year: int, key: str, model: topicmodel.TopicModel, data_
              cache_dir: str) -> dict:
     store = ModelStore(cache_dir)
     fitted = store.get(global_key, model)
-    result, how = topicmodel.fit_year_through_cache(model, topicmodel.documents_at(data_path), year, fitted, store, key)
+    result, how = store_module.fit_year_through_cache(model, documents.documents_at(data_path), year, fitted, store, key)
     return {"key": key, "how": how, "modelled": result is not None}
 
 
 @task(name="summarize", task_run_name="summarize-{name}", **STAGE)
-def summarize(name: str, model, fitted, yearly: dict, data, config: Config) -> topicmodel.ModelOutput:
-    return topicmodel.summarize(model, fitted, yearly, data, config)
+def summarize(name: str, model, fitted, yearly: dict, data, config: Config) -> summaries.ModelOutput:
+    return summaries.summarize(model, fitted, yearly, data, config)
 
 
 @task(name="save-models", task_run_name="save-{name}", **STAGE)
@@ -158,7 +159,7 @@ def save_models(name: str, model, fitted, yearly: dict, folder: Path) -> None:
 
 
 @task(name="detect-phases", task_run_name="detect-phases-{name}", **STAGE)
-def detect_phases(name: str, output: topicmodel.ModelOutput, periods: list, config: Config) -> dict:
+def detect_phases(name: str, output: summaries.ModelOutput, periods: list, config: Config) -> dict:
     inputs = output.phase_inputs
     return phase_detection.detect_with_confidence(output.trajectories, inputs["topic_terms"], inputs["labels"],
                                                   inputs["seed_doc_topics"], periods, config.phases, config.run.seed)
@@ -273,16 +274,16 @@ def _pruned_meanwhile(path: Path) -> TextmineError:
                          fix="run again, and prune the cache when no run is using it")
 
 
-def run_model(name: str, data: topicmodel.Documents, data_path: str, config: Config, corpus: str,
+def run_model(name: str, data: documents.Documents, data_path: str, config: Config, corpus: str,
               run: runfolder.RunFolder, stage, seed_topics: dict,
-              earlier: dict | None = None) -> tuple[topicmodel.ModelOutput, dict]:
+              earlier: dict | None = None) -> tuple[summaries.ModelOutput, dict]:
     """One registered model (guided by the profile's seed topics): global fit, per-year fits
     (concurrently), the generic outputs, saved models.  Returns the outputs and what came from the cache.
     ``earlier``: the global fits of the run's models fitted before this one, which it may reuse."""
     model = MODELS.get(name)(config, seed_topics)
     model.use_earlier(earlier or {})
     store = ModelStore(config.run.cache_dir)
-    key = topicmodel.global_fit_key(model, data)
+    key = store_module.global_fit_key(model, data)
     with stage(name):
         info = fit_global(name, key, model, data_path, config.run.cache_dir, corpus, config.run.reselect,
                           return_state=True)
@@ -302,7 +303,7 @@ def run_model(name: str, data: topicmodel.Documents, data_path: str, config: Con
     yearly = {}
     if model.yearly:
         with stage(f"{name}_yearly"):
-            keys = {y: topicmodel.year_fit_key(model, data, y, fitted, key) for y in data.years}
+            keys = {y: store_module.year_fit_key(model, data, y, fitted, key) for y in data.years}
             futures = {y: fit_year.submit(name, y, keys[y], model, data_path, key, config.run.cache_dir)
                        for y in data.years}
             states = {}
@@ -356,14 +357,14 @@ def task_runner(config: Config):
 
 
 @contextmanager
-def documents_on_disk(data: topicmodel.Documents, config: Config, run: runfolder.RunFolder):
+def documents_on_disk(data: documents.Documents, config: Config, run: runfolder.RunFolder):
     """The documents as files for the fits: per-year fits in other processes (process and Dask runners)
     read them from the path; removed when the fits are done."""
-    data_path = topicmodel.save_documents(data, work_folder(config, run))
+    data_path = documents.save_documents(data, work_folder(config, run))
     try:
         yield data_path
     finally:
-        topicmodel.forget_documents(data_path)
+        documents.forget_documents(data_path)
         shutil.rmtree(data_path, ignore_errors=True)
 
 

@@ -1,7 +1,8 @@
 """Trajectories with bootstrap bands, lineage across years, and mapping to global topics."""
 import numpy as np
 
-from textmine.align import add_confidence_bands, aggregate_units, bootstrap_shares, build_lineage, topic_shares_by_year
+from textmine.align import add_confidence_bands, bootstrap_shares, build_lineage, topic_shares_by_year
+from textmine.documents import aggregate_units
 from textmine.topics import map_to_global
 
 

@@ -13,10 +13,11 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from textmine import analysis, identity, interactive, report, runfolder, topicmodel, wordfreq
+from textmine import analysis, identity, interactive, report, runfolder, summaries, wordfreq
 from textmine.config import load_config
 from textmine.errors import TextmineError
-from textmine.topicmodel import Documents, FittedTopics, TopicModel
+from textmine.documents import Documents
+from textmine.topicmodel import FittedTopics, TopicModel
 
 YEARS = (2019, 2020, 2021, 2022)
 VOCAB = ["상담", "진로", "취업", "성과", "지역", "청년", "실습", "비교과", "홍보", "예산", "졸업생", "기업"]
@@ -73,7 +74,7 @@ def _write_run(out, config, name="run-a"):
     """A finished toy run folder, written as the flow writes it."""
     data = _documents()
     fitted = _fitted(data)
-    output = topicmodel.summarize(_Toy(config), fitted, {}, data, config)
+    output = summaries.summarize(_Toy(config), fitted, {}, data, config)
     outputs = {"lda": output}
     with runfolder.RunFolder(out, name) as run:
         manifest = {"run_id": name, "config": config.to_dict(), "seed": config.run.seed,
@@ -256,7 +257,7 @@ def test_topic_hierarchy_is_a_dendrogram_of_every_topic():
 
 def _analyses_through_cache(out, config, cache_dir, name, phases=PHASES):
     data = _documents()
-    outputs = {"lda": topicmodel.summarize(_Toy(config), _fitted(data), {}, data, config)}
+    outputs = {"lda": summaries.summarize(_Toy(config), _fitted(data), {}, data, config)}
     with runfolder.RunFolder(out, name) as run:
         record = analysis.cached_write_analyses(run, data, phases, outputs, config, cache_dir)
     return run.final, record

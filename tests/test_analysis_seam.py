@@ -11,7 +11,7 @@ import pytest
 from matplotlib.figure import Figure
 
 from test_analysis import PHASES, _documents, _fitted, _Toy, _write_run
-from textmine import analysis, report, topicmodel
+from textmine import analysis, report, summaries
 from textmine.analysis import Analysis, Written, read_table
 from textmine.config import load_config
 from textmine.registry import ANALYSES, Entry
@@ -106,7 +106,7 @@ def test_without_the_registration_nothing_of_it_is_written(tmp_path):
 def test_the_analyses_cache_key_takes_every_registered_analysis_code(tmp_path):
     config = load_config(None, {"report.network_top_n": "10"})
     data = _documents()
-    outputs = {"lda": topicmodel.summarize(_Toy(config), _fitted(data), {}, data, config)}
+    outputs = {"lda": summaries.summarize(_Toy(config), _fitted(data), {}, data, config)}
     before = analysis.analyses_key(data, PHASES, outputs, config)
     assert __name__ not in analysis.code_modules()
     assert {"textmine.wordfreq", "textmine.network", "textmine.breakdown", "textmine.identity",

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import run_cli
-from textmine.store import MARKER, ModelStore, mark_cache, prune
+from textmine.cachedir import MARKER, mark_cache, prune
+from textmine.store import ModelStore
 
 KEY = "ab" * 32  # a content key as textmine names its entries
 

@@ -9,7 +9,7 @@ import pytest
 
 from textmine import dtm, lda, progress, scale, topicmodel
 from textmine.config import load_config
-from textmine.topicmodel import Documents
+from textmine.documents import Documents
 
 TOPIC_WORDS = [[f"{t}단어{i}" for i in range(12)] for t in "가나다"]
 

@@ -6,7 +6,7 @@ import pytest
 
 from textmine.errors import ConfigError, CorpusError
 from textmine.files import DIGEST_BLOCK, file_digest, publish, read_toml
-from textmine.store import _TEMPORARY
+from textmine.cachedir import _TEMPORARY
 
 
 def test_file_digest_is_the_sha256_of_the_bytes_across_blocks(tmp_path):

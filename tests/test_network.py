@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from textmine import network
 from textmine.network import concor, eigenvector_centrality, prune_edges
 from textmine.sanitize import is_dangerous, neutralize_cell
-from textmine.topicmodel import Documents
+from textmine.documents import Documents
 
 PHASES = {"phases": [{"start": 2019, "end": 2020, "label": "진로·상담"}, {"start": 2021, "end": 2021, "label": "취업"}],
           "phase_starts": [2019, 2021]}

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from textmine import lda, scale, tokenize, topicmodel
+from textmine import documents as documents_module, lda, scale, tokenize, topicmodel
 from textmine.bertopic_model import BertopicTopicModel, assign_by_ctfidf
 from textmine.config import load_config
 from textmine.corpus import load_corpus
@@ -90,13 +90,13 @@ def documents(small_synth):
         tokens, owners = tokenize.tokenize_units(docs.loc[docs["year"] == year, "text"].tolist(), profile,
                                                  config.tokenize, 2)
         per_year[year] = {"tokens": tokens, "owners": owners}
-    data, _ = topicmodel.build_documents(docs, per_year, config, str(small_synth))
+    data, _ = documents_module.build_documents(docs, per_year, config, str(small_synth))
     return data
 
 
 def test_subset_renumbers_units_and_keeps_embedding_rows():
     docs = pd.DataFrame({"doc_id": ["a", "b", "c", "d"], "year": [2015, 2015, 2016, 2016], "text": list("wxyz")})
-    data = topicmodel.Documents(docs=docs, periods=[2015, 2015, 2016, 2016],
+    data = documents_module.Documents(docs=docs, periods=[2015, 2015, 2016, 2016],
                                 unit_tokens=[["a1"], ["a2"], ["b1"], ["c1"], ["d1"]], unit_owner=[0, 0, 1, 2, 3],
                                 embeddings=np.arange(8, dtype=float).reshape(4, 2))
     sub = data.subset(np.array([0, 2]))
@@ -117,7 +117,7 @@ def test_a_years_digest_with_a_sampled_embedding_ignores_earlier_years():
                              "year": [y for y in years for _ in range(3)], "text": ["x"] * 3 * len(years)})
         n = len(docs)
         embedded = np.array([i for i in range(n) if i % 3 != 1])  # two of each year's three
-        return topicmodel.Documents(docs=docs, periods=docs["year"].tolist(), unit_tokens=[[str(i % 3)] for i in range(n)],
+        return documents_module.Documents(docs=docs, periods=docs["year"].tolist(), unit_tokens=[[str(i % 3)] for i in range(n)],
                                     unit_owner=list(range(n)), embeddings=np.ones((len(embedded), 2)), embedded=embedded)
 
     assert documents([2016, 2017]).digest(2017) == documents([2015, 2016, 2017]).digest(2017)
@@ -160,7 +160,7 @@ def test_lda_on_a_large_corpus_selects_on_a_sample_and_keeps_the_central_seed_on
 
 def test_bertopic_on_a_large_corpus_clusters_a_sample_and_assigns_the_rest(documents, tmp_path):
     config = _large_config(tmp_path)
-    data = topicmodel.Documents(docs=documents.docs, periods=documents.periods, unit_tokens=documents.unit_tokens,
+    data = documents_module.Documents(docs=documents.docs, periods=documents.periods, unit_tokens=documents.unit_tokens,
                                 unit_owner=documents.unit_owner)
     info = topicmodel.embed_documents(data, config)
     per_year = [min(40, len(data.year_index(y))) for y in data.years]  # small years are taken whole
@@ -189,7 +189,7 @@ def test_bertopic_on_a_large_corpus_clusters_a_sample_and_assigns_the_rest(docum
 
 def test_ctfidf_assignment_keeps_the_requested_outlier_share(documents, tmp_path):
     config = _large_config(tmp_path)
-    data = topicmodel.Documents(docs=documents.docs, periods=documents.periods, unit_tokens=documents.unit_tokens,
+    data = documents_module.Documents(docs=documents.docs, periods=documents.periods, unit_tokens=documents.unit_tokens,
                                 unit_owner=documents.unit_owner)
     topicmodel.embed_documents(data, config)
     result = BertopicTopicModel(config).fit(data).native["result"]

@@ -7,11 +7,12 @@ import pandas as pd
 import pytest
 
 from textmine import phases as phase_detection
-from textmine import topicmodel
+from textmine import summaries
 from textmine.config import Config, load_config
 from textmine.errors import ConfigError
 from textmine.registry import EMBEDDERS, LDA_ENGINES, MODELS, PHASE_DETECTORS
-from textmine.topicmodel import Documents, FittedTopics, TopicModel
+from textmine.documents import Documents
+from textmine.topicmodel import FittedTopics, TopicModel
 
 
 def test_every_registered_part_loads_and_has_the_registered_name():
@@ -62,7 +63,7 @@ def test_summarize_turns_any_fitted_model_into_the_run_tables(outliers):
     data = _toy_documents()
     fitted = _toy_fitted(data, outliers)
     yearly = {2019: _toy_fitted(data, False), 2020: None, 2021: _toy_fitted(data, False)}
-    out = topicmodel.summarize(_Toy(Config()), fitted, yearly, data, Config())
+    out = summaries.summarize(_Toy(Config()), fitted, yearly, data, Config())
     sums = out.trajectories.groupby("year")[["share", "doc_share"]].sum()
     np.testing.assert_allclose(sums.to_numpy(), 1.0, atol=1e-9)
     assert (-1 in set(out.trajectories["topic"])) == outliers

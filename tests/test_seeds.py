@@ -3,7 +3,7 @@ guided BERTopic, names on the DTM, labels and the uptake figures of evaluation.j
 import numpy as np
 import pytest
 
-from textmine import lda, terms, topicmodel
+from textmine import documents as documents_module, lda, store, summaries, terms
 from textmine import seeds as seeding
 from textmine.cache import cached_tokenize_units
 from textmine.config import load_config
@@ -117,7 +117,7 @@ def data(small_synth, config):
         tokens, owners, _ = cached_tokenize_units(group["text"].tolist(), profile, config.tokenize, 2,
                                                   config.run.cache_dir)
         per_year[year] = {"tokens": tokens, "owners": owners}
-    documents, _ = topicmodel.build_documents(docs, per_year, config, str(small_synth))
+    documents, _ = documents_module.build_documents(docs, per_year, config, str(small_synth))
     return documents
 
 
@@ -142,9 +142,9 @@ def test_lda_puts_the_seed_words_on_top_of_the_seeded_topic_and_names_it(data, c
         assert entry["share_in_top10"] == 1.0 and min(entry["ranks"].values()) <= 2
     assert fitted.quality["seed_weight"] == seeding.SEED_WEIGHT
     # The names survive the model cache (fitted.json) and reach topics.csv.
-    topicmodel.write_fitted(fitted, tmp_path)
-    assert topicmodel.read_fitted(tmp_path).labels() == labels
-    assert topicmodel.topic_rows("lda", fitted, {})["label"].tolist() == labels
+    store.write_fitted(fitted, tmp_path)
+    assert store.read_fitted(tmp_path).labels() == labels
+    assert summaries.topic_rows("lda", fitted, {})["label"].tolist() == labels
 
 
 def test_without_seeds_nothing_changes(data, config, small_synth):
@@ -155,7 +155,7 @@ def test_without_seeds_nothing_changes(data, config, small_synth):
     plain = MODELS.get("lda")(config)
     seeded_none = MODELS.get("lda")(config, seed_topics=load_profile(small_synth).seed_topics)
     assert seeded_none.seed_topics == {} and seeded_none.related_settings() == plain.related_settings() == {}
-    assert topicmodel.global_fit_key(plain, data) == topicmodel.global_fit_key(seeded_none, data)
+    assert store.global_fit_key(plain, data) == store.global_fit_key(seeded_none, data)
     a, b = plain.fit(data), seeded_none.fit(data)
     assert np.array_equal(a.doc_topic, b.doc_topic) and a.labels() == b.labels() and not b.seed_names
     assert "seed_topics" not in b.quality
@@ -167,7 +167,7 @@ def test_without_seeds_nothing_changes(data, config, small_synth):
     assert np.array_equal(direct.get_topics(), a.topic_word)
     # Seeds do move the fit, and its cache key.
     seeded = MODELS.get("lda")(config, seed_topics=SEEDS)
-    assert topicmodel.global_fit_key(seeded, data) != topicmodel.global_fit_key(plain, data)
+    assert store.global_fit_key(seeded, data) != store.global_fit_key(plain, data)
 
 
 def test_per_year_lda_models_are_seeded_too(data, config):
@@ -225,7 +225,7 @@ def test_a_corpus_fitted_embedder_from_the_cache_is_refitted_to_embed_the_seeds(
     # Embeddings read from the cache: the run's char-svd embedder never saw the texts, so the seed words
     # are embedded by one refitted on the same texts in the same order: the same vector space.
     model = MODELS.get("bertopic")(config, seed_topics=SEEDS)
-    rebuilt = model._seed_embedder(topicmodel.Documents(embedded.docs, embedded.periods, [], []))
+    rebuilt = model._seed_embedder(documents_module.Documents(embedded.docs, embedded.periods, [], []))
     assert rebuilt is not embedded.embedder
     assert np.allclose(rebuilt.embed(["진로 탐색 설계"]), embedded.embedder.embed(["진로 탐색 설계"]), atol=1e-5)
 

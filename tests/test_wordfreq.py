@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from textmine import wordfreq
-from textmine.topicmodel import Documents
+from textmine.documents import Documents
 
 PHASES = {"phases": [{"start": 2019, "end": 2020, "label": "진로·상담"}, {"start": 2021, "end": 2021, "label": "취업"}],
           "phase_starts": [2019, 2021]}

@@ -46,16 +46,6 @@ def share_matrix(trajectories: pd.DataFrame, column: str = "share") -> pd.DataFr
     return table.pivot(index="period", columns="topic", values=column).sort_index()
 
 
-def aggregate_units(unit_topic: np.ndarray, owners: Sequence[int], weights: Sequence[float], n_docs: int) -> np.ndarray:
-    """Document-topic rows from unit (sentence) rows: the weighted mean of a document's units."""
-    owners = np.asarray(owners)
-    w = np.asarray(weights, dtype=float)
-    out = np.zeros((n_docs, unit_topic.shape[1]))
-    np.add.at(out, owners, unit_topic * w[:, None])
-    totals = out.sum(axis=1, keepdims=True)
-    return np.where(totals > 0, out / np.where(totals > 0, totals, 1), 1.0 / unit_topic.shape[1])
-
-
 def bootstrap_shares(doc_topic: np.ndarray, periods: Sequence, n_boot: int, seed: int,
                      chunk: int = 25) -> dict:
     """Per period, ``n_boot`` resampled share vectors (documents resampled with replacement within it).

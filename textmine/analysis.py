@@ -36,7 +36,7 @@ import pandas as pd
 from textmine.files import publish
 from textmine.registry import ANALYSES
 from textmine.sanitize import restore_frame
-from textmine.store import mark_cache
+from textmine.cachedir import mark_cache
 
 # Columns of the documents that are not the corpus's own metadata (ingest flags start with is_ or _).
 NOT_METADATA = {"doc_id", "year", "text", "date", "period", "source_file", "source_row", "source_table", "source_id"}

@@ -42,7 +42,8 @@ from textmine.errors import TextmineError
 from textmine.progress import advance
 from textmine.quality import quality_summary, scaled_scores, score_topics, seed_stability
 from textmine.seeds import log_unknown_seed_words, match_seeds, seed_names, seed_settings, seed_uptake
-from textmine.topicmodel import OUTLIER, Documents, FittedTopics, TopicModel
+from textmine.topicmodel import OUTLIER, FittedTopics, TopicModel
+from textmine.documents import Documents
 from textmine.topics import topic_label
 
 log = logging.getLogger(__name__)

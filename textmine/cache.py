@@ -23,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from textmine.files import file_digest, publish
-from textmine.store import mark_cache
+from textmine.cachedir import mark_cache
 
 log = logging.getLogger(__name__)
 

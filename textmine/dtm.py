@@ -45,7 +45,8 @@ from textmine.progress import advance
 from textmine.quality import quality_summary, score_topics, seed_stability
 from textmine.seeds import log_unknown_seed_words, match_seeds, seed_names, seed_settings, seed_uptake
 from textmine.terms import build_dictionary, relevant_terms, top_terms, vocabulary_of
-from textmine.topicmodel import Documents, FittedTopics, TopicModel, save_topic_arrays
+from textmine.documents import Documents
+from textmine.topicmodel import FittedTopics, TopicModel, save_topic_arrays
 
 log = logging.getLogger(__name__)
 

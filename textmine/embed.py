@@ -365,7 +365,7 @@ def cached_embed(embedder: Embedder, texts: Sequence[str], cache_dir: str | Path
         except (OSError, ValueError):
             pass  # an unreadable entry is a miss, rewritten below
     vectors = embedder.embed(texts)
-    from textmine.store import mark_cache
+    from textmine.cachedir import mark_cache
 
     mark_cache(folder.parent)
     folder.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ import tomllib
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from textmine.errors import ConfigError, TextmineError
 
@@ -66,3 +66,16 @@ def publish(target: str | Path, *, keep_existing: bool = False) -> Iterator[Path
             shutil.rmtree(tmp, ignore_errors=True)
         else:
             tmp.unlink(missing_ok=True)
+
+
+def json_default(value: Any):
+    """``json.dumps(default=...)`` for what textmine writes: numpy scalars and arrays, sets, tuples, paths."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

@@ -41,7 +41,8 @@ from textmine.seeds import (SEED_OTHER_FACTOR, log_unknown_seed_words, seed_name
                             seed_weight)
 from textmine.terms import (build_dictionary, dictionary_from_vocabulary, relevant_terms, top_terms,
                             vocabulary_of)
-from textmine.topicmodel import Documents, FittedTopics, TopicModel, save_topic_arrays
+from textmine.documents import Documents
+from textmine.topicmodel import FittedTopics, TopicModel, save_topic_arrays
 from textmine.topics import topic_label
 
 

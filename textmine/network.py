@@ -62,7 +62,7 @@ import numpy as np
 import pandas as pd
 
 from textmine.analysis import Analysis, Written, consensus_of, read_table, settings_of
-from textmine.topicmodel import Documents
+from textmine.documents import Documents
 from textmine.xlsx import Sheet, write_workbook
 from textmine.wordfreq import Scope, phase_scope_name, phase_scopes, scope_counts, top_terms
 

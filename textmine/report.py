@@ -36,7 +36,7 @@ from textmine import analysis, charts, doctables, interactive, labels as labels_
 from textmine.registry import MODELS, PHASE_DETECTORS
 from textmine.sanitize import restore_frame
 from textmine.files import publish
-from textmine.store import mark_cache
+from textmine.cachedir import mark_cache
 from textmine.xlsx import Sheet, write_workbook
 
 SHEET_HEADERS = {

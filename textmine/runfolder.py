@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from textmine.files import json_default
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -116,19 +117,6 @@ class RunFolder:
         target = self.file(name)
         frame.to_parquet(target, index=False, row_group_size=row_group_size)
         return target
-
-
-def json_default(value: Any):
-    """``json.dumps(default=...)`` for what textmine writes: numpy scalars and arrays, sets, tuples, paths."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if hasattr(value, "item"):
-        return value.item()
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 # Versions recorded in every manifest: what a rerun needs to reproduce the run.

