@@ -301,7 +301,7 @@ def test_gzipped_csv(tmp_path):
 
 
 def test_period_labels(tmp_path):
-    from textmine.corpus import period_labels
+    from textmine.periods import period_labels
 
     pd.DataFrame({"작성일": ["2019-01-31", "2019.07.02", "2019년 11월 3일", "20191201"],
                   "내용": ["가가", "나나", "다다", "라라"]}).to_csv(tmp_path / "x.csv", index=False)
@@ -313,7 +313,7 @@ def test_period_labels(tmp_path):
 
 
 def test_period_labels_need_dates(tmp_path):
-    from textmine.corpus import period_labels
+    from textmine.periods import period_labels
 
     pd.DataFrame({"연도": [2019], "평가의견": ["상담"]}).to_csv(tmp_path / "x.csv", index=False)
     with pytest.raises(CorpusError, match="needs a date"):

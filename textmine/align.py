@@ -13,12 +13,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from textmine.periods import period_year
 from textmine.topics import cosine_similarity
-
-
-def period_year(period) -> int:
-    """The calendar year of a period label (2019, "2019-H1", "2019-Q3", "2019-07")."""
-    return int(str(period)[:4])
 
 
 def topic_shares_by_year(doc_topic: np.ndarray, periods: Sequence, labels: Sequence[str],

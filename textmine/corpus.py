@@ -79,7 +79,6 @@ TEXT_NAMES = [
 ]
 
 YEAR_MIN, YEAR_MAX = 1900, 2100
-_DATE_RE = re.compile(r"^\s*(\d{4})\s*(?:[-./년]\s*(\d{1,2})\s*(?:[-./월]\s*(\d{1,2}))?|(\d{2})(\d{2}))")
 # What parse_year accepts (after NFKC): a year, or a real date (all of it is checked).
 _PLAIN_YEAR_RE = re.compile(r"^(\d{4})(?:\.0+)?\s*(?:년도?)?$")
 _DECIMAL_YEAR_RE = re.compile(r"^(\d{4})\.(\d+)$")
@@ -1326,28 +1325,3 @@ def yearly_quality_table(corpus: Corpus) -> pd.DataFrame:
     table.loc["total"] = table.sum(numeric_only=True)
     table.loc["total", "mean_chars"] = int(round(d["text"].str.len().mean()))
     return table.astype(int)
-
-
-
-
-def period_labels(docs: pd.DataFrame, unit: str) -> list:
-    """Each opinion's period: its year, or "2019-H1", "2019-Q3", "2019-07" from its date."""
-    if unit == "year":
-        return docs["year"].astype(int).tolist()
-    if "date" not in docs.columns:
-        raise CorpusError(
-            f"the time unit '{unit}' needs a date for every opinion, and the corpus has no date column",
-            fix="name the date column with --date-col (or date_col in corpus.toml), or use --time-unit year",
-        )
-    out = []
-    for value, where, row in zip(docs["date"], docs["source_file"], docs["source_row"]):
-        match = _DATE_RE.match(unicodedata.normalize("NFKC", str(value or "")))
-        month = match and (match.group(2) or match.group(4))
-        if not month or not 1 <= int(month) <= 12:
-            raise CorpusError(f"'{value}' has no month, which the time unit '{unit}' needs",
-                              file=where, row=row, column="date",
-                              fix="give a full date such as 2019-05-31, or use --time-unit year")
-        year, month = int(match.group(1)), int(month)
-        out.append({"half": f"{year}-H{(month - 1) // 6 + 1}", "quarter": f"{year}-Q{(month - 1) // 3 + 1}",
-                    "month": f"{year}-{month:02d}"}[unit])
-    return out

@@ -15,9 +15,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from textmine import corpus, tokenize
+from textmine import tokenize
 from textmine.cache import texts_digest
 from textmine.files import json_default
+from textmine.periods import period_labels
 
 
 @dataclass
@@ -152,7 +153,7 @@ def build_documents(docs: pd.DataFrame, per_year: dict, config, source: str) -> 
                                                   config.tokenize.phrase_threshold)
     # Opinions with no usable token (all digits, symbols, foreign script) are reported, not modelled.
     docs, unit_tokens, unit_owner, no_tokens = tokenize.drop_tokenless(docs, unit_tokens, unit_owner, source)
-    return Documents(docs=docs, periods=corpus.period_labels(docs, config.align.time_unit),
+    return Documents(docs=docs, periods=period_labels(docs, config.align.time_unit),
                      unit_tokens=unit_tokens, unit_owner=unit_owner), no_tokens
 
 

@@ -41,6 +41,7 @@ import pandas as pd
 
 from textmine import lda, scale
 from textmine.errors import TextmineError
+from textmine.periods import period_year
 from textmine.progress import advance
 from textmine.quality import quality_summary, score_topics, seed_stability
 from textmine.seeds import log_unknown_seed_words, match_seeds, seed_names, seed_settings, seed_uptake
@@ -317,7 +318,7 @@ class DtmTopicModel(TopicModel):
         """The dynamic model's slice for one year: its documents and its periods' word distributions."""
         native = fitted.native
         idx = data.year_index(year)
-        slots = [i for i, p in enumerate(native["periods"]) if str(p)[:4] == str(year)]
+        slots = [i for i, p in enumerate(native["periods"]) if str(period_year(p)) == str(year)]
         if not len(idx) or not slots:
             return None
         topic_word = native["period_topic_word"][slots].mean(axis=0)

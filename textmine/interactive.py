@@ -18,6 +18,7 @@ from markupsafe import Markup
 from textmine.charts import shorten
 from textmine.errors import TextmineError
 from textmine.identity import load_previous_topics
+from textmine.periods import period_sort_key
 from textmine.topics import topic_similarity
 
 
@@ -61,7 +62,7 @@ def over_time_context(table: pd.DataFrame | None, display: Callable[[str], str] 
         return []
     out = []
     for model, rows in table.groupby("model", sort=False):
-        periods = sorted(dict.fromkeys(rows["period"]), key=_period_key)
+        periods = sorted(dict.fromkeys(rows["period"]), key=period_sort_key)
         topics = []
         for topic, g in rows.groupby("topic", sort=True):
             words = {str(p): ", ".join([w.strip() for w in str(ws).split(",") if w.strip()][:n_words])
@@ -71,11 +72,6 @@ def over_time_context(table: pd.DataFrame | None, display: Callable[[str], str] 
         out.append({"key": model, "name": display(model), "periods": [str(p) for p in periods], "topics": topics,
                     "n_words": n_words})
     return out
-
-
-def _period_key(p):
-    text = str(p)
-    return (0, float(text), "") if re.fullmatch(r"-?\d+(\.\d+)?", text) else (1, 0.0, text)
 
 
 def classical_mds(distances: np.ndarray, dims: int = 2) -> np.ndarray:
@@ -205,9 +201,9 @@ def lineage_sankey(lineage: pd.DataFrame, title: str, div_id: str, include_js: b
     for r in links.itertuples():
         nodes.setdefault((r.from_year, int(r.from_topic)), {"label": r.from_label})
         nodes.setdefault((r.to_year, int(r.to_topic)), {"label": r.to_label})
-    order = sorted(nodes, key=lambda k: (_period_key(k[0]), k[1]))
+    order = sorted(nodes, key=lambda k: (period_sort_key(k[0]), k[1]))
     index = {k: i for i, k in enumerate(order)}
-    years = sorted({k[0] for k in order}, key=_period_key)
+    years = sorted({k[0] for k in order}, key=period_sort_key)
     col = {y: i for i, y in enumerate(years)}
     x = [0.001 + 0.998 * col[k[0]] / max(len(years) - 1, 1) for k in order]
     names = [html.escape(f"{k[0]} T{k[1]} {shorten(nodes[k]['label'], 18)}") for k in order]

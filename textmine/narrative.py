@@ -18,10 +18,11 @@ Shares are the trajectories' period shares averaged over a phase's periods (the 
 """
 from __future__ import annotations
 
-import re
 from typing import Sequence
 
 import pandas as pd
+
+from textmine.periods import period_parts
 
 OPEN, CLOSE = "\u2018", "\u2019"   # ‘ ’
 DASH = "\u2013"                    # –
@@ -99,23 +100,14 @@ def quoted(label: str) -> str:
 
 # ---------------------------------------------------------------- periods
 
-_HALF = re.compile(r"^(\d{4})-H([12])$")
-_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_PART_NAMES = {"half": lambda n: "상반기" if n == 1 else "하반기", "quarter": lambda n: f"{n}분기",
+               "month": lambda n: f"{n}월"}
 
 
 def _period_parts(period) -> tuple[str, str | None]:
     """(year, part within the year or None): 2019 -> ("2019", None), "2019-H1" -> ("2019", "상반기")."""
-    text = str(period).strip()
-    if m := _HALF.match(text):
-        return m.group(1), "상반기" if m.group(2) == "1" else "하반기"
-    if m := _QUARTER.match(text):
-        return m.group(1), f"{m.group(2)}분기"
-    if m := _MONTH.match(text):
-        return m.group(1), f"{int(m.group(2))}월"
-    if re.fullmatch(r"\d{4}(\.0)?", text):
-        return text[:4], None
-    return text, None
+    year, unit, number = period_parts(period)
+    return year, _PART_NAMES[unit](number) if unit else None
 
 
 def format_period(period) -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 from textmine import corpus as corpus_io, evaluate, tokenize
 from textmine.analysis import check_analyses
 from textmine.errors import ConfigError, TextmineError
+from textmine.periods import period_labels
 from textmine.registry import MODELS
 
 
@@ -59,7 +60,7 @@ def check_run(corpus_path: str | Path, config) -> corpus_io.Corpus:
         if name in config.run.models:
             MODELS.get(name).check_corpus(config, n_docs, str(corpus_path))
     check_memory(docs, config)
-    periods = sorted(set(corpus_io.period_labels(docs, config.align.time_unit)))
+    periods = sorted(set(period_labels(docs, config.align.time_unit)))
     n_phases = config.phases.n_phases
     if n_phases != "auto" and len(periods) < int(n_phases) * config.phases.min_size:
         raise ConfigError(

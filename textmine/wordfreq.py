@@ -43,6 +43,7 @@ import pandas as pd
 
 from textmine.analysis import Analysis, Written, consensus_of, read_table
 from textmine.documents import Documents
+from textmine.periods import ordered_periods
 
 WORD_FREQUENCY = "word_frequency.csv"
 COLUMNS = ["scope_kind", "scope", "term", "count", "doc_freq", "n_docs", "tfidf", "rank", "tfidf_rank"]
@@ -68,15 +69,6 @@ def phase_scope_name(n: int, start, end) -> str:
     return f"phase{n}_{start}-{end}"
 
 
-def _ordered_periods(periods: Sequence) -> list:
-    """The distinct periods in time order (years as numbers; "2019-H1" style labels sort as text)."""
-    values = list(dict.fromkeys(periods))
-    try:
-        return sorted(values)
-    except TypeError:  # mixed kinds of label: keep the documents' (year) order
-        return values
-
-
 def _within(period, start, end) -> bool:
     try:
         return start <= period <= end
@@ -86,7 +78,7 @@ def _within(period, start, end) -> bool:
 
 def period_scopes(documents: Documents) -> list[Scope]:
     periods = np.asarray(documents.periods, dtype=object)
-    return [Scope("period", str(p), np.flatnonzero(periods == p)) for p in _ordered_periods(documents.periods)]
+    return [Scope("period", str(p), np.flatnonzero(periods == p)) for p in ordered_periods(documents.periods)]
 
 
 def phase_scopes(documents: Documents, phases: dict | None) -> list[Scope]:
