@@ -15,8 +15,8 @@ import time
 
 import pandas as pd
 
-from textmine.pii import PiiMasker
-from textmine.tokenize import kiwi_for, load_profile
+from textmine.text.pii import PiiMasker
+from textmine.text.tokenize import kiwi_for, load_profile
 
 
 def main() -> None:

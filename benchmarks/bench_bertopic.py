@@ -47,10 +47,10 @@ def prepare(corpus: str, work: Path, max_docs: int = 0, token_cache: str | None 
     ``max_docs``, a random sample of that many (seed 0).  Returns the file and the corpus's size."""
     import pandas as pd
 
-    from textmine.cache import cached_tokenize_units
-    from textmine.config import TokenizeConfig
-    from textmine.corpus import load_corpus
-    from textmine.tokenize import load_profile
+    from textmine.text.cache import cached_tokenize_units
+    from textmine.core.config import TokenizeConfig
+    from textmine.io.corpus import load_corpus
+    from textmine.text.tokenize import load_profile
 
     docs = load_corpus(corpus).modelling_docs()
     total = len(docs)
@@ -97,9 +97,9 @@ def child(mode: str, prepared: str, backend: str, cache_dir: str, mcs: int) -> d
     import numpy as np
     import pandas as pd
 
-    from textmine import bertopic_model as bm
-    from textmine import embed
-    from textmine.config import BertopicConfig, EmbedConfig
+    from textmine.models import bertopic_model as bm
+    from textmine.models import embed
+    from textmine.core.config import BertopicConfig, EmbedConfig
 
     frame = pd.read_parquet(prepared)
     groups = {int(y): g["text"].tolist() for y, g in frame.groupby("year", sort=True)}
@@ -200,7 +200,7 @@ def main() -> None:
     try:
         corpus = args.corpus
         if args.synth_docs:
-            from textmine.synth import SynthSpec, write_corpus
+            from textmine.synth.synth import SynthSpec, write_corpus
 
             corpus = str(write_corpus(work / "corpus", SynthSpec(seed=1, docs_per_year=args.synth_docs // 10)))
         prepared, corpus_docs = prepare(corpus, work, args.max_docs, args.token_cache)

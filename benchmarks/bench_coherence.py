@@ -6,7 +6,7 @@ c_npmi (10-token windows):
 
 - gensim:   ``CoherenceModel(..., processes=1).get_coherence()``, its own accumulator.
 - textmine: ``quality.coherence_unrounded``: the same CoherenceModel, its window counts from
-            ``textmine.cooccurrence.WindowAccumulator``.
+            ``textmine.models.cooccurrence.WindowAccumulator``.
 
 The scores must be equal to the last bit; the script stops if they are not.  The topics are the
 corpus's planted topics (``truth.json``), each as its ``--words`` most distinctive words (share of
@@ -34,11 +34,11 @@ sys.path.insert(0, str(REPO))
 
 
 def tokens_and_topics(corpus: str, cache_dir: str, n_words: int) -> tuple[list[list[str]], list[list[str]]]:
-    from textmine.cache import cached_tokenize_years
-    from textmine.config import TokenizeConfig
-    from textmine.corpus import load_corpus
-    from textmine.evaluate import load_truth
-    from textmine.tokenize import load_profile
+    from textmine.text.cache import cached_tokenize_years
+    from textmine.core.config import TokenizeConfig
+    from textmine.io.corpus import load_corpus
+    from textmine.analysis.evaluate import load_truth
+    from textmine.text.tokenize import load_profile
 
     docs = load_corpus(corpus).modelling_docs()
     by_year = {int(y): g for y, g in docs.groupby("year")}
@@ -75,11 +75,11 @@ def main() -> None:
     from gensim.corpora import Dictionary
     from gensim.models import CoherenceModel
 
-    from textmine.quality import coherence_sample, coherence_unrounded
+    from textmine.models.quality import coherence_sample, coherence_unrounded
 
     corpus = args.corpus
     if args.synth_docs:
-        from textmine.synth import SynthSpec, write_corpus
+        from textmine.synth.synth import SynthSpec, write_corpus
 
         corpus = str(write_corpus(Path(tempfile.mkdtemp(prefix="bench-coherence-")) / "corpus",
                                   SynthSpec(seed=1, docs_per_year=args.synth_docs // 10)))

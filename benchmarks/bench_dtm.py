@@ -40,7 +40,7 @@ def long_documents(data, truth: dict, per_doc: int):
     document, its tokens theirs in order; returns (documents, truth with their doc_topic)."""
     import pandas as pd
 
-    from textmine.documents import Documents
+    from textmine.text.documents import Documents
 
     tokens = data.doc_tokens()
     groups: dict[tuple, list[int]] = {}
@@ -63,7 +63,7 @@ def long_documents(data, truth: dict, per_doc: int):
 def load(corpus: str, cache_dir: str, per_doc: int):
     from bench_lda import tokens_by_period
 
-    from textmine.evaluate import load_truth
+    from textmine.analysis.evaluate import load_truth
 
     data = tokens_by_period(corpus, cache_dir)
     truth = load_truth(corpus)
@@ -75,7 +75,7 @@ def load(corpus: str, cache_dir: str, per_doc: int):
 
 
 def agreement(data, dominant, truth) -> dict:
-    from textmine.evaluate import topic_agreement
+    from textmine.analysis.evaluate import topic_agreement
 
     if not truth or not truth.get("doc_topic"):
         return {}
@@ -85,8 +85,9 @@ def agreement(data, dominant, truth) -> dict:
 def run_mode(data, truth, overrides: dict, k_from_lda: int | None = None) -> dict:
     """One ``DtmTopicModel.fit`` with ``overrides``: wall time, k choice and per-seed times, peak memory
     (this process and its workers), quality."""
-    from textmine import dtm, progress
-    from textmine.config import load_config
+    from textmine.core import progress
+    from textmine.models import dtm
+    from textmine.core.config import load_config
 
     config = load_config(None, overrides)
     model = dtm.DtmTopicModel(config)
@@ -128,9 +129,9 @@ def curve(data, truth, k: int, step: int, overrides: dict) -> list[dict]:
     import numpy as np
     import tomotopy as tp
 
-    from textmine import dtm, quality
-    from textmine import terms as topic_terms
-    from textmine.config import load_config
+    from textmine.models import dtm, quality
+    from textmine.models import terms as topic_terms
+    from textmine.core.config import load_config
 
     c = load_config(None, overrides)
     tokens = data.doc_tokens()

@@ -12,7 +12,7 @@ whole (wall clock, Prefect's temporary server included) and by the flow's own st
 4. rerun: (3) again, nothing changed;
 5. the last year added with UMAP fitted again (``bertopic.reuse_layout = false``) on a copy of (2)'s
    cache: the comparison of (3), which placed the new year in the stored UMAP layout
-   (textmine.layout), with a full refit on the same data: BERTopic's dominant topics (NMI between the
+   (textmine.models.layout), with a full refit on the same data: BERTopic's dominant topics (NMI between the
    two runs), the phases (identical?), c_npmi (difference).
 
 Usage (defaults: the bundled corpus, the default models (LDA + BERTopic) and embedding backend, median of 3):
@@ -146,7 +146,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-incremental-"))
     corpus = Path(args.corpus)
     if args.synth_years:
-        from textmine.synth import SynthSpec, write_corpus
+        from textmine.synth.synth import SynthSpec, write_corpus
 
         first, last = (int(y) for y in args.synth_years.split("-"))
         corpus = write_corpus(work / "synth", SynthSpec(seed=11, first_year=first, last_year=last, n_phases=3,

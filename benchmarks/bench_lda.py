@@ -37,10 +37,10 @@ sys.path.insert(0, str(REPO))
 
 
 def load_tokens(corpus: str, cache_dir: str) -> list[list[str]]:
-    from textmine.cache import cached_tokenize_units
-    from textmine.config import TokenizeConfig
-    from textmine.corpus import load_corpus
-    from textmine.tokenize import load_profile
+    from textmine.text.cache import cached_tokenize_units
+    from textmine.core.config import TokenizeConfig
+    from textmine.io.corpus import load_corpus
+    from textmine.text.tokenize import load_profile
 
     docs = load_corpus(corpus).modelling_docs()
     profile = load_profile(corpus)
@@ -75,12 +75,12 @@ def main() -> None:
     from gensim.corpora import Dictionary
     from gensim.models import LdaModel, LdaMulticore
 
-    from textmine.config import LdaConfig
-    from textmine.lda import fit_global_lda
+    from textmine.core.config import LdaConfig
+    from textmine.models.lda import fit_global_lda
 
     corpus = args.corpus
     if args.synth_docs:
-        from textmine.synth import SynthSpec, write_corpus
+        from textmine.synth.synth import SynthSpec, write_corpus
 
         corpus = str(write_corpus(Path(tempfile.mkdtemp(prefix="bench-lda-")) / "corpus",
                                   SynthSpec(seed=1, docs_per_year=args.synth_docs // 10)))
@@ -164,11 +164,11 @@ def main() -> None:
 
 def tokens_by_period(corpus: str, cache_dir: str):
     """(documents as token lists, each one's year) in year order, as textmine's DTM sees them."""
-    from textmine.cache import cached_tokenize_units
-    from textmine.config import Config
-    from textmine.corpus import load_corpus
-    from textmine.tokenize import load_profile
-    from textmine.documents import build_documents
+    from textmine.text.cache import cached_tokenize_units
+    from textmine.core.config import Config
+    from textmine.io.corpus import load_corpus
+    from textmine.text.tokenize import load_profile
+    from textmine.text.documents import build_documents
 
     config = Config()
     docs = load_corpus(corpus).modelling_docs()
@@ -186,9 +186,9 @@ def dtm_modes(corpus: str, args, data) -> dict:
     import numpy as np
     import tomotopy as tp
 
-    from textmine.config import load_config
-    from textmine.dtm import DtmTopicModel
-    from textmine.terms import build_dictionary
+    from textmine.core.config import load_config
+    from textmine.models.dtm import DtmTopicModel
+    from textmine.models.terms import build_dictionary
 
     config = load_config(None, {"dtm.num_topics": str(args.k), "dtm.seeds": "1", "dtm.workers": str(args.workers)})
     tokens = data.doc_tokens()

@@ -60,7 +60,7 @@ def load_petitions(path: Path, limit: int | None, seed: int) -> pd.DataFrame:
 def scores(labels, dominant, topic_words: list[list[str]], tokens) -> dict:
     from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-    from textmine.quality import coherence_unrounded, topic_diversity
+    from textmine.models.quality import coherence_unrounded, topic_diversity
 
     words = [list(w)[:NPMI_TOP] for w in topic_words if w]
     return {"nmi": round(float(normalized_mutual_info_score(labels, dominant)), 4),
@@ -71,7 +71,7 @@ def scores(labels, dominant, topic_words: list[list[str]], tokens) -> dict:
 
 
 def documents(frame: pd.DataFrame, tokens, embeddings=None, embedder=None):
-    from textmine.documents import Documents
+    from textmine.text.documents import Documents
 
     docs = frame[["doc_id", "year", "text"]].copy()
     return Documents(docs=docs, periods=docs["year"].tolist(), unit_tokens=tokens,
@@ -103,10 +103,10 @@ def main() -> None:
     from gensim.models import LdaModel
     from sklearn.feature_extraction.text import CountVectorizer
 
-    from textmine.config import load_config
-    from textmine.embed import cached_embed, make_embedder
-    from textmine.registry import MODELS
-    from textmine.tokenize import load_profile, tokenize_texts
+    from textmine.core.config import load_config
+    from textmine.models.embed import cached_embed, make_embedder
+    from textmine.core.registry import MODELS
+    from textmine.text.tokenize import load_profile, tokenize_texts
 
     frame = load_petitions(Path(args.petitions), args.limit, args.seed)
     labels = frame["label"].tolist()

@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 
 
 def _texts_by_year(corpus: str) -> dict[int, list[str]]:
-    from textmine.corpus import load_corpus
+    from textmine.io.corpus import load_corpus
 
     docs = load_corpus(corpus).modelling_docs()
     return {int(y): g["text"].tolist() for y, g in docs.groupby("year")}
@@ -51,9 +51,9 @@ def child(mode: str, corpus: str, workers: int, cache_dir: str) -> dict:
         t1 = time.perf_counter()
         n_tokens = sum(len(tokens) for tokens in kiwi.tokenize(texts))
     else:
-        from textmine.cache import cached_tokenize_years
-        from textmine.config import TokenizeConfig
-        from textmine.tokenize import kiwi_for, load_profile
+        from textmine.text.cache import cached_tokenize_years
+        from textmine.core.config import TokenizeConfig
+        from textmine.text.tokenize import kiwi_for, load_profile
 
         profile = load_profile()
         kiwi_for(profile, workers)
@@ -92,7 +92,7 @@ def main() -> None:
     try:
         corpus = args.corpus
         if args.synth_docs:
-            from textmine.synth import SynthSpec, write_corpus
+            from textmine.synth.synth import SynthSpec, write_corpus
 
             corpus = str(write_corpus(work / "corpus", SynthSpec(seed=1, docs_per_year=args.synth_docs // 10)))
         modes = [m for m in ("raw", "cold", "warm") if m in args.modes.split(",")]

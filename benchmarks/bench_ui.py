@@ -69,7 +69,7 @@ def main(argv=None) -> int:
     from starlette.testclient import TestClient
 
     import ui_runs
-    from textmine.synth import SynthSpec, write_corpus
+    from textmine.synth.synth import SynthSpec, write_corpus
     from textmine.ui import create_app
     from textmine.ui.queries import Opinions
 

@@ -22,7 +22,7 @@ For each size, a synthetic corpus is written once (``textmine synth``, parquet w
              30 yearly periods, as reports or petitions are long), written as ``dtm-long-{docs}.json``;
 - quality:   (only when named in --stages: an hour or more at 20,000) the large-corpus plan's cost in quality.
              A stratified subset of ``--subset-docs`` rows (default 20,000; per year in proportion,
-             textmine.scale.stratified_sample, truth.json restricted to the kept ids) is written once under
+             textmine.core.scale.stratified_sample, truth.json restricted to the kept ids) is written once under
              ``--work`` and reused; ``textmine run`` on it with the full method (``--set scale.mode=off``) and
              with the default plan, each cold, plus ``--run-args``; their evaluation.json is compared, per
              model, with the plan on the whole corpus read from ``OUT/e2e-{size}.json`` (run ``--stages
@@ -152,7 +152,7 @@ def synth_format() -> str:
 def corpus_for(size: int, seed: int, work: Path) -> tuple[Path, dict]:
     """The synthetic corpus of ``size`` documents (nominal: docs_per_year = size / 10) under ``work``, written
     once and reused while size, seed, format and generator version match."""
-    from textmine.synth import GENERATOR_VERSION
+    from textmine.synth.synth import GENERATOR_VERSION
 
     info = {"docs": size, "docs_per_year": size // 10, "seed": seed, "format": synth_format(),
             "generator_version": GENERATOR_VERSION}
@@ -202,13 +202,13 @@ def _write_opinions(frame, path: Path) -> None:
 
 def write_subset(corpus: Path, out: Path, docs: int, seed: int) -> dict:
     """A stratified subset of ``docs`` rows of ``corpus`` in ``out``: each year (file) in proportion to its
-    share (``textmine.scale.stratified_sample`` over every row, blank and pasted ones included, so the subset
+    share (``textmine.core.scale.stratified_sample`` over every row, blank and pasted ones included, so the subset
     reads like the original), the selected rows of each year file written in the same format with the same
     columns, and truth.json with ``doc_topic`` restricted to the kept ids (``연번``; every other key unchanged).
     Returns the rows kept, in all and per year."""
     import numpy as np
 
-    from textmine.scale import stratified_sample
+    from textmine.core.scale import stratified_sample
 
     files = corpus_files(corpus)
     frames = [_read_opinions(f) for f in files]
@@ -240,7 +240,7 @@ LONG_YEARS = "1995-2024"  # 30 yearly periods, as the real corpus of long docume
 def long_corpus_for(docs: int, per_doc: int, seed: int, work: Path) -> tuple[Path, dict]:
     """A synthetic corpus of 30 years with enough opinions for ``docs`` long documents of ``per_doc`` opinions
     (bench_dtm.py --long groups them), written once under ``work`` and reused while its record matches."""
-    from textmine.synth import GENERATOR_VERSION
+    from textmine.synth.synth import GENERATOR_VERSION
 
     years = int(LONG_YEARS[-4:]) - int(LONG_YEARS[:4]) + 1
     info = {"long_docs": docs, "opinions_per_doc": per_doc, "docs_per_year": -(-docs * per_doc // years),
@@ -268,7 +268,7 @@ def subset_for(corpus: Path, corpus_info: dict, docs: int, seed: int, work: Path
     """The stratified subset of ``docs`` rows of ``corpus`` under ``work``, written once and reused while the
     corpus (its record), the subset size and the seed match (``subset-DOCS-of-CORPUS.json`` beside it)."""
     wanted = {"corpus": corpus.name, "corpus_info": corpus_info, "subset_docs": docs, "seed": seed,
-              "sampler": "textmine.scale.stratified_sample over rows, per year file"}
+              "sampler": "textmine.core.scale.stratified_sample over rows, per year file"}
     folder = work / f"subset-{docs}-of-{corpus.name}"
     marker = work / f"{folder.name}.json"
     if folder.is_dir() and marker.is_file():
@@ -475,7 +475,7 @@ def run_stage(stage: str, corpus: Path, size: int, repeats: int, args, scratch: 
     if stage == "tokenize":
         return bench_stage("bench_tokenize.py", [], corpus, repeats, scratch)
     if stage == "lda":
-        from textmine.config import LdaConfig
+        from textmine.core.config import LdaConfig
 
         extra = ["--cache-dir", token_cache, "--tomotopy-iterations", str(LdaConfig().gibbs_iterations)]
         return bench_stage("bench_lda.py", extra + (["--dtm"] if args.dtm else []), corpus, repeats, scratch)

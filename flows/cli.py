@@ -17,9 +17,9 @@ import typing
 from pathlib import Path
 
 import flows  # noqa: F401  (sets Prefect's environment defaults before Prefect loads)
-from textmine.config import AlignConfig, RunConfig, load_config
-from textmine.registry import MODELS
-from textmine.errors import TextmineError, escape
+from textmine.core.config import AlignConfig, RunConfig, load_config
+from textmine.core.registry import MODELS
+from textmine.core.errors import TextmineError, escape
 from textmine.ui.server import DEFAULT_HOST, DEFAULT_PORT
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -60,7 +60,7 @@ class _ReportSetting(argparse.Action):
 
 def _labels_file(value: str) -> str:
     """--labels: a TOML labels file that parses (checked now, before anything starts), as an absolute path."""
-    from textmine.labels import load_labels
+    from textmine.analysis.labels import load_labels
 
     try:
         load_labels(value)
@@ -71,7 +71,7 @@ def _labels_file(value: str) -> str:
 
 def _previous_run(value: str) -> str:
     """--previous: a finished run folder, as an absolute path."""
-    from textmine.identity import check_previous
+    from textmine.analysis.identity import check_previous
 
     try:
         return str(check_previous(value).resolve())
@@ -248,7 +248,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from textmine.corpus import load_corpus, yearly_quality_table
+    from textmine.io.corpus import load_corpus, yearly_quality_table
 
     config = load_config(None, _column_overrides(args))
     corpus = load_corpus(args.corpus, config.corpus)
@@ -291,7 +291,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from textmine.report import build_outputs
+    from textmine.report.report import build_outputs
 
     run = Path(args.run_dir)
     missing = [n for n in ("manifest.json", "phases.json", "topics.csv", "trajectories.csv") if not (run / n).is_file()]
@@ -299,7 +299,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise TextmineError(f"not a finished run folder: {', '.join(missing)} missing", file=run,
                             fix="pass a folder printed by 'textmine run'")
     if args.labels:
-        from textmine import labels as labels_mod
+        from textmine.analysis import labels as labels_mod
 
         names = labels_mod.load_labels(args.labels)  # a bad file stops here, before anything is changed
         try:
@@ -316,8 +316,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_terms(args: argparse.Namespace) -> int:
-    from textmine.corpus import load_corpus
-    from textmine.tokenize import discover_terms, load_profile
+    from textmine.io.corpus import load_corpus
+    from textmine.text.tokenize import discover_terms, load_profile
 
     config = load_config(None, _column_overrides(args))
     corpus = load_corpus(args.corpus, config.corpus)
@@ -340,7 +340,7 @@ def cmd_terms(args: argparse.Namespace) -> int:
 def cmd_synth(args: argparse.Namespace) -> int:
     import time
 
-    from textmine.synth import SynthSpec, write_corpus
+    from textmine.synth.synth import SynthSpec, write_corpus
 
     try:
         first, last = (int(x) for x in args.years.split("-"))
@@ -382,7 +382,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
-    from textmine.cachedir import cache_info, mark_existing, prune
+    from textmine.core.cachedir import cache_info, mark_existing, prune
 
     cache_dir = args.cache_dir or load_config(None, {}).run.cache_dir
     if args.action == "mark":

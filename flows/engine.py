@@ -19,7 +19,7 @@ import signal
 import subprocess
 import threading
 
-from textmine.parallel import die_with_parent, load_libc
+from textmine.core.parallel import die_with_parent, load_libc
 
 _installed = False
 

@@ -2,7 +2,7 @@
 
 docs/contract.md §2.  ``serve`` registers :func:`flows.pipeline.textmine_pipeline` with the Prefect
 server named by ``PREFECT_API_URL`` as the deployment ``textmine/NAME`` (a cron schedule in a time
-zone, and default parameters: the corpus folder and the resolved :class:`~textmine.config.Config`,
+zone, and default parameters: the corpus folder and the resolved :class:`~textmine.core.config.Config`,
 so the UI's run form shows every section with its defaults and descriptions), then serves it with a
 Prefect :class:`~prefect.runner.Runner` until Ctrl-C or SIGTERM.  The runner starts each run
 (scheduled, from the UI, from ``prefect deployment run``, or from the watch) in its own subprocess.
@@ -25,13 +25,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from textmine.config import Config
-from textmine.corpus import discover_files
-from textmine.errors import CorpusError, TextmineError, escape
-from textmine.files import file_digest
+from textmine.core.config import Config
+from textmine.io.scan import discover_files
+from textmine.core.errors import CorpusError, TextmineError, escape
+from textmine.core.files import file_digest
 from textmine.ui.server import DEFAULT_PORT
 
-FLOW_NAME = "textmine"  # the @flow's name in flows/pipeline.py
+FLOW_NAME = "textmine"  # the @flow's name in flows/pipeline/__init__.py
 DEFAULT_NAME = "yearly"
 DEFAULT_CRON = "0 6 1 3 *"  # once a year: 1 March, 06:00
 DEFAULT_TIMEZONE = "Asia/Seoul"
@@ -169,7 +169,7 @@ class CorpusWatcher:
     """Starts ``trigger(changes)`` when data files are added to or changed in ``corpus``.
 
     Every ``interval`` seconds the watch takes a snapshot {file: sha256 of its content} of the
-    corpus's data files (:func:`textmine.corpus.discover_files`; a file is re-hashed only when its
+    corpus's data files (:func:`textmine.io.scan.discover_files`; a file is re-hashed only when its
     size or modification time changed).  Files present when the watch starts never trigger.  A
     snapshot that differs from the last one acted on is acted on only when the next poll sees the
     same snapshot (so a file still being copied does not start a run); then ``trigger`` is called
@@ -280,7 +280,7 @@ class CorpusWatcher:
 
 def _reader(config: Config) -> Callable[[Path], object]:
     """Reads one data file as ``textmine run`` would (its table, columns, years and texts)."""
-    from textmine.corpus import load_corpus
+    from textmine.io.corpus import load_corpus
 
     return lambda path: load_corpus(path, config.corpus)
 
@@ -372,7 +372,7 @@ def serve(corpus: str | Path, config: Config, *, name: str = DEFAULT_NAME, cron:
 
     ``config.run.out_dir`` should be absolute: runs started from the UI write there whatever the
     runner's working directory.  Everything the user can get wrong is checked first and raised as a
-    :class:`~textmine.errors.TextmineError`, before the server is touched.
+    :class:`~textmine.core.errors.TextmineError`, before the server is touched.
     """
     check_schedule(name, cron, timezone)
     corpus = check_inputs(corpus, config)

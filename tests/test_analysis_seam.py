@@ -11,10 +11,11 @@ import pytest
 from matplotlib.figure import Figure
 
 from test_analysis import PHASES, _documents, _fitted, _Toy, _write_run
-from textmine import analysis, report, summaries
-from textmine.analysis import Analysis, Written, read_table
-from textmine.config import load_config
-from textmine.registry import ANALYSES, Entry
+from textmine.analysis import analysis, summaries
+from textmine.report import report
+from textmine.analysis.analysis import Analysis, Written, read_table
+from textmine.core.config import load_config
+from textmine.core.registry import ANALYSES, Entry
 
 TOY_FILE = "toy_counts.csv"
 TOY_TEMPLATE = """<section id='toy-counts'>
@@ -109,8 +110,8 @@ def test_the_analyses_cache_key_takes_every_registered_analysis_code(tmp_path):
     outputs = {"lda": summaries.summarize(_Toy(config), _fitted(data), {}, data, config)}
     before = analysis.analyses_key(data, PHASES, outputs, config)
     assert __name__ not in analysis.code_modules()
-    assert {"textmine.wordfreq", "textmine.network", "textmine.breakdown", "textmine.identity",
-            "textmine.doctables", "textmine.analysis"} <= set(analysis.code_modules())
+    assert {"textmine.analysis.wordfreq", "textmine.analysis.network", "textmine.analysis.breakdown", "textmine.analysis.identity",
+            "textmine.analysis.doctables", "textmine.analysis.analysis"} <= set(analysis.code_modules())
     ANALYSES.register("toy_counts", Entry(f"{__name__}:ToyCounts", "토큰 수", "tokens per period"))
     try:
         assert __name__ in analysis.code_modules()

@@ -103,8 +103,8 @@ def test_disk_full_is_one_line(monkeypatch, small_synth, tmp_path, capsys):
 
 
 def test_bertopic_load_refuses_anything_but_a_safetensors_folder(tmp_path):
-    from textmine.bertopic_model import load_model
-    from textmine.errors import TextmineError
+    from textmine.models.bertopic_model import load_model
+    from textmine.core.errors import TextmineError
 
     pickled = tmp_path / "model.pkl"
     pickled.write_bytes(b"\x80\x04K\x01.")
@@ -145,9 +145,9 @@ def test_run_warns_about_files_it_cannot_read(small_synth, tmp_path, capsys):
 
 
 def test_a_corpus_larger_than_memory_fails_early_with_advice(small_synth):
-    from textmine.config import Config
-    from textmine.corpus import load_corpus
-    from textmine.errors import TextmineError
+    from textmine.core.config import Config
+    from textmine.io.corpus import load_corpus
+    from textmine.core.errors import TextmineError
     from textmine.preflight import check_memory
 
     docs = load_corpus(small_synth).modelling_docs()
@@ -158,9 +158,9 @@ def test_a_corpus_larger_than_memory_fails_early_with_advice(small_synth):
 
 
 def test_when_only_bertopic_does_not_fit_the_advice_names_the_sample_setting(small_synth):
-    from textmine.config import load_config
-    from textmine.corpus import load_corpus
-    from textmine.errors import TextmineError
+    from textmine.core.config import load_config
+    from textmine.io.corpus import load_corpus
+    from textmine.core.errors import TextmineError
     from textmine.preflight import BYTES_PER_DOCUMENT, check_memory, estimated_memory
 
     docs = load_corpus(small_synth).modelling_docs()

@@ -216,7 +216,7 @@ def test_run_all_tokenize_on_a_tiny_corpus(tmp_path, capsys):
 # ---------------------------------------------------------------- the quality stage
 
 def _tiny_corpus(folder: Path) -> Path:
-    from textmine.synth import SynthSpec, write_corpus
+    from textmine.synth.synth import SynthSpec, write_corpus
 
     return write_corpus(folder, SynthSpec(seed=7, docs_per_year=30), format="parquet")
 
@@ -379,7 +379,7 @@ def test_quality_rows_in_the_readme_table(tmp_path):
 def test_bench_coherence_scores_equal_to_gensim_on_a_tiny_corpus(tmp_path):
     """A real run: planted topics of 300 synthetic opinions, gensim's accumulator against textmine's; the
     script exits non-zero if the two scores differ in any bit."""
-    from textmine.synth import SynthSpec, write_corpus
+    from textmine.synth.synth import SynthSpec, write_corpus
 
     corpus = write_corpus(tmp_path / "corpus", SynthSpec(seed=5, docs_per_year=30))
     out = tmp_path / "coherence.json"
@@ -397,7 +397,7 @@ def test_bench_coherence_scores_equal_to_gensim_on_a_tiny_corpus(tmp_path):
 
 
 def test_bench_coherence_needs_planted_topics(tmp_path):
-    from textmine.synth import SynthSpec, write_corpus
+    from textmine.synth.synth import SynthSpec, write_corpus
 
     corpus = write_corpus(tmp_path / "corpus", SynthSpec(seed=5, docs_per_year=10))
     (corpus / "truth.json").unlink()

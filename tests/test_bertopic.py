@@ -5,11 +5,11 @@ import json
 import numpy as np
 import pytest
 
-from textmine import bertopic_model as bm
-from textmine.config import BertopicConfig, TokenizeConfig
-from textmine.corpus import load_corpus
-from textmine.embed import CharSvdEmbedder
-from textmine.tokenize import load_profile, tokenize_texts
+from textmine.models import bertopic_model as bm
+from textmine.core.config import BertopicConfig, TokenizeConfig
+from textmine.io.corpus import load_corpus
+from textmine.models.embed import CharSvdEmbedder
+from textmine.text.tokenize import load_profile, tokenize_texts
 
 FAST = dict(seeds=1, min_cluster_fractions=[0.02, 0.04])
 
@@ -110,7 +110,7 @@ def test_small_years_are_modelled_or_reported(data, fitted):
 
 
 def test_too_few_documents_is_a_clear_error(data):
-    from textmine.errors import TextmineError
+    from textmine.core.errors import TextmineError
 
     with pytest.raises(TextmineError, match="at least 10 documents") as info:
         bm.fit_global_bertopic(data["joined"][:5], data["emb"][:5], data["tokens"][:5], BertopicConfig(), seed=1)

@@ -5,8 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from textmine.breakdown import (MISSING, OUTLIER_LABEL, breakdown_context, breakdowns, candidate_columns,
-                                covariate_effects, document_phases, normalise_values, topic_breakdown)
+from textmine.analysis.breakdown import (
+    MISSING, OUTLIER_LABEL, breakdown_context, breakdowns, candidate_columns, covariate_effects, document_phases,
+    normalise_values, topic_breakdown)
 
 K = 6
 LABELS = [f"토픽{i}" for i in range(K)]
@@ -128,7 +129,7 @@ def test_breakdowns_of_several_columns_and_the_report_context():
     assert region["name"] == "LDA" and [t["topic"] for t in region["topics"]] == list(range(K))
     assert [r["value"] for r in region["rows"]] == ["A", "B", "C"]
     assert region["effects"][0]["value"] in {"A", "B"} and region["effects"][0]["topic"] == 0
-    from textmine.report import environment
+    from textmine.report.report import environment
 
     html = environment().get_template("breakdowns.html.j2").render(breakdowns=blocks, breakdown_min_docs=10)
     assert "메타데이터별 토픽" in html and "지역" in html and "%p" in html

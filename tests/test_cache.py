@@ -5,7 +5,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from textmine.cache import TokenCache
+from textmine.text.cache import TokenCache
 
 TOKENS = [["진로", "상담"], [], ["졸업생"]]
 OWNERS = [0, 0, 1]
@@ -28,7 +28,7 @@ def test_an_entry_with_another_schema_is_a_logged_miss_and_is_rewritten(tmp_path
     store = TokenCache(tmp_path)
     store.folder.mkdir(parents=True)
     pq.write_table(table, store.path("k"))
-    with caplog.at_level(logging.WARNING, logger="textmine.cache"):
+    with caplog.at_level(logging.WARNING, logger="textmine.text.cache"):
         assert store.get("k") is None  # not a KeyError on this run and every later one
     assert "unreadable" in caplog.text and "rewritten" in caplog.text and "k.parquet" in caplog.text
     store.put("k", TOKENS, OWNERS)
@@ -39,16 +39,16 @@ def test_a_damaged_entry_is_a_miss(tmp_path, caplog):
     store = TokenCache(tmp_path)
     store.folder.mkdir(parents=True)
     store.path("k").write_bytes(b"PAR1 not really parquet")
-    with caplog.at_level(logging.WARNING, logger="textmine.cache"):
+    with caplog.at_level(logging.WARNING, logger="textmine.text.cache"):
         assert store.get("k") is None
     assert "unreadable" in caplog.text
 
 
 def test_cached_tokenize_units_recovers_from_a_bad_entry_at_its_key(tmp_path, caplog):
     """The run's own path: a bad-schema file where the key points is tokenized again and replaced."""
-    from textmine.cache import cached_tokenize_units, token_key, token_settings
-    from textmine.config import TokenizeConfig
-    from textmine.tokenize import load_profile
+    from textmine.text.cache import cached_tokenize_units, token_key, token_settings
+    from textmine.core.config import TokenizeConfig
+    from textmine.text.tokenize import load_profile
 
     texts = ["재학생 진로 상담 체계를 강화할 것", "졸업생 사후 관리가 필요함"]
     profile, config = load_profile(), TokenizeConfig()
@@ -56,7 +56,7 @@ def test_cached_tokenize_units_recovers_from_a_bad_entry_at_its_key(tmp_path, ca
     store = TokenCache(tmp_path)
     store.folder.mkdir(parents=True)
     pq.write_table(pa.table({"owner": [0, 1]}), store.path(key))
-    with caplog.at_level(logging.WARNING, logger="textmine.cache"):
+    with caplog.at_level(logging.WARNING, logger="textmine.text.cache"):
         tokens, owners, hit = cached_tokenize_units(texts, profile, config, 1, tmp_path)
     assert not hit and owners == [0, 1] and "진로" in tokens[0] and "unreadable" in caplog.text
     assert store.get(key) == (tokens, owners)
@@ -71,7 +71,7 @@ YEARS = {2015: ["재학생 진로 상담 체계를 강화할 것. 진로 지도 
 
 
 def _per_year_alone(config):
-    from textmine.tokenize import load_profile, tokenize_units
+    from textmine.text.tokenize import load_profile, tokenize_units
 
     return {year: tokenize_units(texts, load_profile(), config, 1) for year, texts in YEARS.items()}
 
@@ -79,9 +79,9 @@ def _per_year_alone(config):
 @pytest.mark.parametrize("unit", ["document", "sentence"])
 @pytest.mark.parametrize("batch_chars", [1, 60, 10_000], ids=["run-per-year", "runs-of-two", "one-run"])
 def test_years_tokenized_together_equal_years_tokenized_alone(tmp_path, monkeypatch, unit, batch_chars):
-    from textmine import tokenize
-    from textmine.cache import cached_tokenize_units, cached_tokenize_years
-    from textmine.config import TokenizeConfig
+    from textmine.text import tokenize
+    from textmine.text.cache import cached_tokenize_units, cached_tokenize_years
+    from textmine.core.config import TokenizeConfig
 
     config = TokenizeConfig(unit=unit, batch_chars=batch_chars)
     alone = _per_year_alone(config)
@@ -101,9 +101,9 @@ def test_years_tokenized_together_equal_years_tokenized_alone(tmp_path, monkeypa
 
 
 def test_only_the_years_that_miss_are_tokenized_and_in_one_call(tmp_path, monkeypatch):
-    from textmine import tokenize
-    from textmine.cache import cached_tokenize_units, cached_tokenize_years
-    from textmine.config import TokenizeConfig
+    from textmine.text import tokenize
+    from textmine.text.cache import cached_tokenize_units, cached_tokenize_years
+    from textmine.core.config import TokenizeConfig
 
     config, profile = TokenizeConfig(), tokenize.load_profile()
     cached_tokenize_units(YEARS[2016], profile, config, 1, tmp_path)
@@ -117,9 +117,9 @@ def test_only_the_years_that_miss_are_tokenized_and_in_one_call(tmp_path, monkey
 
 
 def test_a_crash_keeps_the_years_already_tokenized(tmp_path, monkeypatch):
-    from textmine import tokenize
-    from textmine.cache import cached_tokenize_years
-    from textmine.config import TokenizeConfig
+    from textmine.text import tokenize
+    from textmine.text.cache import cached_tokenize_years
+    from textmine.core.config import TokenizeConfig
 
     config, profile = TokenizeConfig(batch_chars=1), tokenize.load_profile()
     real = tokenize.tokenize_units
@@ -141,7 +141,7 @@ def test_a_crash_keeps_the_years_already_tokenized(tmp_path, monkeypatch):
 # ---------------------------------------------------------------- the corpus read cache
 
 def _corpus_copy(tmp_path):
-    from textmine.synth import SynthSpec, write_corpus
+    from textmine.synth.synth import SynthSpec, write_corpus
 
     return write_corpus(tmp_path / "corpus", SynthSpec(seed=3, docs_per_year=12))
 
@@ -153,9 +153,9 @@ def _entries(cache_dir):
 def test_a_cached_corpus_is_the_corpus_read(tmp_path):
     import pandas as pd
 
-    from textmine import corpus as corpus_io
-    from textmine.cache import cached_load_corpus
-    from textmine.config import CorpusConfig
+    from textmine.io import corpus as corpus_io
+    from textmine.io.corpus_cache import cached_load_corpus
+    from textmine.core.config import CorpusConfig
 
     path, settings = _corpus_copy(tmp_path), CorpusConfig(cache=True)
     (path / "notes.docx.tmp").write_text("not an opinion")  # an unread file is reported from the cache too
@@ -171,8 +171,8 @@ def test_a_cached_corpus_is_the_corpus_read(tmp_path):
 
 
 def test_a_changed_file_or_setting_reads_again(tmp_path):
-    from textmine.cache import cached_load_corpus
-    from textmine.config import CorpusConfig
+    from textmine.io.corpus_cache import cached_load_corpus
+    from textmine.core.config import CorpusConfig
 
     path, cache_dir = _corpus_copy(tmp_path), tmp_path / "cache"
     before = cached_load_corpus(path, CorpusConfig(cache=True), cache_dir)
@@ -186,8 +186,8 @@ def test_a_changed_file_or_setting_reads_again(tmp_path):
 
 
 def test_corpus_cache_off_writes_nothing(tmp_path):
-    from textmine.cache import cached_load_corpus
-    from textmine.config import CorpusConfig
+    from textmine.io.corpus_cache import cached_load_corpus
+    from textmine.core.config import CorpusConfig
 
     path = _corpus_copy(tmp_path)
     assert len(cached_load_corpus(path, CorpusConfig(cache=False), tmp_path / "cache").docs) > 0
@@ -197,14 +197,14 @@ def test_corpus_cache_off_writes_nothing(tmp_path):
 def test_a_damaged_corpus_entry_is_a_logged_miss_and_is_rewritten(tmp_path, caplog):
     import pandas as pd
 
-    from textmine.cache import cached_load_corpus
-    from textmine.config import CorpusConfig
+    from textmine.io.corpus_cache import cached_load_corpus
+    from textmine.core.config import CorpusConfig
 
     path, cache_dir = _corpus_copy(tmp_path), tmp_path / "cache"
     read = cached_load_corpus(path, CorpusConfig(cache=True), cache_dir)
     [entry] = _entries(cache_dir)
     entry.write_bytes(entry.read_bytes()[:100])
-    with caplog.at_level(logging.WARNING, logger="textmine.cache"):
+    with caplog.at_level(logging.WARNING, logger="textmine.text.cache"):
         again = cached_load_corpus(path, CorpusConfig(cache=True), cache_dir)
     assert "unreadable" in caplog.text and entry.name in caplog.text
     pd.testing.assert_frame_equal(again.docs, read.docs)

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import run_cli
-from textmine.cachedir import MARKER, mark_cache, prune
-from textmine.store import ModelStore
+from textmine.core.cachedir import MARKER, mark_cache, prune
+from textmine.models.store import ModelStore
 
 KEY = "ab" * 32  # a content key as textmine names its entries
 
@@ -89,8 +89,8 @@ def test_a_fit_pruned_while_read_is_a_miss_not_a_crash(tmp_path):
     """The store's reader sees an entry vanish between its check and its read: a miss (None), which the
     flow fits again (flows.pipeline.REFITS_AFTER_PRUNE) or stops with one line."""
     from flows.pipeline import _pruned_meanwhile
-    from textmine.config import load_config
-    from textmine.registry import MODELS
+    from textmine.core.config import load_config
+    from textmine.core.registry import MODELS
 
     config = load_config(None, {"run.cache_dir": str(tmp_path / "cache")})
     store = ModelStore(config.run.cache_dir)

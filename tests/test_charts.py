@@ -8,7 +8,7 @@ import pandas as pd
 from matplotlib import font_manager
 from matplotlib.ft2font import FT2Font
 
-from textmine.charts import korean_font, plot_topic_trajectories, save_figure
+from textmine.outputs.charts import korean_font, plot_topic_trajectories, save_figure
 
 from conftest import REPO
 

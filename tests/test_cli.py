@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from conftest import FIXTURES, REPO, run_cli
-from textmine.config import load_config
-from textmine.errors import TextmineError
+from textmine.core.config import load_config
+from textmine.core.errors import TextmineError
 from textmine.preflight import check_run
 
 

@@ -3,9 +3,9 @@ import json
 
 import pytest
 
-from textmine.config import MAX_SEED, Config, DtmConfig, config_from_dict, load_config
-from textmine.errors import ConfigError
-from textmine.registry import EMBEDDERS, LDA_ENGINES, MODELS, PHASE_DETECTORS
+from textmine.core.config import MAX_SEED, Config, DtmConfig, config_from_dict, load_config
+from textmine.core.errors import ConfigError
+from textmine.core.registry import EMBEDDERS, LDA_ENGINES, MODELS, PHASE_DETECTORS
 
 
 def test_defaults_file_and_overrides(tmp_path):

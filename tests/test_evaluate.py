@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from textmine.errors import CorpusError
-from textmine.evaluate import boundary_error, load_truth
+from textmine.core.errors import CorpusError
+from textmine.analysis.evaluate import boundary_error, load_truth
 
 DETECTED = [2015, 2018, 2021]  # a run's phase_starts: the series' first period included
 
@@ -57,7 +57,7 @@ def test_load_truth_points_at_the_contract(tmp_path):
 def test_coherence_past_its_limit_is_scored_on_a_seeded_sample(monkeypatch):
     from gensim.corpora import Dictionary
 
-    from textmine import quality
+    from textmine.models import quality
 
     rng = __import__("numpy").random.default_rng(0)
     words = ["진로", "상담", "취업", "성과", "지역", "청년"]
@@ -73,7 +73,7 @@ def test_coherence_past_its_limit_is_scored_on_a_seeded_sample(monkeypatch):
 def test_coherence_without_a_dictionary_equals_it_with_the_corpus_dictionary():
     from gensim.corpora import Dictionary
 
-    from textmine import quality
+    from textmine.models import quality
 
     rng = __import__("numpy").random.default_rng(3)
     words = ["진로", "상담", "취업", "성과", "지역", "청년", "비교과", "실습", "졸업생", "면담"]

@@ -1,12 +1,12 @@
-"""The one TOML reader and the one file digest (textmine.files) that config, profile, corpus.toml, labels, the
+"""The one TOML reader and the one file digest (textmine.core.files) that config, profile, corpus.toml, labels, the
 manifest, the corpus cache and serve's watch use."""
 import hashlib
 
 import pytest
 
-from textmine.errors import ConfigError, CorpusError
-from textmine.files import DIGEST_BLOCK, file_digest, publish, read_toml
-from textmine.cachedir import _TEMPORARY
+from textmine.core.errors import ConfigError, CorpusError
+from textmine.core.files import DIGEST_BLOCK, file_digest, publish, read_toml
+from textmine.core.cachedir import _TEMPORARY
 
 
 def test_file_digest_is_the_sha256_of_the_bytes_across_blocks(tmp_path):

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from textmine.config import TokenizeConfig
-from textmine.goldtokens import misses, read_gold, score_tokens
-from textmine.tokenize import load_profile, tokenize_texts
+from textmine.core.config import TokenizeConfig
+from textmine.text.goldtokens import misses, read_gold, score_tokens
+from textmine.text.tokenize import load_profile, tokenize_texts
 
 GOLD = read_gold(Path(__file__).parent / "data" / "korean_gold.tsv")
 

@@ -5,11 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from textmine.errors import TextmineError
-from textmine.identity import (DEFAULT_THRESHOLD, KEPT, NEW, align_vocabularies, apply_identity, carried_labels,
-                               identify, identify_from_run, identity_summary, keep_top, load_previous_topics,
-                               match_to_previous, parse_term_weights)
-from textmine.topics import topics_table
+from textmine.core.errors import TextmineError
+from textmine.analysis.identity import (
+    DEFAULT_THRESHOLD, KEPT, NEW, align_vocabularies, apply_identity, carried_labels, identify, identify_from_run,
+    identity_summary, keep_top, load_previous_topics, match_to_previous, parse_term_weights)
+from textmine.models.topics import topics_table
 
 VOCAB = [f"w{i:03d}" for i in range(300)]
 
@@ -74,7 +74,7 @@ def test_vocabularies_are_aligned_on_their_union():
 
 
 def _previous(tw, vocab):
-    from textmine.identity import PreviousTopics
+    from textmine.analysis.identity import PreviousTopics
 
     return PreviousTopics(model="lda", run_dir="prev", topic_ids=list(range(len(tw))), topic_word=tw,
                           vocabulary=list(vocab), labels={i: f"자동{i}" for i in range(len(tw))})

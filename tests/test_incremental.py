@@ -4,14 +4,15 @@ import json
 import numpy as np
 import pytest
 
-from textmine import documents, store as store_module, topicmodel
-from textmine.cache import cached_tokenize_units
-from textmine.config import load_config
-from textmine.corpus import load_corpus
-from textmine.registry import MODELS
-from textmine.store import ModelStore
-from textmine.cachedir import cache_info, prune
-from textmine.tokenize import load_profile
+from textmine.models import store as store_module, topicmodel
+from textmine.text import documents
+from textmine.text.cache import cached_tokenize_units
+from textmine.core.config import load_config
+from textmine.io.corpus import load_corpus
+from textmine.core.registry import MODELS
+from textmine.models.store import ModelStore
+from textmine.core.cachedir import cache_info, prune
+from textmine.text.tokenize import load_profile
 
 FAST = {"lda.passes": "3", "lda.iterations": "50", "lda.k_grid": "4,6", "lda.seeds": "2", "lda.n_jobs": "1",
         "dtm.iterations": "60", "dtm.seeds": "1", "dtm.num_topics": "4"}

@@ -28,11 +28,14 @@ from xml.sax.saxutils import escape
 import pandas as pd
 import pytest
 
-from textmine import corpus as corpus_module
-from textmine.config import CorpusConfig
-from textmine.corpus import YearError, decode_bytes, load_corpus, parse_year, scan_corpus, sniff_delimiter
-from textmine.errors import CorpusError
-from textmine.officedocs import hwp_para_text, read_hwp, read_hwpx
+from textmine.io import decode
+from textmine.core.config import CorpusConfig
+from textmine.io.corpus import YearError, load_corpus, parse_year
+from textmine.io.decode import decode_bytes
+from textmine.io.readers import sniff_delimiter
+from textmine.io.scan import scan_corpus
+from textmine.core.errors import CorpusError
+from textmine.io.officedocs import hwp_para_text, read_hwp, read_hwpx
 
 from conftest import FIXTURES, run_cli
 
@@ -133,7 +136,7 @@ def ole_file(streams: dict[str, bytes]) -> bytes:
     return header + b"".join(struct.pack("<I", x) for x in fat) + b"".join(sectors)
 
 
-# --- HWP 5: FileHeader, DocInfo and BodyText/Section0 record streams (see textmine/officedocs.py)
+# --- HWP 5: FileHeader, DocInfo and BodyText/Section0 record streams (see textmine/io/officedocs.py)
 
 
 def _record(tag: int, level: int, payload: bytes) -> bytes:
@@ -863,7 +866,7 @@ def test_gzip_bomb_stops_at_the_default_limit(tmp_path):
     started = time.monotonic()
     err = _error(path)
     assert time.monotonic() - started < 60
-    assert f"expands past {corpus_module.MAX_DECOMPRESSED_MB} MB" in str(err)
+    assert f"expands past {decode.MAX_DECOMPRESSED_MB} MB" in str(err)
     assert "raise corpus.max_decompressed_mb or split the file" in err.fix
 
 
@@ -900,11 +903,11 @@ def test_parquet_with_too_many_cells(tmp_path):
 
 
 def test_limits_read_from_the_config_or_the_module(monkeypatch, tmp_path):
-    from textmine.corpus import Limits
+    from textmine.io.decode import Limits
 
     assert Limits.from_config(CorpusConfig()) == Limits(256 * 2**20, 100_000, 5_000_000)
     assert Limits.from_config(_config(max_cell_chars=5)).max_cell_chars == 5
-    monkeypatch.setattr(corpus_module, "MAX_CELL_CHARS", 7)
+    monkeypatch.setattr(decode, "MAX_CELL_CHARS", 7)
     assert Limits.from_config(CorpusConfig()).max_cell_chars == 7
 
 

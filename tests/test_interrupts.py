@@ -146,7 +146,7 @@ def test_ctrl_c_during_an_engine_fit_ends_the_run_within_10_s(small_synth, tmp_p
 @pytest.fixture(scope="module")
 def tokenize_corpus(tmp_path_factory) -> Path:
     """Enough opinions (about 2,000) that tokenizing them lasts several seconds."""
-    from textmine.synth import SynthSpec, write_corpus
+    from textmine.synth.synth import SynthSpec, write_corpus
 
     return write_corpus(tmp_path_factory.mktemp("synth-2000"), SynthSpec(seed=7, docs_per_year=200))
 

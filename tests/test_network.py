@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from textmine import network
-from textmine.network import concor, eigenvector_centrality, prune_edges
-from textmine.sanitize import is_dangerous, neutralize_cell
-from textmine.documents import Documents
+from textmine.analysis import network
+from textmine.analysis.network import concor, eigenvector_centrality, prune_edges
+from textmine.outputs.sanitize import is_dangerous, neutralize_cell
+from textmine.text.documents import Documents
 
 PHASES = {"phases": [{"start": 2019, "end": 2020, "label": "진로·상담"}, {"start": 2021, "end": 2021, "label": "취업"}],
           "phase_starts": [2019, 2021]}
@@ -269,7 +269,7 @@ def test_xlsx_has_a_matrix_and_a_centrality_sheet_per_phase_with_safe_cells(tmp_
 
 
 def test_xlsx_neutralises_by_the_full_rule_full_width_forms_and_leading_spaces_too(tmp_path):
-    """networks.xlsx is written by the one spreadsheet writer (textmine.xlsx), so textmine.sanitize's whole rule
+    """networks.xlsx is written by the one spreadsheet writer (textmine.outputs.xlsx), so textmine.outputs.sanitize's whole rule
     applies: a full-width ＝ and a formula after leading spaces are made text as in summary.xlsx."""
     net = network.build_phase_networks(_documents(), PHASES, top_n=11)[0]
     odd = {net.nodes["term"].iloc[0]: "＝HYPERLINK(y)", net.nodes["term"].iloc[1]: "  =1+1"}
@@ -291,7 +291,7 @@ def test_sheet_names_are_short_unique_and_legal():
 def test_the_chart_draws_korean_labels_without_missing_glyphs(tmp_path):
     from matplotlib.figure import Figure
 
-    from textmine.charts import save_figure
+    from textmine.outputs.charts import save_figure
 
     net = network.build_phase_networks(_documents(), PHASES, top_n=8)[0]
     with warnings.catch_warnings():
@@ -306,7 +306,7 @@ def test_the_chart_draws_korean_labels_without_missing_glyphs(tmp_path):
 # ---------------------------------------------------------------- report section
 
 def test_the_report_section_renders_from_the_run_tables():
-    from textmine.report import environment
+    from textmine.report.report import environment
 
     data = _documents()
     nets = network.build_phase_networks(data, PHASES, top_n=8)

@@ -1,5 +1,5 @@
-"""Periods are made, parsed and ordered in one module (textmine.periods)."""
-from textmine.periods import ordered_periods, period_parts, period_sort_key, period_year
+"""Periods are made, parsed and ordered in one module (textmine.core.periods)."""
+from textmine.core.periods import ordered_periods, period_parts, period_sort_key, period_year
 
 
 def test_every_kind_of_period_parses_to_its_year_and_part():

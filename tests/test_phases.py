@@ -3,8 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from textmine.errors import TextmineError
-from textmine.phases import SegmentationDetector, consensus_phases, detect_phases
+from textmine.core.errors import TextmineError
+from textmine.analysis.phases import SegmentationDetector, consensus_phases, detect_phases
 
 
 def step_shares(segments, years_per_segment, noise, seed=0):
@@ -74,7 +74,7 @@ def test_consensus_is_a_majority():
 
 
 def test_boundary_confidence_counts_agreeing_replicates():
-    from textmine.phases import boundary_confidence
+    from textmine.analysis.phases import boundary_confidence
 
     reps = [[2015, 2018, 2021], [2015, 2019, 2021], [2015, 2021], [2015, 2017, 2022]]
     assert boundary_confidence([2015, 2018, 2021], reps, tolerance=1) == [1.0, 0.75, 1.0]

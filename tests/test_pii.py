@@ -3,8 +3,8 @@ import re
 
 import pytest
 
-from textmine.pii import PLACEHOLDERS, PiiMasker, normalise
-from textmine.tokenize import kiwi_for, load_profile
+from textmine.text.pii import PLACEHOLDERS, PiiMasker, normalise
+from textmine.text.tokenize import kiwi_for, load_profile
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +185,7 @@ def test_bare_mode_keeps_the_titled_forms(bare_masker):
 def test_name_columns_are_left_out_unless_kept():
     import pandas as pd
 
-    from textmine.pii import protect_metadata
+    from textmine.text.pii import protect_metadata
 
     profile = load_profile()
     docs = pd.DataFrame({"text": ["가", "나"], "평가위원": ["홍길동", "김철수"], "작성자명": ["박서연", "이민호"],
@@ -210,7 +210,7 @@ def test_name_columns_are_left_out_unless_kept():
 
 
 def test_profile_pii_options_are_checked(tmp_path):
-    from textmine.errors import ConfigError
+    from textmine.core.errors import ConfigError
 
     (tmp_path / "profile.toml").write_text('[pii]\nsignature = ["작성"]\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"unknown \[pii\] option\(s\): signature"):

@@ -68,8 +68,8 @@ def _leaks(folders) -> dict[str, list[str]]:
 @pytest.mark.slow
 def test_planted_names_are_in_no_file_of_the_run_or_the_caches(prefect_harness, tmp_path):
     from flows.pipeline import run_pipeline
-    from textmine.config import load_config
-    from textmine.synth import SynthSpec, write_corpus
+    from textmine.core.config import load_config
+    from textmine.synth.synth import SynthSpec, write_corpus
 
     corpus = write_corpus(tmp_path / "corpus", SynthSpec(seed=7, docs_per_year=30))
     _plant(corpus)

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import flow_config
 from flows.pipeline import run_pipeline
-from textmine.errors import CorpusError
+from textmine.core.errors import CorpusError
 
 CHARTS = ("trajectories", "stacked", "heatmap", "phase_terms", "model_selection", "lineage")
 EXPECTED = {"manifest.json", "topics.csv", "trajectories.csv", "phases.json", "doc_topics.parquet",
@@ -222,7 +222,7 @@ def test_warm_rerun_never_calls_kiwi_and_a_new_year_only_tokenizes_that_year(pre
                                                                               tmp_path, monkeypatch):
     import shutil
 
-    import textmine.tokenize
+    import textmine.text.tokenize
 
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -240,7 +240,7 @@ def test_warm_rerun_never_calls_kiwi_and_a_new_year_only_tokenizes_that_year(pre
     def no_kiwi(*args, **kwargs):
         raise AssertionError("Kiwi was called on a warm rerun")
 
-    monkeypatch.setattr(textmine.tokenize, "tokenize_units", no_kiwi)
+    monkeypatch.setattr(textmine.text.tokenize, "tokenize_units", no_kiwi)
     warm = run_pipeline(corpus, config)
     assert _manifest(warm)["token_cache"]["misses"] == []
     assert (warm / "topics.csv").read_bytes() == (grown / "topics.csv").read_bytes()

@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from textmine import report
-from textmine.registry import MODELS, PHASE_DETECTORS
+from textmine.report import report
+from textmine.core.registry import MODELS, PHASE_DETECTORS
 
 from conftest import REPO, run_cli
 
@@ -290,7 +290,7 @@ def test_summary_shows_stage_times_and_masked_pii_as_korean_tables(tmp_path):
 
 
 def test_phase_method_is_a_korean_sentence(tmp_path):
-    from textmine.phases import consensus_phases, detect_phases
+    from textmine.analysis.phases import consensus_phases, detect_phases
 
     run = write_run(tmp_path / "run", models=("lda", "dtm"))
     shares = pd.DataFrame({0: [0.8] * 4 + [0.2] * 4, 1: [0.2] * 4 + [0.8] * 4}, index=range(2015, 2023))
@@ -351,11 +351,11 @@ def test_templates_are_found_in_the_installed_package(tmp_path):
     wheel = source / "dist" / build.stdout.strip().splitlines()[-1]
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
-        assert {"textmine/templates/report.html.j2", "textmine/templates/summary.html.j2",
-                "textmine/templates/names.j2", "textmine/templates/report.css"} <= names
+        assert {"textmine/report/templates/report.html.j2", "textmine/report/templates/summary.html.j2",
+                "textmine/report/templates/names.j2", "textmine/report/templates/report.css"} <= names
         archive.extractall(tmp_path / "site")
     run = write_run(tmp_path / "run", models=("lda",))
-    script = ("import sys, textmine, textmine.report as r; "
+    script = ("import sys, textmine, textmine.report.report as r; "
               f"assert textmine.__file__.startswith({str(tmp_path / 'site')!r}), textmine.__file__; "
               "page = r.build_html(r.load_run(sys.argv[1])); "
               "assert \"id='evaluation'\" in page and '전화번호' in page; print('ok')")
@@ -368,8 +368,8 @@ def test_templates_are_found_in_the_installed_package(tmp_path):
 def test_large_corpus_switches_are_listed_in_korean_in_the_summary(tmp_path):
     import json as _json
 
-    from textmine import scale
-    from textmine.config import load_config
+    from textmine.core import scale
+    from textmine.core.config import load_config
 
     run = write_run(tmp_path / "run")
     manifest = _json.loads((run / "manifest.json").read_text(encoding="utf-8"))

@@ -27,7 +27,7 @@ def _topic_labels(folder):
 @pytest.fixture(scope="module")
 def rounds(prefect_harness, small_synth, tmp_path_factory):
     from flows.pipeline import run_pipeline
-    from textmine.config import load_config
+    from textmine.core.config import load_config
 
     out = tmp_path_factory.mktemp("researcher")
     names = out / "names.toml"
@@ -83,7 +83,7 @@ def test_report_opens_with_the_narrative_and_uses_the_labels(rounds):
 
 def test_report_rebuilt_with_other_labels_then_rerun_keeps_topic_identity(rounds, capsys):
     from flows.pipeline import run_pipeline
-    from textmine.config import load_config
+    from textmine.core.config import load_config
 
     first = rounds["first"]
     other = rounds["out"] / "other.toml"

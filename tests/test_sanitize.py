@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from textmine import report
-from textmine.runfolder import RunFolder
-from textmine.sanitize import FORMULA_START, neutralize_cell, neutralize_frame
+from textmine.report import report
+from textmine.outputs.runfolder import RunFolder
+from textmine.outputs.sanitize import FORMULA_START, neutralize_cell, neutralize_frame
 
 HOSTILE = ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1", "\n=1", "＝1", "＋1", "－1", "＠A1",
            "  =1+1", "-1"]
@@ -172,7 +172,7 @@ def test_xlsx_from_raw_frames_is_neutralized_too(tmp_path):
 
 def test_restore_undoes_the_quote_for_non_spreadsheet_readers(tmp_path):
     """report.html and later runs read the CSVs back: restore_frame gives the texts as they were."""
-    from textmine.sanitize import restore_cell, restore_frame
+    from textmine.outputs.sanitize import restore_cell, restore_frame
 
     run = _write_run(tmp_path)
     back = restore_frame(pd.read_csv(run.final / "representative_docs.csv", encoding="utf-8-sig"))

@@ -1,14 +1,16 @@
-"""The large-corpus plan (textmine.scale): when it applies, what it switches, its samples, and the
+"""The large-corpus plan (textmine.core.scale): when it applies, what it switches, its samples, and the
 models' large-corpus paths on real gensim/BERTopic fits of a small corpus with the plan forced on."""
 import numpy as np
 import pandas as pd
 import pytest
 
-from textmine import documents as documents_module, lda, scale, tokenize, topicmodel
-from textmine.bertopic_model import BertopicTopicModel, assign_by_ctfidf
-from textmine.config import load_config
-from textmine.corpus import load_corpus
-from textmine.lda import LdaTopicModel
+from textmine.core import scale
+from textmine.models import lda, topicmodel
+from textmine.text import documents as documents_module, tokenize
+from textmine.models.bertopic_model import BertopicTopicModel, assign_by_ctfidf
+from textmine.core.config import load_config
+from textmine.io.corpus import load_corpus
+from textmine.models.lda import LdaTopicModel
 
 YEARS = {2015: 4_000, 2016: 9_000, 2017: 15_000}
 
@@ -203,7 +205,7 @@ def test_ctfidf_assignment_keeps_the_requested_outlier_share(documents, tmp_path
 
 
 def test_the_large_corpus_fit_refuses_fewer_topics_than_seeded_ones():
-    from textmine.errors import TextmineError
+    from textmine.core.errors import TextmineError
 
     tokens = [["진로", "상담"], ["취업", "성과"]] * 20
     with pytest.raises(TextmineError, match="seeds 3 topics but lda.num_topics allows at most 2"):

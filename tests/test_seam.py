@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from textmine import phases as phase_detection
-from textmine import summaries
-from textmine.config import Config, load_config
-from textmine.errors import ConfigError
-from textmine.registry import EMBEDDERS, LDA_ENGINES, MODELS, PHASE_DETECTORS
-from textmine.documents import Documents
-from textmine.topicmodel import FittedTopics, TopicModel
+from textmine.analysis import phases as phase_detection
+from textmine.analysis import summaries
+from textmine.core.config import Config, load_config
+from textmine.core.errors import ConfigError
+from textmine.core.registry import EMBEDDERS, LDA_ENGINES, MODELS, PHASE_DETECTORS
+from textmine.text.documents import Documents
+from textmine.models.topicmodel import FittedTopics, TopicModel
 
 
 def test_every_registered_part_loads_and_has_the_registered_name():
@@ -86,7 +86,7 @@ def test_units_are_mapped_back_to_documents_by_token_weight():
 
 
 def test_order_by_year_puts_units_of_each_year_after_the_previous_years():
-    from textmine.tokenize import order_by_year
+    from textmine.text.tokenize import order_by_year
 
     docs = pd.DataFrame({"doc_id": ["b1", "a1", "b2"], "year": [2021, 2020, 2021], "text": ["", "", ""]})
     per_year = {2020: {"tokens": [["가"]], "owners": [0]}, 2021: {"tokens": [["나"], ["다"], ["라"]], "owners": [0, 1, 1]}}
@@ -121,7 +121,7 @@ def test_every_phase_detector_finds_planted_steps(method):
 
 
 def test_score_run_compares_boundaries_and_topics_with_truth():
-    from textmine.evaluate import score_run
+    from textmine.analysis.evaluate import score_run
 
     phases = {"lda": {"phase_starts": [2015, 2018]}}
     truth = {"phase_starts": [2015, 2018], "doc_topic": {"a": "x", "b": "y", "c": "x"}}

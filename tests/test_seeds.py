@@ -3,14 +3,16 @@ guided BERTopic, names on the DTM, labels and the uptake figures of evaluation.j
 import numpy as np
 import pytest
 
-from textmine import documents as documents_module, lda, store, summaries, terms
-from textmine import seeds as seeding
-from textmine.cache import cached_tokenize_units
-from textmine.config import load_config
-from textmine.corpus import load_corpus
-from textmine.errors import ConfigError, TextmineError
-from textmine.registry import MODELS
-from textmine.tokenize import load_profile
+from textmine.analysis import summaries
+from textmine.models import lda, store, terms
+from textmine.text import documents as documents_module
+from textmine.models import seeds as seeding
+from textmine.text.cache import cached_tokenize_units
+from textmine.core.config import load_config
+from textmine.io.corpus import load_corpus
+from textmine.core.errors import ConfigError, TextmineError
+from textmine.core.registry import MODELS
+from textmine.text.tokenize import load_profile
 
 # 접근성 is one word since derived nouns are kept whole (접근 + 성).
 SEEDS = {"진로 지도": ["진로", "탐색", "설계"], "시설 공간": ["공간", "시설", "접근성"]}
@@ -214,7 +216,7 @@ def test_dtm_is_not_steered_but_names_its_best_matching_topic(data, config):
 
 @pytest.fixture(scope="module")
 def embedded(data, config):
-    from textmine.embed import make_embedder
+    from textmine.models.embed import make_embedder
 
     embedder = make_embedder(config.embed, config.run.seed)
     data.embeddings, data.embedder = embedder.embed(data.texts), embedder

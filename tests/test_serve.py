@@ -51,7 +51,7 @@ def _serve(args, env, cwd, **kwargs) -> subprocess.CompletedProcess:
 
 @pytest.fixture()
 def corpus(tmp_path) -> Path:
-    from textmine.synth import SynthSpec, write_corpus
+    from textmine.synth.synth import SynthSpec, write_corpus
 
     return write_corpus(tmp_path / "corpus", SynthSpec(seed=3, docs_per_year=12, first_year=2018, last_year=2021,
                                                                 n_phases=2))
@@ -471,7 +471,7 @@ def test_watch_starts_no_run_on_a_file_that_does_not_read_completely(tmp_path, c
     """A partial file (an xlsx cut short by a copy) is not a finished year: no run, one line said, and a
     run once the file is whole."""
     from flows.serve import CorpusWatcher, _reader
-    from textmine.config import load_config
+    from textmine.core.config import load_config
 
     good = tmp_path / "src.xlsx"
     import pandas as pd

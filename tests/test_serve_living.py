@@ -55,7 +55,7 @@ def _wait(condition, timeout: float, what: str, log: Path, serve: subprocess.Pop
 
 @pytest.mark.slow
 def test_serve_lives_through_a_second_serve_a_failing_run_a_lost_server_and_stops_without_it(tmp_path):
-    from textmine.synth import SynthSpec, write_corpus
+    from textmine.synth.synth import SynthSpec, write_corpus
 
     server = _Server(tmp_path)
     server.start()

@@ -1,11 +1,11 @@
 """Kiwi tokenization with the corpus profile (real Kiwi)."""
 import pytest
 
-from textmine.config import TokenizeConfig
-from textmine.corpus import load_corpus
-from textmine.errors import ConfigError
-from textmine.tokenize import (chunk_text, discover_terms, kiwi_for, load_profile, merge_collocations,
-                               tokenize_texts, tokenize_units)
+from textmine.core.config import TokenizeConfig
+from textmine.io.corpus import load_corpus
+from textmine.core.errors import ConfigError
+from textmine.text.tokenize import (
+    chunk_text, discover_terms, kiwi_for, load_profile, merge_collocations, tokenize_texts, tokenize_units)
 
 from conftest import BUNDLED
 
@@ -160,8 +160,8 @@ def test_term_discovery_finds_what_kiwi_splits():
 def test_tokenless_documents_are_dropped_and_counted():
     import pandas as pd
 
-    from textmine.errors import TextmineError
-    from textmine.tokenize import drop_tokenless
+    from textmine.core.errors import TextmineError
+    from textmine.text.tokenize import drop_tokenless
 
     docs = pd.DataFrame({"doc_id": ["a", "b", "c"], "year": [2019, 2019, 2020]})
     tokens = [["상담"], [], ["졸업생"], []]
@@ -205,7 +205,7 @@ def test_stopwords_and_synonyms_apply_to_the_whole_derived_word(tmp_path):
 
 
 def test_a_changed_derivation_misses_the_token_cache(tmp_path):
-    from textmine.cache import token_key, token_settings
+    from textmine.text.cache import token_key, token_settings
 
     default = load_profile()
     (tmp_path / "profile.toml").write_text('[kiwi]\njoin_noun_prefix = false\n', encoding="utf-8")

@@ -299,7 +299,7 @@ def test_rename_is_a_post_with_the_csrf_token_and_rebuilds_the_report(runs, tmp_
     name = '원격 <상담> "지원"'
     done = _rename(c, runs["a"], "lda", 1, name, csrf, origin=LOCAL)
     assert done.status_code == 303 and done.headers["location"] == f"/runs/{runs['a']}/topics/lda/1?renamed=1"
-    from textmine.labels import load_labels
+    from textmine.analysis.labels import load_labels
 
     assert load_labels(run / "labels.toml") == {"lda": {1: name}}
     page = c.get(done.headers["location"])
@@ -527,7 +527,7 @@ def test_an_analyst_walks_through_the_workspace_in_chromium(runs, live):
 
 def test_open_run_gives_tables_models_and_figures(runs, tmp_path):
     import textmine
-    from textmine.errors import TextmineError
+    from textmine.core.errors import TextmineError
 
     run = textmine.open_run(runs["root"] / runs["b"])
     assert run.models == ["lda", "bertopic"]
@@ -551,7 +551,7 @@ def test_open_run_gives_tables_models_and_figures(runs, tmp_path):
 def test_serve_starts_the_workspace_and_links_runs_to_it(runs, tmp_path, monkeypatch):
     from flows import serve
     from flows.pipeline import workspace_link
-    from textmine.errors import TextmineError
+    from textmine.core.errors import TextmineError
 
     from flows.pipeline import started_by
 
@@ -613,7 +613,7 @@ def test_names_are_carried_to_a_later_run_of_the_same_corpus(runs, tmp_path):
     assert c.post(f"/runs/{runs['a']}/carry", data={"to": runs["b"]}).status_code == 403
     done = c.post(f"/runs/{runs['a']}/carry", data={"to": runs["b"], "csrf": csrf}, follow_redirects=False)
     assert done.status_code == 303 and done.headers["location"] == f"/runs/{runs['b']}?carried=2"
-    from textmine.labels import load_labels
+    from textmine.analysis.labels import load_labels
 
     names = load_labels(root / runs["b"] / "labels.toml")
     # the same theme under its new id; the vanished topic's name goes nowhere; B's own name stays
@@ -637,7 +637,7 @@ def test_the_notebook_in_docs_runs(runs, monkeypatch):
 
 
 def test_run_settings_become_overrides():
-    from textmine.errors import TextmineError
+    from textmine.core.errors import TextmineError
     from textmine.notebook import settings_overrides
 
     assert settings_overrides({"models": ["lda", "dtm"], "seed": 7, "lda__num_topics": 10, "report__by": "지역",
@@ -651,7 +651,7 @@ def test_run_settings_become_overrides():
 @pytest.mark.slow
 def test_textmine_run_runs_the_flow_and_returns_the_run(prefect_harness, small_synth, tmp_path):
     import textmine
-    from textmine.errors import TextmineError
+    from textmine.core.errors import TextmineError
 
     with pytest.raises(TextmineError, match="lda.passes"):   # checked before the engine starts
         textmine.run(small_synth, out_dir=tmp_path, lda__passes=0)

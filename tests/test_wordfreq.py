@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from textmine import wordfreq
-from textmine.documents import Documents
+from textmine.analysis import wordfreq
+from textmine.text.documents import Documents
 
 PHASES = {"phases": [{"start": 2019, "end": 2020, "label": "진로·상담"}, {"start": 2021, "end": 2021, "label": "취업"}],
           "phase_starts": [2019, 2021]}
@@ -137,7 +137,7 @@ def test_word_clouds_are_pngs_per_phase_and_the_same_every_time(tmp_path):
 
 
 def test_the_report_section_renders_from_the_table_as_read_back(tmp_path):
-    from textmine.report import environment
+    from textmine.report.report import environment
 
     data = _toy_documents()
     data.unit_tokens[0] = ["<b>상담</b>", "상담", "진로"]

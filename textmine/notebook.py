@@ -19,14 +19,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from textmine.errors import TextmineError
+from textmine.core.errors import TextmineError
 
 
 class Run:
     """One run folder (see :func:`open_run`)."""
 
     def __init__(self, path: str | Path):
-        from textmine import report
+        from textmine.report import report
         from textmine.ui.runs import REQUIRED
 
         self.path = Path(path).expanduser()
@@ -130,10 +130,10 @@ class Run:
             raise TextmineError(f"this run has no saved {name} model", file=self.path,
                                 fix=f"choose one of: {', '.join(self.models)}")
         if name == "bertopic":
-            from textmine.bertopic_model import load_model
+            from textmine.models.bertopic_model import load_model
 
             return load_model(folder)
-        from textmine.identity import load_previous_topics
+        from textmine.analysis.identity import load_previous_topics
 
         found = load_previous_topics(self.path, name)
         return pd.DataFrame(found.topic_word, index=pd.Index(found.topic_ids, name="topic"), columns=found.vocabulary)
@@ -207,7 +207,7 @@ def _shade(fig, periods: list[str], phases: list[dict]) -> None:
 
 
 def open_run(path: str | Path) -> Run:
-    """A finished run folder as a :class:`Run` (a :class:`~textmine.errors.TextmineError` for anything else)."""
+    """A finished run folder as a :class:`Run` (a :class:`~textmine.core.errors.TextmineError` for anything else)."""
     return Run(path)
 
 
@@ -247,7 +247,7 @@ def run(corpus: str | Path | None = None, *, config: str | Path | None = None, *
     from flows.cli import BUNDLED_CORPUS
     from flows.engine import start_ephemeral_server
     from flows.pipeline import preflight, run_pipeline
-    from textmine.config import load_config
+    from textmine.core.config import load_config
 
     corpus = str(corpus or BUNDLED_CORPUS)
     cfg = load_config(config, settings_overrides(settings))

@@ -4,7 +4,7 @@ Prefect's start costs 10-15 s and the fits minutes; a corpus or config mistake f
 wastes both (``--phases 99`` used to fail only after the whole fit).  :func:`check_run` reads the
 corpus, its truth and profile, checks that the documents and periods can hold what the config asks
 for, and that the output and cache folders can be written, raising one
-:class:`~textmine.errors.TextmineError` for the first problem.
+:class:`~textmine.core.errors.TextmineError` for the first problem.
 """
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ import os
 import uuid
 from pathlib import Path
 
-from textmine import corpus as corpus_io, evaluate, tokenize
-from textmine.analysis import check_analyses
-from textmine.errors import ConfigError, TextmineError
-from textmine.periods import period_labels
-from textmine.registry import MODELS
+from textmine.analysis import evaluate
+from textmine.io import corpus as corpus_io
+from textmine.text import tokenize
+from textmine.analysis.analysis import check_analyses
+from textmine.core.errors import ConfigError, TextmineError
+from textmine.core.periods import period_labels
+from textmine.core.registry import MODELS
 
 
 def check_writable(folder: str | Path, setting: str) -> None:
@@ -48,7 +50,7 @@ def check_run(corpus_path: str | Path, config) -> corpus_io.Corpus:
                           "the Prefect API", fix="shorten the long values (column names, paths, lists) in the config")
     check_writable(config.run.out_dir, "--out (run.out_dir)")
     check_writable(config.run.cache_dir, "run.cache_dir")
-    from textmine.cache import cached_load_corpus
+    from textmine.io.corpus_cache import cached_load_corpus
 
     corpus = cached_load_corpus(corpus_path, config.corpus, config.run.cache_dir)
     evaluate.load_truth(corpus_path)
@@ -96,7 +98,7 @@ def check_memory(docs, config, available: int | None = None) -> None:
             available = psutil.virtual_memory().available
         except ImportError:  # pragma: no cover - psutil comes with prefect-dask
             return
-    from textmine import scale
+    from textmine.core import scale
 
     clustered = scale.bertopic_documents(docs["year"].value_counts().to_dict(), config)
     need = estimated_memory(len(docs), int(docs["text"].str.len().sum()), config.run.models, clustered)

@@ -8,7 +8,7 @@ A small Starlette app with server-rendered Korean pages (Jinja2, autoescaped) an
 - :mod:`textmine.ui.queries`: the opinions, through DuckDB over the run's Parquet files (paged on the
   server: a 1,000,000-opinion run never goes to the browser or into the app's memory whole);
 - :mod:`textmine.ui.views`: what each page shows, as plain data (topic terms with LDAvis' relevance,
-  the comparison of two runs through :mod:`textmine.identity`);
+  the comparison of two runs through :mod:`textmine.analysis.identity`);
 - :mod:`textmine.ui.rename`: naming a topic (``labels.toml`` rewritten atomically, earlier versions kept,
   report.html and summary.xlsx rebuilt as ``textmine report --labels`` does);
 - :mod:`textmine.ui.app`: the routes, the token for non-loopback hosts, CSRF, error pages.

@@ -93,7 +93,7 @@ def korean_font() -> bytes | None:
 
         from fontTools.ttLib import TTFont
 
-        from textmine import charts
+        from textmine.outputs import charts
 
         spec = importlib.util.find_spec(charts.FONT_PACKAGE)
         if spec is None or not spec.submodule_search_locations:

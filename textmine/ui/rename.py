@@ -3,7 +3,7 @@
 The new file is written beside the old one and moved over it in one step (``os.replace``), so a
 reader sees the old names or the new ones, never half a file; the file it replaces is kept as
 ``labels.toml.<UTC time>`` beside it.  Then report.html and summary.xlsx are rebuilt by
-:func:`textmine.report.build_outputs`, the code ``textmine report --labels`` runs.
+:func:`textmine.report.report.build_outputs`, the code ``textmine report --labels`` runs.
 """
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-from textmine import labels as labels_mod
-from textmine.errors import TextmineError
+from textmine.analysis import labels as labels_mod
+from textmine.core.errors import TextmineError
 from textmine.ui.runs import PageError
 
 
@@ -52,7 +52,7 @@ def save_labels(folder: Path, labels: dict[str, dict[int, str]]) -> None:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
         shutil.copy2(target, folder / f"{labels_mod.LABELS_FILE}.{stamp}")
     os.replace(tmp, target)
-    from textmine.report import build_outputs
+    from textmine.report.report import build_outputs
 
     try:
         build_outputs(folder)
@@ -64,9 +64,9 @@ def save_labels(folder: Path, labels: dict[str, dict[int, str]]) -> None:
 
 def carry_labels(source: Path, target: Path) -> int:
     """The names of ``source``'s topics given to the topics of the later run ``target`` that are the same
-    topics (:func:`textmine.identity.identify`, the matching of ``--previous``); a name ``target`` already
+    topics (:func:`textmine.analysis.identity.identify`, the matching of ``--previous``); a name ``target`` already
     gave a topic stays.  Returns how many names were carried (0: nothing written)."""
-    from textmine.identity import DEFAULT_THRESHOLD, identify, load_previous_topics
+    from textmine.analysis.identity import DEFAULT_THRESHOLD, identify, load_previous_topics
 
     if not current_labels(source):
         return 0

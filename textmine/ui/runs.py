@@ -3,7 +3,7 @@
 A run id comes from a URL, so it never reaches the file system unchecked: it must look like a
 folder name textmine writes (letters, digits, ``-``, ``_``, ``.``; no ``..``, no leading dot, so no
 ``.partial-`` folder), and the folder it names must be a real child of the runs folder (a symlink
-that leads elsewhere is refused).  Runs are read with :func:`textmine.report.load_run`, the same
+that leads elsewhere is refused).  Runs are read with :func:`textmine.report.report.load_run`, the same
 reader the report uses (so the names of ``labels.toml`` are applied), and kept in a small cache
 keyed by the files' modification times: a renamed topic or a rebuilt run is read again.
 """
@@ -74,7 +74,7 @@ def _mtime(path: Path) -> float:
 
 
 def _display(model: str) -> str:
-    from textmine.registry import MODELS
+    from textmine.core.registry import MODELS
 
     try:
         return MODELS.display(model)
@@ -176,7 +176,7 @@ class RunStore:
     # ------------------------------------------------------------ loading
     def load(self, run_id: str) -> dict:
         """``report.load_run`` of the run (labels applied), with ``models`` (keys) and ``display``."""
-        from textmine import report
+        from textmine.report import report
 
         folder = self.path(run_id)
         key = tuple(_mtime(folder / n) for n in ("manifest.json", "topics.csv", "trajectories.csv", "labels.toml"))

@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from textmine.errors import TextmineError
+from textmine.core.errors import TextmineError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765

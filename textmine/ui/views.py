@@ -4,7 +4,7 @@ Built from a loaded run (:meth:`textmine.ui.runs.RunStore.load`, labels applied)
 opinions, :class:`textmine.ui.queries.Opinions`.  The topic terms use LDAvis' relevance
 (Sievert & Shirley 2014): relevance(w | t, λ) = λ·log p(w|t) + (1−λ)·log(p(w|t) / p(w)); the page
 gets each candidate term's two logarithms and re-ranks them in the browser as λ moves.  The
-comparison of two runs is :mod:`textmine.identity`'s matching, the one ``--previous`` uses.
+comparison of two runs is :mod:`textmine.analysis.identity`'s matching, the one ``--previous`` uses.
 """
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def topics_table(data: dict, model: str) -> list[dict]:
 
 
 def narrative(data: dict) -> list[dict]:
-    from textmine import narrative as narrative_mod
+    from textmine.report import narrative as narrative_mod
 
     traj = data.get("trajectories")
     if traj is None:
@@ -116,7 +116,7 @@ def topic_row(data: dict, model: str, topic: int) -> dict:
 
 
 def _topic_word(folder: Path, model: str):
-    from textmine.identity import load_previous_topics
+    from textmine.analysis.identity import load_previous_topics
 
     key = (str(folder), model, (folder / "topics.csv").stat().st_mtime)
     with _matrices_lock:
@@ -232,9 +232,9 @@ def topic_words(row: dict, relevance: dict | None) -> list[str]:
 
 def compare(store, a: str, b: str) -> dict:
     """Run ``b`` against the earlier run ``a``: per model both fitted, continuing / new / vanished topics
-    (:func:`textmine.identity.identify`, the matching of ``--previous``), the share change of each
+    (:func:`textmine.analysis.identity.identify`, the matching of ``--previous``), the share change of each
     topic, and both runs' phase boundaries."""
-    from textmine.identity import DEFAULT_THRESHOLD, identify, load_previous_topics
+    from textmine.analysis.identity import DEFAULT_THRESHOLD, identify, load_previous_topics
 
     if a == b:
         raise PageError(400, "같은 실행끼리는 비교할 수 없습니다.", "서로 다른 두 실행을 고르세요.")

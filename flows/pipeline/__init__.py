@@ -1,0 +1,517 @@
+"""The textmine flow: a table of contents over the library's stages.
+
+read -> mask PII -> tokenize (cached per year) -> [embed] -> each model of ``run.models`` (global fit, per-year
+fits, trajectories/lineage/tables) -> phases -> evaluation -> run folder -> analyses (word frequency,
+networks, breakdowns, identity, labels) -> report.
+
+Every stage is a function of ``textmine`` (tested there without Prefect); this module only makes
+each stage a Prefect task (per year and per model where a stage is), times it, and moves the
+progress artifact.  Models come from :data:`textmine.core.registry.MODELS`: nothing here names one.
+Run it with ``textmine run``, ``python -m flows run`` or ``python -m flows.pipeline``.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import (create_link_artifact, create_markdown_artifact, create_progress_artifact,
+                               create_table_artifact, update_progress_artifact)
+from prefect.cache_policies import NO_CACHE
+from prefect.utilities.annotations import quote
+
+from textmine.analysis import analysis, evaluate, phases as phase_detection
+from textmine.core import progress
+from textmine.io import corpus as corpus_io, corpus_cache, scan
+from textmine.report import report
+from textmine.text import cache, pii
+from textmine.analysis import summaries
+from textmine.core import scale
+from textmine.models import store as store_module, topicmodel
+from textmine.outputs import runfolder
+from textmine.text import documents, tokenize
+from textmine.core.config import Config
+from textmine.core.errors import TextmineError
+from textmine.preflight import check_run
+from textmine.core.registry import MODELS
+from textmine.models.store import ModelStore
+from textmine.core.cachedir import mark_cache
+
+# Stages are deterministic functions of their inputs: a retry would fail the same way, so none
+# are retried.  Inputs are large in-memory tables, so Prefect's input hashing is off; textmine keys
+# its caches by content itself, and the fits (below) tell Prefect that key.
+STAGE = dict(cache_policy=NO_CACHE, retries=0)
+# Large inputs (documents, tokens, fitted arrays) are passed quote()d: Prefect otherwise walks every
+# element of a task's arguments looking for futures, which took ~40 s per task on 100,000 opinions.
+
+
+# ---------------------------------------------------------------- tasks: one per library stage
+
+_CHECKED: dict[tuple, corpus_io.Corpus] = {}
+
+
+def preflight(corpus: str | Path, config: Config) -> corpus_io.Corpus:
+    """Check the run before the engine starts (textmine.preflight); the corpus read here is reused."""
+    _CHECKED[_checked_key(corpus, config)] = checked = check_run(corpus, config)
+    return checked
+
+
+def _checked_key(corpus, config: Config) -> tuple:
+    return str(Path(corpus).resolve()), config.corpus.model_dump_json()
+
+
+@task(name="ingest", **STAGE)
+def ingest(corpus: str, config: Config):
+    source = (_CHECKED.pop(_checked_key(corpus, config), None)
+              or corpus_cache.cached_load_corpus(corpus, config.corpus, config.run.cache_dir))
+    return source, evaluate.load_truth(corpus), tokenize.load_profile(corpus, config.tokenize.profile)
+
+
+@task(name="mask-pii", **STAGE)
+def mask_pii(docs: pd.DataFrame, metadata: list[str], profile: tokenize.Profile,
+             config: Config) -> tuple[pd.DataFrame, dict, dict]:
+    """The texts masked (through the PII cache) and the metadata protected: columns of person names
+    left out unless named with --by or pii.keep_columns, the other text columns masked."""
+    made = []
+
+    def masker():
+        if not made:
+            made.append(pii.PiiMasker(profile.pii_titles, profile.pii_names,
+                                      tokenize.kiwi_for(profile, config.kiwi_workers()),
+                                      signatures=profile.pii_list("signatures"), bare_names=config.pii.bare_names))
+        return made[0]
+
+    def mask(texts: list[str]) -> tuple[list[str], dict]:  # through the PII cache: a rerun loads no Kiwi
+        return cache.cached_mask(texts, profile, masker, config.run.cache_dir,
+                                 settings={"bare_names": config.pii.bare_names})
+
+    texts, counts = mask(docs["text"].tolist())
+    docs, record = pii.protect_metadata(docs.assign(text=texts), [c for c in metadata if c in docs.columns],
+                                        headers=profile.pii_list("name_columns"), names=profile.pii_names,
+                                        keep=[*config.report.by, *config.pii.keep_columns], mask=mask)
+    if record["left_out"]:
+        get_run_logger().warning("metadata columns of person names left out of every output: %s (keep one with "
+                                 "--by COLUMN or --set pii.keep_columns=COLUMN)", ", ".join(record["left_out"]))
+    return docs, counts, record
+
+
+@task(name="tokenize", **STAGE)
+def tokenize_years(texts_by_year: dict[int, list[str]], profile: tokenize.Profile, config: Config) -> dict:
+    """Tokens of each year's units; years whose texts were tokenized before come from the token cache."""
+    done = cache.cached_tokenize_years(texts_by_year, profile, config.tokenize, config.kiwi_workers(),
+                                       config.run.cache_dir)
+    hits = [year for year, (_, _, hit) in done.items() if hit]
+    get_run_logger().info("token cache: %d of %d years reused%s", len(hits), len(done),
+                          f" ({', '.join(map(str, hits))})" if hits else "")
+    return {year: {"tokens": tokens, "owners": owners, "cached": hit} for year, (tokens, owners, hit) in done.items()}
+
+
+@task(name="documents", **STAGE)
+def build_documents(docs: pd.DataFrame, per_year: dict, config: Config, source: str):
+    return documents.build_documents(docs, per_year, config, source)
+
+
+@task(name="embed", **STAGE)
+def embed(data: documents.Documents, config: Config) -> dict:
+    return topicmodel.embed_documents(data, config)
+
+
+def _content_key(context, parameters) -> str:
+    """Fits are cached by the content key textmine computed for them (data, settings, seed, versions),
+    per model store: a record of a fit whose arrays live in another cache folder is no hit."""
+    import hashlib
+
+    where = str(Path(parameters["cache_dir"]).expanduser().resolve())
+    return hashlib.sha256(f"{parameters['key']}\0{where}".encode()).hexdigest()
+
+
+# A fit's Prefect result is a small JSON record pointing into textmine's model store (arrays on disk,
+# no pickle), so a rerun shows the fit as *Cached* in the Prefect UI and loads the arrays from the store.
+CACHED_FIT = dict(cache_key_fn=_content_key, persist_result=True, result_serializer="json", retries=0)
+
+
+@task(name="fit", task_run_name="fit-{name}", **CACHED_FIT)
+def fit_global(name: str, key: str, model: topicmodel.TopicModel, data_path: str, cache_dir: str, corpus: str,
+               reselect: bool) -> dict:
+    _, info = store_module.fit_through_cache(model, documents.documents_at(data_path), ModelStore(cache_dir), key,
+                                           corpus, reselect)
+    return info
+
+
+@task(name="fit-year", task_run_name="fit-{name}-{year}", **CACHED_FIT)
+def fit_year(name: str, year: int, key: str, model: topicmodel.TopicModel, data_path: str, global_key: str,
+             cache_dir: str) -> dict:
+    store = ModelStore(cache_dir)
+    fitted = store.get(global_key, model)
+    result, how = store_module.fit_year_through_cache(model, documents.documents_at(data_path), year, fitted, store, key)
+    return {"key": key, "how": how, "modelled": result is not None}
+
+
+@task(name="summarize", task_run_name="summarize-{name}", **STAGE)
+def summarize(name: str, model, fitted, yearly: dict, data, config: Config) -> summaries.ModelOutput:
+    return summaries.summarize(model, fitted, yearly, data, config)
+
+
+@task(name="save-models", task_run_name="save-{name}", **STAGE)
+def save_models(name: str, model, fitted, yearly: dict, folder: Path) -> None:
+    model.save(fitted, folder / f"{name}-global")
+    for year, result in yearly.items():
+        if result is not None:
+            model.save(result, folder / f"{name}-{year}")
+
+
+@task(name="detect-phases", task_run_name="detect-phases-{name}", **STAGE)
+def detect_phases(name: str, output: summaries.ModelOutput, periods: list, config: Config) -> dict:
+    inputs = output.phase_inputs
+    return phase_detection.detect_with_confidence(output.trajectories, inputs["topic_terms"], inputs["labels"],
+                                                  inputs["seed_doc_topics"], periods, config.phases, config.run.seed)
+
+
+@task(name="evaluate", **STAGE)
+def evaluate_run(truth: dict | None, phases: dict, data, outputs: dict) -> dict:
+    return evaluate.score_run(truth, phases, data.doc_ids, {n: o.fitted.dominant for n, o in outputs.items()},
+                              {n: o.quality for n, o in outputs.items()})
+
+
+@task(name="write-outputs", **STAGE)
+def write_outputs(run: runfolder.RunFolder, outputs: dict, phases: dict, evaluation: dict, manifest: dict) -> None:
+    runfolder.write_outputs(run, list(outputs.values()), phases, evaluation)
+    run.write_json("manifest.json", manifest)
+
+
+@task(name="analyses", **STAGE)
+def write_analyses(run: runfolder.RunFolder, data, phases: dict, outputs: dict, config: Config) -> dict:
+    """Every registered analysis (textmine.core.registry.ANALYSES: document tables, word frequencies, networks,
+    topics by metadata, identity, labels); returns what the manifest records."""
+    return analysis.cached_write_analyses(run, data, phases, outputs, config, config.run.cache_dir)
+
+
+@task(name="report", **STAGE)
+def build_report(run_path: Path, config: Config) -> list[str]:
+    """Charts, report.html and summary.xlsx, from the files the run has written."""
+    return report.build_outputs(run_path, config.run.cache_dir)
+
+
+# ---------------------------------------------------------------- the flow
+
+@flow(name="textmine", log_prints=False)
+def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None = None) -> str:
+    """Run every stage on ``corpus`` and return the finished run folder."""
+    logger = get_run_logger()
+    from flows.cli import quiet_user_error_tracebacks
+
+    quiet_user_error_tracebacks()  # in a serve runner's run process too: an input error is its message
+    started = datetime.now(timezone.utc)
+    stage = _Stages(total=9 + 4 * len(config.run.models))
+    with runfolder.RunFolder(config.run.out_dir, run_id) as run:
+        logger.info("run folder (being written): %s", run.path)
+        mark_cache(config.run.cache_dir)  # so that `textmine cache prune` recognises the folder as a cache
+        with stage("ingest"):
+            source, truth, profile = ingest(corpus, config)
+        for skipped in source.skipped_files():
+            logger.warning("not read: %s (%s)", skipped["path"], skipped["reason"])
+        with stage("mask_pii"):
+            docs, pii_masked, pii_metadata = mask_pii(quote(source.modelling_docs()), source.metadata_columns,
+                                                      profile, config)
+        logger.info("corpus: %d opinions (%s); PII masked: %s", len(docs), source.counts(), pii_masked)
+        with stage("tokenize"):
+            texts_by_year = {int(y): texts.tolist() for y, texts in docs.groupby("year")["text"]}  # years in order
+            per_year = tokenize_years(quote(texts_by_year), profile, config)
+            data, no_tokens = build_documents(quote(docs), quote(per_year), config, corpus)
+        scale_plan = scale.plan(len(data), data.docs["year"].value_counts().to_dict(), config,
+                                pd.Series(data.periods).value_counts().to_dict())
+        scale.log_plan(scale_plan, logger)
+        embedding = None
+        if any(MODELS.get(name).needs_embeddings for name in config.run.models):
+            with stage("embed"):
+                embedding = embed(quote(data), config)
+
+        with documents_on_disk(data, config, run) as data_path:
+            fitted = {}
+            for name in topicmodel.fit_order(config.run.models):  # a model after those it reuses (DTM: LDA's k)
+                fitted[name] = run_model(name, data, data_path, config, corpus, run, stage, profile.seed_topics,
+                                         {n: out.fitted for n, (out, _) in fitted.items()})
+            fitted = {name: fitted[name] for name in config.run.models}
+        outputs = {name: out for name, (out, _) in fitted.items()}
+        model_cache = {name: cache for name, (_, cache) in fitted.items()}
+
+        with stage("phases"):
+            phases = {name: detect_phases(name, quote(out), quote(data.periods), config) for name, out in outputs.items()}
+            phases["consensus"] = phase_detection.consensus_phases(phases)
+        with stage("evaluate"):
+            evaluation = evaluate_run(quote(truth), phases, quote(data), quote(outputs))
+        with stage("write"):
+            manifest = runfolder.build_manifest(
+                run, corpus_path=corpus, corpus=source, config=config, profile=profile, truth=truth is not None,
+                started=started, timings=stage.seconds, docs=data.docs, units=len(data.unit_tokens),
+                no_tokens=no_tokens, pii_masked=pii_masked, embedding=embedding,
+                caches={"corpus_cache": source.cache, "token_cache": {"hits": [y for y, r in per_year.items() if r["cached"]],
+                                        "misses": [y for y, r in per_year.items() if not r["cached"]]},
+                        "model_cache": model_cache})
+            manifest["scale"] = scale_plan.record()
+            manifest["started_by"] = started_by()
+            manifest["pii_metadata"] = pii_metadata
+            write_outputs(run, quote(outputs), phases, evaluation, manifest)
+        with stage("analyses"):
+            manifest["analyses"] = write_analyses(run, quote(data), phases, quote(outputs), config)
+            run.write_json("manifest.json", manifest)  # the report reads the analyses' settings from it
+        with stage("report"):
+            build_report(run.path, config)
+        manifest["stage_peak_rss_mb"] = stage.peak_rss_mb
+        runfolder.finish_manifest(run, manifest, stage.seconds)
+    _artifacts(run.run_id, phases, outputs, evaluation, str(run.final))
+    stage.finish()
+    logger.info("run folder: %s", run.final)
+    return str(run.final)
+
+
+# A store entry removed between its fit and its reading (a `textmine cache prune` during the run) is
+# fitted again this many times before the run stops with one clear line.
+REFITS_AFTER_PRUNE = 2
+
+
+def _pruned_meanwhile(path: Path) -> TextmineError:
+    return TextmineError("a model cache entry was removed while this run was reading it (a `textmine cache "
+                         "prune` at the same time?)", file=path,
+                         fix="run again, and prune the cache when no run is using it")
+
+
+def run_model(name: str, data: documents.Documents, data_path: str, config: Config, corpus: str,
+              run: runfolder.RunFolder, stage, seed_topics: dict,
+              earlier: dict | None = None) -> tuple[summaries.ModelOutput, dict]:
+    """One registered model (guided by the profile's seed topics): global fit, per-year fits
+    (concurrently), the generic outputs, saved models.  Returns the outputs and what came from the cache.
+    ``earlier``: the global fits of the run's models fitted before this one, which it may reuse."""
+    model = MODELS.get(name)(config, seed_topics)
+    model.use_earlier(earlier or {})
+    store = ModelStore(config.run.cache_dir)
+    key = store_module.global_fit_key(model, data)
+    with stage(name):
+        info = fit_global(name, key, model, data_path, config.run.cache_dir, corpus, config.run.reselect,
+                          return_state=True)
+        fitted = store.get(key, model)
+        for _ in range(REFITS_AFTER_PRUNE):
+            if fitted is not None:
+                break
+            # Prefect remembered the fit but the store entry was pruned (before this run, or by a
+            # `textmine cache prune` while it runs): fit again
+            info = fit_global.with_options(refresh_cache=True)(name, key, model, data_path, config.run.cache_dir,
+                                                               corpus, config.run.reselect, return_state=True)
+            fitted = store.get(key, model)
+        if fitted is None:
+            raise _pruned_meanwhile(store.path(key))
+        cache = {"global": "cache hit" if info.is_completed() and info.name == "Cached" else info.result()["global"],
+                 **{k: v for k, v in info.result().items() if k in ("selection", "chosen")}}
+    yearly = {}
+    if model.yearly:
+        with stage(f"{name}_yearly"):
+            keys = {y: store_module.year_fit_key(model, data, y, fitted, key) for y in data.years}
+            futures = {y: fit_year.submit(name, y, keys[y], model, data_path, key, config.run.cache_dir)
+                       for y in data.years}
+            states = {}
+            for y, future in futures.items():
+                future.wait()
+                states[y] = future.state
+                progress.advance(f"{MODELS.display(name)} per-year fits", len(states), len(futures))
+            for y, st in states.items():
+                if st.result() is not None and not store.is_empty(keys[y]) and not store.path(keys[y]).exists():
+                    # remembered by Prefect, pruned from the store since: fit again
+                    states[y] = fit_year.with_options(refresh_cache=True)(
+                        name, y, keys[y], model, data_path, key, config.run.cache_dir, return_state=True)
+            yearly = {}
+            for y in data.years:
+                year_fit = None if store.is_empty(keys[y]) else store.get(keys[y], model)
+                if year_fit is None and states[y].result() is not None and states[y].result()["modelled"]:
+                    # the entry was written, then removed by a concurrent prune: fit it again, once
+                    fit_year.with_options(refresh_cache=True)(name, y, keys[y], model, data_path, key,
+                                                              config.run.cache_dir)
+                    year_fit = store.get(keys[y], model)
+                    if year_fit is None:
+                        raise _pruned_meanwhile(store.path(keys[y]))
+                yearly[y] = topicmodel.relayout(year_fit, fitted.vocabulary)
+            hits = [y for y, st in states.items() if st.name == "Cached" or st.result()["how"] == "cache hit"]
+            cache["years"] = {"hits": hits, "misses": [y for y in data.years if y not in hits]}
+    with stage(f"summarize_{name}"):
+        output = summarize(name, model, quote(fitted), quote(yearly), quote(data), config)
+    if model.save_models:
+        with stage(f"save_{name}"):
+            save_models(name, model, quote(fitted), quote(yearly), run.file("models"))
+    return output, cache
+
+
+def task_runner(config: Config):
+    """Where per-year fits run (``run.task_runner``); results are identical whatever the runner."""
+    import os
+
+    from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
+
+    workers = config.run.max_workers or (os.cpu_count() or 1)
+    if config.run.task_runner == "process":
+        return ProcessPoolTaskRunner(max_workers=workers)
+    if config.run.task_runner == "dask":
+        from prefect_dask import DaskTaskRunner
+
+        if config.run.dask_address:
+            return DaskTaskRunner(address=config.run.dask_address)
+        return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True,
+                                              "dashboard_address": None})
+    return ThreadPoolTaskRunner(max_workers=workers)
+
+
+@contextmanager
+def documents_on_disk(data: documents.Documents, config: Config, run: runfolder.RunFolder):
+    """The documents as files for the fits: per-year fits in other processes (process and Dask runners)
+    read them from the path; removed when the fits are done."""
+    data_path = documents.save_documents(data, work_folder(config, run))
+    try:
+        yield data_path
+    finally:
+        documents.forget_documents(data_path)
+        shutil.rmtree(data_path, ignore_errors=True)
+
+
+def work_folder(config: Config, run: runfolder.RunFolder) -> Path:
+    """Scratch files of one run (removed when it ends, or by a later run if this one is killed),
+    beside the caches rather than in the run folder."""
+    parent = Path(config.run.cache_dir).expanduser() / "work"
+    runfolder.remove_abandoned(parent, "run-")
+    (parent / run.run_id).mkdir(parents=True, exist_ok=True)
+    runfolder.claim(parent / run.run_id)
+    return parent / run.run_id
+
+
+def run_pipeline(corpus: str | Path, config: Config) -> Path:
+    """Check the corpus can be found, then run the flow (on Prefect's local ephemeral engine by default)."""
+    scan.discover_files(Path(corpus))  # fail fast on a bad path, before the engine starts
+    return Path(textmine_pipeline.with_options(task_runner=task_runner(config))(str(corpus), config))
+
+
+# ---------------------------------------------------------------- what the Prefect UI shows
+
+class _Stages:
+    """Times each stage into ``seconds`` (and its peak memory, this process and its children, into
+    ``peak_rss_mb``); shows progress in the Prefect progress artifact and, in a
+    terminal, as a bar on standard error (stages, and units of work within long stages)."""
+
+    def __init__(self, total: int):
+        self.total, self.done, self.seconds, self.peak_rss_mb = total, 0, {}, {}
+        progress.allow_work()  # an earlier run in this process may have been interrupted
+        self.current, self.fraction, self._last = "", 0.0, -1.0
+        self.id = create_progress_artifact(progress=0.0, key="textmine-progress", description="textmine stages done")
+        self.bar = None
+        if sys.stderr.isatty():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=100, unit="%", file=sys.stderr, leave=False,
+                            bar_format="{desc} {bar} {percentage:3.0f}% {elapsed}")
+
+    @contextmanager
+    def __call__(self, name: str):
+        start = time.perf_counter()
+        self.current, self.fraction = name, 0.0
+        self._show(name)
+        try:
+            with progress.listening(self.within), progress.PeakMemory() as peak:
+                yield
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):  # fits in worker threads stop at their next progress report
+                progress.stop_work()
+            self._failed(name, exc)
+            raise
+        self.seconds[name] = round(time.perf_counter() - start, 3)
+        self.peak_rss_mb[name] = round(peak.bytes / 2**20)
+        self.done += 1
+        self.fraction = 0.0
+        self._show(name)
+
+    def within(self, what: str, done: int, total: int) -> None:
+        """Progress inside the current stage (embedding per year, grid fits, per-year fits)."""
+        self.fraction = done / max(total, 1)
+        self._show(f"{self.current}: {what} {done}/{total}")
+
+    def _show(self, description: str) -> None:
+        percent = round(100 * min((self.done + self.fraction) / self.total, 0.99), 1)
+        if self.bar is not None:
+            self.bar.set_description_str(description[:60])
+            self.bar.n = percent
+            self.bar.refresh()
+        if percent - self._last >= 1 or percent < self._last:  # the API is not told every tick
+            self._last = percent
+            # what is being done, e.g. a DTM seed's iterations with its log-likelihood, beside the percentage
+            update_progress_artifact(self.id, progress=percent, description=f"textmine: {description}"[:200])
+
+    def _failed(self, name: str, exc: BaseException) -> None:
+        """A summary in the Prefect UI of which stage failed and why (the input error's own words)."""
+        if self.bar is not None:
+            self.bar.close()
+        why = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc) or type(exc).__name__
+        try:
+            create_markdown_artifact(key="textmine-failure", description="why the textmine run stopped",
+                                     markdown=f"# textmine run failed\n\nStage **{name}** "
+                                              f"({self.done} of ~{self.total} stages done) stopped:\n\n```\n{why}\n```\n"
+                                              "Nothing was written: the partial run folder was removed.")
+        except Exception:  # noqa: BLE001 - the API may be gone (Ctrl-C); the error itself still surfaces
+            pass
+
+    def finish(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        update_progress_artifact(self.id, progress=100.0, description="textmine stages done")
+
+
+def started_by() -> str:
+    """How this run started, for the workspace's runs list: ``cli`` (``textmine run``), ``watch`` (a file
+    added to the served corpus), ``schedule`` (the deployment's cron) or ``deployment`` (the Prefect UI or
+    ``prefect deployment run``)."""
+    from prefect.runtime import deployment, flow_run
+
+    if not deployment.id:
+        return "cli"
+    tags = set(flow_run.tags or [])
+    return "watch" if "watch" in tags else "schedule" if "auto-scheduled" in tags else "deployment"
+
+
+def workspace_link(run_id: str, folder: str) -> str | None:
+    """The run's page in the workspace ``textmine serve`` started (``http://.../runs/<id>``), when this run's
+    folder is one it serves; else None."""
+    from flows.serve import UI_RUNS_ENV, UI_URL_ENV
+
+    url, runs = os.environ.get(UI_URL_ENV), os.environ.get(UI_RUNS_ENV)
+    if not url or not runs or Path(folder).resolve().parent != Path(runs).resolve():
+        return None
+    return f"{url.rstrip('/')}/runs/{run_id}"
+
+
+def _artifacts(run_id: str, phases: dict, outputs: dict, evaluation: dict, folder: str) -> None:
+    """What a researcher watching the Prefect UI needs, without opening files."""
+    lines = [f"# textmine run `{run_id}`", "", f"Run folder: `{folder}`", ""]
+    for model, entry in phases.items():
+        spans = ", ".join(f"{p['start']}–{p['end']} {p.get('label', '')} (신뢰도 {p.get('confidence', '-')})"
+                          for p in entry["phases"])
+        lines.append(f"- **{MODELS.display(model)}**: {spans}")
+    for model, q in evaluation.get("models", {}).items():
+        if "num_topics" in q:
+            lines.append(f"- {MODELS.display(model)}: k={q['num_topics']}, c_npmi={q.get('coherence_c_npmi')}, "
+                         f"c_v={q.get('coherence_c_v')}, diversity={q.get('topic_diversity')}")
+    create_markdown_artifact(key="textmine-summary", markdown="\n".join(lines), description="textmine run summary")
+    page = workspace_link(run_id, folder)
+    if page:
+        create_link_artifact(key="textmine-report", link=page, link_text="textmine 분석 작업 공간",
+                             description="the run's page in the analysts' workspace (textmine serve)")
+    else:
+        create_link_artifact(key="textmine-report", link=Path(folder, "report.html").resolve().as_uri(),
+                             link_text="report.html", description="the run's report (open it on the machine that ran it)")
+    create_table_artifact(key="textmine-phases", description="phases per model", table=[
+        {"model": m, "phase": i + 1, "start": str(p["start"]), "end": str(p["end"]), "label": p.get("label", ""),
+         "confidence": p.get("confidence")} for m, e in phases.items() for i, p in enumerate(e["phases"])])
+    topics = pd.concat([o.topics for o in outputs.values()], ignore_index=True)
+    glob = topics[topics["scope"] == "global"]
+    create_table_artifact(key="textmine-topics", description="global topics", table=[
+        {"model": r.model, "topic": int(r.topic), "label": r.label, "terms": r.relevant_terms or r.top_terms,
+         "size": int(r.size)} for r in glob.itertuples()])

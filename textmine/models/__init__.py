@@ -1,0 +1,1 @@
+"""Topic models behind one seam (topicmodel.py) and their toolkit: terms, seeds, quality, the model store, embeddings."""
