@@ -11,6 +11,10 @@ os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "textmine")
 # UMAP/HDBSCAN (BERTopic) compile with numba on first use; a persistent cache pays that once.
 os.environ.setdefault("NUMBA_CACHE_DIR", os.path.expanduser("~/.cache/textmine/numba"))
 
+# Set by ``textmine serve`` for the runner's subprocesses: a run under UI_RUNS_ENV links its page at UI_URL_ENV
+# (the Prefect link artifact) instead of a file:// path that opens only on this machine.
+UI_URL_ENV, UI_RUNS_ENV = "TEXTMINE_UI_URL", "TEXTMINE_UI_RUNS"
+
 import logging  # noqa: E402
 
 # The application decides how much of the library's logging to show (the library sets no levels).

@@ -6,9 +6,7 @@ column and the fix, exit status 2, and no traceback.
 from __future__ import annotations
 
 import argparse
-import errno
 import json
-import logging
 import math
 import signal
 import sys
@@ -17,9 +15,17 @@ import typing
 from pathlib import Path
 
 import flows  # noqa: F401  (sets Prefect's environment defaults before Prefect loads)
+from flows.logs import DISK_ERRORS, quiet_user_error_tracebacks
+from textmine.analysis import labels as labels_mod
+from textmine.analysis.identity import check_previous
+from textmine.analysis.labels import load_labels
+from textmine.core.cachedir import cache_info, mark_existing, prune
 from textmine.core.config import AlignConfig, RunConfig, load_config
-from textmine.core.registry import MODELS
 from textmine.core.errors import TextmineError, escape
+from textmine.core.registry import MODELS
+from textmine.io.corpus import load_corpus, yearly_quality_table
+from textmine.synth.synth import SynthSpec, write_corpus
+from textmine.text.tokenize import discover_terms, load_profile
 from textmine.ui.server import DEFAULT_HOST, DEFAULT_PORT
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -60,8 +66,6 @@ class _ReportSetting(argparse.Action):
 
 def _labels_file(value: str) -> str:
     """--labels: a TOML labels file that parses (checked now, before anything starts), as an absolute path."""
-    from textmine.analysis.labels import load_labels
-
     try:
         load_labels(value)
     except TextmineError as exc:
@@ -71,8 +75,6 @@ def _labels_file(value: str) -> str:
 
 def _previous_run(value: str) -> str:
     """--previous: a finished run folder, as an absolute path."""
-    from textmine.analysis.identity import check_previous
-
     try:
         return str(check_previous(value).resolve())
     except TextmineError as exc:
@@ -204,32 +206,6 @@ def _overrides(args: argparse.Namespace) -> dict[str, str]:
     return out | _column_overrides(args)
 
 
-class _NoTracebackForUserErrors(logging.Filter):
-    """Prefect logs a failed task's traceback; for input errors and a full disk the message is enough.  The values a
-    message interpolates (file names, columns, values read from the corpus) are shown with their
-    control characters escaped: a file named with a newline or an ANSI escape cannot forge a line or
-    drive the terminal."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        # an input error, or a full disk (main() prints its one line): the message is enough
-        if isinstance(exc, TextmineError) or (isinstance(exc, OSError) and exc.errno in _DISK_ERRORS):
-            record.exc_info = None
-            record.exc_text = None
-        if isinstance(record.args, tuple) and record.args:
-            record.args = tuple(escape(a) if isinstance(a, (str, Path)) else a for a in record.args)
-        return True
-
-
-def quiet_user_error_tracebacks() -> None:
-    flt = _NoTracebackForUserErrors()
-    loggers = [logging.getLogger()] + [logging.getLogger(n) for n in list(logging.root.manager.loggerDict)]
-    for logger in loggers:
-        for handler in getattr(logger, "handlers", []):
-            if flt not in handler.filters:
-                handler.addFilter(flt)
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config, _overrides(args))
     corpus = args.corpus or str(BUNDLED_CORPUS)
@@ -248,8 +224,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from textmine.io.corpus import load_corpus, yearly_quality_table
-
     config = load_config(None, _column_overrides(args))
     corpus = load_corpus(args.corpus, config.corpus)
     table = yearly_quality_table(corpus)
@@ -299,8 +273,6 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise TextmineError(f"not a finished run folder: {', '.join(missing)} missing", file=run,
                             fix="pass a folder printed by 'textmine run'")
     if args.labels:
-        from textmine.analysis import labels as labels_mod
-
         names = labels_mod.load_labels(args.labels)  # a bad file stops here, before anything is changed
         try:
             unknown = labels_mod.unknown_topics(names, pd.read_csv(run / "topics.csv", encoding="utf-8-sig"))
@@ -316,9 +288,6 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_terms(args: argparse.Namespace) -> int:
-    from textmine.io.corpus import load_corpus
-    from textmine.text.tokenize import discover_terms, load_profile
-
     config = load_config(None, _column_overrides(args))
     corpus = load_corpus(args.corpus, config.corpus)
     profile = load_profile(args.corpus, args.profile)
@@ -339,8 +308,6 @@ def cmd_terms(args: argparse.Namespace) -> int:
 
 def cmd_synth(args: argparse.Namespace) -> int:
     import time
-
-    from textmine.synth.synth import SynthSpec, write_corpus
 
     try:
         first, last = (int(x) for x in args.years.split("-"))
@@ -382,8 +349,6 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
-    from textmine.core.cachedir import cache_info, mark_existing, prune
-
     cache_dir = args.cache_dir or load_config(None, {}).run.cache_dir
     if args.action == "mark":
         print(f"marked {escape(mark_existing(cache_dir))} as a textmine cache")
@@ -418,9 +383,6 @@ COMMANDS = {"run": cmd_run, "validate": cmd_validate, "report": cmd_report, "ter
 
 EXIT_INTERRUPTED = 130
 # Errors of the machine rather than of the input, said in one line like input errors.
-_DISK_ERRORS = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
-                errno.EROFS: "the file system is read-only", errno.EACCES: "permission denied",
-                errno.EPERM: "permission denied"}
 
 
 def _interrupt_on_sigterm() -> None:
@@ -444,10 +406,10 @@ def main(argv: list[str] | None = None) -> int:
         print("textmine: interrupted; nothing written", file=sys.stderr)
         return EXIT_INTERRUPTED
     except OSError as exc:
-        if exc.errno not in _DISK_ERRORS:
+        if exc.errno not in DISK_ERRORS:
             raise
         where = f"{escape(exc.filename)}: " if exc.filename else ""
-        print(f"textmine: error: {where}{_DISK_ERRORS[exc.errno]} ({exc.strerror}); nothing was written\n"
+        print(f"textmine: error: {where}{DISK_ERRORS[exc.errno]} ({exc.strerror}); nothing was written\n"
               f"  what to do: free space or choose another --out / run.cache_dir", file=sys.stderr)
         return EXIT_BAD_INPUT
 

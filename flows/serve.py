@@ -25,10 +25,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
+from flows import UI_RUNS_ENV, UI_URL_ENV
 from textmine.core.config import Config
-from textmine.io.scan import discover_files
 from textmine.core.errors import CorpusError, TextmineError, escape
 from textmine.core.files import file_digest
+from textmine.io.corpus import load_corpus
+from textmine.io.scan import discover_files
+from textmine.preflight import check_run, check_writable
 from textmine.ui.server import DEFAULT_PORT
 
 FLOW_NAME = "textmine"  # the @flow's name in flows/pipeline/__init__.py
@@ -40,9 +43,6 @@ RUN_LIMIT = 1  # runs of this deployment at once: they share the caches and the 
 RECENT_SECONDS = 10.0  # files modified this recently are always re-hashed
 HEALTH_TIMEOUT_SECONDS = 5.0
 DEFAULT_UI_PORT = DEFAULT_PORT  # the analysts' workspace (textmine ui) beside the deployment, on 127.0.0.1
-# Set by serve for the runner's subprocesses: a run under UI_RUNS_ENV links its page at UI_URL_ENV
-# (the Prefect link artifact) instead of a file:// path that opens only on this machine.
-UI_URL_ENV, UI_RUNS_ENV = "TEXTMINE_UI_URL", "TEXTMINE_UI_RUNS"
 # After SIGTERM, serve stops within this many seconds even when the Prefect server does not answer
 # (the runner's own stop retries its API calls for minutes); the contract asks for 30.
 STOP_SECONDS = 20.0
@@ -141,8 +141,6 @@ def check_inputs(corpus: str | Path, config: Config) -> Path:
     A folder with no data files yet is allowed (the watch waits for them); the run folders and
     caches must be writable either way.
     """
-    from textmine.preflight import check_run, check_writable
-
     path = Path(corpus).expanduser().resolve()
     if not path.exists():
         raise CorpusError("no such file or folder", file=path, fix="check the path to the corpus folder")
@@ -280,8 +278,6 @@ class CorpusWatcher:
 
 def _reader(config: Config) -> Callable[[Path], object]:
     """Reads one data file as ``textmine run`` would (its table, columns, years and texts)."""
-    from textmine.io.corpus import load_corpus
-
     return lambda path: load_corpus(path, config.corpus)
 
 

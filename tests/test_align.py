@@ -2,8 +2,8 @@
 import numpy as np
 
 from textmine.analysis.align import add_confidence_bands, bootstrap_shares, build_lineage, topic_shares_by_year
-from textmine.text.documents import aggregate_units
 from textmine.models.topics import map_to_global
+from textmine.text.documents import aggregate_units
 
 
 def _doc_topic(seed=0, n=300, k=4):

@@ -14,12 +14,12 @@ import pytest
 from openpyxl import load_workbook
 
 from textmine.analysis import analysis, identity, summaries, wordfreq
-from textmine.outputs import runfolder
-from textmine.report import interactive, report
 from textmine.core.config import load_config
 from textmine.core.errors import TextmineError
-from textmine.text.documents import Documents
 from textmine.models.topicmodel import FittedTopics, TopicModel
+from textmine.outputs import runfolder
+from textmine.report import interactive, report
+from textmine.text.documents import Documents
 
 YEARS = (2019, 2020, 2021, 2022)
 VOCAB = ["상담", "진로", "취업", "성과", "지역", "청년", "실습", "비교과", "홍보", "예산", "졸업생", "기업"]

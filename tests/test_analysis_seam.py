@@ -12,10 +12,10 @@ from matplotlib.figure import Figure
 
 from test_analysis import PHASES, _documents, _fitted, _Toy, _write_run
 from textmine.analysis import analysis, summaries
-from textmine.report import report
 from textmine.analysis.analysis import Analysis, Written, read_table
 from textmine.core.config import load_config
 from textmine.core.registry import ANALYSES, Entry
+from textmine.report import report
 
 TOY_FILE = "toy_counts.csv"
 TOY_TEMPLATE = """<section id='toy-counts'>

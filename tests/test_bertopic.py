@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from textmine.models import bertopic_model as bm
 from textmine.core.config import BertopicConfig, TokenizeConfig
 from textmine.io.corpus import load_corpus
+from textmine.models import bertopic_model as bm
 from textmine.models.embed import CharSvdEmbedder
 from textmine.text.tokenize import load_profile, tokenize_texts
 

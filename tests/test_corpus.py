@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 
 from textmine.core.config import CorpusConfig
+from textmine.core.errors import CorpusError
 from textmine.io.corpus import load_corpus, parse_year, yearly_quality_table
 from textmine.io.decode import decode_bytes
 from textmine.text.normalize import hangul_ratio, hangul_ratios, normalize_text
-from textmine.core.errors import CorpusError
 
 from conftest import FIXTURES
 

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from textmine.core import progress, scale
-from textmine.models import dtm, lda, topicmodel
 from textmine.core.config import load_config
+from textmine.models import dtm, lda, topicmodel
 from textmine.text.documents import Documents
 
 TOPIC_WORDS = [[f"{t}단어{i}" for i in range(12)] for t in "가나다"]

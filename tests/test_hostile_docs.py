@@ -6,9 +6,9 @@ import time
 import pytest
 
 from tests.test_inputs import HP, HS, _hp, hwpx_file
+from textmine.core.errors import CorpusError
 from textmine.io import officedocs
 from textmine.io.corpus import load_corpus
-from textmine.core.errors import CorpusError
 
 HEADER = ["연도", "평가의견"]
 OPINION = ["2019", "재학생 대상 진로 상담 체계를 강화할 필요가 있음"]

@@ -5,10 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from textmine.core.errors import TextmineError
 from textmine.analysis.identity import (
     DEFAULT_THRESHOLD, KEPT, NEW, align_vocabularies, apply_identity, carried_labels, identify, identify_from_run,
     identity_summary, keep_top, load_previous_topics, match_to_previous, parse_term_weights)
+from textmine.core.errors import TextmineError
 from textmine.models.topics import topics_table
 
 VOCAB = [f"w{i:03d}" for i in range(300)]

@@ -4,14 +4,14 @@ import json
 import numpy as np
 import pytest
 
+from textmine.core.cachedir import cache_info, prune
+from textmine.core.config import load_config
+from textmine.core.registry import MODELS
+from textmine.io.corpus import load_corpus
 from textmine.models import store as store_module, topicmodel
+from textmine.models.store import ModelStore
 from textmine.text import documents
 from textmine.text.cache import cached_tokenize_units
-from textmine.core.config import load_config
-from textmine.io.corpus import load_corpus
-from textmine.core.registry import MODELS
-from textmine.models.store import ModelStore
-from textmine.core.cachedir import cache_info, prune
 from textmine.text.tokenize import load_profile
 
 FAST = {"lda.passes": "3", "lda.iterations": "50", "lda.k_grid": "4,6", "lda.seeds": "2", "lda.n_jobs": "1",

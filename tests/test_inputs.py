@@ -28,14 +28,14 @@ from xml.sax.saxutils import escape
 import pandas as pd
 import pytest
 
-from textmine.io import decode
 from textmine.core.config import CorpusConfig
+from textmine.core.errors import CorpusError
+from textmine.io import decode
 from textmine.io.corpus import YearError, load_corpus, parse_year
 from textmine.io.decode import decode_bytes
+from textmine.io.officedocs import hwp_para_text, read_hwp, read_hwpx
 from textmine.io.readers import sniff_delimiter
 from textmine.io.scan import scan_corpus
-from textmine.core.errors import CorpusError
-from textmine.io.officedocs import hwp_para_text, read_hwp, read_hwpx
 
 from conftest import FIXTURES, run_cli
 

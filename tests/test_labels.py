@@ -2,9 +2,9 @@
 import pandas as pd
 import pytest
 
-from textmine.core.errors import ConfigError
 from textmine.analysis.labels import (
     LABELS_FILE, apply_labels, apply_labels_to_phases, dump_labels, load_labels, merge_labels, unknown_topics)
+from textmine.core.errors import ConfigError
 
 GOOD = '''
 # 분석자가 붙인 이름

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from textmine.models import layout
 from textmine.core.config import BertopicConfig
+from textmine.models import layout
 
 
 def _corpus(seed=0, years=(2019, 2020, 2021), per_year=40, dim=16, shift=0.0):

@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 
 from textmine.core.config import LdaConfig, TokenizeConfig
-from textmine.io.corpus import load_corpus
 from textmine.core.errors import TextmineError
-from textmine.models.quality import seed_stability
-from textmine.models.topics import match_topics, topic_similarity
+from textmine.io.corpus import load_corpus
 from textmine.models.lda import choose_k, fit_global_lda, fit_yearly_lda
+from textmine.models.quality import seed_stability
 from textmine.models.terms import relevance_terms
+from textmine.models.topics import match_topics, topic_similarity
 from textmine.text.tokenize import load_profile, tokenize_texts
 
 FAST = dict(passes=3, iterations=50, n_jobs=1)

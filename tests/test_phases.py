@@ -3,8 +3,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from textmine.core.errors import TextmineError
 from textmine.analysis.phases import SegmentationDetector, consensus_phases, detect_phases
+from textmine.core.errors import TextmineError
 
 
 def step_shares(segments, years_per_segment, noise, seed=0):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import run_cli
-from textmine.core.errors import TextmineError
 from textmine.analysis.identity import MAX_PREVIOUS_TOPICS, match_to_previous, validate_previous
+from textmine.core.errors import TextmineError
 
 
 def _run_folder(path, rows=None):

@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from textmine.report import report
 from textmine.core.registry import MODELS, PHASE_DETECTORS
+from textmine.report import report
 
 from conftest import REPO, run_cli
 

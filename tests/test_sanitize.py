@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from textmine.report import report
 from textmine.outputs.runfolder import RunFolder
 from textmine.outputs.sanitize import FORMULA_START, neutralize_cell, neutralize_frame
+from textmine.report import report
 
 HOSTILE = ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1", "\n=1", "＝1", "＋1", "－1", "＠A1",
            "  =1+1", "-1"]

@@ -5,12 +5,12 @@ import pandas as pd
 import pytest
 
 from textmine.core import scale
-from textmine.models import lda, topicmodel
-from textmine.text import documents as documents_module, tokenize
-from textmine.models.bertopic_model import BertopicTopicModel, assign_by_ctfidf
 from textmine.core.config import load_config
 from textmine.io.corpus import load_corpus
+from textmine.models import lda, topicmodel
+from textmine.models.bertopic_model import BertopicTopicModel, assign_by_ctfidf
 from textmine.models.lda import LdaTopicModel
+from textmine.text import documents as documents_module, tokenize
 
 YEARS = {2015: 4_000, 2016: 9_000, 2017: 15_000}
 

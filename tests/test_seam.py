@@ -6,13 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from textmine.analysis import phases as phase_detection
-from textmine.analysis import summaries
+from textmine.analysis import phases as phase_detection, summaries
 from textmine.core.config import Config, load_config
 from textmine.core.errors import ConfigError
 from textmine.core.registry import EMBEDDERS, LDA_ENGINES, MODELS, PHASE_DETECTORS
-from textmine.text.documents import Documents
 from textmine.models.topicmodel import FittedTopics, TopicModel
+from textmine.text.documents import Documents
 
 
 def test_every_registered_part_loads_and_has_the_registered_name():

@@ -4,14 +4,13 @@ import numpy as np
 import pytest
 
 from textmine.analysis import summaries
-from textmine.models import lda, store, terms
-from textmine.text import documents as documents_module
-from textmine.models import seeds as seeding
-from textmine.text.cache import cached_tokenize_units
 from textmine.core.config import load_config
-from textmine.io.corpus import load_corpus
 from textmine.core.errors import ConfigError, TextmineError
 from textmine.core.registry import MODELS
+from textmine.io.corpus import load_corpus
+from textmine.models import lda, seeds as seeding, store, terms
+from textmine.text import documents as documents_module
+from textmine.text.cache import cached_tokenize_units
 from textmine.text.tokenize import load_profile
 
 # 접근성 is one word since derived nouns are kept whole (접근 + 성).

@@ -5,10 +5,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from textmine.synth import synth
-from textmine.synth import synth_vocab as V
-from textmine.io.corpus import load_corpus
 from textmine.core.errors import TextmineError
+from textmine.io.corpus import load_corpus
+from textmine.synth import synth, synth_vocab as V
 from textmine.synth.synth import SynthSpec, generate_corpus, phase_years, write_corpus
 
 from conftest import BUNDLED, run_cli

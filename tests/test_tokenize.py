@@ -2,8 +2,8 @@
 import pytest
 
 from textmine.core.config import TokenizeConfig
-from textmine.io.corpus import load_corpus
 from textmine.core.errors import ConfigError
+from textmine.io.corpus import load_corpus
 from textmine.text.tokenize import (
     chunk_text, discover_terms, kiwi_for, load_profile, merge_collocations, tokenize_texts, tokenize_units)
 

@@ -19,7 +19,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from textmine.analysis.identity import load_previous_topics
+from textmine.core.config import load_config
 from textmine.core.errors import TextmineError
+from textmine.models.bertopic_model import load_model
+from textmine.ui.queries import Opinions
+from textmine.ui.runs import REQUIRED, PageError
+from textmine.ui.views import share_series, trajectories_data
 
 
 class Run:
@@ -27,7 +33,6 @@ class Run:
 
     def __init__(self, path: str | Path):
         from textmine.report import report
-        from textmine.ui.runs import REQUIRED
 
         self.path = Path(path).expanduser()
         missing = [n for n in REQUIRED if not (self.path / n).is_file()]
@@ -109,9 +114,6 @@ class Run:
                  topic: int | None = None, page: int = 1, page_size: int = 100, **metadata: str) -> pd.DataFrame:
         """One page of opinions (newest year first) containing ``text``, of ``year``, whose dominant topic of
         ``model`` is ``topic``, with metadata columns equal to ``metadata`` (e.g. ``지역="서울"``)."""
-        from textmine.ui.queries import Opinions
-        from textmine.ui.runs import PageError
-
         try:
             result = Opinions(self.path).search(text=text, year=year, model=model, topic=topic, filters=metadata,
                                                 page=page, page_size=page_size)
@@ -130,10 +132,7 @@ class Run:
             raise TextmineError(f"this run has no saved {name} model", file=self.path,
                                 fix=f"choose one of: {', '.join(self.models)}")
         if name == "bertopic":
-            from textmine.models.bertopic_model import load_model
-
             return load_model(folder)
-        from textmine.analysis.identity import load_previous_topics
 
         found = load_previous_topics(self.path, name)
         return pd.DataFrame(found.topic_word, index=pd.Index(found.topic_ids, name="topic"), columns=found.vocabulary)
@@ -150,8 +149,6 @@ class Run:
         """Every topic's share per period with its band, the model's phases shaded (a plotly Figure)."""
         import plotly.graph_objects as go
 
-        from textmine.ui.views import trajectories_data
-
         model = self._model(model)
         data = trajectories_data(self._data)[model]
         fig = go.Figure()
@@ -166,8 +163,6 @@ class Run:
     def plot_topic(self, model: str, topic: int):
         """One topic's share per period with its 95% band (a plotly Figure)."""
         import plotly.graph_objects as go
-
-        from textmine.ui.views import share_series
 
         model = self._model(model)
         s = share_series(self._data, model, int(topic))
@@ -247,7 +242,6 @@ def run(corpus: str | Path | None = None, *, config: str | Path | None = None, *
     from flows.cli import BUNDLED_CORPUS
     from flows.engine import start_ephemeral_server
     from flows.pipeline import preflight, run_pipeline
-    from textmine.core.config import load_config
 
     corpus = str(corpus or BUNDLED_CORPUS)
     cfg = load_config(config, settings_overrides(settings))

@@ -13,12 +13,14 @@ import uuid
 from pathlib import Path
 
 from textmine.analysis import evaluate
-from textmine.io import corpus as corpus_io
-from textmine.text import tokenize
 from textmine.analysis.analysis import check_analyses
+from textmine.core import scale
 from textmine.core.errors import ConfigError, TextmineError
 from textmine.core.periods import period_labels
 from textmine.core.registry import MODELS
+from textmine.io import corpus as corpus_io
+from textmine.io.corpus_cache import cached_load_corpus
+from textmine.text import tokenize
 
 
 def check_writable(folder: str | Path, setting: str) -> None:
@@ -50,7 +52,6 @@ def check_run(corpus_path: str | Path, config) -> corpus_io.Corpus:
                           "the Prefect API", fix="shorten the long values (column names, paths, lists) in the config")
     check_writable(config.run.out_dir, "--out (run.out_dir)")
     check_writable(config.run.cache_dir, "run.cache_dir")
-    from textmine.io.corpus_cache import cached_load_corpus
 
     corpus = cached_load_corpus(corpus_path, config.corpus, config.run.cache_dir)
     evaluate.load_truth(corpus_path)
@@ -98,7 +99,6 @@ def check_memory(docs, config, available: int | None = None) -> None:
             available = psutil.virtual_memory().available
         except ImportError:  # pragma: no cover - psutil comes with prefect-dask
             return
-    from textmine.core import scale
 
     clustered = scale.bertopic_documents(docs["year"].value_counts().to_dict(), config)
     need = estimated_memory(len(docs), int(docs["text"].str.len().sum()), config.run.models, clustered)

@@ -26,22 +26,21 @@ from prefect.artifacts import (create_link_artifact, create_markdown_artifact, c
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
-from textmine.analysis import analysis, evaluate, phases as phase_detection
-from textmine.core import progress
-from textmine.io import corpus as corpus_io, corpus_cache, scan
-from textmine.report import report
-from textmine.text import cache, pii
-from textmine.analysis import summaries
-from textmine.core import scale
-from textmine.models import store as store_module, topicmodel
-from textmine.outputs import runfolder
-from textmine.text import documents, tokenize
+from flows import UI_RUNS_ENV, UI_URL_ENV
+from flows.logs import quiet_user_error_tracebacks
+from textmine.analysis import analysis, evaluate, phases as phase_detection, summaries
+from textmine.core import progress, scale
+from textmine.core.cachedir import mark_cache
 from textmine.core.config import Config
 from textmine.core.errors import TextmineError
-from textmine.preflight import check_run
 from textmine.core.registry import MODELS
+from textmine.io import corpus as corpus_io, corpus_cache, scan
+from textmine.models import store as store_module, topicmodel
 from textmine.models.store import ModelStore
-from textmine.core.cachedir import mark_cache
+from textmine.outputs import runfolder
+from textmine.preflight import check_run
+from textmine.report import report
+from textmine.text import cache, documents, pii, tokenize
 
 # Stages are deterministic functions of their inputs: a retry would fail the same way, so none
 # are retried.  Inputs are large in-memory tables, so Prefect's input hashing is off; textmine keys
@@ -204,8 +203,6 @@ def build_report(run_path: Path, config: Config) -> list[str]:
 def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None = None) -> str:
     """Run every stage on ``corpus`` and return the finished run folder."""
     logger = get_run_logger()
-    from flows.cli import quiet_user_error_tracebacks
-
     quiet_user_error_tracebacks()  # in a serve runner's run process too: an input error is its message
     started = datetime.now(timezone.utc)
     stage = _Stages(total=9 + 4 * len(config.run.models))
@@ -480,8 +477,6 @@ def started_by() -> str:
 def workspace_link(run_id: str, folder: str) -> str | None:
     """The run's page in the workspace ``textmine serve`` started (``http://.../runs/<id>``), when this run's
     folder is one it serves; else None."""
-    from flows.serve import UI_RUNS_ENV, UI_URL_ENV
-
     url, runs = os.environ.get(UI_URL_ENV), os.environ.get(UI_RUNS_ENV)
     if not url or not runs or Path(folder).resolve().parent != Path(runs).resolve():
         return None

@@ -33,10 +33,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from textmine.core.cachedir import mark_cache
 from textmine.core.files import publish
 from textmine.core.registry import ANALYSES
 from textmine.outputs.sanitize import restore_frame
-from textmine.core.cachedir import mark_cache
 
 # Columns of the documents that are not the corpus's own metadata (ingest flags start with is_ or _).
 NOT_METADATA = {"doc_id", "year", "text", "date", "period", "source_file", "source_row", "source_table", "source_id"}

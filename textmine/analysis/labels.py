@@ -31,6 +31,7 @@ import pandas as pd
 
 from textmine.core.errors import ConfigError
 from textmine.core.files import read_toml
+from textmine.core.registry import MODELS
 
 MAX_NAME = 60
 LABELS_FILE = "labels.toml"   # a run folder's copy of the labels it was written with
@@ -39,8 +40,6 @@ _FIX_FORMAT = 'write one table per model and topic id = "name" lines, e.g. [lda]
 
 
 def _models() -> tuple[str, ...]:
-    from textmine.core.registry import MODELS
-
     return MODELS.names()
 
 

@@ -62,9 +62,9 @@ import numpy as np
 import pandas as pd
 
 from textmine.analysis.analysis import Analysis, Written, consensus_of, read_table, settings_of
-from textmine.text.documents import Documents
-from textmine.outputs.xlsx import Sheet, write_workbook
 from textmine.analysis.wordfreq import Scope, phase_scope_name, phase_scopes, scope_counts, top_terms
+from textmine.outputs.xlsx import Sheet, write_workbook
+from textmine.text.documents import Documents
 
 NETWORKS = "networks"
 NODES = "networks/nodes.csv"

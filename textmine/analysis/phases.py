@@ -25,7 +25,9 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from textmine.analysis.align import bootstrap_shares, share_matrix
 from textmine.core.errors import TextmineError
+from textmine.core.registry import PHASE_DETECTORS
 
 
 @dataclass
@@ -155,8 +157,6 @@ class BinarySegmentationDetector(PhaseDetector):
 
 def make_detector(method: str, n_phases: int | str, min_size: int, max_phases: int) -> PhaseDetector:
     """The detector named by ``phases.method`` (registry :data:`textmine.core.registry.PHASE_DETECTORS`)."""
-    from textmine.core.registry import PHASE_DETECTORS
-
     return PHASE_DETECTORS.get(method)(n_phases=n_phases, min_size=min_size, max_phases=max_phases)
 
 
@@ -252,8 +252,6 @@ _METHOD_TEXT = {"segmentation": "optimal segmentation (dynamic programming)",
 def bootstrap_replicates(seed_doc_topics: Sequence[np.ndarray], doc_periods: Sequence, n_boot: int,
                          seed: int) -> list[np.ndarray]:
     """(periods × topics) share matrices resampled within periods, ``n_boot`` for each seed's model."""
-    from textmine.analysis.align import bootstrap_shares
-
     periods = sorted(set(doc_periods))
     replicates = []
     for i, doc_topic in enumerate(seed_doc_topics):
@@ -266,8 +264,6 @@ def detect_with_confidence(trajectories: pd.DataFrame, topic_terms: dict[int, li
                            seed_doc_topics: Sequence[np.ndarray], doc_periods: Sequence, config, seed: int) -> dict:
     """One model's phases.json entry: phases on its share matrix, confidence from (seed × bootstrap)
     replicates (``config`` is a :class:`textmine.core.config.PhaseConfig`)."""
-    from textmine.analysis.align import share_matrix
-
     replicates = bootstrap_replicates(seed_doc_topics, doc_periods, config.bootstrap, seed)
     return detect_phases(share_matrix(trajectories), config.n_phases, config.min_size, config.max_phases,
                          topic_terms, labels, replicates, config.confidence_tolerance, config.method)

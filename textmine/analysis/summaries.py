@@ -9,9 +9,9 @@ from typing import Sequence
 import pandas as pd
 
 from textmine.analysis import align
-from textmine.text.documents import Documents
 from textmine.models.topicmodel import OUTLIER, FittedTopics, TopicModel
 from textmine.models.topics import doc_topics_table, map_to_global, representative_docs, topics_table
+from textmine.text.documents import Documents
 
 OUTLIER_LABEL = "이상치 (outliers)"
 

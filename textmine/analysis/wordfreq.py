@@ -42,8 +42,8 @@ import numpy as np
 import pandas as pd
 
 from textmine.analysis.analysis import Analysis, Written, consensus_of, read_table
-from textmine.text.documents import Documents
 from textmine.core.periods import ordered_periods
+from textmine.text.documents import Documents
 
 WORD_FREQUENCY = "word_frequency.csv"
 COLUMNS = ["scope_kind", "scope", "term", "count", "doc_freq", "n_docs", "tfidf", "rank", "tfidf_rank"]

@@ -13,6 +13,8 @@ import os
 import signal
 from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Iterable
+from textmine.core import progress
+from textmine.core.progress import advance
 
 PR_SET_PDEATHSIG = 1
 
@@ -46,8 +48,6 @@ def _start_worker(parent: int, messages) -> None:
     die_with_parent(load_libc(), parent, int(signal.SIGTERM))
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if messages is not None:
-        from textmine.core import progress
-
         progress.add_listener(lambda stage, done, total: messages.put((stage, done, total)))
 
 
@@ -73,7 +73,6 @@ def map_in_processes(function: Callable, argument_lists: Iterable[tuple], n_jobs
     (progress reported as jobs finish, under ``stage``, and the workers' own progress forwarded).
     An exception here (Ctrl-C included) ends the workers at once and is raised."""
     from concurrent.futures import FIRST_COMPLETED, wait
-    from textmine.core.progress import advance
 
     jobs = list(argument_lists)
     context = multiprocessing.get_context("spawn")

@@ -16,6 +16,7 @@ import pandas as pd
 from textmine.core.errors import CorpusError
 from textmine.io.columns import TEXT_NAMES, _dedupe_names, _norm_name, locate_header
 from textmine.io.decode import Limits, _check_zip, _decode, read_bytes
+from textmine.io.officedocs import OLE_MAGIC, read_document
 from textmine.text.normalize import _is_missing
 
 
@@ -182,8 +183,6 @@ def _read_xlsx(path: Path, ctx: _Context) -> _Read:
 
 
 def _read_xls(path: Path, ctx: _Context) -> _Read:
-    from textmine.io.officedocs import OLE_MAGIC
-
     data = read_bytes(path, ctx.limits.max_bytes)
     if data[:8] != OLE_MAGIC:
         head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
@@ -343,8 +342,6 @@ def _has_text_column(frame: pd.DataFrame, overrides: dict[str, str | None]) -> b
 
 def _read_document(path: Path, ctx: _Context) -> _Read:
     """An .hwpx/.hwp document: its tables that have an opinion header, else one opinion per paragraph."""
-    from textmine.io.officedocs import read_document
-
     fmt = file_format(path)
     doc = read_document(read_bytes(path, ctx.limits.max_bytes), fmt, path,
                         max_bytes=ctx.limits.max_bytes, max_cells=ctx.limits.max_sheet_cells)

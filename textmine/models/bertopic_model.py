@@ -40,11 +40,14 @@ from textmine.core import scale
 from textmine.core.config import BertopicConfig
 from textmine.core.errors import TextmineError
 from textmine.core.progress import advance
+from textmine.core.registry import EMBEDDERS
+from textmine.models import layout
+from textmine.models.embed import make_embedder
 from textmine.models.quality import quality_summary, scaled_scores, score_topics, seed_stability
 from textmine.models.seeds import log_unknown_seed_words, match_seeds, seed_names, seed_settings, seed_uptake
 from textmine.models.topicmodel import OUTLIER, FittedTopics, TopicModel
-from textmine.text.documents import Documents
 from textmine.models.topics import topic_label
+from textmine.text.documents import Documents
 
 log = logging.getLogger(__name__)
 
@@ -613,8 +616,6 @@ class BertopicTopicModel(TopicModel):
         """The embedder that embeds the seed words in the documents' vector space: the run's own, or
         rebuilt (a corpus-fitted one is refitted on the same texts, in the same order, when the
         documents' vectors came from the cache and it never saw them)."""
-        from textmine.models.embed import make_embedder
-
         embedder = data.embedder if data.embedder is not None else make_embedder(self.config.embed, self.seed,
                                                                                    self.config.run.cache_dir)
         if getattr(embedder, "corpus_fitted", False) and not getattr(embedder, "fitted", True):
@@ -677,9 +678,6 @@ class BertopicTopicModel(TopicModel):
 
         A layout is found by its first year's documents (their tokens): a corpus-fitted backend moves
         that year's vectors when a year is added, and layout.plan judges whether the move matters."""
-        from textmine.models import layout
-        from textmine.core.registry import EMBEDDERS
-
         if not self.config.run.cache_dir or sample.embeddings is None:
             return {}
         self._layouts = layout.LayoutStore(self.config.run.cache_dir)
@@ -698,8 +696,6 @@ class BertopicTopicModel(TopicModel):
 
     def _store_layouts(self, plans: dict, result: BertopicResult, sample: Documents) -> dict | None:
         """Keep each seed's layout for the next run; returns what evaluation.json records."""
-        from textmine.models import layout
-
         if not plans:
             return None
         for s, plan_ in plans.items():

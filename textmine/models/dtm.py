@@ -40,15 +40,16 @@ import numpy as np
 import pandas as pd
 
 from textmine.core import scale
-from textmine.models import lda
 from textmine.core.errors import TextmineError
+from textmine.core.parallel import map_in_processes
 from textmine.core.periods import period_year
 from textmine.core.progress import advance
+from textmine.models import lda
 from textmine.models.quality import quality_summary, score_topics, seed_stability
 from textmine.models.seeds import log_unknown_seed_words, match_seeds, seed_names, seed_settings, seed_uptake
 from textmine.models.terms import build_dictionary, relevant_terms, top_terms, vocabulary_of
-from textmine.text.documents import Documents
 from textmine.models.topicmodel import FittedTopics, TopicModel, save_topic_arrays
+from textmine.text.documents import Documents
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +162,6 @@ def fit_seeds(jobs: list[tuple], n_jobs: int) -> list[SeedFit]:
     results either way: each fit is seeded on its own)."""
     if n_jobs == 1 or len(jobs) == 1:
         return [fit_seed(*job) for job in jobs]
-    from textmine.core.parallel import map_in_processes
 
     # no count of finished seeds beside the seeds' own iterations: two series would move the bar back and forth
     return map_in_processes(fit_seed, jobs, n_jobs)

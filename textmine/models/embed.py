@@ -37,7 +37,11 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from textmine.core.cachedir import mark_cache
 from textmine.core.errors import ConfigError
+from textmine.core.progress import advance
+from textmine.core.registry import EMBEDDERS
+from textmine.text.cache import texts_digest
 
 log = logging.getLogger(__name__)
 
@@ -347,15 +351,11 @@ def _folder_digest(model: str) -> str:
 
 def make_embedder(config, seed: int = 42, cache_dir: str | Path | None = None) -> Embedder:
     """The backend named by ``config.backend`` (an :class:`EmbedConfig`), from the EMBEDDERS registry."""
-    from textmine.core.registry import EMBEDDERS
-
     return EMBEDDERS.get(config.backend).from_config(config, seed, cache_dir)
 
 
 def cached_embed(embedder: Embedder, texts: Sequence[str], cache_dir: str | Path) -> tuple[np.ndarray, bool]:
     """Embeddings of ``texts`` through an on-disk cache keyed by texts, backend and version: (vectors, hit)."""
-    from textmine.text.cache import texts_digest
-
     folder = Path(os.path.expanduser(str(cache_dir))) / "embeddings"
     key = texts_digest(texts, embedder.name + "\0" + embedder.version)
     path = folder / f"{key}.npy"
@@ -365,7 +365,6 @@ def cached_embed(embedder: Embedder, texts: Sequence[str], cache_dir: str | Path
         except (OSError, ValueError):
             pass  # an unreadable entry is a miss, rewritten below
     vectors = embedder.embed(texts)
-    from textmine.core.cachedir import mark_cache
 
     mark_cache(folder.parent)
     folder.mkdir(parents=True, exist_ok=True)
@@ -387,7 +386,6 @@ def embed_groups(embedder: Embedder, groups: dict, cache_dir: str | Path | None)
         vectors, hit = cached_embed(embedder, texts, cache_dir) if cache_dir else (embedder.embed(texts), False)
         bounds = np.cumsum([0] + [len(groups[k]) for k in keys])
         return ({k: vectors[a:b] for k, a, b in zip(keys, bounds[:-1], bounds[1:])}, {k: hit for k in keys})
-    from textmine.core.progress import advance
 
     out, hits = {}, {}
     for i, k in enumerate(keys):

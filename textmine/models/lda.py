@@ -36,13 +36,16 @@ import numpy as np
 from textmine.core import scale
 from textmine.core.config import LdaConfig
 from textmine.core.errors import TextmineError
+from textmine.core.parallel import map_in_processes
+from textmine.core.progress import advance, check_stop
+from textmine.core.registry import LDA_ENGINES
 from textmine.models.quality import quality_summary, scaled_scores, score_topics, seed_stability
 from textmine.models.seeds import (
     SEED_OTHER_FACTOR, log_unknown_seed_words, seed_names, seed_settings, seed_uptake, seed_weight)
 from textmine.models.terms import build_dictionary, dictionary_from_vocabulary, relevant_terms, top_terms, vocabulary_of
-from textmine.text.documents import Documents
 from textmine.models.topicmodel import FittedTopics, TopicModel, save_topic_arrays
 from textmine.models.topics import topic_label
+from textmine.text.documents import Documents
 
 
 @dataclass
@@ -194,8 +197,6 @@ def train_in_slices(model, iterations: int, workers: int, label: str = "", check
     ``stop(log-likelihood per word)`` may end training early.  Returns the iterations run."""
     import time
 
-    from textmine.core.progress import advance, check_stop
-
     done, per_iteration = 0, None
     while done < iterations:
         boundary = min(iterations, (done // check_every + 1) * check_every) if check_every else iterations
@@ -279,8 +280,6 @@ def seed_initial_state(model, bow: list, dictionary, k: int, seed_topics: dict) 
 
 
 def make_engine(config: LdaConfig) -> LdaEngine:
-    from textmine.core.registry import LDA_ENGINES
-
     return LDA_ENGINES.get(config.backend)(config)
 
 
@@ -297,15 +296,12 @@ def _n_jobs(config: LdaConfig) -> int:
 def fit_many(bow: list, dictionary, jobs: list[tuple[int, int]], config: LdaConfig,
              seed_topics: dict | None = None) -> list:
     """Fit one model per (k, seed) in parallel processes; results in the order of ``jobs``."""
-    from textmine.core.progress import advance
-
     if _n_jobs(config) == 1 or len(jobs) == 1:
         fits = []
         for k, s in jobs:
             fits.append(fit_lda_model(bow, dictionary, k, config, s, seed_topics))
             advance("LDA grid (k x seed)", len(fits), len(jobs))
         return fits
-    from textmine.core.parallel import map_in_processes
 
     return map_in_processes(fit_lda_model, [(bow, dictionary, k, config, s, seed_topics) for k, s in jobs],
                             _n_jobs(config), stage="LDA grid (k x seed)")

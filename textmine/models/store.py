@@ -28,11 +28,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from textmine.text.documents import Documents
 from textmine.core.cachedir import mark_cache
 from textmine.core.files import json_default, publish
 from textmine.core.registry import EMBEDDERS
 from textmine.models.topicmodel import FittedTopics, TopicModel
+from textmine.text.documents import Documents
 
 log = logging.getLogger(__name__)
 

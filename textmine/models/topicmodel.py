@@ -23,8 +23,11 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 import pandas as pd
 
-from textmine.text.documents import Documents
+from textmine.core import scale
+from textmine.core.registry import MODELS
+from textmine.models import embed
 from textmine.models.topics import topic_label
+from textmine.text.documents import Documents
 
 OUTLIER = -1
 
@@ -32,9 +35,6 @@ OUTLIER = -1
 def embed_documents(data: Documents, config) -> dict:
     """Attach embeddings (per year, through the cache) to ``data``; returns what the manifest records.
     On a large corpus only a per-year sample is embedded (``data.embedded`` says which)."""
-    from textmine.core import scale
-    from textmine.models import embed
-
     e = config.embed
     embedder = embed.make_embedder(e, config.run.seed, config.run.cache_dir)
     chosen = np.arange(len(data))
@@ -211,8 +211,6 @@ def relayout(result: FittedTopics | None, vocabulary: list[str]) -> FittedTopics
 def fit_order(names: Sequence[str]) -> list[str]:
     """The run's models in the order to fit them: each after the models it reuses (``fitted_after``),
     otherwise in the order given."""
-    from textmine.core.registry import MODELS
-
     ordered: list[str] = []
 
     def visit(name: str) -> None:

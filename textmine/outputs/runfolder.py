@@ -17,6 +17,8 @@ from typing import Any
 import pandas as pd
 
 from textmine.core.files import json_default
+from textmine.core.registry import MODELS
+from textmine.outputs.sanitize import neutralize_frame
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -105,8 +107,6 @@ class RunFolder:
         return target
 
     def write_csv(self, name: str, frame: pd.DataFrame) -> Path:
-        from textmine.outputs.sanitize import neutralize_frame
-
         target = self.file(name)
         # UTF-8 with BOM so that Excel opens Korean CSVs correctly; and since Excel opens them, no
         # text field may start like a formula (=, +, -, @...: textmine.outputs.sanitize).
@@ -161,8 +161,6 @@ def build_manifest(run: RunFolder, *, corpus_path: str, corpus, config, profile,
     """``manifest.json``: what was run on what, with which versions, how long each stage took."""
     import platform
     import sys
-
-    from textmine.core.registry import MODELS
 
     return {
         "run_id": run.run_id,

@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
-from textmine.outputs.charts import shorten
-from textmine.core.errors import TextmineError
 from textmine.analysis.identity import load_previous_topics
+from textmine.core.errors import TextmineError
 from textmine.core.periods import period_sort_key
 from textmine.models.topics import topic_similarity
+from textmine.outputs.charts import shorten
 
 
 def plotly_views(data: dict, models: list[str], display: Callable[[str], str] = str,

@@ -33,13 +33,15 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, S
 from markupsafe import Markup
 
 from textmine.analysis import analysis, doctables, labels as labels_mod
-from textmine.outputs import charts
-from textmine.report import interactive, narrative
-from textmine.core.registry import MODELS, PHASE_DETECTORS
-from textmine.outputs.sanitize import restore_frame
-from textmine.core.files import publish
+from textmine.analysis.identity import IDENTITY_KO
 from textmine.core.cachedir import mark_cache
+from textmine.core.errors import TextmineError
+from textmine.core.files import publish
+from textmine.core.registry import MODELS, PHASE_DETECTORS
+from textmine.outputs import charts
+from textmine.outputs.sanitize import restore_frame
 from textmine.outputs.xlsx import Sheet, write_workbook
+from textmine.report import interactive, narrative
 
 SHEET_HEADERS = {
     "model": "모델", "scope": "범위", "topic": "토픽", "label": "레이블", "top_terms": "주요어(확률)",
@@ -101,8 +103,6 @@ def load_run(run_dir: str | Path, labels_file: str | Path | None = None) -> dict
 
 
 def _damaged(path: Path, exc: Exception):
-    from textmine.core.errors import TextmineError
-
     return TextmineError(f"the run folder's file cannot be read ({exc.__class__.__name__}: {exc})", file=path,
                          fix="rerun 'textmine run' (or restore the file); nothing of the report was changed")
 
@@ -622,8 +622,6 @@ def write_xlsx(data: dict, path: Path, cache_dir: str | Path | None = None) -> P
 
 def xlsx_sheets(data: dict) -> dict[str, pd.DataFrame]:
     """The sheets of ``summary.xlsx`` by Korean name, as frames."""
-    from textmine.analysis.identity import IDENTITY_KO
-
     topics = data["topics"]
     if topics is not None and "identity" in topics:
         topics = topics.assign(identity=topics["identity"].map(lambda v: IDENTITY_KO.get(v, v)))
@@ -668,8 +666,6 @@ def build_outputs(run_dir: str | Path, cache_dir: str | Path | None = None,
     succeeded (then ``labels_file`` is copied in as the run's labels.toml): a damaged run folder is
     one clear error and leaves the previous report, charts and labels as they were."""
     import uuid
-
-    from textmine.core.errors import TextmineError
 
     run = Path(run_dir)
     staging = run / f".report-{uuid.uuid4().hex}"

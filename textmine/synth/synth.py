@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from textmine.synth import synth_vocab as V
 from textmine.core.errors import TextmineError
+from textmine.synth import synth_vocab as V
 
 GENERATOR_VERSION = "2"
 

@@ -22,8 +22,10 @@ from typing import Any, Hashable, Iterator, Mapping, Sequence
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from textmine.core.files import publish
 from textmine.core.cachedir import mark_cache
+from textmine.core.files import publish
+from textmine.text import pii, tokenize
+from textmine.text.tokenize import share_strings
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +75,6 @@ class TokenCache:
             if not (pa.types.is_list(tokens) and pa.types.is_string(tokens.value_type)
                     and pa.types.is_integer(owners)):
                 raise TypeError(f"columns tokens: {tokens}, owner: {owners}")
-            from textmine.text.tokenize import share_strings
 
             return share_strings(table.column("tokens").to_pylist()), table.column("owner").to_pylist()
         except Exception as exc:  # OSError/ArrowInvalid (damaged), KeyError (a column missing), TypeError
@@ -98,8 +99,6 @@ def cached_tokenize_units(texts: Sequence[str], profile, config, num_workers: in
 def token_settings(config) -> dict[str, Any]:
     """What besides the texts, the profile and Kiwi's version decides a year's tokens: the tokenizer
     settings that change them, and the code that selects them from Kiwi's analysis."""
-    from textmine.text import tokenize
-
     return {"unit": config.unit, "max_chunk_chars": config.max_chunk_chars,
             "selection": tokenize.selection_digest()}
 
@@ -117,8 +116,6 @@ def cached_tokenize_years(texts_by_year: Mapping[Hashable, Sequence[str]], profi
     before it. A text's tokens do not depend on its neighbours in a call, so the result equals
     tokenizing year by year.
     """
-    from textmine.text import tokenize
-
     store = TokenCache(cache_dir) if config.cache else None
     settings = token_settings(config)
     digest = profile.token_digest()
@@ -171,8 +168,6 @@ def cached_mask(texts: Sequence[str], profile, make_masker, cache_dir: str | Pat
     patterns masks again.  Only masked texts are stored.
     """
     import inspect
-
-    from textmine.text import pii
 
     folder = Path(os.path.expanduser(str(cache_dir))) / "pii"
     code = hashlib.sha256(inspect.getsource(pii).encode()).hexdigest()

@@ -15,10 +15,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from textmine.text import tokenize
-from textmine.text.cache import texts_digest
 from textmine.core.files import json_default
 from textmine.core.periods import period_labels
+from textmine.text import tokenize
+from textmine.text.cache import texts_digest
 
 
 @dataclass

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from textmine.core.config import TokenizeConfig
-from textmine.core.errors import ConfigError
+from textmine.core.errors import ConfigError, TextmineError
 from textmine.core.files import read_toml
 
 DEFAULT_PROFILE = Path(__file__).parent / "profiles" / "default.toml"
@@ -543,8 +543,6 @@ def drop_tokenless(docs, unit_tokens: list[list[str]], unit_owner: list[int], so
     Returns (docs, unit_tokens, unit_owner re-indexed to the kept docs, {year: dropped}).
     """
     import numpy as np
-
-    from textmine.core.errors import TextmineError
 
     doc_tokens = np.bincount(unit_owner, weights=[len(t) for t in unit_tokens], minlength=len(docs))
     keep_doc = doc_tokens > 0

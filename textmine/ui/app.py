@@ -38,6 +38,7 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Redire
 from starlette.routing import Route
 
 from textmine.ui import queries, views
+from textmine.ui.rename import carry_labels, earlier_versions, rename_topic
 from textmine.ui.runs import PageError, RunStore, _display
 
 log = logging.getLogger(__name__)
@@ -249,7 +250,6 @@ def create_app(runs_dir: str | Path, *, read_only: bool = False, token: str | No
         representative = opinions.representative(model, topic)
         for r in representative + (docs.rows if docs else []):
             r["parts"] = queries.highlight(r["text"], words)
-        from textmine.ui.rename import earlier_versions
 
         later = store.later_runs(run_id) if not read_only and data.get("labels") else []
         return page(request, "topic.html.j2", run=data, run_id=run_id, model=model, topic=topic, row=row, later=later,
@@ -261,8 +261,6 @@ def create_app(runs_dir: str | Path, *, read_only: bool = False, token: str | No
 
     async def rename(request: Request):
         from starlette.concurrency import run_in_threadpool
-
-        from textmine.ui.rename import rename_topic
 
         run_id, model = request.path_params["run_id"], request.path_params["model"]
         topic = _topic(request.path_params["topic"])
@@ -294,8 +292,6 @@ def create_app(runs_dir: str | Path, *, read_only: bool = False, token: str | No
 
     async def carry(request: Request):
         from starlette.concurrency import run_in_threadpool
-
-        from textmine.ui.rename import carry_labels
 
         run_id = request.path_params["run_id"]
         form = await checked_form(request)

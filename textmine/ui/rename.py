@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from textmine.analysis import labels as labels_mod
+from textmine.analysis.identity import DEFAULT_THRESHOLD, identify, load_previous_topics
 from textmine.core.errors import TextmineError
 from textmine.ui.runs import PageError
 
@@ -66,8 +67,6 @@ def carry_labels(source: Path, target: Path) -> int:
     """The names of ``source``'s topics given to the topics of the later run ``target`` that are the same
     topics (:func:`textmine.analysis.identity.identify`, the matching of ``--previous``); a name ``target`` already
     gave a topic stays.  Returns how many names were carried (0: nothing written)."""
-    from textmine.analysis.identity import DEFAULT_THRESHOLD, identify, load_previous_topics
-
     if not current_labels(source):
         return 0
     carried: dict[str, dict[int, str]] = {}

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from textmine.core.registry import MODELS
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 # What every run folder has had since the first version; without them a folder is not shown as a run.
@@ -74,8 +75,6 @@ def _mtime(path: Path) -> float:
 
 
 def _display(model: str) -> str:
-    from textmine.core.registry import MODELS
-
     try:
         return MODELS.display(model)
     except Exception:  # a model of another textmine version: its key is its name

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from textmine.analysis.identity import DEFAULT_THRESHOLD, identify, load_previous_topics
+from textmine.report import narrative as narrative_mod
 from textmine.ui.runs import PageError, _display, global_topics, plain
 
 SHOWN_TERMS = 30          # terms listed on a topic page (LDAvis shows 30)
@@ -88,8 +90,6 @@ def topics_table(data: dict, model: str) -> list[dict]:
 
 
 def narrative(data: dict) -> list[dict]:
-    from textmine.report import narrative as narrative_mod
-
     traj = data.get("trajectories")
     if traj is None:
         return []
@@ -116,8 +116,6 @@ def topic_row(data: dict, model: str, topic: int) -> dict:
 
 
 def _topic_word(folder: Path, model: str):
-    from textmine.analysis.identity import load_previous_topics
-
     key = (str(folder), model, (folder / "topics.csv").stat().st_mtime)
     with _matrices_lock:
         if key in _matrices:
@@ -234,8 +232,6 @@ def compare(store, a: str, b: str) -> dict:
     """Run ``b`` against the earlier run ``a``: per model both fitted, continuing / new / vanished topics
     (:func:`textmine.analysis.identity.identify`, the matching of ``--previous``), the share change of each
     topic, and both runs' phase boundaries."""
-    from textmine.analysis.identity import DEFAULT_THRESHOLD, identify, load_previous_topics
-
     if a == b:
         raise PageError(400, "같은 실행끼리는 비교할 수 없습니다.", "서로 다른 두 실행을 고르세요.")
     old, new = store.load(a), store.load(b)
