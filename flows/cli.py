@@ -16,6 +16,7 @@ from pathlib import Path
 
 import flows  # noqa: F401  (sets Prefect's environment defaults before Prefect loads)
 from flows.logs import DISK_ERRORS, quiet_user_error_tracebacks
+from flows.serve import serve as serve_deployment
 from textmine.analysis import labels as labels_mod
 from textmine.analysis.identity import check_previous
 from textmine.analysis.labels import load_labels
@@ -26,7 +27,7 @@ from textmine.core.registry import MODELS
 from textmine.io.corpus import load_corpus, yearly_quality_table
 from textmine.synth.synth import SynthSpec, write_corpus
 from textmine.text.tokenize import discover_terms, load_profile
-from textmine.ui.server import DEFAULT_HOST, DEFAULT_PORT
+from textmine.ui.server import DEFAULT_HOST, DEFAULT_PORT, UIServer, announce, plan
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_CORPUS = REPO_ROOT / "corpora" / "ujp-synthetic"
@@ -327,20 +328,16 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from flows import serve
-
     overrides = _overrides(args)
     config = load_config(args.config, overrides)  # a bad config stops here, before anything starts
     # Runs started from the UI write under --out wherever the server or runner was started.
     out_dir = Path(config.run.out_dir).expanduser().resolve()
     config = load_config(args.config, overrides | {"run.out_dir": str(out_dir)})
-    return serve.serve(args.corpus, config, name=args.name, cron=args.cron, timezone=args.timezone,
-                       watch=not args.no_watch, ui_port=None if args.no_ui else args.ui_port)
+    return serve_deployment(args.corpus, config, name=args.name, cron=args.cron, timezone=args.timezone,
+                            watch=not args.no_watch, ui_port=None if args.no_ui else args.ui_port)
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    from textmine.ui.server import UIServer, announce, plan
-
     p = plan(args.runs_dir, args.host, args.port, args.read_only, args.token)
     server = UIServer(p)
     print(announce(p), flush=True)

@@ -32,7 +32,7 @@ from textmine.core.files import file_digest
 from textmine.io.corpus import load_corpus
 from textmine.io.scan import discover_files
 from textmine.preflight import check_run, check_writable
-from textmine.ui.server import DEFAULT_PORT
+from textmine.ui.server import DEFAULT_PORT, UIServer, plan
 
 FLOW_NAME = "textmine"  # the @flow's name in flows/pipeline/__init__.py
 DEFAULT_NAME = "yearly"
@@ -489,8 +489,6 @@ def serve(corpus: str | Path, config: Config, *, name: str = DEFAULT_NAME, cron:
 
 def _start_ui(out_dir: Path, port: int):
     """The workspace over ``out_dir`` on 127.0.0.1:``port`` in a thread (a busy port is a TextmineError)."""
-    from textmine.ui.server import UIServer, plan
-
     out_dir.mkdir(parents=True, exist_ok=True)
     ui = UIServer(plan(out_dir, "127.0.0.1", port))
     ui.start()
