@@ -38,7 +38,7 @@ def test_invariants_and_korean_topic_words(fitted, data):
     assert all("score" in r for r in fitted.selection)
     np.testing.assert_allclose(fitted.topic_word.sum(axis=1), 1.0, atol=1e-6)
     assert fitted.topic_word.shape == (fitted.num_topics, len(fitted.vocabulary))
-    doc_topic = fitted.doc_topic()
+    doc_topic = fitted.doc_topic
     assert doc_topic.shape == (n, fitted.num_topics + 1) and np.all(doc_topic.sum(axis=1) == 1)
     stop = data["profile"].stopwords
     words = [w for terms in fitted.topic_terms for w, _ in terms]

@@ -242,8 +242,9 @@ class BertopicResult:
     def topic_sizes(self) -> np.ndarray:
         return np.bincount(self.topics[self.topics >= 0], minlength=self.num_topics)
 
+    @property
     def doc_topic(self) -> np.ndarray:
-        """One-hot rows over the topics plus a last column for outliers."""
+        """One-hot rows over the topics plus a last column for outliers (a field in every other result)."""
         return one_hot(self.topics, self.num_topics)
 
 
@@ -572,7 +573,7 @@ def to_fitted(result: BertopicResult, quality: dict, representative_scores: np.n
               min_cluster_fraction: float | None = None, names: dict[int, str] | None = None) -> FittedTopics:
     """A :class:`BertopicResult` as the model-independent :class:`FittedTopics`."""
     return FittedTopics(
-        doc_topic=result.doc_topic(), topic_terms=result.topic_terms, topic_word=result.topic_word,
+        doc_topic=result.doc_topic, topic_terms=result.topic_terms, topic_word=result.topic_word,
         vocabulary=result.vocabulary, has_outliers=True,
         seed_doc_topics=[one_hot(t, int(t.max()) + 1)[:, :-1] for t in result.seed_topics],
         quality=quality, native={"result": result, "min_cluster_fraction": min_cluster_fraction, "folder": None},
