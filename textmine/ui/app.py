@@ -37,7 +37,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from textmine.ui import queries, views
+import textmine.ui.queries as queries
+import textmine.ui.views as views
 from textmine.ui.rename import carry_labels, earlier_versions, rename_topic
 from textmine.ui.runs import PageError, RunStore, _display
 
