@@ -1,1 +1,2 @@
-"""What a run computes from fitted models: summaries, trajectories and lineage, phases, evaluation, and the analyses."""
+"""What a run computes from fitted models: summaries, trajectories and lineage, phases, evaluation, and the
+analyses."""

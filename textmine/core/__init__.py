@@ -1,1 +1,2 @@
-"""The ground floor: configuration, registries, errors, progress, process pools, the large-corpus plan, periods, files and the cache folder."""
+"""The ground floor: configuration, registries, errors, progress, process pools, the large-corpus plan, periods,
+files and the cache folder."""

@@ -33,7 +33,8 @@ READING_CODE = (corpus_io, scan, readers, columns, decode, normalize, officedocs
 
 def corpus_key(root: Path, config) -> str:
     """Key of a corpus read: the files' paths and contents (SHA-256), what was not read and why, ``corpus.toml``, the
-    ``[corpus]`` settings and the reading code itself (the source of the modules in ``READING_CODE``), so any change to data, settings or readers reads again."""
+    ``[corpus]`` settings and the reading code itself (the source of the modules in ``READING_CODE``), so
+    any change to data, settings or readers reads again."""
     found = corpus_io.scan_corpus(root)
     folder = root if root.is_dir() else root.parent
     toml_path = folder / "corpus.toml"

@@ -8,8 +8,9 @@ A model is a small class registered in :data:`textmine.core.registry.MODELS`:
 - :class:`FittedTopics` is plain arrays: document-topic matrix, topic-word weights over a
   vocabulary, top terms, per-seed replicates and a quality dict.  Whatever the engine, it is all
   that trajectories, lineage, phases, evaluation, the report and the xlsx ever read.
-- :func:`textmine.analysis.summaries.summarize` turns any of them into outputs; :mod:`textmine.models.store` keeps them
-  on disk and fits through the cache; :mod:`textmine.text.documents` is what they are fitted on.
+- :func:`textmine.analysis.summaries.summarize` turns any of them into outputs;
+  :mod:`textmine.models.store` keeps them on disk and fits through the cache;
+  :mod:`textmine.text.documents` is what they are fitted on.
 
 Adding a model is a module with a ``TopicModel`` subclass, a registry line and its tests.
 """
