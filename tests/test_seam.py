@@ -7,10 +7,12 @@ import pandas as pd
 import pytest
 
 from textmine.analysis import phases as phase_detection, summaries
+from textmine.core import scale
 from textmine.core.config import Config, load_config
-from textmine.core.errors import ConfigError
-from textmine.core.registry import EMBEDDERS, LDA_ENGINES, MODELS, PHASE_DETECTORS
+from textmine.core.errors import ConfigError, TextmineError
+from textmine.core.registry import EMBEDDERS, LDA_ENGINES, MODELS, PHASE_DETECTORS, Entry
 from textmine.models.topicmodel import FittedTopics, TopicModel
+from textmine.preflight import check_run
 from textmine.text.documents import Documents
 
 
@@ -128,3 +130,36 @@ def test_score_run_compares_boundaries_and_topics_with_truth():
     assert result["models"]["lda"]["phase_boundaries"]["exact"]
     assert result["models"]["lda"]["topic_agreement"]["nmi"] == 1.0
     assert score_run(None, phases, [], {}, {"lda": {}})["truth"] is None
+
+
+class _Picky(_Toy):
+    """A toy model that declares what preflight refuses and what it does on a large corpus."""
+
+    name = "picky"
+
+    @classmethod
+    def check_corpus(cls, config, n_docs, source):
+        if n_docs < 10_000:
+            raise TextmineError(f"picky needs 10,000 documents, the corpus has {n_docs}", file=source,
+                                fix="add documents")
+
+    @classmethod
+    def large_corpus_switches(cls, n_docs, docs_per_year, docs_per_period, config, why):
+        return [{"setting": "picky documents", "value": f"{n_docs:,} in {len(docs_per_period)} periods", "why": why,
+                 "override": "scale.mode = off", "ko": "피키 표본"}]
+
+
+def test_a_model_declares_its_own_preflight_checks_and_large_corpus_switches(small_synth, tmp_path):
+    """preflight and the large-corpus plan loop over the registry: a new model needs no edit in either."""
+    MODELS.register("picky", Entry(f"{__name__}:_Picky", "Picky", "a test's toy"))
+    try:
+        config = load_config(None, {"run.models": "lda,picky", "run.out_dir": str(tmp_path / "out"),
+                                    "run.cache_dir": str(tmp_path / "cache")})
+        with pytest.raises(TextmineError, match="picky needs 10,000 documents") as info:
+            check_run(small_synth, config)
+        assert info.value.file == str(small_synth)
+        switches = [s["setting"] for s in scale.plan(100_000, {2019: 50_000, 2020: 50_000}, config).switches]
+        assert "picky documents" in switches and switches.index("lda k selection") < switches.index("picky documents")
+        assert "picky documents" not in [s["setting"] for s in scale.plan(2_000, {2019: 2_000}, config).switches]
+    finally:
+        MODELS.unregister("picky")
