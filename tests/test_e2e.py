@@ -112,7 +112,8 @@ def test_another_synthetic_corpus_four_phases_over_twelve_years(prefect_harness,
     from textmine.core.config import load_config
     from textmine.synth.synth import SynthSpec, write_corpus
 
-    corpus = write_corpus(tmp_path / "c", SynthSpec(seed=99, first_year=2013, last_year=2024, n_phases=4))
+    corpus = write_corpus(tmp_path / "c", SynthSpec(seed=99, first_year=2013, last_year=2024, n_phases=4,
+                                                          docs_per_year=150))
     truth = json.loads((corpus / "truth.json").read_text(encoding="utf-8"))
     assert truth["phase_starts"] == [2013, 2016, 2019, 2022]
     folder = run_pipeline(corpus, load_config(None, {"run.out_dir": str(tmp_path / "out"),

@@ -127,6 +127,10 @@ class ReusedUMAP:
 def make_umap(sizes: SliceSizes, config: BertopicConfig, seed: int):
     from umap import UMAP
 
+    from textmine.jitcache import cache_compiled_kernels
+
+    cache_compiled_kernels()
+
     # random_state makes UMAP single-threaded and exactly reproducible.
     return UMAP(n_neighbors=sizes.n_neighbors, n_components=sizes.n_components, min_dist=config.min_dist,
                 metric="cosine", init=sizes.init, random_state=seed, low_memory=True)
