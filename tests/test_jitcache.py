@@ -1,4 +1,4 @@
-"""UMAP's numba kernels are kept on disk (textmine.jitcache): a second process loads them instead of
+"""UMAP's numba kernels are kept on disk (textmine.models.jitcache): a second process loads them instead of
 compiling, and the layout it computes is the same to the bit."""
 import json
 import os
@@ -14,9 +14,9 @@ REPO = Path(__file__).resolve().parent.parent
 FIT = """
 import hashlib, json, sys
 import numpy as np
-from textmine.bertopic_model import make_umap, slice_sizes
-from textmine.config import BertopicConfig
-from textmine.jitcache import cache_compiled_kernels
+from textmine.models.bertopic_model import make_umap, slice_sizes
+from textmine.core.config import BertopicConfig
+from textmine.models.jitcache import cache_compiled_kernels
 config = BertopicConfig()
 x = np.random.default_rng(7).normal(size=(200, 16)).astype(np.float32)
 layout = make_umap(slice_sizes(len(x), config, 10), config, 42).fit_transform(x)
@@ -47,7 +47,7 @@ def test_turns_caching_on_for_umap_kernels():
     import umap.layouts  # noqa: F401
     from numba.core.caching import NullCache
 
-    from textmine.jitcache import cache_compiled_kernels
+    from textmine.models.jitcache import cache_compiled_kernels
 
     cache_compiled_kernels()
     import umap.layouts as layouts

@@ -43,6 +43,7 @@ from textmine.core.progress import advance
 from textmine.core.registry import EMBEDDERS
 from textmine.models import layout
 from textmine.models.embed import make_embedder
+from textmine.models.jitcache import cache_compiled_kernels
 from textmine.models.quality import quality_summary, scaled_scores, score_topics, seed_stability
 from textmine.models.seeds import log_unknown_seed_words, match_seeds, seed_names, seed_settings, seed_uptake
 from textmine.models.topicmodel import OUTLIER, FittedTopics, TopicModel
@@ -126,8 +127,6 @@ class ReusedUMAP:
 
 def make_umap(sizes: SliceSizes, config: BertopicConfig, seed: int):
     from umap import UMAP
-
-    from textmine.jitcache import cache_compiled_kernels
 
     cache_compiled_kernels()
 
