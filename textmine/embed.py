@@ -352,13 +352,18 @@ def make_embedder(config, seed: int = 42, cache_dir: str | Path | None = None) -
     return EMBEDDERS.get(config.backend).from_config(config, seed, cache_dir)
 
 
-def cached_embed(embedder: Embedder, texts: Sequence[str], cache_dir: str | Path) -> tuple[np.ndarray, bool]:
-    """Embeddings of ``texts`` through an on-disk cache keyed by texts, backend and version: (vectors, hit)."""
+def embedding_entry(embedder: Embedder, texts: Sequence[str], cache_dir: str | Path) -> Path:
+    """Where the embedding cache keeps the vectors of ``texts``: keyed by the texts, backend and version."""
     from textmine.cache import texts_digest
 
-    folder = Path(os.path.expanduser(str(cache_dir))) / "embeddings"
     key = texts_digest(texts, embedder.name + "\0" + embedder.version)
-    path = folder / f"{key}.npy"
+    return Path(os.path.expanduser(str(cache_dir))) / "embeddings" / f"{key}.npy"
+
+
+def cached_embed(embedder: Embedder, texts: Sequence[str], cache_dir: str | Path) -> tuple[np.ndarray, bool]:
+    """Embeddings of ``texts`` through an on-disk cache keyed by texts, backend and version: (vectors, hit)."""
+    path = embedding_entry(embedder, texts, cache_dir)
+    folder = path.parent
     if path.is_file():
         try:
             return np.load(path), True
