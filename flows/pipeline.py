@@ -556,6 +556,10 @@ def work_folder(config: Config, run: runfolder.RunFolder, suffix: str = "") -> P
 def run_pipeline(corpus: str | Path, config: Config) -> Path:
     """Check the corpus can be found, then run the flow (on Prefect's local ephemeral engine by default)."""
     corpus_io.discover_files(Path(corpus))  # fail fast on a bad path, before the engine starts
+    if config.run.task_runner == "dask" and config.run.dask_address:
+        from flows.workers import check_workers
+
+        check_workers(config.run.dask_address, config.run.cache_dir)  # textmine and the cache on every worker
     return Path(textmine_pipeline.with_options(task_runner=task_runner(config))(str(corpus), config))
 
 
