@@ -245,8 +245,10 @@ def embed_groups_on(runner: ShardRunner, config: Config):
         else:
             where = runner.cache_dir if cache_dir else str(runner.folder / "embeddings")
             paths = runner.write("embed", plan, parts)
+            # one thread per task, as Kiwi's: the cluster holds the cores
+            settings = config.embed.model_copy(update={"num_threads": config.embed.num_threads or 1})
             results = runner.submit("embed", plan, shards.embed_shard,
-                                    lambda i, _: (paths[i], config.embed.model_dump_json(), config.run.seed, where))
+                                    lambda i, _: (paths[i], settings.model_dump_json(), config.run.seed, where))
             done = [(shards.embedding_result(r), r["hit"]) for r in results]
         vectors: dict = {}
         hits: dict = {}

