@@ -185,8 +185,8 @@ def test_local_process_and_dask_runners_give_identical_data_files(local_run, clu
             "run.task_runner": runner, "run.shard_docs": SMALL_SHARDS, **extra}))
         _same_data(local_run, folder)
         for stage in ("mask_pii", "tokenize"):
-            record = tasks_of = _tasks(folder)[stage]
-            assert record["runner"] == runner and record["tasks"] == record["shards"] == 30, tasks_of
+            record = _tasks(folder)[stage]
+            assert record["runner"] == runner and record["tasks"] == record["shards"] > 20, record  # years cut
             assert 0 < record["longest_task_seconds"] <= record["task_seconds"]
 
 
@@ -219,8 +219,12 @@ def test_a_worker_killed_in_the_middle_of_a_tokenize_shard_changes_nothing(local
         "run.task_runner": "dask", "run.dask_address": cluster.scheduler_address, "run.shard_docs": "40"}))
     watcher.join(timeout=5)
     assert killed, "no tokenize shard was seen running"
+    from flows.workers import worker_pids
+
+    assert killed[0] not in worker_pids(cluster.scheduler_address).values()  # it is gone, a new one took its place
     _same_data(local_run, folder)
-    assert _tasks(folder)["tokenize"]["runner"] == "dask"
+    record = _tasks(folder)["tokenize"]
+    assert record["runner"] == "dask" and record["tasks"] == record["shards"] > 40, record  # every shard done
 
 
 @pytest.mark.slow
