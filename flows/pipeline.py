@@ -78,7 +78,7 @@ class ShardRunner:
     as ``shard`` tasks on the process and Dask runners.  Records each stage's tasks for the manifest."""
 
     def __init__(self, config: Config, folder: Path):
-        self.runner, self.folder = config.run.task_runner, folder
+        self.runner, self.folder = active_runner(config), folder
         self.cache_dir = str(Path(config.run.cache_dir).expanduser().resolve())
         self.shard_docs = config.run.shard_docs
         # A worker task holds one core (the cluster, not one process, holds the cores): Kiwi gets one
@@ -106,6 +106,21 @@ class ShardRunner:
 
     def write(self, stage: str, plan: list[shards.Shard], parts: list[list[str]]) -> list[str]:
         return [shards.write_texts(self.folder, stage, shard, texts) for shard, texts in zip(plan, parts)]
+
+
+def active_runner(config: Config) -> str:
+    """The runner the flow really has (a served run keeps the deployment's, whatever ``run.task_runner``
+    says): shards go to worker processes only on a process pool or a Dask cluster."""
+    from prefect.context import FlowRunContext
+    from prefect.task_runners import ProcessPoolTaskRunner
+
+    context = FlowRunContext.get()
+    runner = getattr(context, "task_runner", None)
+    if runner is None:
+        return config.run.task_runner
+    if isinstance(runner, ProcessPoolTaskRunner):
+        return "process"
+    return "dask" if type(runner).__module__.startswith("prefect_dask") else "local"
 
 
 def _by_year(docs: pd.DataFrame, column: str) -> tuple[dict[int, list], dict[int, "np.ndarray"]]:
