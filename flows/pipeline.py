@@ -605,7 +605,10 @@ def run_pipeline(corpus: str | Path, config: Config) -> Path:
         from flows.workers import check_workers
 
         check_workers(config.run.dask_address, config.run.cache_dir)  # textmine and the cache on every worker
-    return Path(textmine_pipeline.with_options(task_runner=task_runner(config))(str(corpus), config))
+    from flows.engine import api_for_workers
+
+    with api_for_workers(config.run.task_runner, config.run.dask_address):
+        return Path(textmine_pipeline.with_options(task_runner=task_runner(config))(str(corpus), config))
 
 
 # ---------------------------------------------------------------- what the Prefect UI shows
