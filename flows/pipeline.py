@@ -344,10 +344,11 @@ def fit_global(name: str, key: str, model: topicmodel.TopicModel, data_path: str
 @task(name="fit-year", task_run_name="fit-{name}-{year}", **CACHED_FIT)
 def fit_year(name: str, year: int, key: str, model: topicmodel.TopicModel, data_path: str, global_key: str,
              cache_dir: str) -> dict:
+    start = time.perf_counter()
     store = ModelStore(cache_dir)
     fitted = store.get(global_key, model)
     result, how = topicmodel.fit_year_through_cache(model, topicmodel.documents_at(data_path), year, fitted, store, key)
-    return {"key": key, "how": how, "modelled": result is not None}
+    return {"key": key, "how": how, "modelled": result is not None, "seconds": round(time.perf_counter() - start, 3)}
 
 
 @task(name="summarize", task_run_name="summarize-{name}", **STAGE)
@@ -434,7 +435,7 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
             fitted = {}
             for name in topicmodel.fit_order(config.run.models):  # a model after those it reuses (DTM: LDA's k)
                 fitted[name] = run_model(name, data, data_path, config, corpus, run, stage, profile.seed_topics,
-                                         {n: out.fitted for n, (out, _) in fitted.items()})
+                                         {n: out.fitted for n, (out, _) in fitted.items()}, runner.records)
             fitted = {name: fitted[name] for name in config.run.models}
         outputs = {name: out for name, (out, _) in fitted.items()}
         model_cache = {name: cache for name, (_, cache) in fitted.items()}
@@ -483,10 +484,11 @@ def _pruned_meanwhile(path: Path) -> TextmineError:
 
 def run_model(name: str, data: topicmodel.Documents, data_path: str, config: Config, corpus: str,
               run: runfolder.RunFolder, stage, seed_topics: dict,
-              earlier: dict | None = None) -> tuple[topicmodel.ModelOutput, dict]:
+              earlier: dict | None = None, tasks: dict | None = None) -> tuple[topicmodel.ModelOutput, dict]:
     """One registered model (guided by the profile's seed topics): global fit, per-year fits
     (concurrently), the generic outputs, saved models.  Returns the outputs and what came from the cache.
-    ``earlier``: the global fits of the run's models fitted before this one, which it may reuse."""
+    ``earlier``: the global fits of the run's models fitted before this one, which it may reuse; ``tasks``
+    (the manifest's stage_tasks) gets the per-year fit tasks."""
     model = MODELS.get(name)(config, seed_topics)
     model.use_earlier(earlier or {})
     store = ModelStore(config.run.cache_dir)
@@ -536,6 +538,10 @@ def run_model(name: str, data: topicmodel.Documents, data_path: str, config: Con
                 yearly[y] = topicmodel.relayout(year_fit, fitted.vocabulary)
             hits = [y for y, st in states.items() if st.name == "Cached" or st.result()["how"] == "cache hit"]
             cache["years"] = {"hits": hits, "misses": [y for y in data.years if y not in hits]}
+            if tasks is not None:  # a fit Prefect remembered (Cached) took no time in this run
+                tasks[f"{name}_yearly"] = {**shards.task_record(active_runner(config), [
+                    0.0 if st.name == "Cached" else (st.result() or {}).get("seconds", 0.0) for st in states.values()]),
+                    "shards": len(states)}
     with stage(f"summarize_{name}"):
         output = summarize(name, model, quote(fitted), quote(yearly), quote(data), config)
     if model.save_models:

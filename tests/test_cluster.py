@@ -205,6 +205,8 @@ def test_local_process_and_dask_runners_give_identical_data_files(local_run, clu
             record = _tasks(folder)[stage]
             assert record["runner"] == runner and record["tasks"] == record["shards"] > 20, record  # years cut
             assert 0 < record["longest_task_seconds"] <= record["task_seconds"]
+        yearly = _tasks(folder)["lda_yearly"]
+        assert yearly["runner"] == runner and yearly["tasks"] == 10 and yearly["longest_task_seconds"] > 0, yearly
 
 
 @pytest.mark.slow
