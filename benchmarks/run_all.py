@@ -20,6 +20,9 @@ For each size, a synthetic corpus is written once (``textmine synth``, parquet w
              inferred, stop on convergence): time, peak memory, NMI against the planted topics, c_npmi; then once
              on a corpus of long documents (``--dtm-long-docs`` documents of ``--dtm-long`` opinions each over
              30 yearly periods, as reports or petitions are long), written as ``dtm-long-{docs}.json``;
+- scaling:   (only when named in --stages) ``bench_scaling.py``: ``textmine run`` cold on a local Dask cluster
+             of 1, then 2 single-threaded workers (``run.task_runner = dask``): time per stage from the manifests,
+             the speed-up of each stage and end to end; its markdown table is written as ``scaling-{size}.md``;
 - quality:   (only when named in --stages: an hour or more at 20,000) the large-corpus plan's cost in quality.
              A stratified subset of ``--subset-docs`` rows (default 20,000; per year in proportion,
              textmine.core.scale.stratified_sample, truth.json restricted to the kept ids) is written once under
@@ -39,6 +42,7 @@ results in benchmarks/results (only when ``--out`` is that folder; ``--readme`` 
     .venv/bin/python benchmarks/run_all.py --sizes 10000 --stages tokenize,lda
     .venv/bin/python benchmarks/run_all.py --sizes 2000 --stages e2e --run-args "--models lda" --out /tmp/bench
     .venv/bin/python benchmarks/run_all.py --sizes 10k,100k --stages dtm     # the DTM: full method vs the plan
+    .venv/bin/python benchmarks/run_all.py --sizes 100k --stages scaling     # 1 vs 2 Dask workers
     .venv/bin/python benchmarks/run_all.py --readme                          # the README table only
 """
 from __future__ import annotations
@@ -61,7 +65,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 BENCH = REPO / "benchmarks"
 DEFAULT_OUT = BENCH / "results"
-STAGES = ("tokenize", "lda", "bertopic", "e2e", "quality", "dtm")
+STAGES = ("tokenize", "lda", "bertopic", "e2e", "quality", "dtm", "scaling")
 DEFAULT_STAGES = ("tokenize", "lda", "bertopic", "e2e")  # quality is asked for by name: it embeds 20,000 opinions
 NMI_TOLERANCE = 0.05  # the issue's: the plan's NMI within 0.05 of the full method's on the subset
 START, END = "<!-- perf-table:start -->", "<!-- perf-table:end -->"
@@ -488,6 +492,9 @@ def run_stage(stage: str, corpus: Path, size: int, repeats: int, args, scratch: 
     if stage == "dtm":
         return bench_stage("bench_dtm.py", ["--cache-dir", token_cache, "--modes", "full,plan"], corpus, repeats,
                            scratch)
+    if stage == "scaling":  # local Dask clusters of 1 and 2 single-threaded workers; its table beside the JSON
+        return bench_stage("bench_scaling.py", ["--workers", "1,2", "--run-args", args.run_args,
+                                                "--md", str(args.out / f"scaling-{size}.md")], corpus, repeats, scratch)
     if stage == "dtm-long":
         return bench_stage("bench_dtm.py", ["--cache-dir", token_cache, "--modes", "full,plan", "--long",
                                             str(args.dtm_long)], corpus, repeats, scratch)
@@ -864,7 +871,7 @@ def main(argv: list[str] | None = None) -> int:
         corpus, corpus_info = corpus_for(size, args.seed, args.work)
         for stage in args.stages:
             # seeded: the same NMI; the DTM bench fits each method once (its figures are per fit, not medians)
-            repeats = 1 if stage in ("quality", "dtm") else args.repeats or (3 if size <= 10_000 else 1)
+            repeats = 1 if stage in ("quality", "dtm", "scaling") else args.repeats or (3 if size <= 10_000 else 1)
             print(f"\n=== {stage}, {size:,} documents, {repeats} repeat(s) ===", flush=True)
             load_before, date = os.getloadavg()[0], datetime.now(timezone.utc).isoformat(timespec="seconds")
             with tempfile.TemporaryDirectory(prefix="run-all-") as scratch:

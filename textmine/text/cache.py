@@ -159,34 +159,57 @@ def _runs_of_chars(misses: list, batch_chars: int) -> Iterator[list]:
         yield run
 
 
-def cached_mask(texts: Sequence[str], profile, make_masker, cache_dir: str | Path,
-                settings: dict | None = None) -> tuple[list[str], dict]:
-    """PII masking through an on-disk cache: (masked texts, counts per kind).
-
-    Keyed by the texts, the profile, the masking ``settings`` (pii.bare_names) and the masking code
-    itself (the source of textmine.text.pii), so a rerun skips Kiwi's name checks and any change to the
-    patterns masks again.  Only masked texts are stored.
-    """
+def pii_entry(texts: Sequence[str], profile, cache_dir: str | Path, settings: dict | None = None) -> Path:
+    """Where the PII cache keeps the masked ``texts``: keyed by the texts, the profile, the masking
+    ``settings`` (pii.bare_names) and the masking code itself (the source of textmine.text.pii)."""
     import inspect
 
     folder = Path(os.path.expanduser(str(cache_dir))) / "pii"
     code = hashlib.sha256(inspect.getsource(pii).encode()).hexdigest()
     key = texts_digest(texts, json.dumps({"profile": profile.token_digest(), "code": code, **(settings or {})},
                                          sort_keys=True))
-    path = folder / f"{key}.parquet"
-    if path.is_file():
-        try:
-            table = pq.read_table(path)
-            counts = json.loads(table.schema.metadata[b"counts"])
-            masked = table.column("text").to_pylist()
-            if len(masked) == len(texts):
-                return masked, counts
-        except Exception as exc:  # noqa: BLE001 - an unreadable entry is a miss, whatever broke it
-            log.warning("PII cache entry %s is unreadable (%s); masking again", path, exc)
+    return folder / f"{key}.parquet"
+
+
+def read_masked(path: Path, count: int | None = None) -> tuple[list[str], dict] | None:
+    """(masked texts, counts per kind) of a PII cache entry, or None when it is missing, unreadable or
+    holds another number of texts than ``count``."""
+    if not path.is_file():
+        return None
+    try:
+        table = pq.read_table(path)
+        counts = json.loads(table.schema.metadata[b"counts"])
+        masked = table.column("text").to_pylist()
+        if count is None or len(masked) == count:
+            return masked, counts
+    except Exception as exc:  # noqa: BLE001 - an unreadable entry is a miss, whatever broke it
+        log.warning("PII cache entry %s is unreadable (%s); masking again", path, exc)
+    return None
+
+
+def cached_mask(texts: Sequence[str], profile, make_masker, cache_dir: str | Path,
+                settings: dict | None = None) -> tuple[list[str], dict]:
+    """PII masking through an on-disk cache: (masked texts, counts per kind).
+
+    Keyed as :func:`pii_entry` says, so a rerun skips Kiwi's name checks and any change to the
+    patterns masks again.  Only masked texts are stored.
+    """
+    masked, counts, _, _ = cached_mask_entry(texts, profile, make_masker, cache_dir, settings)
+    return masked, counts
+
+
+def cached_mask_entry(texts: Sequence[str], profile, make_masker, cache_dir: str | Path,
+                      settings: dict | None = None) -> tuple[list[str], dict, Path, bool]:
+    """:func:`cached_mask` that also says where the entry is and whether it was a hit (a shard task
+    returns the path; the flow reads the texts back from it)."""
+    path = pii_entry(texts, profile, cache_dir, settings)
+    found = read_masked(path, len(texts))
+    if found is not None:
+        return found[0], found[1], path, True
     masked, report = make_masker().mask_texts(list(texts))
     counts = report.as_dict()
-    mark_cache(folder.parent)
-    folder.mkdir(parents=True, exist_ok=True)
+    mark_cache(path.parent.parent)
+    path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.table({"text": pa.array(masked, pa.string())}).replace_schema_metadata({"counts": json.dumps(counts)})
     write_parquet_atomically(table, path)
-    return masked, counts
+    return masked, counts, path, False
