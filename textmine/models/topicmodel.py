@@ -19,7 +19,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import ClassVar, Sequence
 
 import numpy as np
 import pandas as pd
@@ -57,6 +57,20 @@ def embed_documents(data: Documents, config) -> dict:
     return data.embedding_info
 
 
+@dataclass(kw_only=True)
+class EngineState:
+    """What an engine's fit says about itself beyond :class:`FittedTopics`' arrays: how the topic count was
+    chosen (the grid's rows, the rule, the kept seed and the seeds' stability).  Each engine subclasses it
+    with its own state (LDA's dictionary, BERTopic's model and clustering, the DTM's per-period words) and
+    puts it in :attr:`FittedTopics.native`; the seam never reads it, only the model's own class does
+    (quality, saving, per-year fits).  Read back from the cache only what ``load_native`` restores is set."""
+
+    seed: int = 0                                       # the kept run's seed
+    selected_by: str = "fixed"                          # how the topic count was chosen (evaluation.json)
+    selection: list[dict] = field(default_factory=list)  # one row per candidate of the grid
+    stability: dict = field(default_factory=dict)       # seed stability of the chosen candidate
+
+
 @dataclass
 class FittedTopics:
     """A fitted model (global, or one year's) as plain arrays, whatever the engine."""
@@ -71,7 +85,7 @@ class FittedTopics:
     quality: dict = field(default_factory=dict)   # model-specific evaluation.json entries
     representative_scores: np.ndarray | None = field(default=None, repr=False)  # documents × k
     topics_over_time: pd.DataFrame | None = None  # topic, label, period, frequency, words
-    native: Any = field(default=None, repr=False)  # the engine's own model (saving, transform)
+    native: EngineState | None = field(default=None, repr=False)  # the engine's own state (saving, per-year fits)
     seed_names: dict[int, str] = field(default_factory=dict)  # topic -> the profile's seed topic it took up
 
     @property
