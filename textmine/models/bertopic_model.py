@@ -573,7 +573,7 @@ class BertopicTopicModel(TopicModel):
     """BERTopic on the run's cached embeddings, topic words from the Kiwi tokens."""
 
     name = "bertopic"
-    section = "bertopic"
+    settings_section, settings_class = "bertopic", BertopicConfig
     needs_embeddings = True
     engine_packages = ("bertopic", "umap-learn", "hdbscan", "scikit-learn")
 

@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from textmine.core import scale
+from textmine.core.config import DtmConfig
 from textmine.core.errors import TextmineError
 from textmine.core.parallel import map_in_processes
 from textmine.core.periods import period_year
@@ -194,7 +195,7 @@ class DtmTopicModel(TopicModel):
     """tomotopy DTModel over the periods of the run (``align.time_unit``)."""
 
     name = "dtm"
-    section = "dtm"
+    settings_section, settings_class = "dtm", DtmConfig
     engine_packages = ("tomotopy", "gensim")
     fitted_after = ("lda",)  # LDA's k may be reused (use_earlier)
 
@@ -208,8 +209,9 @@ class DtmTopicModel(TopicModel):
     def check_corpus(cls, config, n_docs: int, source: str) -> None:
         """LDA's k grid chooses its k (or dtm.num_topics fixes it): both need enough documents."""
         lda.LdaTopicModel.check_corpus(config, n_docs, source)
-        if config.dtm.num_topics != "auto" and n_docs < config.dtm.num_topics:
-            raise TextmineError(f"{n_docs} documents cannot support {config.dtm.num_topics} DTM topics",
+        settings = cls.settings_of(config)
+        if settings.num_topics != "auto" and n_docs < settings.num_topics:
+            raise TextmineError(f"{n_docs} documents cannot support {settings.num_topics} DTM topics",
                                 file=source, fix="add documents or lower dtm.num_topics")
 
     @classmethod

@@ -465,7 +465,7 @@ class LdaTopicModel(TopicModel):
     """LDA: a global model with k chosen on evidence, per-year models on the global dictionary."""
 
     name = "lda"
-    section = "lda"
+    settings_section, settings_class = "lda", LdaConfig
     engine_packages = ("gensim", "tomotopy")
 
     def related_settings(self) -> dict:
@@ -474,7 +474,8 @@ class LdaTopicModel(TopicModel):
     @classmethod
     def check_corpus(cls, config, n_docs: int, source: str) -> None:
         """The k grid's smallest count (or the fixed k) needs at least as many documents."""
-        fixed = [config.lda.num_topics] if config.lda.num_topics != "auto" else config.lda.k_grid
+        settings = cls.settings_of(config)
+        fixed = [settings.num_topics] if settings.num_topics != "auto" else settings.k_grid
         if n_docs < min(fixed):
             raise TextmineError(f"{n_docs} documents cannot support {min(fixed)} topics", file=source,
                                 fix="add documents or lower lda.num_topics / lda.k_grid")
@@ -483,23 +484,23 @@ class LdaTopicModel(TopicModel):
     def large_corpus_switches(cls, n_docs: int, docs_per_year: dict, docs_per_period: dict, config,
                               why: str) -> list[dict]:
         """k searched on a stratified sample, then fitted on every document; gensim's passes lowered."""
-        s, switches = config.scale, []
-        if scale.selects_on_sample(n_docs, config) and config.lda.num_topics == "auto":
-            grid = f"{len(config.lda.k_grid)} k x {config.lda.seeds} seeds"
-            seeds = config.lda.seeds
+        s, switches, settings = config.scale, [], cls.settings_of(config)
+        if scale.selects_on_sample(n_docs, config) and settings.num_topics == "auto":
+            grid = f"{len(settings.k_grid)} k x {settings.seeds} seeds"
+            seeds = settings.seeds
             switches.append({"setting": "lda k selection", "value": f"grid ({grid}) on a stratified sample of "
                              f"{s.selection_docs:,} documents, then the chosen k fitted on all {n_docs:,} with "
                              f"{seeds} seed{'s' if seeds > 1 else ''}" + (", the most central kept" if seeds > 1 else ""),
                              "why": why, "override": "scale.selection_docs, or scale.mode = off",
                              "ko": f"LDA 토픽 수(k)를 연도별 층화 표본 {s.selection_docs:,}건에서 고른 뒤 전체 "
                                    f"{n_docs:,}건에 시드 {seeds}개로 적합" + ("해 가장 중심적인 결과 채택" if seeds > 1 else "")})
-        if config.lda.backend == "gensim":
+        if settings.backend == "gensim":
             passes = scale.lda_passes(n_docs, config)
-            if passes < config.lda.passes:
+            if passes < settings.passes:
                 switches.append({"setting": "lda.passes", "value": passes,
                                  "why": f"{why}; about scale.lda_doc_passes = {s.lda_doc_passes:,} documents seen",
                                  "override": "scale.lda_doc_passes, or scale.mode = off",
-                                 "ko": f"LDA(gensim) 학습 반복(passes)을 {config.lda.passes}회에서 {passes}회로 줄임"})
+                                 "ko": f"LDA(gensim) 학습 반복(passes)을 {settings.passes}회에서 {passes}회로 줄임"})
         return switches
 
     def fit(self, data: Documents, warm_start: dict | None = None) -> FittedTopics:

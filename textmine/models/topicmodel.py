@@ -7,12 +7,16 @@ A model is a small class registered in :data:`textmine.core.registry.MODELS`:
   (or None), ``save(fitted, folder)`` writes it without pickle.
 - :class:`FittedTopics` is plain arrays: document-topic matrix, topic-word weights over a
   vocabulary, top terms, per-seed replicates and a quality dict.  Whatever the engine, it is all
-  that trajectories, lineage, phases, evaluation, the report and the xlsx ever read.
+  that trajectories, lineage, phases, evaluation, the report and the xlsx ever read, and the only
+  result type: an engine's fit functions return it too, their own state in ``native`` (an
+  :class:`EngineState` subclass that only the model's class reads).
+- A model's settings are the Config section it names (``settings_section``/``settings_class``),
+  read through the registry (:func:`model_settings`, :meth:`TopicModel.settings_of`).
 - :func:`textmine.analysis.summaries.summarize` turns any of them into outputs;
   :mod:`textmine.models.store` keeps them on disk and fits through the cache;
   :mod:`textmine.text.documents` is what they are fitted on.
 
-Adding a model is a module with a ``TopicModel`` subclass, a registry line and its tests.
+Adding a model is a module with a ``TopicModel`` subclass, a registry line and its tests (README, Models).
 """
 from __future__ import annotations
 
@@ -23,8 +27,10 @@ from typing import ClassVar, Sequence
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel
 
 from textmine.core import scale
+from textmine.core.config import Config
 from textmine.core.registry import MODELS
 from textmine.models import embed
 from textmine.models.topics import topic_label
@@ -116,15 +122,40 @@ class FittedTopics:
 
 
 class TopicModel(ABC):
-    """One kind of topic model.  Subclasses set ``name``/``section`` and implement ``fit``."""
+    """One kind of topic model.  Subclasses set ``name``, ``settings_section``/``settings_class`` and
+    implement ``fit``."""
 
     name: ClassVar[str]
-    section: ClassVar[str]                 # the Config attribute holding this model's settings
+    # Where this model's settings are: the Config section (``[lda]``, ``--set lda.k_grid=...``) and its pydantic
+    # class.  The classes stay in textmine.core.config (core never imports models, and the Config, the Prefect
+    # flow's typed parameter, is validated before any model module loads); a model registers which one is its
+    # own, checked when the class is defined, and everything reads a model's settings through
+    # :meth:`settings_of`.  Several models may share a section (DTM reads LDA's vocabulary rules from [lda]).
+    settings_section: ClassVar[str]
+    settings_class: ClassVar[type[BaseModel]]
     needs_embeddings: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        section = cls.__dict__.get("settings_section")
+        if section is None:
+            return  # inherited (a variant of a model), or an abstract helper
+        field = Config.model_fields.get(section)
+        if field is None or field.annotation is not cls.settings_class:
+            found = f"is of {field.annotation.__name__}" if field is not None else "is not a section of Config"
+            raise TypeError(f"model {cls.__dict__.get('name', cls.__name__)!r}: settings section {section!r} {found}, "
+                            f"not {cls.settings_class.__name__}; add `{section}: {cls.settings_class.__name__} = "
+                            "Field(default_factory=...)` to textmine.core.config.Config or name the section that holds "
+                            "its settings")
+
+    @classmethod
+    def settings_of(cls, config: Config) -> BaseModel:
+        """This model's settings in ``config`` (the section it registered)."""
+        return getattr(config, cls.settings_section)
 
     def __init__(self, config, seed_topics: dict[str, list[str]] | None = None):
         self.config = config               # the whole textmine.core.config.Config (run.seed, align...)
-        self.settings = getattr(config, self.section)
+        self.settings = self.settings_of(config)
         self.seed = config.run.seed
         self.seed_topics = dict(seed_topics or {})  # the profile's [seed_topics]: name -> words, in order
 
@@ -221,6 +252,11 @@ def relayout(result: FittedTopics | None, vocabulary: list[str]) -> FittedTopics
     wide[:, [position[result.vocabulary[i]] for i in own]] = result.topic_word[:, own]
     sums = wide.sum(axis=1, keepdims=True)
     return dataclasses.replace(result, topic_word=wide / np.where(sums > 0, sums, 1), vocabulary=list(vocabulary))
+
+
+def model_settings(config: Config, name: str) -> BaseModel:
+    """The settings of the registered model ``name`` in ``config``, found through the registry."""
+    return MODELS.get(name).settings_of(config)
 
 
 def fit_order(names: Sequence[str]) -> list[str]:
