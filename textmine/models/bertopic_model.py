@@ -224,9 +224,9 @@ class BertopicState(EngineState):
     Read back from the cache it holds only ``min_cluster_fraction`` and ``folder``."""
 
     model: object = field(default=None, repr=False)  # the fitted BERTopic (None: read back from the cache)
-    topics: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))  # per document, after outlier
-    #                                                                             reduction (-1 = still an outlier)
-    topics_before: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))  # HDBSCAN's assignment
+    # Each document's topic after outlier reduction (-1 = still an outlier), and HDBSCAN's before it.
+    topics: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int), repr=False)
+    topics_before: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int), repr=False)
     min_cluster_size: int = 0
     min_cluster_fraction: float | None = None  # min_cluster_size / documents: warm start, per-year sizes
     outliers: dict = field(default_factory=dict)  # outlier reduction: before, after, threshold
@@ -628,8 +628,8 @@ class BertopicTopicModel(TopicModel):
             size = max(c.min_cluster_floor, int(round(warm_start["min_cluster_fraction"] * len(documents))))
             result = fit_global_bertopic(documents, sample.embeddings, tokens, c.model_copy(update={"min_cluster_size": size}),
                                          self.seed, embedder, seeds, layouts)
-            result.native.selected_by = (f"warm start: min_cluster_size {size} ({warm_start['min_cluster_fraction']:.4f} of the "
-                                  "documents) from the previous selection (--reselect to search again)")
+            result.native.selected_by = (f"warm start: min_cluster_size {size} ({warm_start['min_cluster_fraction']:.4f} "
+                                         "of the documents) from the previous selection (--reselect to search again)")
         else:
             result = fit_global_bertopic(documents, sample.embeddings, tokens, c, self.seed, embedder, seeds, layouts)
         state = result.native

@@ -517,7 +517,7 @@ class LdaTopicModel(TopicModel):
         if warm:
             how = state.selected_by.partition("; ")[2]  # the large-corpus fit says how it was fitted
             state.selected_by = (f"warm start: k={warm_start['k']} from the previous selection (--reselect to search "
-                                  "again)" + (f"; {how}" if how else ""))
+                                 "again)" + (f"; {how}" if how else ""))
         if state.selection and scored_on is data.unit_tokens:
             chosen = next(r for r in state.selection if r["k"] == result.num_topics)
             scores = {m: chosen[m] for m in ("c_v", "c_npmi", "diversity")}

@@ -140,9 +140,9 @@ class TopicModel(ABC):
         section = cls.__dict__.get("settings_section")
         if section is None:
             return  # inherited (a variant of a model), or an abstract helper
-        field = Config.model_fields.get(section)
-        if field is None or field.annotation is not cls.settings_class:
-            found = f"is of {field.annotation.__name__}" if field is not None else "is not a section of Config"
+        declared = Config.model_fields.get(section)
+        if declared is None or declared.annotation is not cls.settings_class:
+            found = f"is of {declared.annotation.__name__}" if declared is not None else "is not a section of Config"
             raise TypeError(f"model {cls.__dict__.get('name', cls.__name__)!r}: settings section {section!r} {found}, "
                             f"not {cls.settings_class.__name__}; add `{section}: {cls.settings_class.__name__} = "
                             "Field(default_factory=...)` to textmine.core.config.Config or name the section that holds "
