@@ -156,8 +156,8 @@ def child(mode: str, prepared: str, backend: str, cache_dir: str, mcs: int) -> d
             bm.build_bertopic = timed_build
             fitted = bm.fit_global_bertopic(documents, embeddings, tokens, config, 42, embedder)
             result["num_topics"] = fitted.num_topics
-            result["outlier_share"] = fitted.outliers["after"]
-            result["outliers_before"] = fitted.outliers["before"]
+            result["outlier_share"] = fitted.native.outliers["after"]
+            result["outliers_before"] = fitted.native.outliers["before"]
         seconds = time.perf_counter() - t2
         result["reduction_seconds"] = clock.reduction
         result["clustering_seconds"] = clock.clustering

@@ -104,7 +104,7 @@ def main() -> None:
     def textmine_run(engine: str):
         def run():
             result = fit_global_lda(tokens, config.model_copy(update={"backend": engine}), seed=42)
-            return [[w for w, _ in terms] for terms in result.topic_terms], result.dictionary
+            return [[w for w, _ in terms] for terms in result.topic_terms], result.native.dictionary
         return run
 
     same_class = bare(LdaMulticore, workers=args.workers) if args.workers > 1 else bare(LdaModel)

@@ -14,7 +14,7 @@ import pytest
 from openpyxl import load_workbook
 
 from textmine.analysis import analysis, identity, summaries, wordfreq
-from textmine.core.config import load_config
+from textmine.core.config import LdaConfig, load_config
 from textmine.core.errors import TextmineError
 from textmine.models.topicmodel import FittedTopics, TopicModel
 from textmine.outputs import runfolder
@@ -57,7 +57,7 @@ def _fitted(data: Documents, k=3, seed=0) -> FittedTopics:
 
 
 class _Toy(TopicModel):
-    name, section = "lda", "lda"
+    name, settings_section, settings_class = "lda", "lda", LdaConfig
 
     def fit(self, data, warm_start=None):
         return _fitted(data)

@@ -32,10 +32,11 @@ def fitted(data):
 
 def test_invariants_and_korean_topic_words(fitted, data):
     n = len(data["joined"])
-    assert fitted.topics.shape == (n,) and fitted.topics.min() >= -1 and fitted.topics.max() < fitted.num_topics
-    assert fitted.num_topics >= 2 and len(fitted.selection) == 2
-    assert fitted.min_cluster_size in [r["min_cluster_size"] for r in fitted.selection]
-    assert all("score" in r for r in fitted.selection)
+    topics = fitted.native.topics  # hard assignments (BertopicState); doc_topic is them one-hot
+    assert topics.shape == (n,) and topics.min() >= -1 and topics.max() < fitted.num_topics
+    assert fitted.num_topics >= 2 and len(fitted.native.selection) == 2
+    assert fitted.native.min_cluster_size in [r["min_cluster_size"] for r in fitted.native.selection]
+    assert all("score" in r for r in fitted.native.selection)
     np.testing.assert_allclose(fitted.topic_word.sum(axis=1), 1.0, atol=1e-6)
     assert fitted.topic_word.shape == (fitted.num_topics, len(fitted.vocabulary))
     doc_topic = fitted.doc_topic
@@ -49,33 +50,33 @@ def test_invariants_and_korean_topic_words(fitted, data):
 
 
 def test_outliers_brought_under_the_target(fitted):
-    o = fitted.outliers
+    o = fitted.native.outliers
     assert o["after"] <= 0.10 and o["after"] <= o["before"]
-    assert abs(o["after"] - np.mean(fitted.topics == -1)) < 1e-4
-    assert o["before"] == round(float(np.mean(fitted.topics_before == -1)), 4)
+    assert abs(o["after"] - np.mean(fitted.native.topics == -1)) < 1e-4
+    assert o["before"] == round(float(np.mean(fitted.native.topics_before == -1)), 4)
 
 
 def test_topics_agree_with_planted_topics(fitted, data):
     from sklearn.metrics import normalized_mutual_info_score
 
     # The synthetic opinions carry planted topics; char-SVD + BERTopic must find real structure.
-    assert normalized_mutual_info_score(data["truth"], fitted.topics) > 0.3
+    assert normalized_mutual_info_score(data["truth"], fitted.native.topics) > 0.3
 
 
 def test_same_seed_identical(fitted, data):
     again = bm.fit_global_bertopic(data["joined"], data["emb"], data["tokens"], BertopicConfig(**FAST), seed=3)
-    assert np.array_equal(fitted.topics, again.topics)
+    assert np.array_equal(fitted.native.topics, again.native.topics)
     assert fitted.topic_terms == again.topic_terms
-    assert fitted.selection == again.selection
+    assert fitted.native.selection == again.native.selection
 
 
 def test_multi_seed_stability(data):
     result = bm.fit_global_bertopic(data["joined"], data["emb"], data["tokens"],
                                     BertopicConfig(seeds=2, min_cluster_size=12), seed=3)
-    assert result.selected_by == "fixed" and len(result.seed_topics) == 2
-    assert 0 < result.stability["mean"] <= 1
-    assert len(result.stability["per_topic"]) == result.num_topics
-    assert result.seed in (3, 4)
+    assert result.native.selected_by == "fixed" and len(result.native.seed_assignments) == 2
+    assert 0 < result.native.stability["mean"] <= 1
+    assert len(result.native.stability["per_topic"]) == result.num_topics
+    assert result.native.seed in (3, 4)
 
 
 def test_fixed_number_of_topics_merges_toward_it(data):
@@ -134,7 +135,7 @@ def test_save_and_load_with_safetensors(fitted, tmp_path):
     loaded = bm.load_model(path)
     for t in range(fitted.num_topics):
         assert [w for w, _ in loaded.get_topic(t)][:5] == [w for w, _ in fitted.topic_terms[t]][:5]
-    assert json.loads((path / "textmine.json").read_text())["topics"] == fitted.topics.tolist()
+    assert json.loads((path / "textmine.json").read_text())["topics"] == fitted.native.topics.tolist()
 
 
 @pytest.mark.parametrize("representation", ["mmr", "keybert"])

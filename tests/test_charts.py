@@ -64,7 +64,7 @@ def test_importing_and_drawing_charts_leaves_the_backend_and_pyplot_alone(tmp_pa
     code = (
         "import sys, matplotlib, pandas as pd\n"
         "before = (matplotlib.get_backend(), list(matplotlib.rcParams['font.family']))\n"
-        "from textmine import charts\n"
+        "from textmine.outputs import charts\n"
         "rows = pd.DataFrame([{'topic': t, 'label': 'ㄱ' + str(t), 'year': y, 'share': 0.25}"
         " for t in range(4) for y in range(2015, 2020)])\n"
         "charts.save_figure(charts.plot_stacked_shares(rows, '토픽'), sys.argv[1])\n"

@@ -55,7 +55,7 @@ def test_progress_reports_the_log_likelihood_and_same_seed_fits_are_identical():
     slices = [s for s in seen if s[0].startswith("DTM seed 42, log-likelihood/word ")]
     assert slices and slices[-1][1:] == (120, 120) and all(s[2] == 120 for s in slices)
     assert np.array_equal(a.doc_topic, b.doc_topic) and np.array_equal(a.topic_word, b.topic_word)
-    assert a.native["model"] == b.native["model"]
+    assert a.native.model == b.native.model
     assert a.topics_over_time.equals(b.topics_over_time)
 
 
@@ -102,7 +102,7 @@ def test_seeds_in_worker_processes_give_the_seeds_run_one_after_another():
     seen = []
     with progress.listening(lambda stage, done, total: seen.append(stage)):
         two = dtm.DtmTopicModel(_config(**{"dtm.seeds": "2", "dtm.n_jobs": "2"})).fit(data)
-    assert np.array_equal(one.doc_topic, two.doc_topic) and one.native["model"] == two.native["model"]
+    assert np.array_equal(one.doc_topic, two.doc_topic) and one.native.model == two.native.model
     assert any(s.startswith("DTM seed 43, log-likelihood") for s in seen), "the workers' progress is forwarded"
 
 

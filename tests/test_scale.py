@@ -153,7 +153,7 @@ def test_lda_on_a_large_corpus_selects_on_a_sample_and_keeps_the_central_seed_on
     central = lda.fit_seeds(documents.unit_tokens, fitted.num_topics,
                             config.lda.model_copy(update={"passes": scale.lda_passes(len(documents), config)}),
                             config.run.seed)
-    assert np.array_equal(central.doc_topic, fitted.doc_topic) and central.seed == quality["seed"]
+    assert np.array_equal(central.doc_topic, fitted.doc_topic) and central.native.seed == quality["seed"]
     # the per-year model of a year larger than scale.yearly_docs sees a sample of it
     year = max(documents.years, key=lambda y: len(documents.year_index(y)))
     assert len(documents.year_index(year)) > 50
@@ -194,7 +194,7 @@ def test_ctfidf_assignment_keeps_the_requested_outlier_share(documents, tmp_path
     data = documents_module.Documents(docs=documents.docs, periods=documents.periods, unit_tokens=documents.unit_tokens,
                                 unit_owner=documents.unit_owner)
     topicmodel.embed_documents(data, config)
-    result = BertopicTopicModel(config).fit(data).native["result"]
+    result = BertopicTopicModel(config).fit(data).native
     joined = [" ".join(t) for t in data.doc_tokens()]
     none, fifth = assign_by_ctfidf([result.model, result.model], joined + ["알수없는낱말"], [0.0, 0.2])
     assert none[-1] == -1  # no known word: an outlier whatever the share

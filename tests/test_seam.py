@@ -8,10 +8,11 @@ import pytest
 
 from textmine.analysis import phases as phase_detection, summaries
 from textmine.core import scale
-from textmine.core.config import Config, load_config
+from textmine.core.config import Config, DtmConfig, LdaConfig, load_config
 from textmine.core.errors import ConfigError, TextmineError
 from textmine.core.registry import EMBEDDERS, LDA_ENGINES, MODELS, PHASE_DETECTORS, Entry
-from textmine.models.topicmodel import FittedTopics, TopicModel
+from textmine.models import store
+from textmine.models.topicmodel import FittedTopics, TopicModel, model_settings
 from textmine.preflight import check_run
 from textmine.text.documents import Documents
 
@@ -19,7 +20,8 @@ from textmine.text.documents import Documents
 def test_every_registered_part_loads_and_has_the_registered_name():
     for name in MODELS:
         cls = MODELS.get(name)
-        assert issubclass(cls, TopicModel) and cls.name == name and hasattr(Config(), cls.section)
+        assert issubclass(cls, TopicModel) and cls.name == name
+        assert isinstance(model_settings(Config(), name), cls.settings_class)
     for registry in (EMBEDDERS, LDA_ENGINES, PHASE_DETECTORS):
         for name in registry:
             assert callable(registry.get(name))
@@ -41,9 +43,8 @@ def _toy_documents(n_per_year=20, years=(2019, 2020, 2021)) -> Documents:
     return Documents(docs=docs, periods=docs["year"].tolist(), unit_tokens=tokens, unit_owner=list(range(len(docs))))
 
 
-def _toy_fitted(data: Documents, outliers: bool) -> FittedTopics:
+def _toy_fitted(data: Documents, outliers: bool, k: int = 3) -> FittedTopics:
     rng = np.random.default_rng(0)
-    k = 3
     doc_topic = rng.dirichlet(np.ones(k + outliers), size=len(data))
     topic_word = rng.dirichlet(np.ones(6), size=k)
     vocab = ["상담", "진로", "취업", "성과", "지역", "청년"]
@@ -53,7 +54,7 @@ def _toy_fitted(data: Documents, outliers: bool) -> FittedTopics:
 
 
 class _Toy(TopicModel):
-    name, section = "toy", "lda"
+    name, settings_section, settings_class = "toy", "lda", LdaConfig
 
     def fit(self, data):
         return _toy_fitted(data, outliers=False)
@@ -163,3 +164,50 @@ def test_a_model_declares_its_own_preflight_checks_and_large_corpus_switches(sma
         assert "picky documents" not in [s["setting"] for s in scale.plan(2_000, {2019: 2_000}, config).switches]
     finally:
         MODELS.unregister("picky")
+
+
+class _Tuned(_Toy):
+    """A new model with settings: it names the Config section that holds them (here [dtm]'s, so the test needs
+    no new section in textmine/core/config.py), and reads them as ``self.settings`` / ``settings_of``."""
+
+    name = "tuned"
+    settings_section, settings_class = "dtm", DtmConfig
+
+    @classmethod
+    def check_corpus(cls, config, n_docs, source):
+        settings = cls.settings_of(config)
+        if settings.num_topics != "auto" and n_docs < 1_000 * settings.num_topics:
+            raise TextmineError(f"tuned needs 1,000 documents a topic (dtm.num_topics = {settings.num_topics})",
+                                file=source, fix="lower dtm.num_topics")
+
+    def fit(self, data, warm_start=None):
+        return _toy_fitted(data, outliers=False, k=self.settings.num_topics)
+
+
+def test_a_model_finds_its_settings_through_the_registry(small_synth, tmp_path):
+    """The seam, preflight and the fit's cache key read a new model's settings from the section it registered,
+    with no edit to flows/, preflight.py or store.py."""
+    MODELS.register("tuned", Entry(f"{__name__}:_Tuned", "Tuned", "a test's toy with settings"))
+    try:
+        def config(k: int) -> Config:
+            return load_config(None, {"run.models": "tuned", "dtm.num_topics": str(k),
+                                      "run.out_dir": str(tmp_path / "out"), "run.cache_dir": str(tmp_path / "cache")})
+
+        four = config(4)
+        assert model_settings(four, "tuned") is four.dtm
+        model = MODELS.get("tuned")(four)
+        assert model.settings is four.dtm and model.fit(_toy_documents()).num_topics == 4
+        assert store.fit_key(model, "data", "global") != store.fit_key(MODELS.get("tuned")(config(5)), "data", "global")
+        with pytest.raises(TextmineError, match=r"dtm.num_topics = 4"):
+            check_run(small_synth, four)
+    finally:
+        MODELS.unregister("tuned")
+
+
+def test_a_settings_section_config_lacks_or_of_another_class_is_refused_when_the_model_is_defined():
+    with pytest.raises(TypeError, match="'nowhere' is not a section of Config.*textmine.core.config.Config"):
+        class _Lost(_Toy):
+            name, settings_section, settings_class = "lost", "nowhere", DtmConfig
+    with pytest.raises(TypeError, match="'lda' is of LdaConfig, not DtmConfig"):
+        class _Mismatched(_Toy):
+            name, settings_section, settings_class = "mismatched", "lda", DtmConfig

@@ -188,7 +188,7 @@ def test_seeds_raise_k_and_say_which_grid_values_were_dropped(data, config):
     c = config.lda.model_copy(update={"backend": "tomotopy", "num_topics": "auto", "k_grid": [2, 3], "seeds": 1,
                                       "gibbs_iterations": 20})
     result = lda.fit_global_lda(data.unit_tokens, c, 1, {"a": ["진로"], "b": ["공간"], "c": ["예산"]})
-    assert result.num_topics == 3 and "k below the 3 seeded topics dropped: [2]" in result.selected_by
+    assert result.num_topics == 3 and "k below the 3 seeded topics dropped: [2]" in result.native.selected_by
 
 
 def test_seed_words_outside_the_vocabulary_are_reported_not_fatal(data, config, caplog):
@@ -243,4 +243,4 @@ def test_bertopic_is_guided_and_names_a_topic_after_the_seed(embedded, config):
     assert fitted.labels()[entry["topic"]] == "진로 지도" and fitted.labels().count("진로 지도") == 1
     table = fitted.topics_over_time
     assert set(table.loc[table["topic"] == entry["topic"], "label"]) == {"진로 지도"}
-    assert fitted.native["result"].model.seed_topic_list == [SEEDS["진로 지도"]]
+    assert fitted.native.model.seed_topic_list == [SEEDS["진로 지도"]]

@@ -46,7 +46,7 @@ from textmine.models.embed import make_embedder
 from textmine.models.jitcache import cache_compiled_kernels
 from textmine.models.quality import quality_summary, scaled_scores, score_topics, seed_stability
 from textmine.models.seeds import log_unknown_seed_words, match_seeds, seed_names, seed_settings, seed_uptake
-from textmine.models.topicmodel import OUTLIER, FittedTopics, TopicModel
+from textmine.models.topicmodel import OUTLIER, EngineState, FittedTopics, TopicModel
 from textmine.models.topics import topic_label
 from textmine.text.documents import Documents
 
@@ -213,42 +213,36 @@ def build_bertopic(reducer, min_cluster_size: int, config: BertopicConfig, vecto
     )
 
 
-@dataclass
-class BertopicResult:
-    """A fitted BERTopic model over documents in the caller's order, in plain arrays."""
+@dataclass(kw_only=True)
+class BertopicState(EngineState):
+    """BERTopic's own part of a fit (:attr:`FittedTopics.native`), besides how the cluster size was chosen.
 
-    model: object
-    topics: np.ndarray                   # per document, after outlier reduction (-1 = still an outlier)
-    topics_before: np.ndarray            # HDBSCAN's assignment
-    topic_terms: list[list[tuple[str, float]]]
-    topic_word: np.ndarray               # c-TF-IDF rows (topics × vocabulary), outliers excluded
-    vocabulary: list[str]
-    min_cluster_size: int
-    seed: int
-    outliers: dict = field(default_factory=dict)
-    selection: list[dict] = field(default_factory=list)
-    selected_by: str = "fixed"
-    stability: dict = field(default_factory=dict)
-    seed_topics: list[np.ndarray] = field(default_factory=list)
-    seed_models: list = field(default_factory=list, repr=False)  # each seed run's model (in seed_topics' order)
+    A state of its own because a clustering is more than FittedTopics' arrays: the hard assignments before
+    and after outlier reduction (saved with the model, per-year outlier shares), the fitted BERTopic object
+    (topics over time, saving, assigning the documents a large corpus did not cluster, with every seed's
+    model), the UMAP layouts kept for the next run and the cluster size chosen (the next fit's warm start).
+    Read back from the cache it holds only ``min_cluster_fraction`` and ``folder``."""
+
+    model: object = field(default=None, repr=False)  # the fitted BERTopic (None: read back from the cache)
+    # Each document's topic after outlier reduction (-1 = still an outlier), and HDBSCAN's before it.
+    topics: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int), repr=False)
+    topics_before: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int), repr=False)
+    min_cluster_size: int = 0
+    min_cluster_fraction: float | None = None  # min_cluster_size / documents: warm start, per-year sizes
+    outliers: dict = field(default_factory=dict)  # outlier reduction: before, after, threshold
     scores: dict = field(default_factory=dict)  # c_v, c_npmi, diversity of the final topics
+    seed_assignments: list[np.ndarray] = field(default_factory=list, repr=False)  # each seed run's ``topics``
+    seed_models: list = field(default_factory=list, repr=False)  # each seed run's model (seed_assignments' order)
     layouts: dict = field(default_factory=dict, repr=False)  # seed -> UMAP layout (documents x components)
+    folder: Path | None = None  # read back from the cache: the saved BERTopic folder
 
-    @property
-    def num_topics(self) -> int:
-        return len(self.topic_terms)
 
-    def labels(self, n_terms: int = 3) -> list[str]:
-        return [topic_label(terms, n_terms) for terms in self.topic_terms]
-
-    @property
-    def topic_sizes(self) -> np.ndarray:
-        return np.bincount(self.topics[self.topics >= 0], minlength=self.num_topics)
-
-    @property
-    def doc_topic(self) -> np.ndarray:
-        """One-hot rows over the topics plus a last column for outliers (a field in every other result)."""
-        return one_hot(self.topics, self.num_topics)
+def _assignments_as_rows(fitted: FittedTopics) -> FittedTopics:
+    """``doc_topic`` and ``seed_doc_topics`` of a fit as one-hot rows of its (hard) assignments."""
+    state = fitted.native
+    fitted.doc_topic = one_hot(state.topics, fitted.num_topics)
+    fitted.seed_doc_topics = [one_hot(t, int(t.max()) + 1)[:, :-1] for t in state.seed_assignments]
+    return fitted
 
 
 def one_hot(topics: np.ndarray, k: int) -> np.ndarray:
@@ -343,7 +337,7 @@ def _fit_once(documents: list[str], embeddings: np.ndarray, reducer, min_cluster
 
 
 def _finish(model, documents, topics, embeddings, config: BertopicConfig, vectorizer, num_topics,
-            min_cluster_size: int, seed: int) -> BertopicResult:
+            min_cluster_size: int, seed: int) -> FittedTopics:
     """Optional merge toward ``num_topics``, outlier reduction, then the final topic words."""
     before = topics
     if num_topics != "auto" and len(set(topics.tolist()) - {OUTLIER}) > int(num_topics):
@@ -355,10 +349,11 @@ def _finish(model, documents, topics, embeddings, config: BertopicConfig, vector
         with quiet_fit():
                 model.update_topics(documents, topics=topics.tolist(), vectorizer_model=vectorizer,
                                 representation_model=make_representation(config), top_n_words=config.top_n_terms)
-    return BertopicResult(model=model, topics=topics, topics_before=before,
-                          topic_terms=_topic_terms(model, config.top_n_terms), topic_word=_topic_word(model),
-                          vocabulary=list(model.vectorizer_model.get_feature_names_out()),
-                          min_cluster_size=min_cluster_size, seed=seed, outliers=outliers)
+    terms = _topic_terms(model, config.top_n_terms)
+    return FittedTopics(doc_topic=one_hot(topics, len(terms)), topic_terms=terms, topic_word=_topic_word(model),
+                        vocabulary=list(model.vectorizer_model.get_feature_names_out()), has_outliers=True,
+                        native=BertopicState(model=model, topics=topics, topics_before=before,
+                                             min_cluster_size=min_cluster_size, seed=seed, outliers=outliers))
 
 
 def _n_topics(topics: np.ndarray) -> int:
@@ -388,14 +383,15 @@ def choose_candidate(rows: list[dict]) -> int:
 
 def fit_global_bertopic(documents: list[str], embeddings: np.ndarray, token_lists: Sequence[Sequence[str]],
                         config: BertopicConfig, seed: int, embedder=None,
-                        seed_topics: dict | None = None, layouts: dict | None = None) -> BertopicResult:
+                        seed_topics: dict | None = None, layouts: dict | None = None) -> FittedTopics:
     """The global model: min_cluster_size from the grid (or fixed), the most central of the seed runs.
 
     ``documents`` are the Kiwi tokens of each document joined by spaces, ``token_lists`` the same
     tokens as lists (for coherence), ``embeddings`` one unit row per document.  ``seed_topics``
     (name -> words) guides every fit of the grid (BERTopic ``seed_topic_list``; needs ``embedder``).
     ``layouts`` (seed -> coordinates) are UMAP layouts kept from an earlier run (textmine.models.layout): those
-    seeds take them instead of fitting UMAP; ``result.layouts`` holds every seed's layout afterwards.
+    seeds take them instead of fitting UMAP; ``native.layouts`` holds every seed's layout afterwards.
+    ``native`` is a :class:`BertopicState`.
     """
     seed_topic_list = [list(words) for words in (seed_topics or {}).values()] or None
     if seed_topic_list and embedder is None:
@@ -445,26 +441,27 @@ def fit_global_bertopic(documents: list[str], embeddings: np.ndarray, token_list
                 for s, m, t in fits[chosen]]
     stability = seed_stability([r.topic_word for r in finished])
     result = finished[stability["central"]]
-    result.selection = rows
-    result.selected_by = "grid (c_v, c_npmi, diversity, stability, outlier share)" if len(rows) > 1 else "fixed"
-    result.stability = stability
-    result.seed_topics = [r.topics for r in finished]
-    result.seed_models = [r.model for r in finished]
-    result.layouts = {s: r.embedding_ for s, r in reducers.items() if r.embedding_ is not None}
+    state = result.native
+    state.selection = rows
+    state.selected_by = "grid (c_v, c_npmi, diversity, stability, outlier share)" if len(rows) > 1 else "fixed"
+    state.stability = stability
+    state.seed_assignments = [r.native.topics for r in finished]
+    state.seed_models = [r.native.model for r in finished]
+    state.layouts = {s: r.embedding_ for s, r in reducers.items() if r.embedding_ is not None}
     row = rows[chosen]
-    if row["c_v"] is None or result.selected_by == "fixed" or config.num_topics != "auto" \
-            or result.outliers.get("threshold") is not None:
+    if row["c_v"] is None or state.selected_by == "fixed" or config.num_topics != "auto" \
+            or state.outliers.get("threshold") is not None:
         # The final topics differ from the scored candidate (merged, outliers reassigned): score them.
-        result.scores = score_topics(token_lists, None, [[w for w, _ in t] for t in result.topic_terms], seed)
+        state.scores = score_topics(token_lists, None, [[w for w, _ in t] for t in result.topic_terms], seed)
         if len(rows) == 1 and row["c_v"] is None:
-            row.update({m: result.scores[m] for m in ("c_v", "c_npmi", "diversity")})
+            row.update({m: state.scores[m] for m in ("c_v", "c_npmi", "diversity")})
     else:
-        result.scores = {m: row[m] for m in ("c_v", "c_npmi", "diversity")}
-    return result
+        state.scores = {m: row[m] for m in ("c_v", "c_npmi", "diversity")}
+    return _assignments_as_rows(result)
 
 
 def fit_yearly_bertopic(documents: list[str], embeddings: np.ndarray, vocabulary: Sequence[str],
-                        min_cluster_fraction: float, config: BertopicConfig, seed: int) -> BertopicResult | None:
+                        min_cluster_fraction: float, config: BertopicConfig, seed: int) -> FittedTopics | None:
     """One year's model on the global vocabulary (so its topics compare with other years');
     None when the year is too small or HDBSCAN finds fewer than two topics in it."""
     n = len(documents)
@@ -521,33 +518,33 @@ def assign_by_ctfidf(models: list, documents: Sequence[str], outlier_shares: Seq
     return out
 
 
-def topics_over_time(result: BertopicResult, documents: list[str], periods: Sequence,
+def topics_over_time(fitted: FittedTopics, documents: list[str], periods: Sequence,
                      config: BertopicConfig, names: dict[int, str] | None = None):
     """BERTopic's topics_over_time: each topic's words and frequency per period (outliers included);
     ``names`` are seed names that replace the labels of the topics they matched."""
     order = sorted(set(periods))
     index = {p: i for i, p in enumerate(order)}
-    table = result.model.topics_over_time(
-        documents, [index[p] for p in periods], topics=result.topics.tolist(),
+    table = fitted.native.model.topics_over_time(
+        documents, [index[p] for p in periods], topics=fitted.native.topics.tolist(),
         evolution_tuning=config.evolution_tuning, global_tuning=config.global_tuning)
     table = table.rename(columns={"Topic": "topic", "Words": "words", "Frequency": "frequency",
                                   "Timestamp": "period"})
     table["period"] = [order[int(i)] for i in table["period"]]
-    labels = dict(enumerate(result.labels())) | dict(names or {})
+    labels = dict(enumerate(topic_label(terms) for terms in fitted.topic_terms)) | dict(names or {})
     table["label"] = [labels.get(int(t), "이상치") for t in table["topic"]]
     return table[["topic", "label", "period", "frequency", "words"]].sort_values(["topic", "period"],
                                                                                    ignore_index=True)
 
 
-def save_model(result: BertopicResult, path: str | Path) -> Path:
+def save_model(fitted: FittedTopics, path: str | Path) -> Path:
     """The fitted model as safetensors + JSON (BERTopic's own format; no pickle), plus textmine's
     document assignment, so a reader can reload it with :func:`load_model`."""
-    path = Path(path)
+    path, state = Path(path), fitted.native
     with quiet_fit():
-        result.model.save(path, serialization="safetensors", save_ctfidf=True, save_embedding_model=False)
+        state.model.save(path, serialization="safetensors", save_ctfidf=True, save_embedding_model=False)
     (path / "textmine.json").write_text(json.dumps({
-        "topics": result.topics.tolist(), "topics_before": result.topics_before.tolist(),
-        "min_cluster_size": result.min_cluster_size, "seed": result.seed, "outliers": result.outliers,
+        "topics": state.topics.tolist(), "topics_before": state.topics_before.tolist(),
+        "min_cluster_size": state.min_cluster_size, "seed": state.seed, "outliers": state.outliers,
     }, ensure_ascii=False), encoding="utf-8")
     return path
 
@@ -572,23 +569,11 @@ def per_year_outliers(topics: np.ndarray, years: list) -> dict[str, float]:
     return {str(y): round(float(np.mean(topics[years_arr == y] == OUTLIER)), 4) for y in sorted(set(years))}
 
 
-def to_fitted(result: BertopicResult, quality: dict, representative_scores: np.ndarray | None = None,
-              min_cluster_fraction: float | None = None, names: dict[int, str] | None = None) -> FittedTopics:
-    """A :class:`BertopicResult` as the model-independent :class:`FittedTopics`."""
-    return FittedTopics(
-        doc_topic=result.doc_topic, topic_terms=result.topic_terms, topic_word=result.topic_word,
-        vocabulary=result.vocabulary, has_outliers=True,
-        seed_doc_topics=[one_hot(t, int(t.max()) + 1)[:, :-1] for t in result.seed_topics],
-        quality=quality, native={"result": result, "min_cluster_fraction": min_cluster_fraction, "folder": None},
-        representative_scores=representative_scores,
-        seed_names=dict(names or {}))
-
-
 class BertopicTopicModel(TopicModel):
     """BERTopic on the run's cached embeddings, topic words from the Kiwi tokens."""
 
     name = "bertopic"
-    section = "bertopic"
+    settings_section, settings_class = "bertopic", BertopicConfig
     needs_embeddings = True
     engine_packages = ("bertopic", "umap-learn", "hdbscan", "scikit-learn")
 
@@ -643,29 +628,31 @@ class BertopicTopicModel(TopicModel):
             size = max(c.min_cluster_floor, int(round(warm_start["min_cluster_fraction"] * len(documents))))
             result = fit_global_bertopic(documents, sample.embeddings, tokens, c.model_copy(update={"min_cluster_size": size}),
                                          self.seed, embedder, seeds, layouts)
-            result.selected_by = (f"warm start: min_cluster_size {size} ({warm_start['min_cluster_fraction']:.4f} of the "
-                                  "documents) from the previous selection (--reselect to search again)")
+            result.native.selected_by = (f"warm start: min_cluster_size {size} ({warm_start['min_cluster_fraction']:.4f} "
+                                         "of the documents) from the previous selection (--reselect to search again)")
         else:
             result = fit_global_bertopic(documents, sample.embeddings, tokens, c, self.seed, embedder, seeds, layouts)
-        layout_record = self._store_layouts(plans, result, sample)
-        fraction = warm_start["min_cluster_fraction"] if warm else result.min_cluster_size / len(documents)
+        state = result.native
+        layout_record = self._store_layouts(plans, state, sample)
+        fraction = warm_start["min_cluster_fraction"] if warm else state.min_cluster_size / len(documents)
         # BERTopic's most typical opinions are those nearest their topic's centroid.
-        typical = typicality(result.topics, sample.embeddings, result.num_topics)
+        typical = typicality(state.topics, sample.embeddings, result.num_topics)
         assigned = {}
         if sample is not data:
             documents, typical, assigned = self._assign_rest(result, data, documents, typical)
         quality = quality_summary(
-            result.num_topics, result.selected_by, result.seed, result.scores, result.stability, c.seeds,
-            result.selection, min_cluster_size=result.min_cluster_size, vocabulary_size=len(result.vocabulary),
+            result.num_topics, state.selected_by, state.seed, state.scores, state.stability, c.seeds,
+            state.selection, min_cluster_size=state.min_cluster_size, vocabulary_size=len(result.vocabulary),
             representation=c.representation, embedding=data.embedding_info, layout=layout_record,
-            outliers={**result.outliers, "per_year_before": per_year_outliers(result.topics_before, data.doc_years),
-                      "per_year_after": per_year_outliers(result.topics, data.doc_years)},
+            outliers={**state.outliers, "per_year_before": per_year_outliers(state.topics_before, data.doc_years),
+                      "per_year_after": per_year_outliers(state.topics, data.doc_years)},
             **assigned, **self._seed_quality(result, "guided (BERTopic seed_topic_list); named by the best-matching "
                                                      "topic"))
         names = _names(quality)
-        fitted = to_fitted(result, quality, typical, fraction, names)
-        fitted.topics_over_time = topics_over_time(result, documents, data.periods, c, names)
-        return fitted
+        state.min_cluster_fraction = fraction
+        result.quality, result.representative_scores, result.seed_names = quality, typical, names
+        result.topics_over_time = topics_over_time(result, documents, data.periods, c, names)
+        return result
 
     def _layout_key(self, sample: Documents, n_docs: int, seed: int, first_year_digest: str) -> str:
         from importlib import metadata
@@ -698,20 +685,20 @@ class BertopicTopicModel(TopicModel):
                                    documents=self._layout_documents, drift_allowed=drift_allowed)
         return plans
 
-    def _store_layouts(self, plans: dict, result: BertopicResult, sample: Documents) -> dict | None:
+    def _store_layouts(self, plans: dict, state: BertopicState, sample: Documents) -> dict | None:
         """Keep each seed's layout for the next run; returns what evaluation.json records."""
         if not plans:
             return None
         for s, plan_ in plans.items():
-            if s in result.layouts:
+            if s in state.layouts:
                 self._layouts.put(self._layout_key(sample, len(sample), s, self._layout_first_year),
-                                  layout.after_fit(plan_, result.layouts[s], sample.embeddings, sample.doc_years,
+                                  layout.after_fit(plan_, state.layouts[s], sample.embeddings, sample.doc_years,
                                                    self._layout_documents, self._layout_neighbours))
         records = {str(s): p.record for s, p in plans.items()}
         first = next(iter(records.values()))
         return first if all(r == first for r in records.values()) else records
 
-    def _assign_rest(self, result: BertopicResult, data: Documents, sample_documents: list[str], typical: np.ndarray):
+    def _assign_rest(self, result: FittedTopics, data: Documents, sample_documents: list[str], typical: np.ndarray):
         """Extend a model fitted on the embedded sample to every document of ``data``: the others get
         their nearest topic by c-TF-IDF (each seed run's model, for the phase confidence).  Returns the
         documents as joined tokens, typicality (the sample's; 0 for assigned documents, so representative
@@ -719,19 +706,21 @@ class BertopicTopicModel(TopicModel):
         documents = [" ".join(t) for t in data.doc_tokens()]
         rest = np.setdiff1d(np.arange(len(data)), data.embedded)
         rest_documents = [documents[i] for i in rest]
-        shares = [_outlier_share(t) for t in result.seed_topics]
-        per_seed = assign_by_ctfidf(result.seed_models, rest_documents, shares)
-        central = next(i for i, m in enumerate(result.seed_models) if m is result.model)
+        state = result.native
+        shares = [_outlier_share(t) for t in state.seed_assignments]
+        per_seed = assign_by_ctfidf(state.seed_models, rest_documents, shares)
+        central = next(i for i, m in enumerate(state.seed_models) if m is state.model)
 
         def widen(sample_values: np.ndarray, rest_values: np.ndarray) -> np.ndarray:
             out = np.empty(len(data), dtype=sample_values.dtype)
             out[data.embedded], out[rest] = sample_values, rest_values
             return out
 
-        held_out = self._held_out_agreement(result, sample_documents)
-        result.topics_before = widen(result.topics_before, per_seed[central])
-        result.topics = widen(result.topics, per_seed[central])
-        result.seed_topics = [widen(t, a) for t, a in zip(result.seed_topics, per_seed)]
+        held_out = self._held_out_agreement(state, sample_documents)
+        state.topics_before = widen(state.topics_before, per_seed[central])
+        state.topics = widen(state.topics, per_seed[central])
+        state.seed_assignments = [widen(t, a) for t, a in zip(state.seed_assignments, per_seed)]
+        _assignments_as_rows(result)
         wide = np.zeros((len(data), typical.shape[1]))
         wide[data.embedded] = typical
         assigned = {"large_corpus": {
@@ -743,16 +732,16 @@ class BertopicTopicModel(TopicModel):
         return documents, wide, assigned
 
     @staticmethod
-    def _held_out_agreement(result: BertopicResult, sample_documents: list[str]) -> float | None:
+    def _held_out_agreement(state: BertopicState, sample_documents: list[str]) -> float | None:
         """How often the c-TF-IDF assignment gives a clustered (non-outlier) sample document the topic its
         embedding put it in: the assignment's accuracy where the answer is known."""
-        clustered = np.flatnonzero(result.topics >= 0)
+        clustered = np.flatnonzero(state.topics >= 0)
         if not len(clustered):
             return None
-        topics = assign_by_ctfidf([result.model], [sample_documents[i] for i in clustered], [0.0])[0]
-        return round(float(np.mean(topics == result.topics[clustered])), 4)
+        topics = assign_by_ctfidf([state.model], [sample_documents[i] for i in clustered], [0.0])[0]
+        return round(float(np.mean(topics == state.topics[clustered])), 4)
 
-    def _seed_quality(self, result: BertopicResult, how: str, log_unknown: bool = True) -> dict:
+    def _seed_quality(self, result: FittedTopics, how: str, log_unknown: bool = True) -> dict:
         """evaluation.json's ``seed_topics``: each seed's best-matching topic and its words' ranks there."""
         if not self.seed_topics:
             return {}
@@ -765,7 +754,7 @@ class BertopicTopicModel(TopicModel):
     def selection(self, fitted: FittedTopics) -> dict | None:
         if self.settings.min_cluster_size != "auto":
             return None
-        return {"min_cluster_fraction": fitted.native["min_cluster_fraction"]}
+        return {"min_cluster_fraction": fitted.native.min_cluster_fraction}
 
     def fit_year(self, data: Documents, year, fitted: FittedTopics) -> FittedTopics | None:
         """On the year's own vocabulary (``min_df`` within the year), so the model depends on that year's
@@ -778,41 +767,42 @@ class BertopicTopicModel(TopicModel):
         year_tokens = [tokens[i] for i in idx]
         year_result = fit_yearly_bertopic([" ".join(t) for t in year_tokens], data.embeddings[idx],
                                           build_vocabulary(year_tokens, self.settings.min_df),
-                                          fitted.native["min_cluster_fraction"], self.settings, self.seed)
+                                          fitted.native.min_cluster_fraction, self.settings, self.seed)
         if year_result is None:
             return None
-        quality = {"num_topics": year_result.num_topics, "min_cluster_size": year_result.min_cluster_size,
-                   "outliers": year_result.outliers}
+        quality = {"num_topics": year_result.num_topics, "min_cluster_size": year_result.native.min_cluster_size,
+                   "outliers": year_result.native.outliers}
         seeded = self._seed_quality(year_result, "named by the best-matching topic (per-year models are not guided)",
                                     log_unknown=False)
         if seeded:
             quality["seed_topics"] = {n: e["topic"] if e["taken_up"] else None
                                       for n, e in seeded["seed_topics"].items()}
-        return to_fitted(year_result, quality, names=_names(seeded))
+        year_result.quality, year_result.seed_names = quality, _names(seeded)
+        return year_result
 
     def year_inputs(self, data: Documents, year, fitted: FittedTopics) -> dict | None:
-        return {"min_cluster_fraction": fitted.native["min_cluster_fraction"]}
+        return {"min_cluster_fraction": fitted.native.min_cluster_fraction}
 
     def year_note(self, data: Documents, year) -> str:
         return f"skipped: fewer than {self.settings.yearly_min_docs} documents or no topic structure"
 
     def save(self, fitted: FittedTopics, folder: Path) -> None:
         native = fitted.native
-        if native["result"] is not None:
-            save_model(native["result"], folder)
+        if native.model is not None:
+            save_model(fitted, folder)
         else:  # read back from the cache: its saved BERTopic folder is the model
             import shutil
 
-            shutil.copytree(native["folder"], folder)
+            shutil.copytree(native.folder, folder)
 
-    def save_native(self, native, folder: Path) -> None:
-        (folder / "native.json").write_text(json.dumps({"min_cluster_fraction": native["min_cluster_fraction"]}),
+    def save_native(self, native: BertopicState, folder: Path) -> None:
+        (folder / "native.json").write_text(json.dumps({"min_cluster_fraction": native.min_cluster_fraction}),
                                             encoding="utf-8")
         self.save(FittedTopics(np.zeros((0, 0)), [], np.zeros((0, 0)), [], native=native), folder / "bertopic")
 
-    def load_native(self, folder: Path, fitted: FittedTopics):
+    def load_native(self, folder: Path, fitted: FittedTopics) -> BertopicState:
         meta = json.loads((folder / "native.json").read_text(encoding="utf-8"))
-        return {"result": None, "min_cluster_fraction": meta["min_cluster_fraction"], "folder": folder / "bertopic"}
+        return BertopicState(min_cluster_fraction=meta["min_cluster_fraction"], folder=folder / "bertopic")
 
 
 def _names(quality: dict) -> dict[int, str]:

@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from textmine.core import scale
+from textmine.core.config import DtmConfig
 from textmine.core.errors import TextmineError
 from textmine.core.parallel import map_in_processes
 from textmine.core.periods import period_year
@@ -48,7 +49,7 @@ from textmine.models import lda
 from textmine.models.quality import quality_summary, score_topics, seed_stability
 from textmine.models.seeds import log_unknown_seed_words, match_seeds, seed_names, seed_settings, seed_uptake
 from textmine.models.terms import build_dictionary, relevant_terms, top_terms, vocabulary_of
-from textmine.models.topicmodel import FittedTopics, TopicModel, save_topic_arrays
+from textmine.models.topicmodel import EngineState, FittedTopics, TopicModel, save_topic_arrays
 from textmine.text.documents import Documents
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ def choose_k(tokens: list[list[str]], config, seed: int, warm_start: dict | None
         keep = scale.stratified_sample(doc_years, config.scale.selection_docs, seed)
         on, where = [tokens[i] for i in keep], f" on a stratified sample of {len(keep):,} documents"
     result = lda.fit_global_lda(on, grid_config, seed)
-    return result.num_topics, result.selection, f"LDA's k selection (tomotopy engine, same grid and scores){where}"
+    return result.num_topics, result.native.selection, f"LDA's k selection (tomotopy engine, same grid and scores){where}"
 
 
 def train(model, settings, label: str) -> dict:
@@ -181,11 +182,20 @@ def _period_topic_word(model, dictionary, n_timepoints: int) -> np.ndarray:
     return out
 
 
+@dataclass(kw_only=True)
+class DtmState(EngineState):
+    """The dynamic model's own part of a fit (:attr:`FittedTopics.native`): what a year's slice and saving need."""
+
+    model: bytes = field(default=b"", repr=False)  # tomotopy.DTModel.saves() of the kept seed
+    periods: list = field(default_factory=list)    # the model's time points, in order
+    period_topic_word: np.ndarray | None = field(default=None, repr=False)  # (periods, k, V) word distributions
+
+
 class DtmTopicModel(TopicModel):
     """tomotopy DTModel over the periods of the run (``align.time_unit``)."""
 
     name = "dtm"
-    section = "dtm"
+    settings_section, settings_class = "dtm", DtmConfig
     engine_packages = ("tomotopy", "gensim")
     fitted_after = ("lda",)  # LDA's k may be reused (use_earlier)
 
@@ -199,8 +209,9 @@ class DtmTopicModel(TopicModel):
     def check_corpus(cls, config, n_docs: int, source: str) -> None:
         """LDA's k grid chooses its k (or dtm.num_topics fixes it): both need enough documents."""
         lda.LdaTopicModel.check_corpus(config, n_docs, source)
-        if config.dtm.num_topics != "auto" and n_docs < config.dtm.num_topics:
-            raise TextmineError(f"{n_docs} documents cannot support {config.dtm.num_topics} DTM topics",
+        settings = cls.settings_of(config)
+        if settings.num_topics != "auto" and n_docs < settings.num_topics:
+            raise TextmineError(f"{n_docs} documents cannot support {settings.num_topics} DTM topics",
                                 file=source, fix="add documents or lower dtm.num_topics")
 
     @classmethod
@@ -294,8 +305,9 @@ class DtmTopicModel(TopicModel):
         fitted = FittedTopics(
             doc_topic=doc_topic, topic_terms=terms, topic_word=topic_word, vocabulary=vocab, relevant_terms=relevant,
             seed_doc_topics=[r.doc_topic for r in runs],
-            quality=quality, native={"model": runs[central].model, "periods": periods,
-                                     "period_topic_word": per_period[central], "seed": seeds[central]},
+            quality=quality, native=DtmState(model=runs[central].model, periods=periods,
+                                             period_topic_word=per_period[central], seed=seeds[central],
+                                             selected_by=selected_by, selection=selection, stability=stability),
             seed_names=seed_names(extra["seed_topics"]) if extra else {})
         fitted.topics_over_time = self._over_time(fitted, per_period[central], periods, doc_topic, data.periods, vocab)
         return fitted
@@ -319,10 +331,10 @@ class DtmTopicModel(TopicModel):
         """The dynamic model's slice for one year: its documents and its periods' word distributions."""
         native = fitted.native
         idx = data.year_index(year)
-        slots = [i for i, p in enumerate(native["periods"]) if str(period_year(p)) == str(year)]
+        slots = [i for i, p in enumerate(native.periods) if str(period_year(p)) == str(year)]
         if not len(idx) or not slots:
             return None
-        topic_word = native["period_topic_word"][slots].mean(axis=0)
+        topic_word = native.period_topic_word[slots].mean(axis=0)
         topic_word = topic_word / topic_word.sum(axis=1, keepdims=True)
         terms = top_terms(topic_word, fitted.vocabulary, self.settings.top_n_terms)
         return FittedTopics(doc_topic=fitted.doc_topic[idx], topic_terms=terms, topic_word=topic_word,
@@ -335,25 +347,25 @@ class DtmTopicModel(TopicModel):
         if native is None:  # a year's slice: its words are in the global model's period_topic_word.npy
             return
         save_topic_arrays(fitted, folder, {"engine": "tomotopy.DTModel", "num_topics": fitted.num_topics,
-                                               "seed": native["seed"], "periods": [str(p) for p in native["periods"]]})
+                                               "seed": native.seed, "periods": [str(p) for p in native.periods]})
         self.save_native(native, folder)
 
-    def save_native(self, native, folder: Path) -> None:
+    def save_native(self, native: DtmState | None, folder: Path) -> None:
         import json
 
         if native is None:
             return
         folder.mkdir(parents=True, exist_ok=True)
-        np.save(folder / "period_topic_word.npy", native["period_topic_word"])
-        (folder / "model.tomotopy.bin").write_bytes(native["model"])  # tomotopy.DTModel.load reads it
-        (folder / "native.json").write_text(json.dumps({"seed": native["seed"], "periods": native["periods"]},
+        np.save(folder / "period_topic_word.npy", native.period_topic_word)
+        (folder / "model.tomotopy.bin").write_bytes(native.model)  # tomotopy.DTModel.load reads it
+        (folder / "native.json").write_text(json.dumps({"seed": native.seed, "periods": native.periods},
                                                        default=str), encoding="utf-8")
 
-    def load_native(self, folder: Path, fitted: FittedTopics):
+    def load_native(self, folder: Path, fitted: FittedTopics) -> DtmState | None:
         import json
 
         if not (folder / "native.json").is_file():
             return None
         meta = json.loads((folder / "native.json").read_text(encoding="utf-8"))
-        return {"model": (folder / "model.tomotopy.bin").read_bytes(), "periods": meta["periods"],
-                "period_topic_word": np.load(folder / "period_topic_word.npy"), "seed": meta["seed"]}
+        return DtmState(model=(folder / "model.tomotopy.bin").read_bytes(), periods=meta["periods"],
+                        period_topic_word=np.load(folder / "period_topic_word.npy"), seed=meta["seed"])

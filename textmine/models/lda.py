@@ -25,6 +25,7 @@ for one k and seed and returns plain arrays; everything else here is engine-inde
 from __future__ import annotations
 
 import collections.abc
+import dataclasses
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -43,35 +44,16 @@ from textmine.models.quality import quality_summary, scaled_scores, score_topics
 from textmine.models.seeds import (
     SEED_OTHER_FACTOR, log_unknown_seed_words, seed_names, seed_settings, seed_uptake, seed_weight)
 from textmine.models.terms import build_dictionary, dictionary_from_vocabulary, relevant_terms, top_terms, vocabulary_of
-from textmine.models.topicmodel import FittedTopics, TopicModel, save_topic_arrays
-from textmine.models.topics import topic_label
+from textmine.models.topicmodel import EngineState, FittedTopics, TopicModel, save_topic_arrays
 from textmine.text.documents import Documents
 
 
-@dataclass
-class LdaResult:
-    doc_topic: np.ndarray  # (documents, topics), rows sum to 1
-    topic_terms: list[list[tuple[str, float]]]  # per topic, top terms by probability
-    relevant_terms: list[list[str]]  # per topic, top terms by relevance (distinctive)
-    topic_word: np.ndarray  # (topics, vocabulary) p(w|t)
-    topic_sizes: np.ndarray  # documents whose most probable topic is each topic
-    vocabulary_size: int
-    seed: int
-    model: object = field(repr=False)  # the engine's model (gensim LdaModel, tomotopy bytes)
-    dictionary: object = field(repr=False)
-    stability: dict = field(default_factory=dict)  # seed stability of the chosen k
-    selection: list[dict] = field(default_factory=list)  # one row per k of the grid
-    selected_by: str = "fixed"
-    # Document-topic matrices of every seed's run of the chosen k (the kept run included),
-    # for phase-boundary confidence across seeds.
-    seed_doc_topics: list[np.ndarray] = field(default_factory=list, repr=False)
+@dataclass(kw_only=True)
+class LdaState(EngineState):
+    """LDA's own part of a fit (:attr:`FittedTopics.native`), besides how k was chosen."""
 
-    @property
-    def num_topics(self) -> int:
-        return self.doc_topic.shape[1]
-
-    def labels(self, n_terms: int = 3) -> list[str]:
-        return [topic_label(terms, n_terms) for terms in self.relevant_terms]
+    dictionary: object = field(default=None, repr=False)  # gensim Dictionary; FittedTopics.vocabulary is its words
+    engine_model: bytes | None = field(default=None, repr=False)  # tomotopy's saved model (gensim's is not kept)
 
 
 # Up to this many documents the bag-of-words is built once and kept (a list of (id, count) tuples
@@ -366,8 +348,9 @@ def topic_grid(config: LdaConfig, n_docs: int, num_topics=None, n_seeds: int = 0
 
 
 def fit_global_lda(token_lists: Sequence[Sequence[str]], config: LdaConfig, seed: int,
-                   seed_topics: dict | None = None) -> LdaResult:
-    """The global model: k from the grid (or fixed), the most central of ``config.seeds`` runs.
+                   seed_topics: dict | None = None) -> FittedTopics:
+    """The global model: k from the grid (or fixed), the most central of ``config.seeds`` runs.  Its rows
+    are ``token_lists``' (units: :func:`on_documents` makes them documents); ``native`` is an :class:`LdaState`.
 
     ``seed_topics`` (name -> words, in order) seeds topic i with seed i in every run of the grid;
     grid values below the number of seeds are dropped (``selected_by`` says so).
@@ -382,7 +365,7 @@ def fit_global_lda(token_lists: Sequence[Sequence[str]], config: LdaConfig, seed
     seeds = [seed + i for i in range(max(1, config.seeds))]
     fits = fit_many(bow, dictionary, [(k, s) for k in grid for s in seeds], config, seed_topics)
     if len(grid) == 1 and len(seeds) == 1:  # nothing to choose between: scoring is the evaluation stage's job
-        result = _result(fits[0], dictionary, bow, config, seeds[0], {}, [], "fixed" + note)
+        result = _fitted(fits[0], dictionary, bow, config, seeds[0], {}, [], "fixed" + note)
         result.seed_doc_topics = [result.doc_topic]
         return result
     by_k = {k: fits[i * len(seeds):(i + 1) * len(seeds)] for i, k in enumerate(grid)}
@@ -392,14 +375,14 @@ def fit_global_lda(token_lists: Sequence[Sequence[str]], config: LdaConfig, seed
     stability = row["_stability"]
     kept = by_k[k][stability["central"]]
     selection = [{key: v for key, v in r.items() if not key.startswith("_")} for r in rows]
-    result = _result(kept, dictionary, bow, config, seeds[stability["central"]], stability, selection,
+    result = _fitted(kept, dictionary, bow, config, seeds[stability["central"]], stability, selection,
                      ("grid (c_v, c_npmi, diversity, stability)" if len(grid) > 1 else "fixed") + note)
     result.seed_doc_topics = [f.doc_topic for f in by_k[k]]
     return result
 
 
 def fit_seeds(token_lists: Sequence[Sequence[str]], k: int, config: LdaConfig, seed: int,
-              seed_topics: dict | None = None) -> LdaResult:
+              seed_topics: dict | None = None) -> FittedTopics:
     """``config.seeds`` runs of one k on every document (seeds ``seed``, ``seed + 1``, ...), keeping the
     most central, as the grid keeps it: the large-corpus plan's final fit (textmine.core.scale).
 
@@ -416,24 +399,23 @@ def fit_seeds(token_lists: Sequence[Sequence[str]], k: int, config: LdaConfig, s
     fits = fit_many(bow, dictionary, [(k, s) for s in seeds], in_turn, seed_topics)
     stability = seed_stability([f.topic_word for f in fits]) if len(fits) > 1 else {}
     central = stability.get("central", 0)
-    result = _result(fits[central], dictionary, bow, config, seeds[central], stability, [], "fixed")
+    result = _fitted(fits[central], dictionary, bow, config, seeds[central], stability, [], "fixed")
     result.seed_doc_topics = [f.doc_topic for f in fits]
     return result
 
 
-def _result(fit: EngineFit, dictionary, bow, config: LdaConfig, seed: int, stability: dict, selection: list[dict],
-            selected_by: str) -> LdaResult:
+def _fitted(fit: EngineFit, dictionary, bow, config: LdaConfig, seed: int, stability: dict, selection: list[dict],
+            selected_by: str) -> FittedTopics:
     topic_word, doc_topic = fit.topic_word, fit.doc_topic
-    k = topic_word.shape[0]
     lengths = np.array([sum(c for _, c in doc) for doc in bow], dtype=float)
     vocab = vocabulary_of(dictionary)
-    return LdaResult(
-        doc_topic=doc_topic, topic_terms=top_terms(topic_word, vocab, config.top_n_terms),
-        relevant_terms=relevant_terms(topic_word, doc_topic, lengths, vocab, config.relevance_lambda,
-                                      config.top_n_terms),
-        topic_word=topic_word, topic_sizes=np.bincount(doc_topic.argmax(axis=1), minlength=k),
-        vocabulary_size=len(dictionary), seed=seed, model=fit.model, dictionary=dictionary, stability=stability,
-        selection=selection, selected_by=selected_by,
+    return FittedTopics(
+        doc_topic=doc_topic, topic_terms=top_terms(topic_word, vocab, config.top_n_terms), topic_word=topic_word,
+        vocabulary=vocab, relevant_terms=relevant_terms(topic_word, doc_topic, lengths, vocab, config.relevance_lambda,
+                                                        config.top_n_terms),
+        quality={"num_topics": topic_word.shape[0]},
+        native=LdaState(dictionary=dictionary, seed=seed, selected_by=selected_by, selection=selection,
+                        stability=stability, engine_model=fit.model if isinstance(fit.model, bytes) else None),
     )
 
 
@@ -443,7 +425,7 @@ def yearly_topic_count(n_docs: int, k_global: int, config: LdaConfig) -> int:
 
 
 def fit_yearly_lda(token_lists: Sequence[Sequence[str]], dictionary, k_global: int, config: LdaConfig,
-                   seed: int, seed_topics: dict | None = None) -> LdaResult | None:
+                   seed: int, seed_topics: dict | None = None) -> FittedTopics | None:
     """One year's model on the year's own words of the global dictionary; None when the year is too small.
 
     Its topic-word rows are laid back onto the global dictionary (zero for words the year lacks), so
@@ -464,33 +446,26 @@ def fit_yearly_lda(token_lists: Sequence[Sequence[str]], dictionary, k_global: i
     k = yearly_topic_count(len(token_lists), k_global, config)
     if seed_topics:
         k = max(k, min(len(seed_topics), k_global))
-    result = _result(fit_lda_model(bow, year_dictionary, k, config, seed, seed_topics), year_dictionary, bow, config,
+    result = _fitted(fit_lda_model(bow, year_dictionary, k, config, seed, seed_topics), year_dictionary, bow, config,
                      seed, {}, [], "global k, scaled to the year's size")
     wide = np.zeros((k, len(vocabulary)))
     wide[:, [dictionary.token2id[w] for w in year_vocabulary]] = result.topic_word
-    result.topic_word, result.dictionary = wide, dictionary
+    result.topic_word, result.vocabulary, result.native.dictionary = wide, vocabulary, dictionary
     return result
 
 
-def to_fitted(result: LdaResult, data: Documents | None, quality: dict | None = None,
-              names: dict[int, str] | None = None) -> FittedTopics:
-    """An :class:`LdaResult` as the model-independent :class:`FittedTopics` (unit rows -> documents)."""
-    doc_topic = data.units_to_documents(result.doc_topic) if data is not None else result.doc_topic
-    seeds = [doc_topic if m is result.doc_topic else data.units_to_documents(m) if data is not None else m
-             for m in result.seed_doc_topics]
-    return FittedTopics(doc_topic=doc_topic, topic_terms=result.topic_terms, topic_word=result.topic_word,
-                        vocabulary=vocabulary_of(result.dictionary), relevant_terms=result.relevant_terms,
-                        seed_doc_topics=seeds, quality=quality or {"num_topics": result.num_topics},
-                        native={"dictionary": result.dictionary, "seed": result.seed,
-                                "engine_model": result.model if isinstance(result.model, bytes) else None},
-                        seed_names=dict(names or {}))
+def on_documents(fitted: FittedTopics, data: Documents) -> FittedTopics:
+    """A fit over ``data``'s units (what LDA is fitted on) with its rows, and its seeds' rows, as documents."""
+    doc_topic = data.units_to_documents(fitted.doc_topic)
+    seeds = [doc_topic if m is fitted.doc_topic else data.units_to_documents(m) for m in fitted.seed_doc_topics]
+    return dataclasses.replace(fitted, doc_topic=doc_topic, seed_doc_topics=seeds)
 
 
 class LdaTopicModel(TopicModel):
     """LDA: a global model with k chosen on evidence, per-year models on the global dictionary."""
 
     name = "lda"
-    section = "lda"
+    settings_section, settings_class = "lda", LdaConfig
     engine_packages = ("gensim", "tomotopy")
 
     def related_settings(self) -> dict:
@@ -499,7 +474,8 @@ class LdaTopicModel(TopicModel):
     @classmethod
     def check_corpus(cls, config, n_docs: int, source: str) -> None:
         """The k grid's smallest count (or the fixed k) needs at least as many documents."""
-        fixed = [config.lda.num_topics] if config.lda.num_topics != "auto" else config.lda.k_grid
+        settings = cls.settings_of(config)
+        fixed = [settings.num_topics] if settings.num_topics != "auto" else settings.k_grid
         if n_docs < min(fixed):
             raise TextmineError(f"{n_docs} documents cannot support {min(fixed)} topics", file=source,
                                 fix="add documents or lower lda.num_topics / lda.k_grid")
@@ -508,23 +484,23 @@ class LdaTopicModel(TopicModel):
     def large_corpus_switches(cls, n_docs: int, docs_per_year: dict, docs_per_period: dict, config,
                               why: str) -> list[dict]:
         """k searched on a stratified sample, then fitted on every document; gensim's passes lowered."""
-        s, switches = config.scale, []
-        if scale.selects_on_sample(n_docs, config) and config.lda.num_topics == "auto":
-            grid = f"{len(config.lda.k_grid)} k x {config.lda.seeds} seeds"
-            seeds = config.lda.seeds
+        s, switches, settings = config.scale, [], cls.settings_of(config)
+        if scale.selects_on_sample(n_docs, config) and settings.num_topics == "auto":
+            grid = f"{len(settings.k_grid)} k x {settings.seeds} seeds"
+            seeds = settings.seeds
             switches.append({"setting": "lda k selection", "value": f"grid ({grid}) on a stratified sample of "
                              f"{s.selection_docs:,} documents, then the chosen k fitted on all {n_docs:,} with "
                              f"{seeds} seed{'s' if seeds > 1 else ''}" + (", the most central kept" if seeds > 1 else ""),
                              "why": why, "override": "scale.selection_docs, or scale.mode = off",
                              "ko": f"LDA 토픽 수(k)를 연도별 층화 표본 {s.selection_docs:,}건에서 고른 뒤 전체 "
                                    f"{n_docs:,}건에 시드 {seeds}개로 적합" + ("해 가장 중심적인 결과 채택" if seeds > 1 else "")})
-        if config.lda.backend == "gensim":
+        if settings.backend == "gensim":
             passes = scale.lda_passes(n_docs, config)
-            if passes < config.lda.passes:
+            if passes < settings.passes:
                 switches.append({"setting": "lda.passes", "value": passes,
                                  "why": f"{why}; about scale.lda_doc_passes = {s.lda_doc_passes:,} documents seen",
                                  "override": "scale.lda_doc_passes, or scale.mode = off",
-                                 "ko": f"LDA(gensim) 학습 반복(passes)을 {config.lda.passes}회에서 {passes}회로 줄임"})
+                                 "ko": f"LDA(gensim) 학습 반복(passes)을 {settings.passes}회에서 {passes}회로 줄임"})
         return switches
 
     def fit(self, data: Documents, warm_start: dict | None = None) -> FittedTopics:
@@ -537,31 +513,33 @@ class LdaTopicModel(TopicModel):
         else:
             result = fit_global_lda(data.unit_tokens, c.model_copy(update={"num_topics": warm_start["k"]}) if warm else c,
                                     self.seed, seeds)
+        state = result.native
         if warm:
-            how = result.selected_by.partition("; ")[2]  # the large-corpus fit says how it was fitted
-            result.selected_by = (f"warm start: k={warm_start['k']} from the previous selection (--reselect to search "
-                                  "again)" + (f"; {how}" if how else ""))
-        if result.selection and scored_on is data.unit_tokens:
-            chosen = next(r for r in result.selection if r["k"] == result.num_topics)
+            how = state.selected_by.partition("; ")[2]  # the large-corpus fit says how it was fitted
+            state.selected_by = (f"warm start: k={warm_start['k']} from the previous selection (--reselect to search "
+                                 "again)" + (f"; {how}" if how else ""))
+        if state.selection and scored_on is data.unit_tokens:
+            chosen = next(r for r in state.selection if r["k"] == result.num_topics)
             scores = {m: chosen[m] for m in ("c_v", "c_npmi", "diversity")}
         else:
-            scores = score_topics(scored_on, result.dictionary, [[t for t, _ in topic] for topic in result.topic_terms],
+            scores = score_topics(scored_on, state.dictionary, [[t for t, _ in topic] for topic in result.topic_terms],
                                   self.seed, [[t for t, _ in topic] for topic in
-                                              top_terms(result.topic_word, vocabulary_of(result.dictionary), 25)])
+                                              top_terms(result.topic_word, result.vocabulary, 25)])
         extra = {}
         if seeds:
             slots = {n: i for i, n in enumerate(seeds)}
-            uptake = seed_uptake(result.topic_word, vocabulary_of(result.dictionary), seeds, slots)
+            uptake = seed_uptake(result.topic_word, result.vocabulary, seeds, slots)
             log_unknown_seed_words(self.name, uptake)
             extra = {"seed_topics": uptake, "seed_weight": seed_weight(c)}
             if c.backend == "gensim" and c.eta == "auto":
                 extra["eta"] = "the seeded prior matrix (lda.eta = auto is not learned when topics are seeded)"
-        quality = quality_summary(result.num_topics, result.selected_by, result.seed, scores, result.stability,
-                                  c.seeds, result.selection, engine=c.backend, vocabulary_size=result.vocabulary_size,
+        quality = quality_summary(result.num_topics, state.selected_by, state.seed, scores, state.stability,
+                                  c.seeds, state.selection, engine=c.backend, vocabulary_size=len(state.dictionary),
                                   **extra)
-        return to_fitted(result, data, quality, seed_names(extra["seed_topics"]) if seeds else None)
+        return dataclasses.replace(on_documents(result, data), quality=quality,
+                                   seed_names=seed_names(extra["seed_topics"]) if seeds else {})
 
-    def _fit_large(self, data: Documents, warm_k: int | None) -> tuple[LdaResult, list]:
+    def _fit_large(self, data: Documents, warm_k: int | None) -> tuple[FittedTopics, list]:
         """The large-corpus plan (textmine.core.scale): k searched on a stratified sample (unless fixed or
         warm-started), then one fit of it on every document with the sample grid's most central seed
         and passes lowered to the plan's budget.  Returns the result and the sample's tokens, on which
@@ -578,12 +556,13 @@ class LdaTopicModel(TopicModel):
         result = fit_seeds(data.unit_tokens, k, c.model_copy(update={"passes": passes}), self.seed, self.seed_topics)
         how = (f"{c.seeds} seed{'s' if c.seeds > 1 else ''} of k={k} on all {len(data):,} documents"
                + (f" ({passes} passes)" if c.backend == "gensim" else "")
-               + (f", the most central kept (seed {result.seed})" if c.seeds > 1 else ""))
+               + (f", the most central kept (seed {result.native.seed})" if c.seeds > 1 else ""))
         if searched is not None:
-            result.selection = searched.selection
-            result.selected_by = f"{searched.selected_by} on a stratified sample of {len(sample):,} documents; {how}"
+            result.native.selection = searched.native.selection
+            result.native.selected_by = (f"{searched.native.selected_by} on a stratified sample of {len(sample):,} "
+                                         f"documents; {how}")
         else:
-            result.selected_by = f"{'fixed' if warm_k is None else 'warm start'}; {how}"
+            result.native.selected_by = f"{'fixed' if warm_k is None else 'warm start'}; {how}"
         return result, sample.unit_tokens
 
     def selection(self, fitted: FittedTopics) -> dict | None:
@@ -612,13 +591,12 @@ class LdaTopicModel(TopicModel):
         result = fit_yearly_lda(tokens, dictionary, fitted.num_topics, settings, self.seed, self.seed_topics)
         if result is None:
             return None
-        quality, names = {"num_topics": result.num_topics}, None
         if self.seed_topics:  # each year's topic i is seeded with seed i too: named when taken up
-            uptake = seed_uptake(result.topic_word, vocabulary_of(result.dictionary), self.seed_topics,
+            uptake = seed_uptake(result.topic_word, result.vocabulary, self.seed_topics,
                                  {n: i for i, n in enumerate(self.seed_topics)})
-            names = seed_names(uptake)
-            quality["seed_topics"] = {n: e["topic"] if e["taken_up"] else None for n, e in uptake.items()}
-        return to_fitted(result, None, quality, names)
+            result.seed_names = seed_names(uptake)
+            result.quality["seed_topics"] = {n: e["topic"] if e["taken_up"] else None for n, e in uptake.items()}
+        return result
 
     def year_inputs(self, data: Documents, year, fitted: FittedTopics) -> dict | None:
         return {"k_global": fitted.num_topics}
@@ -629,21 +607,21 @@ class LdaTopicModel(TopicModel):
     def save(self, fitted: FittedTopics, folder: Path) -> None:
         native = fitted.native
         save_topic_arrays(fitted, folder, {"engine": self.settings.backend, "num_topics": fitted.num_topics,
-                                           "seed": native["seed"]})
-        if native["engine_model"] is not None:  # tomotopy's own binary format (tomotopy.LDAModel.load)
-            (folder / "model.tomotopy.bin").write_bytes(native["engine_model"])
+                                           "seed": native.seed})
+        if native.engine_model is not None:  # tomotopy's own binary format (tomotopy.LDAModel.load)
+            (folder / "model.tomotopy.bin").write_bytes(native.engine_model)
 
-    def save_native(self, native, folder: Path) -> None:
+    def save_native(self, native: LdaState, folder: Path) -> None:
         import json
 
-        (folder / "native.json").write_text(json.dumps({"seed": native["seed"]}), encoding="utf-8")
-        if native["engine_model"] is not None:
-            (folder / "model.tomotopy.bin").write_bytes(native["engine_model"])
+        (folder / "native.json").write_text(json.dumps({"seed": native.seed}), encoding="utf-8")
+        if native.engine_model is not None:
+            (folder / "model.tomotopy.bin").write_bytes(native.engine_model)
 
-    def load_native(self, folder: Path, fitted: FittedTopics):
+    def load_native(self, folder: Path, fitted: FittedTopics) -> LdaState:
         import json
 
         engine = folder / "model.tomotopy.bin"
-        return {"dictionary": dictionary_from_vocabulary(fitted.vocabulary),
-                "seed": json.loads((folder / "native.json").read_text(encoding="utf-8"))["seed"],
-                "engine_model": engine.read_bytes() if engine.is_file() else None}
+        return LdaState(dictionary=dictionary_from_vocabulary(fitted.vocabulary),
+                        seed=json.loads((folder / "native.json").read_text(encoding="utf-8"))["seed"],
+                        engine_model=engine.read_bytes() if engine.is_file() else None)

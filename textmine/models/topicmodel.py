@@ -7,24 +7,30 @@ A model is a small class registered in :data:`textmine.core.registry.MODELS`:
   (or None), ``save(fitted, folder)`` writes it without pickle.
 - :class:`FittedTopics` is plain arrays: document-topic matrix, topic-word weights over a
   vocabulary, top terms, per-seed replicates and a quality dict.  Whatever the engine, it is all
-  that trajectories, lineage, phases, evaluation, the report and the xlsx ever read.
+  that trajectories, lineage, phases, evaluation, the report and the xlsx ever read, and the only
+  result type: an engine's fit functions return it too, their own state in ``native`` (an
+  :class:`EngineState` subclass that only the model's class reads).
+- A model's settings are the Config section it names (``settings_section``/``settings_class``),
+  read through the registry (:func:`model_settings`, :meth:`TopicModel.settings_of`).
 - :func:`textmine.analysis.summaries.summarize` turns any of them into outputs;
   :mod:`textmine.models.store` keeps them on disk and fits through the cache;
   :mod:`textmine.text.documents` is what they are fitted on.
 
-Adding a model is a module with a ``TopicModel`` subclass, a registry line and its tests.
+Adding a model is a module with a ``TopicModel`` subclass, a registry line and its tests (README, Models).
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import ClassVar, Sequence
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel
 
 from textmine.core import scale
+from textmine.core.config import Config
 from textmine.core.registry import MODELS
 from textmine.models import embed
 from textmine.models.topics import topic_label
@@ -57,6 +63,20 @@ def embed_documents(data: Documents, config, embed_groups=None) -> dict:
     return data.embedding_info
 
 
+@dataclass(kw_only=True)
+class EngineState:
+    """What an engine's fit says about itself beyond :class:`FittedTopics`' arrays: how the topic count was
+    chosen (the grid's rows, the rule, the kept seed and the seeds' stability).  Each engine subclasses it
+    with its own state (LDA's dictionary, BERTopic's model and clustering, the DTM's per-period words) and
+    puts it in :attr:`FittedTopics.native`; the seam never reads it, only the model's own class does
+    (quality, saving, per-year fits).  Read back from the cache only what ``load_native`` restores is set."""
+
+    seed: int = 0                                       # the kept run's seed
+    selected_by: str = "fixed"                          # how the topic count was chosen (evaluation.json)
+    selection: list[dict] = field(default_factory=list)  # one row per candidate of the grid
+    stability: dict = field(default_factory=dict)       # seed stability of the chosen candidate
+
+
 @dataclass
 class FittedTopics:
     """A fitted model (global, or one year's) as plain arrays, whatever the engine."""
@@ -71,7 +91,7 @@ class FittedTopics:
     quality: dict = field(default_factory=dict)   # model-specific evaluation.json entries
     representative_scores: np.ndarray | None = field(default=None, repr=False)  # documents × k
     topics_over_time: pd.DataFrame | None = None  # topic, label, period, frequency, words
-    native: Any = field(default=None, repr=False)  # the engine's own model (saving, transform)
+    native: EngineState | None = field(default=None, repr=False)  # the engine's own state (saving, per-year fits)
     seed_names: dict[int, str] = field(default_factory=dict)  # topic -> the profile's seed topic it took up
 
     @property
@@ -102,15 +122,40 @@ class FittedTopics:
 
 
 class TopicModel(ABC):
-    """One kind of topic model.  Subclasses set ``name``/``section`` and implement ``fit``."""
+    """One kind of topic model.  Subclasses set ``name``, ``settings_section``/``settings_class`` and
+    implement ``fit``."""
 
     name: ClassVar[str]
-    section: ClassVar[str]                 # the Config attribute holding this model's settings
+    # Where this model's settings are: the Config section (``[lda]``, ``--set lda.k_grid=...``) and its pydantic
+    # class.  The classes stay in textmine.core.config (core never imports models, and the Config, the Prefect
+    # flow's typed parameter, is validated before any model module loads); a model registers which one is its
+    # own, checked when the class is defined, and everything reads a model's settings through
+    # :meth:`settings_of`.  Several models may share a section (DTM reads LDA's vocabulary rules from [lda]).
+    settings_section: ClassVar[str]
+    settings_class: ClassVar[type[BaseModel]]
     needs_embeddings: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        section = cls.__dict__.get("settings_section")
+        if section is None:
+            return  # inherited (a variant of a model), or an abstract helper
+        declared = Config.model_fields.get(section)
+        if declared is None or declared.annotation is not cls.settings_class:
+            found = f"is of {declared.annotation.__name__}" if declared is not None else "is not a section of Config"
+            raise TypeError(f"model {cls.__dict__.get('name', cls.__name__)!r}: settings section {section!r} {found}, "
+                            f"not {cls.settings_class.__name__}; add `{section}: {cls.settings_class.__name__} = "
+                            "Field(default_factory=...)` to textmine.core.config.Config or name the section that holds "
+                            "its settings")
+
+    @classmethod
+    def settings_of(cls, config: Config) -> BaseModel:
+        """This model's settings in ``config`` (the section it registered)."""
+        return getattr(config, cls.settings_section)
 
     def __init__(self, config, seed_topics: dict[str, list[str]] | None = None):
         self.config = config               # the whole textmine.core.config.Config (run.seed, align...)
-        self.settings = getattr(config, self.section)
+        self.settings = self.settings_of(config)
         self.seed = config.run.seed
         self.seed_topics = dict(seed_topics or {})  # the profile's [seed_topics]: name -> words, in order
 
@@ -207,6 +252,11 @@ def relayout(result: FittedTopics | None, vocabulary: list[str]) -> FittedTopics
     wide[:, [position[result.vocabulary[i]] for i in own]] = result.topic_word[:, own]
     sums = wide.sum(axis=1, keepdims=True)
     return dataclasses.replace(result, topic_word=wide / np.where(sums > 0, sums, 1), vocabulary=list(vocabulary))
+
+
+def model_settings(config: Config, name: str) -> BaseModel:
+    """The settings of the registered model ``name`` in ``config``, found through the registry."""
+    return MODELS.get(name).settings_of(config)
 
 
 def fit_order(names: Sequence[str]) -> list[str]:
