@@ -142,9 +142,11 @@ def test_a_worker_without_the_shared_cache_folder_is_one_error_naming_it(cluster
     assert "cannot import" not in message, message
 
 
-def test_no_scheduler_at_the_address_is_one_error(tmp_path):
+def test_no_scheduler_at_the_address_is_one_error(tmp_path, monkeypatch):
+    import flows.workers
     from flows.workers import check_workers
 
+    monkeypatch.setattr(flows.workers, "CONNECT_SECONDS", 2)  # the wording is under test, not the patience
     with pytest.raises(TextmineError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9"):
         check_workers("tcp://127.0.0.1:9", tmp_path / "cache")
 
