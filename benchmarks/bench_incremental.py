@@ -231,6 +231,7 @@ def report(args, corpus: Path, files: list, steps: dict, every: dict, refit: tup
     text = "\n".join(lines)
     print(text)
     if args.save:
+        Path(args.save).parent.mkdir(parents=True, exist_ok=True)  # a new folder (it crashed after the runs)
         Path(args.save).with_suffix(".md").write_text(text + "\n", encoding="utf-8")
         Path(args.save).with_suffix(".json").write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n",
                                                         encoding="utf-8")
