@@ -223,6 +223,23 @@ def test_symlinks_out_of_the_runs_folder_are_refused(runs, tmp_path):
     assert c.get("/runs/alias").status_code == 200
 
 
+def test_a_run_without_by_does_not_call_its_breakdowns_missing(runs, tmp_path):
+    """breakdowns.csv is written only with --by: a run that was not asked for it is not an older run."""
+    root = tmp_path / "root"
+    plain = root / runs["a"]
+    shutil.copytree(runs["root"] / runs["a"], plain)
+    (plain / "breakdowns.csv").unlink()
+    manifest = json.loads((plain / "manifest.json").read_text(encoding="utf-8"))
+    del manifest["analyses"]["breakdowns"]
+    (plain / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    page = TestClient(create_app(root), base_url=LOCAL).get(f"/runs/{runs['a']}")
+    missing = re.search(r'id="missing">(.*?)</p>', page.text, re.S)
+    assert page.status_code == 200 and "breakdowns.csv" not in (missing.group(1) if missing else "")
+    (plain / "documents.parquet").unlink()  # a file every run writes is still called missing
+    page = TestClient(create_app(root), base_url=LOCAL).get(f"/runs/{runs['a']}")
+    assert "documents.parquet" in re.search(r'id="missing">(.*?)</p>', page.text, re.S).group(1)
+
+
 def test_runs_with_missing_files_still_open_and_say_what_is_missing(runs, tmp_path):
     root = tmp_path / "root"
     old = root / runs["a"]

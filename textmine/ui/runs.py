@@ -33,6 +33,14 @@ OPTIONAL = {"documents.parquet": "의견 검색과 토픽별 의견 목록", "do
 LOADED_RUNS = 8
 
 
+def _expected(name: str, manifest: dict) -> bool:
+    """Whether a run of this textmine would have written ``name``: the breakdowns only when the run
+    was asked for them (``--by``, recorded in the manifest's analyses), the rest always."""
+    if name == "breakdowns.csv":
+        return "breakdowns" in ((manifest or {}).get("analyses") or {})
+    return True
+
+
 class PageError(Exception):
     """Something the user asked for that cannot be shown: an HTTP status and a Korean message."""
 
@@ -193,7 +201,8 @@ class RunStore:
                             getattr(exc, "fix", None) or "실행 폴더가 손상되었는지 확인하세요.") from None
         data["run_id"] = run_id
         data["models"] = report.models_of(data)
-        data["missing"] = [{"file": n, "what": what} for n, what in OPTIONAL.items() if not (folder / n).exists()]
+        data["missing"] = [{"file": n, "what": what} for n, what in OPTIONAL.items()
+                           if not (folder / n).exists() and _expected(n, data["manifest"])]
         with self._lock:
             self._loaded[run_id] = (key, data)
             while len(self._loaded) > LOADED_RUNS:
