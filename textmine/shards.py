@@ -81,9 +81,7 @@ def join(shards: list[Shard], parts: list[list]) -> dict[int, list]:
 def write_texts(folder: Path, stage: str, shard: Shard, texts: Sequence[str]) -> str:
     """A shard's input texts as one Parquet file in the work folder; its path (what a task is sent)."""
     path = Path(folder) / stage / f"{shard.name}.parquet"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with publish(path) as tmp:
-        pq.write_table(pa.table({"text": pa.array(list(texts), pa.string())}), tmp)
+    cache.write_parquet_atomically(pa.table({"text": pa.array(list(texts), pa.string())}), path)
     return str(path)
 
 
@@ -161,8 +159,9 @@ def embed_shard(path: str, embed_config_json: str, seed: int, cache_dir: str) ->
     start = time.perf_counter()
     texts = read_texts(path)
     embedder = embedder_for(embed_config_json, seed, cache_dir)
-    _, hit = embed.cached_embed(embedder, texts, cache_dir)
-    return {"entry": str(embed.embedding_entry(embedder, texts, cache_dir)), "hit": hit,
+    entry = embed.embedding_entry(embedder, texts, cache_dir)
+    _, hit = embed.cached_embed(embedder, texts, cache_dir, entry)
+    return {"entry": str(entry), "hit": hit,
             "seconds": time.perf_counter() - start}
 
 

