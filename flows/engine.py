@@ -71,16 +71,19 @@ def guard_ephemeral_server() -> None:
     _installed = True
 
 
-def start_ephemeral_server() -> None:
-    """Start the temporary server now, from the calling (main) thread, unless a server is configured."""
+def start_ephemeral_server():
+    """Start the temporary server now, from the calling (main) thread, unless a server is configured;
+    returns it (None when one is configured).  Prefect keeps one per port: a second call returns it."""
     from prefect.settings import get_current_settings
 
     if get_current_settings().api.url:
-        return
+        return None
     from prefect.server.api.server import SubprocessASGIServer
 
     guard_ephemeral_server()
-    SubprocessASGIServer().start()
+    server = SubprocessASGIServer()
+    server.start()
+    return server
 
 
 def _on_this_machine(address: str | None) -> bool:
@@ -100,16 +103,13 @@ def api_for_workers(task_runner: str, dask_address: str | None) -> Iterator[None
     cost that hid the shards' speed-up.  The temporary server is started here and its URL handed to the
     run's settings, which the runners send with each task.  Workers on other machines cannot reach
     127.0.0.1: they keep their own unless PREFECT_API_URL names a server they all reach."""
-    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    if (task_runner == "local" or get_current_settings().api.url
-            or (task_runner == "dask" and not _on_this_machine(dask_address))):
+    server = None
+    if task_runner != "local" and (task_runner != "dask" or _on_this_machine(dask_address)):
+        server = start_ephemeral_server()
+    if server is None:
         yield
         return
-    from prefect.server.api.server import SubprocessASGIServer
-
-    guard_ephemeral_server()
-    server = SubprocessASGIServer()
-    server.start()
     with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
         yield

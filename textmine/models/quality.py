@@ -132,9 +132,10 @@ def score_topics(token_lists, dictionary, terms: Sequence[Sequence[str]], seed: 
     for (``coherence_too=False``: a grid row that need not be scored, the slow part) or with no terms;
     ``dictionary`` None scores over a dictionary of the topics' words alone (see :func:`coherence`)."""
     scored = coherence_too and len(terms) > 0
+    sample = coherence_sample(token_lists, seed) if scored else None  # drawn once for both measures
     return {
-        "c_v": coherence(None, token_lists, dictionary, terms, "c_v", seed) if scored else None,
-        "c_npmi": coherence(None, token_lists, dictionary, terms, "c_npmi", seed) if scored else None,
+        "c_v": round(coherence_unrounded(sample, dictionary, terms, "c_v"), 4) if scored else None,
+        "c_npmi": round(coherence_unrounded(sample, dictionary, terms, "c_npmi"), 4) if scored else None,
         "diversity": round(topic_diversity(terms if diversity_terms is None else diversity_terms), 4),
     }
 

@@ -12,6 +12,7 @@ with another layout) is a miss, logged, and rewritten.
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import json
 import logging
@@ -159,14 +160,20 @@ def _runs_of_chars(misses: list, batch_chars: int) -> Iterator[list]:
         yield run
 
 
+@functools.cache
+def _pii_code_digest() -> str:
+    """SHA-256 of the masking code (textmine.text.pii), once per process: every shard's key needs it."""
+    import inspect
+
+    return hashlib.sha256(inspect.getsource(pii).encode()).hexdigest()
+
+
 def pii_entry(texts: Sequence[str], profile, cache_dir: str | Path, settings: dict | None = None) -> Path:
     """Where the PII cache keeps the masked ``texts``: keyed by the texts, the profile, the masking
     ``settings`` (pii.bare_names) and the masking code itself (the source of textmine.text.pii)."""
-    import inspect
-
     folder = Path(os.path.expanduser(str(cache_dir))) / "pii"
-    code = hashlib.sha256(inspect.getsource(pii).encode()).hexdigest()
-    key = texts_digest(texts, json.dumps({"profile": profile.token_digest(), "code": code, **(settings or {})},
+    key = texts_digest(texts, json.dumps({"profile": profile.token_digest(), "code": _pii_code_digest(),
+                                          **(settings or {})},
                                          sort_keys=True))
     return folder / f"{key}.parquet"
 
