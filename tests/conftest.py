@@ -54,3 +54,23 @@ def run_cli(argv, capsys):
     code = main([str(a) for a in argv])
     out = capsys.readouterr()
     return code, out.out, out.err
+
+
+# ---------------------------------------------------------------- two workers (pytest-xdist, --dist loadgroup)
+
+# Modules that share a session fixture's runs go to one worker, so the runs are made once: the report tests
+# read the flow tests' `small_runs` (built in a worker that runs neither, they cost ~25 s more).
+SHARED_WORKER = {"test_report": "test_pipeline"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Each module is one xdist group (a worker runs it whole, its module fixtures built once), and the
+    modules with whole-flow (slow) tests come first: the two workers start on the long ones and end
+    together on the short ones instead of one worker finishing a long module alone."""
+    module_of = {id(item): SHARED_WORKER.get(item.module.__name__.rpartition(".")[2],
+                                             item.module.__name__.rpartition(".")[2]) for item in items}
+    slow_modules = {module_of[id(item)] for item in items if item.get_closest_marker("slow")}
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(module_of[id(item)]))
+    order = {id(item): i for i, item in enumerate(items)}
+    items.sort(key=lambda item: (module_of[id(item)] not in slow_modules, order[id(item)]))
