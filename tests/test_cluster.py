@@ -1,7 +1,9 @@
-"""Past one machine: the sharded stages (PII masking, tokenization, embedding) as tasks on every runner.
+"""Past one machine: the sharded stages (PII masking, tokenization, embedding) and LDA's k grid and seed
+fits as tasks on every runner.
 
 The bundled corpus on the local, process and Dask runners gives byte-identical data files (with shards
-cut inside years on the process and Dask runners: the cut changes nothing either); a Dask worker killed
+cut inside years on the process and Dask runners: the cut changes nothing either; LDA's grid and seeds
+fitted in the workers); a Dask worker killed
 in the middle of a tokenize shard is replaced and the run's outputs are the same; a worker that cannot
 import textmine, or that does not see the cache folder, is one clear error before any work is sent.
 Real Dask clusters throughout (LocalCluster, and `dask worker` processes for the broken workers).
@@ -25,6 +27,10 @@ DATA_FILES = ("topics.csv", "trajectories.csv", "phases.json", "lineage.csv", "d
               "documents.parquet")  # (topics_over_time.csv is BERTopic's; these runs are LDA only)
 # Bundled years hold ~200 opinions: 80 cuts each into three shards, so runs of documents are tested too.
 SMALL_SHARDS = "80"
+# The large-corpus plan on the bundled corpus (2,082 opinions): LDA's k grid (3 k x 2 seeds) on a stratified
+# sample of 1,000, then the chosen k's 2 seeds on every opinion, so both run as tasks on the process and Dask
+# runners (gensim's passes stay lda.passes: 5 x 2,082 is far below scale.lda_doc_passes).
+LARGE_PLAN = {"scale.mode": "on", "scale.selection_docs": "1000"}
 
 
 # ---------------------------------------------------------------- the shard plan (fast)
@@ -56,7 +62,7 @@ def cluster():
 
 
 def _config(out: Path, cache: Path, **extra):
-    return flow_config(out, **{"run.cache_dir": str(cache), **extra})
+    return flow_config(out, **{"run.cache_dir": str(cache), **LARGE_PLAN, **extra})
 
 
 def _can_unshare() -> bool:
@@ -198,6 +204,7 @@ def test_local_process_and_dask_runners_give_identical_data_files(local_run, clu
 
     tasks = _tasks(local_run)
     assert tasks["tokenize"]["runner"] == "local (in process)" and tasks["tokenize"]["shards"] == 10
+    assert tasks["lda_grid"]["runner"].startswith("local (") and tasks["lda_grid"]["tasks"] == 6, tasks
     for runner, extra in (("process", {"run.max_workers": "2"}),
                           ("dask", {"run.dask_address": cluster.scheduler_address})):
         folder = run_pipeline(BUNDLED, _config(tmp_path / runner, tmp_path / f"{runner}-cache", **{
@@ -209,6 +216,10 @@ def test_local_process_and_dask_runners_give_identical_data_files(local_run, clu
             assert 0 < record["longest_task_seconds"] <= record["task_seconds"]
         yearly = _tasks(folder)["lda_yearly"]
         assert yearly["runner"] == runner and yearly["tasks"] == 10 and yearly["longest_task_seconds"] > 0, yearly
+        for stage, count in (("lda_grid", 6), ("lda_seeds", 2)):  # the k grid on the sample, the seeds on all
+            record = _tasks(folder)[stage]
+            assert record["runner"] == runner and record["tasks"] == count, (stage, record)
+            assert 0 < record["longest_task_seconds"] <= record["task_seconds"]
 
 
 @pytest.mark.slow
