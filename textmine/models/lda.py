@@ -284,10 +284,22 @@ def _n_jobs(config: LdaConfig) -> int:
 
 
 def _timed_fit(bow: list, dictionary, k: int, config: LdaConfig, seed: int, seed_topics: dict | None) -> tuple:
-    """:func:`fit_lda_model` and its seconds (what the manifest's stage_tasks records)."""
+    """:func:`single_threaded_fit` and its seconds (what the manifest's stage_tasks records)."""
     start = time.perf_counter()
-    fit = fit_lda_model(bow, dictionary, k, config, seed, seed_topics)
+    fit = single_threaded_fit(bow, dictionary, k, config, seed, seed_topics)
     return fit, time.perf_counter() - start
+
+
+def single_threaded_fit(bow: list, dictionary, k: int, config: LdaConfig, seed: int,
+                        seed_topics: dict | None) -> EngineFit:
+    """:func:`fit_lda_model` with numpy's BLAS on one thread, wherever it runs: a grid fit holds one core
+    (the pool or the cluster holds the cores), and a BLAS reduction split over another number of threads
+    could end in other bits, so a fit in a Dask worker (one BLAS thread: Dask's nanny sets it) and one
+    here or in a process pool are the same to the last bit."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return fit_lda_model(bow, dictionary, k, config, seed, seed_topics)
 
 
 def fit_many(bow: list, dictionary, jobs: list[tuple[int, int]], config: LdaConfig,
@@ -364,7 +376,8 @@ def fit_candidate(tokens: str, k: int, seed: int, settings: str, seed_topics: di
     start = time.perf_counter()
     if not Path(out).is_file():
         dictionary, bow = _candidate_corpus(tokens, settings)
-        fit = fit_lda_model(bow, dictionary, k, LdaConfig.model_validate_json(settings), seed, seed_topics or None)
+        fit = single_threaded_fit(bow, dictionary, k, LdaConfig.model_validate_json(settings), seed,
+                                  seed_topics or None)
         model = np.frombuffer(fit.model, dtype=np.uint8) if isinstance(fit.model, bytes) else np.zeros(0, np.uint8)
         with publish(Path(out)) as tmp:
             with open(tmp, "wb") as handle:
