@@ -3,9 +3,9 @@ fits as tasks on every runner.
 
 The bundled corpus on the local, process and Dask runners gives byte-identical data files (with shards
 cut inside years on the process and Dask runners: the cut changes nothing either; LDA's grid and seeds
-fitted in the workers); a Dask worker killed
-in the middle of a tokenize shard is replaced and the run's outputs are the same; a worker that cannot
-import textmine, or that does not see the cache folder, is one clear error before any work is sent.
+fitted in the workers); a Dask worker killed in the middle of a tokenize shard, and one in the middle of
+an LDA grid fit, are replaced and the run's outputs are the same; a worker that cannot import textmine,
+or that does not see the cache folder, is one clear error before any work is sent.
 Real Dask clusters throughout (LocalCluster, and `dask worker` processes for the broken workers).
 """
 import json
@@ -223,21 +223,25 @@ def test_local_process_and_dask_runners_give_identical_data_files(local_run, clu
 
 
 @pytest.mark.slow
-def test_a_worker_killed_in_the_middle_of_a_tokenize_shard_changes_nothing(local_run, cluster, tmp_path):
-    """SIGKILL of the worker running a tokenize shard: its nanny starts a new one, the scheduler runs the
-    shard again, the outputs are the local run's."""
+def test_a_worker_killed_in_the_middle_of_a_tokenize_shard_and_of_an_lda_grid_fit_changes_nothing(local_run, cluster,
+                                                                                                 tmp_path):
+    """SIGKILL of the worker running a tokenize shard, and later of one running an LDA grid fit: its nanny
+    starts a new one, the scheduler runs the task again, the outputs are the local run's."""
     from distributed import Client
 
     from flows.pipeline import run_pipeline
 
     cache = tmp_path / "cache"
     killed: list[int] = []
+    # when each stage's tasks are submitted: its inputs are on disk (the grid's: the sample's token lists)
+    submitted = [lambda: list(cache.glob("work/*-shards/tokenize/*.parquet")),
+                 lambda: list(cache.glob("work/run-*/fits/tokens/*.parquet"))]
 
-    def kill_during_tokenize():
+    def kill_during_tokenize_and_the_grid():
         with Client(cluster.scheduler_address, set_as_default=False) as client:
             deadline = time.monotonic() + 600
-            while time.monotonic() < deadline and not killed:
-                if list(cache.glob("work/*-shards/tokenize/*.parquet")):  # the tokenize shards are submitted
+            while time.monotonic() < deadline and len(killed) < len(submitted):
+                if submitted[len(killed)]():
                     busy = [worker for worker, keys in client.processing().items() if keys]
                     if busy:
                         pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
@@ -245,18 +249,19 @@ def test_a_worker_killed_in_the_middle_of_a_tokenize_shard_changes_nothing(local
                         killed.append(pid)
                 time.sleep(0.05)
 
-    watcher = threading.Thread(target=kill_during_tokenize, daemon=True)
+    watcher = threading.Thread(target=kill_during_tokenize_and_the_grid, daemon=True)
     watcher.start()
     folder = run_pipeline(BUNDLED, _config(tmp_path / "out", cache, **{
         "run.task_runner": "dask", "run.dask_address": cluster.scheduler_address, "run.shard_docs": "40"}))
     watcher.join(timeout=5)
-    assert killed, "no tokenize shard was seen running"
+    assert len(killed) == 2, f"{len(killed)} of the tokenize shards and the grid fits were seen running"
     from flows.workers import worker_pids
 
-    assert killed[0] not in worker_pids(cluster.scheduler_address).values()  # it is gone, a new one took its place
+    assert not set(killed) & set(worker_pids(cluster.scheduler_address).values())  # gone, new ones took their place
     _same_data(local_run, folder)
     record = _tasks(folder)["tokenize"]
     assert record["runner"] == "dask" and record["tasks"] == record["shards"] > 40, record  # every shard done
+    assert _tasks(folder)["lda_grid"]["tasks"] == 6
 
 
 @pytest.mark.slow
