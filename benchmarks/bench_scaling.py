@@ -71,6 +71,15 @@ def speedups(runs: list[dict]) -> dict:
     return out
 
 
+def tasks_within(run: dict, stage: str) -> list[tuple[str, dict]]:
+    """The tasks a stage ran: its own record, and those of its parts that are no stage of their own
+    (the ``lda`` stage's ``lda_grid`` and ``lda_seeds``), each labelled with its part."""
+    records = run["stage_tasks"]
+    parts = [(f"{name.removeprefix(stage + '_')}: ", records[name]) for name in records
+             if name.startswith(stage + "_") and name not in run["stage_seconds"]]
+    return ([("", records[stage])] if stage in records else []) + parts
+
+
 def table(figures: dict) -> str:
     runs = figures["runs"]
     head = ["stage", *(f"{r['workers']} worker{'s' * (r['workers'] > 1)}" for r in runs),
@@ -80,10 +89,9 @@ def table(figures: dict) -> str:
         cells = []
         for r in runs:
             t = r["stage_seconds"].get(stage)
-            tasks = r["stage_tasks"].get(stage)
             cell = "–" if t is None else f"{t:.1f} s"
-            if tasks:
-                cell += f" ({tasks['tasks']} tasks, longest {tasks['longest_task_seconds']:.1f} s)"
+            cell += "".join(f" ({what}{tasks['tasks']} tasks, longest {tasks['longest_task_seconds']:.1f} s)"
+                            for what, tasks in tasks_within(r, stage))
             cells.append(cell)
         cells += [f"{s['stages'][stage]:.2f}×" if stage in s["stages"] else "–" for s in figures["speedups"].values()]
         lines.append("| " + " | ".join([f"**{stage}**" if stage in SHARDED else stage, *cells]) + " |")

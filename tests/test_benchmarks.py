@@ -468,15 +468,19 @@ def test_the_scaling_stage_is_asked_for_by_name_and_its_table_shows_each_speed_u
     spec = importlib.util.spec_from_file_location("bench_scaling", REPO / "benchmarks" / "bench_scaling.py")
     scaling = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(scaling)
-    tasks = {"tokenize": {"tasks": 20, "longest_task_seconds": 9.0}}
-    runs = [{"workers": 1, "wall_seconds": 300.0, "stage_seconds": {"tokenize": 180.0, "lda": 60.0},
+    tasks = {"tokenize": {"tasks": 20, "longest_task_seconds": 9.0}, "lda_grid": {"tasks": 18, "longest_task_seconds": 4.0},
+             "lda_yearly": {"tasks": 10, "longest_task_seconds": 2.0}}
+    runs = [{"workers": 1, "wall_seconds": 300.0, "stage_seconds": {"tokenize": 180.0, "lda": 60.0, "lda_yearly": 20.0},
              "stage_tasks": tasks},
-            {"workers": 2, "wall_seconds": 200.0, "stage_seconds": {"tokenize": 100.0, "lda": 60.0},
+            {"workers": 2, "wall_seconds": 200.0, "stage_seconds": {"tokenize": 100.0, "lda": 60.0, "lda_yearly": 10.0},
              "stage_tasks": tasks}]
     figures = {"runs": runs, "speedups": scaling.speedups(runs)}
-    assert figures["speedups"] == {"2": {"stages": {"tokenize": 1.8, "lda": 1.0}, "end_to_end": 1.5}}
+    assert figures["speedups"] == {"2": {"stages": {"tokenize": 1.8, "lda": 1.0, "lda_yearly": 2.0}, "end_to_end": 1.5}}
     text = scaling.table(figures)
     assert "| **tokenize** | 180.0 s (20 tasks, longest 9.0 s) | 100.0 s (20 tasks, longest 9.0 s) | 1.80× |" in text
+    # the global LDA stage shows its grid's tasks (a part of the stage), not the per-year stage's
+    assert "| lda | 60.0 s (grid: 18 tasks, longest 4.0 s) | 60.0 s (grid: 18 tasks, longest 4.0 s) | 1.00× |" in text
+    assert "| lda_yearly | 20.0 s (10 tasks, longest 2.0 s) |" in text
     assert "| **end to end (wall)** | 300.0 s | 200.0 s | 1.50× |" in text
     # its results are beside the others but not rows of the README's speed table
     assert run_all.table_rows([{"stage": "scaling", "size": 2000, "figures": figures}]) == []

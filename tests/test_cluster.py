@@ -1,9 +1,11 @@
-"""Past one machine: the sharded stages (PII masking, tokenization, embedding) as tasks on every runner.
+"""Past one machine: the sharded stages (PII masking, tokenization, embedding) and LDA's k grid and seed
+fits as tasks on every runner.
 
 The bundled corpus on the local, process and Dask runners gives byte-identical data files (with shards
-cut inside years on the process and Dask runners: the cut changes nothing either); a Dask worker killed
-in the middle of a tokenize shard is replaced and the run's outputs are the same; a worker that cannot
-import textmine, or that does not see the cache folder, is one clear error before any work is sent.
+cut inside years on the process and Dask runners: the cut changes nothing either; LDA's grid and seeds
+fitted in the workers); a Dask worker killed in the middle of a tokenize shard, and one in the middle of
+an LDA grid fit, are replaced and the run's outputs are the same; a worker that cannot import textmine,
+or that does not see the cache folder, is one clear error before any work is sent.
 Real Dask clusters throughout (LocalCluster, and `dask worker` processes for the broken workers).
 """
 import json
@@ -25,6 +27,10 @@ DATA_FILES = ("topics.csv", "trajectories.csv", "phases.json", "lineage.csv", "d
               "documents.parquet")  # (topics_over_time.csv is BERTopic's; these runs are LDA only)
 # Bundled years hold ~200 opinions: 80 cuts each into three shards, so runs of documents are tested too.
 SMALL_SHARDS = "80"
+# The large-corpus plan on the bundled corpus (2,082 opinions): LDA's k grid (3 k x 2 seeds) on a stratified
+# sample of 1,000, then the chosen k's 2 seeds on every opinion, so both run as tasks on the process and Dask
+# runners (gensim's passes stay lda.passes: 5 x 2,082 is far below scale.lda_doc_passes).
+LARGE_PLAN = {"scale.mode": "on", "scale.selection_docs": "1000"}
 
 
 # ---------------------------------------------------------------- the shard plan (fast)
@@ -56,7 +62,7 @@ def cluster():
 
 
 def _config(out: Path, cache: Path, **extra):
-    return flow_config(out, **{"run.cache_dir": str(cache), **extra})
+    return flow_config(out, **{"run.cache_dir": str(cache), **LARGE_PLAN, **extra})
 
 
 def _can_unshare() -> bool:
@@ -198,6 +204,7 @@ def test_local_process_and_dask_runners_give_identical_data_files(local_run, clu
 
     tasks = _tasks(local_run)
     assert tasks["tokenize"]["runner"] == "local (in process)" and tasks["tokenize"]["shards"] == 10
+    assert tasks["lda_grid"]["runner"].startswith("local (") and tasks["lda_grid"]["tasks"] == 6, tasks
     for runner, extra in (("process", {"run.max_workers": "2"}),
                           ("dask", {"run.dask_address": cluster.scheduler_address})):
         folder = run_pipeline(BUNDLED, _config(tmp_path / runner, tmp_path / f"{runner}-cache", **{
@@ -209,24 +216,32 @@ def test_local_process_and_dask_runners_give_identical_data_files(local_run, clu
             assert 0 < record["longest_task_seconds"] <= record["task_seconds"]
         yearly = _tasks(folder)["lda_yearly"]
         assert yearly["runner"] == runner and yearly["tasks"] == 10 and yearly["longest_task_seconds"] > 0, yearly
+        for stage, count in (("lda_grid", 6), ("lda_seeds", 2)):  # the k grid on the sample, the seeds on all
+            record = _tasks(folder)[stage]
+            assert record["runner"] == runner and record["tasks"] == count, (stage, record)
+            assert 0 < record["longest_task_seconds"] <= record["task_seconds"]
 
 
 @pytest.mark.slow
-def test_a_worker_killed_in_the_middle_of_a_tokenize_shard_changes_nothing(local_run, cluster, tmp_path):
-    """SIGKILL of the worker running a tokenize shard: its nanny starts a new one, the scheduler runs the
-    shard again, the outputs are the local run's."""
+def test_a_worker_killed_in_the_middle_of_a_tokenize_shard_and_of_an_lda_grid_fit_changes_nothing(local_run, cluster,
+                                                                                                 tmp_path):
+    """SIGKILL of the worker running a tokenize shard, and later of one running an LDA grid fit: its nanny
+    starts a new one, the scheduler runs the task again, the outputs are the local run's."""
     from distributed import Client
 
     from flows.pipeline import run_pipeline
 
     cache = tmp_path / "cache"
     killed: list[int] = []
+    # when each stage's tasks are submitted: its inputs are on disk (the grid's: the sample's token lists)
+    submitted = [lambda: list(cache.glob("work/*-shards/tokenize/*.parquet")),
+                 lambda: list(cache.glob("work/run-*/fits/tokens/*.parquet"))]
 
-    def kill_during_tokenize():
+    def kill_during_tokenize_and_the_grid():
         with Client(cluster.scheduler_address, set_as_default=False) as client:
             deadline = time.monotonic() + 600
-            while time.monotonic() < deadline and not killed:
-                if list(cache.glob("work/*-shards/tokenize/*.parquet")):  # the tokenize shards are submitted
+            while time.monotonic() < deadline and len(killed) < len(submitted):
+                if submitted[len(killed)]():
                     busy = [worker for worker, keys in client.processing().items() if keys]
                     if busy:
                         pid = client.run(os.getpid, workers=[busy[0]])[busy[0]]
@@ -234,18 +249,19 @@ def test_a_worker_killed_in_the_middle_of_a_tokenize_shard_changes_nothing(local
                         killed.append(pid)
                 time.sleep(0.05)
 
-    watcher = threading.Thread(target=kill_during_tokenize, daemon=True)
+    watcher = threading.Thread(target=kill_during_tokenize_and_the_grid, daemon=True)
     watcher.start()
     folder = run_pipeline(BUNDLED, _config(tmp_path / "out", cache, **{
         "run.task_runner": "dask", "run.dask_address": cluster.scheduler_address, "run.shard_docs": "40"}))
     watcher.join(timeout=5)
-    assert killed, "no tokenize shard was seen running"
+    assert len(killed) == 2, f"{len(killed)} of the tokenize shards and the grid fits were seen running"
     from flows.workers import worker_pids
 
-    assert killed[0] not in worker_pids(cluster.scheduler_address).values()  # it is gone, a new one took its place
+    assert not set(killed) & set(worker_pids(cluster.scheduler_address).values())  # gone, new ones took their place
     _same_data(local_run, folder)
     record = _tasks(folder)["tokenize"]
     assert record["runner"] == "dask" and record["tasks"] == record["shards"] > 40, record  # every shard done
+    assert _tasks(folder)["lda_grid"]["tasks"] == 6
 
 
 @pytest.mark.slow

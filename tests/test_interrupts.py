@@ -112,7 +112,7 @@ def _fitting(cache):
 
 # Each fit would run for hours (iterations or passes far beyond need): the run ends within seconds only
 # if the interrupt reaches the fit in flight.  One seed in this process (DTM, trained in slices), seeds
-# in worker processes (DTM), the LDA grid's worker processes (gensim).
+# in worker processes (DTM), the LDA grid's worker processes (gensim), the LDA grid as tasks of the process runner.
 ENDLESS_FITS = {
     "dtm": ["--models", "dtm", "--set", "dtm.num_topics=6", "--set", "dtm.iterations=1000000",
             "--set", "dtm.convergence=0", "--set", "dtm.seeds=1"],
@@ -121,6 +121,9 @@ ENDLESS_FITS = {
                                       "--set", "dtm.convergence=0"],
     "lda grid in worker processes": ["--models", "lda", "--set", "lda.k_grid=4,6", "--set", "lda.seeds=2",
                                      "--set", "lda.n_jobs=2", "--set", "lda.passes=100000"],
+    # the grid's fits as tasks on the run's runner (textmine.core.parallel.FitTasks), here a process pool
+    "lda grid as tasks on the process runner": ["--models", "lda", "--set", "lda.k_grid=4,6", "--set", "lda.seeds=2",
+                                                "--set", "run.task_runner=process", "--set", "lda.passes=100000"],
 }
 
 

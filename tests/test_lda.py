@@ -127,3 +127,41 @@ def test_bag_of_words_made_on_demand_fits_the_same_model(tokens, monkeypatch, ba
     assert np.array_equal(kept.doc_topic, streamed.doc_topic) and np.array_equal(kept.topic_word, streamed.topic_word)
     bow = lda.BagOfWords(toks, kept.native.dictionary)
     assert len(bow) == len(toks) and bow[3] == list(bow)[3] == bow[2:4][1]
+
+
+def test_the_grid_and_the_seeds_as_tasks_in_worker_processes_equal_the_fits_here(tokens, tmp_path):
+    """What the process and Dask runners do with LDA's fits (textmine.core.parallel.FitTasks): each (k, seed)
+    a fit_candidate in another process, given paths and settings, its arrays written to a file and read back.
+    The same selection and bytes as the library's own serial fits, for the grid and for the seeds; the
+    record says how many tasks ran and how long."""
+    from textmine.core.parallel import FitTasks, map_in_processes
+    from textmine.models.lda import fit_seeds
+
+    toks, _ = tokens
+    config = LdaConfig(k_grid=[4, 6], seeds=2, **FAST)
+    submitted, recorded = [], {}
+
+    def submit(stage, function, argument_lists):
+        submitted.append((stage, argument_lists))
+        results = map_in_processes(function, argument_lists, 2)
+        recorded[stage] = [r["seconds"] for r in results]
+        return results
+
+    tasks = FitTasks(folder=tmp_path / "fits", submit=submit)
+    here = fit_global_lda(toks, config, seed=3, tasks=FitTasks(record=lambda stage, s, how: recorded.update({how: s})))
+    there = fit_global_lda(toks, config, seed=3, tasks=tasks)
+    assert len(recorded["local (in process)"]) == 4
+    assert here.native.selection == there.native.selection and here.native.seed == there.native.seed
+    assert here.doc_topic.tobytes() == there.doc_topic.tobytes()
+    assert here.topic_word.tobytes() == there.topic_word.tobytes()
+    assert [m.tobytes() for m in here.seed_doc_topics] == [m.tobytes() for m in there.seed_doc_topics]
+    stage, arguments = submitted[0]
+    assert stage == "lda_grid" and [(a[1], a[2]) for a in arguments] == [(4, 3), (4, 4), (6, 3), (6, 4)]
+    assert all(isinstance(a[0], str) and isinstance(a[3], str) for a in arguments)  # paths and JSON, no arrays
+    assert len(recorded["lda_grid"]) == 4 and min(recorded["lda_grid"]) > 0
+
+    seeds_here = fit_seeds(toks, 5, config, 7)
+    seeds_there = fit_seeds(toks, 5, config, 7, tasks=tasks)
+    assert submitted[1][0] == "lda_seeds" and len(submitted[1][1]) == 2
+    assert seeds_here.doc_topic.tobytes() == seeds_there.doc_topic.tobytes()
+    assert seeds_here.native.stability == seeds_there.native.stability

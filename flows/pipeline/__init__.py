@@ -36,6 +36,7 @@ from textmine.core import progress, scale
 from textmine.core.cachedir import mark_cache
 from textmine.core.config import Config
 from textmine.core.errors import TextmineError
+from textmine.core.parallel import FitTasks
 from textmine.core.registry import MODELS
 from textmine.io import corpus as corpus_io, corpus_cache, scan
 from textmine.models import embed as embedding, store as store_module, topicmodel
@@ -104,17 +105,40 @@ class ShardRunner:
 
     def submit(self, stage: str, plan: list[shards.Shard], function, args_of) -> list[dict]:
         """``function(*args_of(i, shard))`` of every shard as tasks; results in shard order."""
-        futures = [shard_task.submit(stage, shard.name, function, args_of(i, shard)) for i, shard in enumerate(plan)]
+        results = self.map(stage, [shard.name for shard in plan], function,
+                           [args_of(i, shard) for i, shard in enumerate(plan)])
+        self.record(stage, [r["seconds"] for r in results], len(plan))
+        return results
+
+    def map(self, stage: str, names: list[str], function, argument_lists: list[tuple]) -> list[dict]:
+        """``function(*arguments)`` of each argument list as a ``shard`` task; results in order."""
+        futures = [shard_task.submit(stage, name, function, args) for name, args in zip(names, argument_lists)]
         results = []
         for future in futures:
             results.append(future.result())
             progress.advance(stage, len(results), len(futures))
-        self.record(stage, [r["seconds"] for r in results], len(plan))
         return results
 
     def record(self, stage: str, seconds: list[float], count: int) -> None:
         self.records[stage] = {**shards.task_record(self.runner if not self.in_process else "local (in process)",
                                                     seconds), "shards": count}
+
+    def fit_tasks(self, data_path: str) -> FitTasks:
+        """Where a model's independent fits (LDA's k grid and seeds) run: as ``shard`` tasks on the process
+        and Dask runners (their files in the documents' work folder, which every worker sees), the
+        library's own way on the local runner; either way recorded for the manifest."""
+        if self.in_process:
+            return FitTasks(record=self.record_fits)
+        return FitTasks(folder=Path(data_path) / "fits", documents=data_path, submit=self.submit_fits)
+
+    def submit_fits(self, stage: str, function, argument_lists: list[tuple]) -> list[dict]:
+        results = self.map(stage, [f"{i + 1}of{len(argument_lists)}" for i in range(len(argument_lists))], function,
+                           argument_lists)
+        self.record_fits(stage, [r["seconds"] for r in results], self.runner)
+        return results
+
+    def record_fits(self, stage: str, seconds: list[float], how: str) -> None:
+        self.records[stage] = shards.task_record(how, seconds)
 
     def write(self, stage: str, plan: list[shards.Shard], parts: list[list[str]]) -> list[str]:
         return [shards.write_texts(self.folder, stage, shard, texts) for shard, texts in zip(plan, parts)]
@@ -437,7 +461,8 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
             fitted = {}
             for name in topicmodel.fit_order(config.run.models):  # a model after those it reuses (DTM: LDA's k)
                 fitted[name] = run_model(name, data, data_path, config, corpus, run, stage, profile.seed_topics,
-                                         {n: out.fitted for n, (out, _) in fitted.items()}, runner.records)
+                                         {n: out.fitted for n, (out, _) in fitted.items()}, runner.records,
+                                         runner.fit_tasks(data_path))
             fitted = {name: fitted[name] for name in config.run.models}
         outputs = {name: out for name, (out, _) in fitted.items()}
         model_cache = {name: cache for name, (_, cache) in fitted.items()}
@@ -486,16 +511,18 @@ def _pruned_meanwhile(path: Path) -> TextmineError:
 
 def run_model(name: str, data: documents.Documents, data_path: str, config: Config, corpus: str,
               run: runfolder.RunFolder, stage, seed_topics: dict,
-              earlier: dict | None = None, tasks: dict | None = None) -> tuple[summaries.ModelOutput, dict]:
+              earlier: dict | None = None, tasks: dict | None = None,
+              fit_tasks: FitTasks | None = None) -> tuple[summaries.ModelOutput, dict]:
     """One registered model (guided by the profile's seed topics): global fit, per-year fits
     (concurrently), the generic outputs, saved models.  Returns the outputs and what came from the cache.
     ``earlier``: the global fits of the run's models fitted before this one, which it may reuse; ``tasks``
-    (the manifest's stage_tasks) gets the per-year fit tasks."""
+    (the manifest's stage_tasks) gets the per-year fit tasks; ``fit_tasks``: where the global fit's own
+    independent fits run (ShardRunner.fit_tasks)."""
     model = MODELS.get(name)(config, seed_topics)
     model.use_earlier(earlier or {})
     store = ModelStore(config.run.cache_dir)
     key = store_module.global_fit_key(model, data)
-    with stage(name):
+    with stage(name), _fitting_on(model, fit_tasks):
         info = fit_global(name, key, model, data_path, config.run.cache_dir, corpus, config.run.reselect,
                           return_state=True)
         fitted = store.get(key, model)
@@ -550,6 +577,17 @@ def run_model(name: str, data: documents.Documents, data_path: str, config: Conf
         with stage(f"save_{name}"):
             save_models(name, model, quote(fitted), quote(yearly), run.file("models"))
     return output, cache
+
+
+@contextmanager
+def _fitting_on(model: topicmodel.TopicModel, fit_tasks: FitTasks | None):
+    """``model``'s fits on the run's runner for its global fit only (the per-year fits send the model
+    itself to the workers)."""
+    model.fit_tasks = fit_tasks
+    try:
+        yield
+    finally:
+        model.fit_tasks = None
 
 
 def task_runner(config: Config):

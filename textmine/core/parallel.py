@@ -5,6 +5,9 @@ they and their resource trackers were found still running long after (a hostile 
 finding).  Here each worker asks the kernel for a parent-death signal as it starts (Linux
 ``prctl(PR_SET_PDEATHSIG)``; elsewhere the pool is an ordinary one), and the pool is shut down as
 soon as its jobs are done.  Nothing of the calling process changes.
+
+:class:`FitTasks` is how the flow lends its task runner (process pool or Dask cluster) to a model's
+independent fits, so that they run as tasks there rather than in this process's pool.
 """
 from __future__ import annotations
 
@@ -12,6 +15,8 @@ import multiprocessing
 import os
 import signal
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Iterable
 from textmine.core import progress
 from textmine.core.progress import advance
@@ -97,3 +102,22 @@ def map_in_processes(function: Callable, argument_lists: Iterable[tuple], n_jobs
         raise
     pool.shutdown()
     return results
+
+
+@dataclass
+class FitTasks:
+    """Where a model's independent fits (LDA's k grid candidates and its final seeds) run, as the flow
+    sets it for one global fit; the library imports no Prefect, so the flow hands its runner in here.
+
+    ``submit`` (None: the library's own way, in this process or its process pool) runs
+    ``function(*arguments)`` for each argument list as a task on the run's runner and returns their
+    results in order (small dicts, each with ``seconds``), recording the stage's tasks itself;
+    ``record(stage, seconds, how)`` is told the fits' times when the library ran them its own way.
+    ``folder``: shared by every worker (the fits' token lists and results are written there);
+    ``documents``: the on-disk copy of the documents being fitted (textmine.text.documents.save_documents),
+    whose token lists a worker reads from there instead of from a second copy."""
+
+    folder: Path | None = None
+    submit: Callable[[str, Callable, list[tuple]], list[dict]] | None = None
+    record: Callable[[str, list[float], str], None] | None = None
+    documents: str | None = None

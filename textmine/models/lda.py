@@ -26,18 +26,25 @@ from __future__ import annotations
 
 import collections.abc
 import dataclasses
+import functools
+import hashlib
+import json
 import os
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from textmine.core import scale
 from textmine.core.config import LdaConfig
 from textmine.core.errors import TextmineError
-from textmine.core.parallel import map_in_processes
+from textmine.core.files import publish
+from textmine.core.parallel import FitTasks, map_in_processes
 from textmine.core.progress import advance, check_stop
 from textmine.core.registry import LDA_ENGINES
 from textmine.models.quality import quality_summary, scaled_scores, score_topics, seed_stability
@@ -45,6 +52,7 @@ from textmine.models.seeds import (
     SEED_OTHER_FACTOR, log_unknown_seed_words, seed_names, seed_settings, seed_uptake, seed_weight)
 from textmine.models.terms import build_dictionary, dictionary_from_vocabulary, relevant_terms, top_terms, vocabulary_of
 from textmine.models.topicmodel import EngineState, FittedTopics, TopicModel, save_topic_arrays
+from textmine.text.cache import write_parquet_atomically
 from textmine.text.documents import Documents
 
 
@@ -275,18 +283,118 @@ def _n_jobs(config: LdaConfig) -> int:
     return config.n_jobs or (os.cpu_count() or 1)
 
 
-def fit_many(bow: list, dictionary, jobs: list[tuple[int, int]], config: LdaConfig,
-             seed_topics: dict | None = None) -> list:
-    """Fit one model per (k, seed) in parallel processes; results in the order of ``jobs``."""
-    if _n_jobs(config) == 1 or len(jobs) == 1:
-        fits = []
-        for k, s in jobs:
-            fits.append(fit_lda_model(bow, dictionary, k, config, s, seed_topics))
-            advance("LDA grid (k x seed)", len(fits), len(jobs))
-        return fits
+def _timed_fit(bow: list, dictionary, k: int, config: LdaConfig, seed: int, seed_topics: dict | None) -> tuple:
+    """:func:`single_threaded_fit` and its seconds (what the manifest's stage_tasks records)."""
+    start = time.perf_counter()
+    fit = single_threaded_fit(bow, dictionary, k, config, seed, seed_topics)
+    return fit, time.perf_counter() - start
 
-    return map_in_processes(fit_lda_model, [(bow, dictionary, k, config, s, seed_topics) for k, s in jobs],
-                            _n_jobs(config), stage="LDA grid (k x seed)")
+
+def single_threaded_fit(bow: list, dictionary, k: int, config: LdaConfig, seed: int,
+                        seed_topics: dict | None) -> EngineFit:
+    """:func:`fit_lda_model` with numpy's BLAS on one thread, wherever it runs: a grid fit holds one core
+    (the pool or the cluster holds the cores), and a BLAS reduction split over another number of threads
+    could end in other bits, so a fit in a Dask worker (one BLAS thread: Dask's nanny sets it) and one
+    here or in a process pool are the same to the last bit."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return fit_lda_model(bow, dictionary, k, config, seed, seed_topics)
+
+
+def fit_many(bow: list, dictionary, jobs: list[tuple[int, int]], config: LdaConfig,
+             seed_topics: dict | None = None, *, token_lists: Sequence[Sequence[str]] | None = None,
+             tasks: FitTasks | None = None, stage: str = "lda_grid") -> list:
+    """Fit one model per (k, seed); results in the order of ``jobs``.  As tasks on the flow's runner
+    when ``tasks`` has one (each a :func:`fit_candidate` over ``token_lists`` on disk), else in parallel
+    processes here (one at a time with ``n_jobs`` = 1); ``stage`` names them in the manifest."""
+    if tasks is not None and tasks.submit is not None:
+        return fit_as_tasks(token_lists, jobs, config, seed_topics, tasks, stage)
+    if _n_jobs(config) == 1 or len(jobs) == 1:
+        timed, how = [], "local (in process)"
+        for k, s in jobs:
+            timed.append(_timed_fit(bow, dictionary, k, config, s, seed_topics))
+            advance("LDA grid (k x seed)", len(timed), len(jobs))
+    else:
+        timed, how = map_in_processes(_timed_fit, [(bow, dictionary, k, config, s, seed_topics) for k, s in jobs],
+                                      _n_jobs(config), stage="LDA grid (k x seed)"), "local (process pool)"
+    if tasks is not None and tasks.record is not None:
+        tasks.record(stage, [seconds for _, seconds in timed], how)
+    return [fit for fit, _ in timed]
+
+
+# ---------------------------------------------------------------- the fits as tasks (process and Dask runners)
+
+def fit_as_tasks(token_lists: Sequence[Sequence[str]], jobs: list[tuple[int, int]], config: LdaConfig,
+                 seed_topics: dict | None, tasks: FitTasks, stage: str) -> list[EngineFit]:
+    """Each (k, seed) as a :func:`fit_candidate` task: what crosses to a worker is the token lists' path,
+    the settings and where to write; what comes back, where the result is.  Read back here in the order
+    of ``jobs``, so the fits are those of :func:`fit_many` in this process, to the last bit."""
+    tokens = tokens_file(token_lists, tasks)
+    settings = config.model_dump_json()
+    seeded = dict(seed_topics or {})
+    arguments = [(tokens, k, s, settings, seeded, candidate_path(tasks.folder, tokens, k, s, settings, seeded))
+                 for k, s in jobs]
+    return [read_candidate(r["entry"]) for r in tasks.submit(stage, fit_candidate, arguments)]
+
+
+def tokens_file(token_lists: Sequence[Sequence[str]], tasks: FitTasks) -> str:
+    """The token lists as a file workers read: the documents' own units.parquet when they are the
+    documents' units (the fit on every document), else a Parquet file named by their content (a sample)."""
+    from textmine.text.documents import documents_at
+
+    if tasks.documents and token_lists is documents_at(tasks.documents).unit_tokens:
+        return str(Path(tasks.documents) / "units.parquet")
+    digest = hashlib.sha256(json.dumps(list(token_lists), ensure_ascii=False).encode()).hexdigest()[:32]
+    path = Path(tasks.folder) / "tokens" / f"{digest}.parquet"
+    if not path.is_file():
+        write_parquet_atomically(pa.table({"tokens": pa.array(list(token_lists), pa.list_(pa.string()))}), path)
+    return str(path)
+
+
+def candidate_path(folder, tokens: str, k: int, seed: int, settings: str, seed_topics: dict) -> str:
+    """Where one fit's result goes, named by everything it depends on (a task Dask runs again after a
+    worker was lost finds it written, or writes the same bytes)."""
+    key = json.dumps([tokens, k, seed, settings, seed_topics], ensure_ascii=False, sort_keys=True)
+    return str(Path(folder) / "fits" / f"k{k}-s{seed}-{hashlib.sha256(key.encode()).hexdigest()[:24]}.npz")
+
+
+@functools.lru_cache(maxsize=1)
+def _candidate_corpus(tokens: str, settings: str) -> tuple:
+    """A worker's token lists, dictionary and bag-of-words for the fits over one file (kept for the
+    next candidate of the same grid: the grid's fits share them)."""
+    token_lists = pq.read_table(tokens, columns=["tokens"]).column("tokens").to_pylist()
+    dictionary = build_dictionary(token_lists, LdaConfig.model_validate_json(settings))
+    return dictionary, bag_of_words(token_lists, dictionary)
+
+
+def fit_candidate(tokens: str, k: int, seed: int, settings: str, seed_topics: dict, out: str) -> dict:
+    """One LDA fit in a worker: the token lists at ``tokens`` (Parquet, column ``tokens``), the [lda]
+    settings as JSON, one k and seed; the dictionary is built here as the flow builds it.  Writes the
+    topic-word and document-topic arrays (and tomotopy's saved model) to ``out`` and returns
+    ``{"entry": out, "seconds": ...}``."""
+    start = time.perf_counter()
+    if not Path(out).is_file():
+        dictionary, bow = _candidate_corpus(tokens, settings)
+        fit = single_threaded_fit(bow, dictionary, k, LdaConfig.model_validate_json(settings), seed,
+                                  seed_topics or None)
+        model = np.frombuffer(fit.model, dtype=np.uint8) if isinstance(fit.model, bytes) else np.zeros(0, np.uint8)
+        with publish(Path(out)) as tmp:
+            with open(tmp, "wb") as handle:
+                np.savez(handle, topic_word=fit.topic_word, doc_topic=fit.doc_topic, model=model,
+                         has_model=np.array(isinstance(fit.model, bytes)))
+    return {"entry": out, "seconds": time.perf_counter() - start}
+
+
+def read_candidate(path: str) -> EngineFit:
+    """A :func:`fit_candidate` result as the :class:`EngineFit` it was (gensim's model object is not kept)."""
+    try:
+        with np.load(path) as saved:
+            model = saved["model"].tobytes() if bool(saved["has_model"]) else None
+            return EngineFit(saved["topic_word"], saved["doc_topic"], model)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"the LDA fit {path} a worker wrote cannot be read here (is run.cache_dir the "
+                                "same shared folder on every worker?)") from None
 
 
 def document_topic_matrix(model, bow: list, chunksize: int = 2000) -> np.ndarray:
@@ -348,12 +456,13 @@ def topic_grid(config: LdaConfig, n_docs: int, num_topics=None, n_seeds: int = 0
 
 
 def fit_global_lda(token_lists: Sequence[Sequence[str]], config: LdaConfig, seed: int,
-                   seed_topics: dict | None = None) -> FittedTopics:
+                   seed_topics: dict | None = None, tasks: FitTasks | None = None) -> FittedTopics:
     """The global model: k from the grid (or fixed), the most central of ``config.seeds`` runs.  Its rows
     are ``token_lists``' (units: :func:`on_documents` makes them documents); ``native`` is an :class:`LdaState`.
 
     ``seed_topics`` (name -> words, in order) seeds topic i with seed i in every run of the grid;
-    grid values below the number of seeds are dropped (``selected_by`` says so).
+    grid values below the number of seeds are dropped (``selected_by`` says so).  ``tasks``: where the
+    grid's fits run (:func:`fit_many`; stage ``lda_grid``).
     """
     seed_topics = dict(seed_topics or {})
     grid = topic_grid(config, len(token_lists), n_seeds=len(seed_topics))
@@ -363,7 +472,8 @@ def fit_global_lda(token_lists: Sequence[Sequence[str]], config: LdaConfig, seed
     dictionary = build_dictionary(token_lists, config)
     bow = bag_of_words(token_lists, dictionary)
     seeds = [seed + i for i in range(max(1, config.seeds))]
-    fits = fit_many(bow, dictionary, [(k, s) for k in grid for s in seeds], config, seed_topics)
+    fits = fit_many(bow, dictionary, [(k, s) for k in grid for s in seeds], config, seed_topics,
+                    token_lists=token_lists, tasks=tasks, stage="lda_grid")
     if len(grid) == 1 and len(seeds) == 1:  # nothing to choose between: scoring is the evaluation stage's job
         result = _fitted(fits[0], dictionary, bow, config, seeds[0], {}, [], "fixed" + note)
         result.seed_doc_topics = [result.doc_topic]
@@ -382,21 +492,23 @@ def fit_global_lda(token_lists: Sequence[Sequence[str]], config: LdaConfig, seed
 
 
 def fit_seeds(token_lists: Sequence[Sequence[str]], k: int, config: LdaConfig, seed: int,
-              seed_topics: dict | None = None) -> FittedTopics:
+              seed_topics: dict | None = None, tasks: FitTasks | None = None) -> FittedTopics:
     """``config.seeds`` runs of one k on every document (seeds ``seed``, ``seed + 1``, ...), keeping the
     most central, as the grid keeps it: the large-corpus plan's final fit (textmine.core.scale).
 
     Measured on 99,377 synthetic opinions (k = 12, 3 passes): the three seeds' runs agreed with the
     planted topics at NMI 0.670, 0.585 and 0.674, and the most central was the first; one run with the
     sample grid's central seed had drawn the 0.585.  Past KEEP_BOW_DOCS documents the runs go one after
-    another in this process: each worker process would hold its own copy of every token list.
+    another in this process (each worker process would hold its own copy of every token list), unless
+    ``tasks`` sends them to the flow's runner (stage ``lda_seeds``): a cluster's workers hold the copies.
     """
     topic_grid(config, len(token_lists), num_topics=k, n_seeds=len(seed_topics or {}))  # k the data and seeds allow
     dictionary = build_dictionary(token_lists, config)
     bow = bag_of_words(token_lists, dictionary)
     seeds = [seed + i for i in range(max(1, config.seeds))]
     in_turn = config.model_copy(update={"n_jobs": 1}) if isinstance(bow, BagOfWords) else config
-    fits = fit_many(bow, dictionary, [(k, s) for s in seeds], in_turn, seed_topics)
+    fits = fit_many(bow, dictionary, [(k, s) for s in seeds], in_turn, seed_topics, token_lists=token_lists,
+                    tasks=tasks, stage="lda_seeds")
     stability = seed_stability([f.topic_word for f in fits]) if len(fits) > 1 else {}
     central = stability.get("central", 0)
     result = _fitted(fits[central], dictionary, bow, config, seeds[central], stability, [], "fixed")
@@ -512,7 +624,7 @@ class LdaTopicModel(TopicModel):
             result, scored_on = self._fit_large(data, warm_start["k"] if warm else None)
         else:
             result = fit_global_lda(data.unit_tokens, c.model_copy(update={"num_topics": warm_start["k"]}) if warm else c,
-                                    self.seed, seeds)
+                                    self.seed, seeds, self.fit_tasks)
         state = result.native
         if warm:
             how = state.selected_by.partition("; ")[2]  # the large-corpus fit says how it was fitted
@@ -548,12 +660,13 @@ class LdaTopicModel(TopicModel):
         sample = data.subset(scale.stratified_sample(data.doc_years, plan.selection_docs, self.seed))
         k, searched = warm_k, None
         if k is None and c.num_topics == "auto":
-            searched = fit_global_lda(sample.unit_tokens, c, self.seed, self.seed_topics)
+            searched = fit_global_lda(sample.unit_tokens, c, self.seed, self.seed_topics, self.fit_tasks)
             k = searched.num_topics
         elif k is None:
             k = int(c.num_topics)
         passes = scale.lda_passes(len(data), self.config)
-        result = fit_seeds(data.unit_tokens, k, c.model_copy(update={"passes": passes}), self.seed, self.seed_topics)
+        result = fit_seeds(data.unit_tokens, k, c.model_copy(update={"passes": passes}), self.seed, self.seed_topics,
+                           self.fit_tasks)
         how = (f"{c.seeds} seed{'s' if c.seeds > 1 else ''} of k={k} on all {len(data):,} documents"
                + (f" ({passes} passes)" if c.backend == "gensim" else "")
                + (f", the most central kept (seed {result.native.seed})" if c.seeds > 1 else ""))

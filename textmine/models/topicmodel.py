@@ -158,6 +158,10 @@ class TopicModel(ABC):
         self.settings = self.settings_of(config)
         self.seed = config.run.seed
         self.seed_topics = dict(seed_topics or {})  # the profile's [seed_topics]: name -> words, in order
+        # Where the global fit's independent fits run (textmine.core.parallel.FitTasks), set by the flow
+        # around one global fit; None: the model's own way.  It is no part of the fit's cache key: every
+        # runner gives the same fit.
+        self.fit_tasks = None
 
     @abstractmethod
     def fit(self, data: Documents, warm_start: dict | None = None) -> FittedTopics:
