@@ -263,7 +263,12 @@ class DtmConfig(_Settings):
     eta_var: float = Field(10.0, gt=0, description="Variance of a document's topic mix around its period's alpha.")
     phi_var: float = Field(0.01, gt=0, description="Transition variance of phi (each topic's words) between "
                                                   "consecutive periods.")
-    lr_a: float = Field(0.5, gt=0, description="SGLD step size a of a * (b + t) ** -c.")
+    lr_a: float = Field(0.5, gt=0, description="SGLD step size a of a * (b + t) ** -c (scaled down for large "
+                                               "periods: dtm.lr_reference_tokens).")
+    # MEASURED-RULE
+    lr_reference_tokens: int = Field(8_000, ge=0, description="When the largest period holds more modelled "
+                                                              "tokens than this, dtm.lr_a is scaled by this / "
+                                                              "its tokens; 0 never scales.")
     lr_b: float = Field(0.1, ge=0, description="SGLD step size b of a * (b + t) ** -c.")
     lr_c: float = Field(0.55, gt=0.5, le=1, description="SGLD step decay c of a * (b + t) ** -c, in (0.5, 1].")
     top_n_terms: int = Field(10, ge=1, description="Words listed per topic.")
