@@ -140,8 +140,11 @@ def curve(data, truth, k: int, step: int, overrides: dict) -> list[dict]:
     dictionary = topic_terms.build_dictionary(tokens, c.lda)
     vocab = topic_terms.vocabulary_of(dictionary)
     s = c.dtm
+    lr_a = dtm.step_size(s, dtm.modelled_tokens_per_period(tokens, timepoints, len(periods), dictionary,
+                                                           range(len(tokens))))
+    print(f"  SGLD step lr_a {lr_a:.4g}", flush=True)
     model = tp.DTModel(k=k, t=len(periods), alpha_var=s.alpha_var, eta_var=s.eta_var, phi_var=s.phi_var,
-                       lr_a=s.lr_a, lr_b=s.lr_b, lr_c=s.lr_c, seed=c.run.seed)
+                       lr_a=lr_a, lr_b=s.lr_b, lr_c=s.lr_c, seed=c.run.seed)
     added = []
     for i, doc in enumerate(tokens):
         words = [w for w in doc if w in dictionary.token2id]
@@ -163,9 +166,19 @@ def curve(data, truth, k: int, step: int, overrides: dict) -> list[dict]:
         row = {"iterations": done, "fit_seconds": fit_seconds, "ll_per_word": float(model.ll_per_word),
                "c_npmi": quality.coherence_unrounded(sample, dictionary, terms, "c_npmi"),
                **agreement(data, dominant, truth)}
-        rows.append(row)
+        if rows:  # how much moved since the last point: the ll's rise (a share), the topics' words, the documents
+            last = rows[-1]
+            row["ll_gain"] = (row["ll_per_word"] - last["ll_per_word"]) / abs(last["ll_per_word"])
+            row["top_words_kept"] = float(np.mean([len(set(a) & set(b)) / len(a)
+                                                   for a, b in zip(terms, last["_terms"])]))
+            row["dominant_kept"] = float(np.mean(dominant[added] == last["_dominant"][added]))
+        rows.append({**row, "_terms": terms, "_dominant": dominant})
         print(f"  {done:5d} it.  {fit_seconds:7.1f} s  ll/word {row['ll_per_word']:.4f}  "
-              f"nmi {row.get('nmi', '-')}  c_npmi {row['c_npmi']:.4f}", flush=True)
+              f"gain {row.get('ll_gain', 0):.4f}  words kept {row.get('top_words_kept', 0):.3f}  "
+              f"docs kept {row.get('dominant_kept', 0):.3f}  nmi {row.get('nmi', '-')}  c_npmi {row['c_npmi']:.4f}",
+              flush=True)
+    for row in rows:
+        row.pop("_terms"), row.pop("_dominant")
     return rows
 
 

@@ -490,8 +490,10 @@ def run_stage(stage: str, corpus: Path, size: int, repeats: int, args, scratch: 
     if stage == "quality":
         return quality_stage(corpus, corpus_info or {}, size, args), None
     if stage == "dtm":
-        return bench_stage("bench_dtm.py", ["--cache-dir", token_cache, "--modes", "full,plan"], corpus, repeats,
-                           scratch)
+        # above --dtm-full-max-docs the full method (a k grid and three seeds on every document) is skipped
+        modes = ["--modes", "full,plan"] if size <= args.dtm_full_max_docs else ["--modes", "plan", "--k",
+                                                                                  str(args.dtm_k)]
+        return bench_stage("bench_dtm.py", ["--cache-dir", token_cache, *modes], corpus, repeats, scratch)
     if stage == "scaling":  # local Dask clusters of 1 and 2 single-threaded workers; its table beside the JSON
         return bench_stage("bench_scaling.py", ["--workers", "1,2", "--run-args", args.run_args,
                                                 "--md", str(args.out / f"scaling-{size}.md")], corpus, repeats, scratch)
@@ -838,6 +840,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="dtm stage: long documents of the long-document corpus (0: none; default 5000, as the "
                              "real corpus of 5,030 long documents over 30 years)")
     parser.add_argument("--dtm-long", type=int, default=10, help="dtm stage: opinions per long document (default 10)")
+    parser.add_argument("--dtm-full-max-docs", type=int, default=10**12,
+                        help="dtm stage: above this many documents only the plan runs, with k = --dtm-k (the full "
+                             "method's k grid and seeds on every document take too long); default: no limit")
+    parser.add_argument("--dtm-k", type=int, default=12,
+                        help="dtm stage: the plan's k where the full method is skipped (default 12: the synthetic "
+                             "corpus's planted topics, the k LDA's grid chose at 10k)")
     parser.add_argument("--run-args", default="", help="extra arguments of the e2e `textmine run`, e.g. "
                                                        "\"--models lda --set embed.backend=char-svd\"")
     parser.add_argument("--subset-docs", type=int, default=20_000,

@@ -174,3 +174,22 @@ def test_a_period_without_a_modelled_word_is_a_clear_error_not_an_abort():
             tokens[i] = [f"희귀어{i}"]  # in no other document: outside the vocabulary once no_below is 2
     with pytest.raises(TextmineError, match="2022 has none with a word of the modelling vocabulary"):
         dtm.DtmTopicModel(_config(**{"lda.no_below": "2"})).fit(data)
+
+
+def test_the_sgld_step_shrinks_in_proportion_to_the_largest_periods_tokens():
+    settings = load_config(None, {"dtm.lr_a": "0.5", "dtm.lr_reference_tokens": "8000"}).dtm
+    assert dtm.step_size(settings, [5_000, 7_334]) == 0.5  # the bundled corpus's periods: unchanged
+    assert dtm.step_size(settings, [20_000, 32_000]) == pytest.approx(0.125)
+    assert dtm.step_size(settings.model_copy(update={"lr_reference_tokens": 0}), [32_000]) == 0.5
+
+
+def test_a_fit_uses_and_records_the_step_for_its_largest_fitted_period():
+    data = _documents()  # 40 documents of 25 tokens a period: 1,000 tokens
+    as_set = dtm.DtmTopicModel(_config()).fit(data)
+    scaled = dtm.DtmTopicModel(_config(**{"dtm.lr_reference_tokens": "250"})).fit(data)
+    assert as_set.quality["training"]["lr_a"] == 0.5 and scaled.quality["training"]["lr_a"] == 0.125
+    assert not np.array_equal(as_set.doc_topic, scaled.doc_topic)
+    # the plan's sample is what the step is measured on: 10 documents a period, 250 tokens, so no scaling
+    sampled = dtm.DtmTopicModel(_config(**{"dtm.lr_reference_tokens": "250", "scale.mode": "on",
+                                           "scale.dtm_docs_per_period": "10"})).fit(data)
+    assert sampled.quality["training"]["lr_a"] == 0.5

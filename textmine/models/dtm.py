@@ -93,6 +93,27 @@ def choose_k(tokens: list[list[str]], config, seed: int, warm_start: dict | None
     return result.num_topics, result.native.selection, f"LDA's k selection (tomotopy engine, same grid and scores){where}"
 
 
+def step_size(settings, tokens_per_period) -> float:
+    """The SGLD step a of a * (b + t) ** -c for a fit whose periods hold ``tokens_per_period`` modelled
+    tokens: ``dtm.lr_a`` while the largest period has at most ``dtm.lr_reference_tokens``, scaled down in
+    proportion above (a period's phi gradient sums over its tokens, so a fixed step overshoots and blurs
+    the topics of large periods; see DtmConfig for the measured figures)."""
+    largest = max(tokens_per_period, default=0)
+    if not settings.lr_reference_tokens or largest <= settings.lr_reference_tokens:
+        return settings.lr_a
+    return settings.lr_a * settings.lr_reference_tokens / largest
+
+
+def modelled_tokens_per_period(tokens: list[list[str]], timepoints: list[int], n_timepoints: int, dictionary,
+                               docs) -> np.ndarray:
+    """Tokens of the vocabulary in the documents ``docs``, per period (what the fit sees of each period)."""
+    known = dictionary.token2id
+    counts = np.zeros(n_timepoints, dtype=int)
+    for i in docs:
+        counts[timepoints[i]] += sum(w in known for w in tokens[i])
+    return counts
+
+
 def train(model, settings, label: str) -> dict:
     """Train ``model`` in slices (textmine.models.lda.train_in_slices) up to ``settings.iterations``, stopping early
     once the log-likelihood per word improves by less than ``settings.convergence`` (a share) over
@@ -273,9 +294,17 @@ class DtmTopicModel(TopicModel):
                          "docs_per_period": cap}
                 log.info("large corpus: dtm fitted on %d documents (at most %d a period), the other %d inferred",
                          len(fitted_on), cap, len(data) - len(fitted_on))
+        period_tokens = modelled_tokens_per_period(tokens, timepoints, len(periods), dictionary,
+                                                   usable if fitted_on is None else fitted_on)
+        lr_a = step_size(c, period_tokens)
+        if lr_a != c.lr_a:
+            log.info("dtm: SGLD step lr_a %.4g (dtm.lr_a %g x dtm.lr_reference_tokens %d / %d modelled tokens in "
+                     "the largest period)", lr_a, c.lr_a, c.lr_reference_tokens, max(period_tokens))
+        fit_settings = c.model_copy(update={"lr_a": lr_a})
         seeds = [self.seed + i for i in range(c.seeds)]
         n_jobs = c.n_jobs or (os.cpu_count() or 1)
-        runs = fit_seeds([(tokens, timepoints, len(periods), dictionary, k, c, s, fitted_on) for s in seeds], n_jobs)
+        runs = fit_seeds([(tokens, timepoints, len(periods), dictionary, k, fit_settings, s, fitted_on)
+                          for s in seeds], n_jobs)
         per_period = [r.per_period for r in runs]
         weights = np.bincount(timepoints, minlength=len(periods)).astype(float)
         overall = [np.tensordot(weights / weights.sum(), p, axes=1) for p in per_period]  # (k, V) per seed
@@ -296,7 +325,7 @@ class DtmTopicModel(TopicModel):
                                                match_seeds(topic_word, vocab, self.seed_topics),
                                                "named by the best-matching topic (DTModel ignores word priors)")
             log_unknown_seed_words(self.name, extra["seed_topics"])
-        training = {"max_iterations": c.iterations, "convergence": c.convergence,
+        training = {"max_iterations": c.iterations, "convergence": c.convergence, "lr_a": lr_a,
                     "convergence_window": c.convergence_window, "seeds": {str(r.seed): r.training for r in runs}}
         quality = quality_summary(k, selected_by, seeds[central], scores, stability, c.seeds, selection,
                                   vocabulary_size=len(dictionary), periods=[str(p) for p in periods],
