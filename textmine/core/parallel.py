@@ -46,7 +46,7 @@ def die_with_parent(libc, parent: int, signum: int) -> None:
         os._exit(1)
 
 
-def _start_worker(parent: int, messages) -> None:
+def start_worker(parent: int, messages) -> None:
     """Worker initializer (a fresh interpreter: the spawn start method): dies with its parent, leaves
     Ctrl-C to it (a terminal sends SIGINT to the whole process group: the parent ends the workers, and
     no worker prints a traceback of its own), and sends its progress to the parent."""
@@ -61,7 +61,7 @@ def _start_worker(parent: int, messages) -> None:
 PROGRESS_POLL_SECONDS = 0.5
 
 
-def _end_workers(pool: ProcessPoolExecutor) -> None:
+def end_workers(pool: ProcessPoolExecutor) -> None:
     """Stop a pool at once: queued jobs cancelled, running ones ended (a fit in flight is not waited for:
     the LDA grid's took 37 s to stop on Ctrl-C when the pool was shut down the ordinary way)."""
     processes = list((getattr(pool, "_processes", None) or {}).values())  # CPython's pool: no public handle
@@ -82,7 +82,7 @@ def map_in_processes(function: Callable, argument_lists: Iterable[tuple], n_jobs
     jobs = list(argument_lists)
     context = multiprocessing.get_context("spawn")
     messages = context.SimpleQueue()
-    pool = ProcessPoolExecutor(max_workers=min(n_jobs, len(jobs)), mp_context=context, initializer=_start_worker,
+    pool = ProcessPoolExecutor(max_workers=min(n_jobs, len(jobs)), mp_context=context, initializer=start_worker,
                                initargs=(os.getpid(), messages))
     try:
         futures = [pool.submit(function, *args) for args in jobs]
@@ -98,7 +98,7 @@ def map_in_processes(function: Callable, argument_lists: Iterable[tuple], n_jobs
                     advance(stage, finished, len(jobs))
         results = [f.result() for f in futures]
     except BaseException:
-        _end_workers(pool)
+        end_workers(pool)
         raise
     pool.shutdown()
     return results
