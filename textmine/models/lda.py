@@ -53,7 +53,7 @@ from textmine.models.seeds import (
 from textmine.models.terms import build_dictionary, dictionary_from_vocabulary, relevant_terms, top_terms, vocabulary_of
 from textmine.models.topicmodel import EngineState, FittedTopics, TopicModel, save_topic_arrays
 from textmine.text.cache import write_parquet_atomically
-from textmine.text.documents import Documents
+from textmine.text.documents import Documents, documents_at
 
 
 @dataclass(kw_only=True)
@@ -341,8 +341,6 @@ def fit_as_tasks(token_lists: Sequence[Sequence[str]], jobs: list[tuple[int, int
 def tokens_file(token_lists: Sequence[Sequence[str]], tasks: FitTasks) -> str:
     """The token lists as a file workers read: the documents' own units.parquet when they are the
     documents' units (the fit on every document), else a Parquet file named by their content (a sample)."""
-    from textmine.text.documents import documents_at
-
     if tasks.documents and token_lists is documents_at(tasks.documents).unit_tokens:
         return str(Path(tasks.documents) / "units.parquet")
     digest = hashlib.sha256(json.dumps(list(token_lists), ensure_ascii=False).encode()).hexdigest()[:32]
