@@ -39,6 +39,7 @@ from typing import Sequence
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from threadpoolctl import threadpool_limits
 
 from textmine.core import scale
 from textmine.core.config import LdaConfig
@@ -296,8 +297,6 @@ def single_threaded_fit(bow: list, dictionary, k: int, config: LdaConfig, seed: 
     (the pool or the cluster holds the cores), and a BLAS reduction split over another number of threads
     could end in other bits, so a fit in a Dask worker (one BLAS thread: Dask's nanny sets it) and one
     here or in a process pool are the same to the last bit."""
-    from threadpoolctl import threadpool_limits
-
     with threadpool_limits(limits=1, user_api="blas"):
         return fit_lda_model(bow, dictionary, k, config, seed, seed_topics)
 
