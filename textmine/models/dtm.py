@@ -101,7 +101,7 @@ def step_size(settings, tokens_per_period) -> float:
     largest = max(tokens_per_period, default=0)
     if not settings.lr_reference_tokens or largest <= settings.lr_reference_tokens:
         return settings.lr_a
-    return settings.lr_a * settings.lr_reference_tokens / largest
+    return float(settings.lr_a * settings.lr_reference_tokens / largest)
 
 
 def modelled_tokens_per_period(tokens: list[list[str]], timepoints: list[int], n_timepoints: int, dictionary,
