@@ -74,3 +74,13 @@ def pytest_collection_modifyitems(config, items):
         item.add_marker(pytest.mark.xdist_group(module_of[id(item)]))
     order = {id(item): i for i, item in enumerate(items)}
     items.sort(key=lambda item: (module_of[id(item)] not in slow_modules, order[id(item)]))
+
+
+def pytest_sessionfinish(session):
+    """Stop the temporary Prefect servers a test started in this process while the output is still open:
+    left to Prefect's exit hook, an xdist worker's server logged its stop to a closed stream ('--- Logging
+    error ---' at the end of the run)."""
+    from prefect.server.api.server import SubprocessASGIServer
+
+    for server in list(SubprocessASGIServer._instances.values()):  # Prefect keeps one per port, no public list
+        server.stop()
