@@ -1,3 +1,4 @@
+import sys
 from pathlib import Path
 
 import pytest
@@ -76,11 +77,13 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: (module_of[id(item)] not in slow_modules, order[id(item)]))
 
 
+@pytest.hookimpl(trylast=True)  # after the session's fixtures (the Prefect harness drains its logs first)
 def pytest_sessionfinish(session):
     """Stop the temporary Prefect servers a test started in this process while the output is still open:
     left to Prefect's exit hook, an xdist worker's server logged its stop to a closed stream ('--- Logging
     error ---' at the end of the run)."""
-    from prefect.server.api.server import SubprocessASGIServer
-
-    for server in list(SubprocessASGIServer._instances.values()):  # Prefect keeps one per port, no public list
+    module = sys.modules.get("prefect.server.api.server")  # none started where it was never imported
+    if module is None:
+        return
+    for server in list(module.SubprocessASGIServer._instances.values()):  # one per port, no public list
         server.stop()

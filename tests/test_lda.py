@@ -165,3 +165,41 @@ def test_the_grid_and_the_seeds_as_tasks_in_worker_processes_equal_the_fits_here
     assert submitted[1][0] == "lda_seeds" and len(submitted[1][1]) == 2
     assert seeds_here.doc_topic.tobytes() == seeds_there.doc_topic.tobytes()
     assert seeds_here.native.stability == seeds_there.native.stability
+
+
+def test_a_fit_task_without_the_shared_files_is_one_error_naming_the_file_and_the_fix(tokens, tmp_path):
+    """A worker that cannot see the run's token file, or a flow that cannot read a worker's result (the
+    cache folder not shared): a TextmineError (one line from the CLI), not a traceback."""
+    from textmine.models.lda import fit_candidate, read_candidate
+
+    settings = LdaConfig(**FAST).model_dump_json()
+    missing = tmp_path / "tokens" / "gone.parquet"
+    with pytest.raises(TextmineError, match="cannot be read on this worker") as raised:
+        fit_candidate(str(missing), 4, 1, settings, {}, str(tmp_path / "fits" / "a.npz"))
+    assert raised.value.file == str(missing) and "run.cache_dir" in raised.value.fix
+    with pytest.raises(TextmineError, match="a worker wrote cannot be read here") as raised:
+        read_candidate(str(tmp_path / "fits" / "never-written.npz"))
+    assert "run.cache_dir" in raised.value.fix
+
+
+def test_a_fit_task_keeps_a_sample_for_the_next_candidate_but_not_a_whole_large_corpus(tokens, tmp_path,
+                                                                                      monkeypatch):
+    """The grid's candidates share one token file (kept between them in the worker); a corpus past
+    KEEP_BOW_DOCS (the seeds' fits on every document) is not held on in a long-lived worker."""
+    import pyarrow as pa
+
+    from textmine.models import lda
+    from textmine.text.cache import write_parquet_atomically
+
+    toks, _ = tokens
+    path = tmp_path / "tokens.parquet"
+    write_parquet_atomically(pa.table({"tokens": pa.array(toks, pa.list_(pa.string()))}), path)
+    settings = LdaConfig(**FAST).model_dump_json()
+    lda._candidate_corpus.cache_clear()
+    lda.fit_candidate(str(path), 4, 1, settings, {}, str(tmp_path / "fits" / "kept.npz"))
+    assert lda._candidate_corpus.cache_info().currsize == 1
+    monkeypatch.setattr(lda, "KEEP_BOW_DOCS", 10)
+    lda._candidate_corpus.cache_clear()
+    lda.fit_candidate(str(path), 4, 1, settings, {}, str(tmp_path / "fits" / "large.npz"))
+    assert lda._candidate_corpus.cache_info().currsize == 0
+    assert lda.read_candidate(str(tmp_path / "fits" / "large.npz")).doc_topic.shape == (len(toks), 4)

@@ -372,6 +372,9 @@ def fit_candidate(tokens: str, k: int, seed: int, settings: str, seed_topics: di
     ``{"entry": out, "seconds": ...}``."""
     start = time.perf_counter()
     if not Path(out).is_file():
+        if not Path(tokens).is_file():
+            raise TextmineError(f"the token lists {tokens} the run wrote cannot be read on this worker",
+                                file=tokens, fix="give every worker the same run.cache_dir on shared storage")
         dictionary, bow = _candidate_corpus(tokens, settings)
         fit = single_threaded_fit(bow, dictionary, k, LdaConfig.model_validate_json(settings), seed,
                                   seed_topics or None)
@@ -380,6 +383,8 @@ def fit_candidate(tokens: str, k: int, seed: int, settings: str, seed_topics: di
             with open(tmp, "wb") as handle:
                 np.savez(handle, topic_word=fit.topic_word, doc_topic=fit.doc_topic, model=model,
                          has_model=np.array(isinstance(fit.model, bytes)))
+        if isinstance(bow, BagOfWords):  # a whole large corpus (the seed fits): not kept in a long-lived worker
+            _candidate_corpus.cache_clear()
     return {"entry": out, "seconds": time.perf_counter() - start}
 
 
@@ -390,8 +395,8 @@ def read_candidate(path: str) -> EngineFit:
             model = saved["model"].tobytes() if bool(saved["has_model"]) else None
             return EngineFit(saved["topic_word"], saved["doc_topic"], model)
     except FileNotFoundError:
-        raise FileNotFoundError(f"the LDA fit {path} a worker wrote cannot be read here (is run.cache_dir the "
-                                "same shared folder on every worker?)") from None
+        raise TextmineError(f"the LDA fit {path} a worker wrote cannot be read here", file=path,
+                            fix="give every worker and this machine the same run.cache_dir on shared storage") from None
 
 
 def document_topic_matrix(model, bow: list, chunksize: int = 2000) -> np.ndarray:
