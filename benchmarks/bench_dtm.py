@@ -140,8 +140,8 @@ def curve(data, truth, k: int, step: int, overrides: dict) -> list[dict]:
     dictionary = topic_terms.build_dictionary(tokens, c.lda)
     vocab = topic_terms.vocabulary_of(dictionary)
     s = c.dtm
-    lr_a = dtm.step_size(s, dtm.modelled_tokens_per_period(tokens, timepoints, len(periods), dictionary,
-                                                           range(len(tokens))))
+    lr_a = dtm.step_size(s, dtm.tokens_per_period(dtm.modelled_tokens(tokens, dictionary), timepoints, len(periods),
+                                                  range(len(tokens))))
     print(f"  SGLD step lr_a {lr_a:.4g}", flush=True)
     model = tp.DTModel(k=k, t=len(periods), alpha_var=s.alpha_var, eta_var=s.eta_var, phi_var=s.phi_var,
                        lr_a=lr_a, lr_b=s.lr_b, lr_c=s.lr_c, seed=c.run.seed)

@@ -104,14 +104,17 @@ def step_size(settings, tokens_per_period) -> float:
     return float(settings.lr_a * settings.lr_reference_tokens / largest)
 
 
-def modelled_tokens_per_period(tokens: list[list[str]], timepoints: list[int], n_timepoints: int, dictionary,
-                               docs) -> np.ndarray:
-    """Tokens of the vocabulary in the documents ``docs``, per period (what the fit sees of each period)."""
+def modelled_tokens(tokens: list[list[str]], dictionary) -> np.ndarray:
+    """Each document's tokens of the vocabulary (what the fit sees of it; 0: the document is not usable)."""
     known = dictionary.token2id
-    counts = np.zeros(n_timepoints, dtype=int)
-    for i in docs:
-        counts[timepoints[i]] += sum(w in known for w in tokens[i])
-    return counts
+    return np.array([sum(w in known for w in doc) for doc in tokens], dtype=int)
+
+
+def tokens_per_period(counts: np.ndarray, timepoints: list[int], n_timepoints: int, docs) -> np.ndarray:
+    """The modelled tokens (:func:`modelled_tokens`) of the documents ``docs``, summed per period."""
+    docs = np.asarray(docs, dtype=int)
+    return np.bincount(np.asarray(timepoints, dtype=int)[docs], weights=counts[docs],
+                       minlength=n_timepoints).astype(int)
 
 
 def train(model, settings, label: str) -> dict:
@@ -276,7 +279,8 @@ class DtmTopicModel(TopicModel):
         timepoints = [index[p] for p in data.periods]
         dictionary = build_dictionary(tokens, self.config.lda)
         k, selection, selected_by = choose_k(tokens, self.config, self.seed, warm_start, self.lda_k, data.doc_years)
-        usable = np.array([i for i, doc in enumerate(tokens) if any(w in dictionary.token2id for w in doc)], dtype=int)
+        counts = modelled_tokens(tokens, dictionary)  # one pass: which documents are usable, and the step size
+        usable = np.flatnonzero(counts)
         empty = [str(periods[t]) for t in sorted(set(range(len(periods))) - {timepoints[i] for i in usable})]
         if empty:  # tomotopy aborts the process on a period without documents
             raise TextmineError(f"the dynamic topic model needs documents in every period; {', '.join(empty)} has "
@@ -294,8 +298,7 @@ class DtmTopicModel(TopicModel):
                          "docs_per_period": cap}
                 log.info("large corpus: dtm fitted on %d documents (at most %d a period), the other %d inferred",
                          len(fitted_on), cap, len(data) - len(fitted_on))
-        period_tokens = modelled_tokens_per_period(tokens, timepoints, len(periods), dictionary,
-                                                   usable if fitted_on is None else fitted_on)
+        period_tokens = tokens_per_period(counts, timepoints, len(periods), usable if fitted_on is None else fitted_on)
         lr_a = step_size(c, period_tokens)
         if lr_a != c.lr_a:
             log.info("dtm: SGLD step lr_a %.4g (dtm.lr_a %g x dtm.lr_reference_tokens %d / %d modelled tokens in "
