@@ -25,6 +25,7 @@ from textmine.core.config import AlignConfig, RunConfig, load_config
 from textmine.core.errors import TextmineError, escape
 from textmine.core.registry import MODELS
 from textmine.io.corpus import load_corpus, yearly_quality_table
+from textmine.outputs.rerun import reuse_finished, reused_from
 from textmine.synth.synth import SynthSpec, write_corpus
 from textmine.text.tokenize import discover_terms, load_profile
 from textmine.ui.server import DEFAULT_HOST, DEFAULT_PORT, UIServer, announce, plan
@@ -98,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="time slice of trajectories and phases (default: year; finer units need dates)")
     run.add_argument("--reselect", action="store_true",
                      help="search the k / cluster-size grids again even when an earlier run on this corpus chose them")
+    run.add_argument("--no-reuse", action="store_true",
+                     help="run the flow even when a finished run had the same corpus, settings and code (otherwise "
+                          "its folder is copied; run.reuse_finished)")
     run.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                      help="override any config setting, e.g. --set lda.num_topics=10 (repeatable)")
     run.add_argument("--by", action=_ReportSetting, key="report.by", join=True, metavar="COLUMN",
@@ -204,12 +208,21 @@ def _overrides(args: argparse.Namespace) -> dict[str, str]:
         out["align.time_unit"] = args.time_unit
     if getattr(args, "reselect", False):
         out["run.reselect"] = "true"
+    if getattr(args, "no_reuse", False):
+        out["run.reuse_finished"] = "false"
     return out | _column_overrides(args)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args.config, _overrides(args))
     corpus = args.corpus or str(BUNDLED_CORPUS)
+    # A rerun with nothing changed copies the finished run before Prefect or any model library loads
+    # (textmine.outputs.rerun): 0.8 s instead of 10.9 s on the bundled corpus.
+    if Path(corpus).exists() and (reused := reuse_finished(corpus, config, started_by="cli")[1]) is not None:
+        print(f"textmine: nothing changed since {reused_from(reused)}: its files are copied (--no-reuse runs "
+              f"the flow again)", file=sys.stderr)
+        print(reused)
+        return 0
     from flows.engine import start_ephemeral_server
     from flows.pipeline import preflight, run_pipeline  # Prefect loads only for commands that need it
 

@@ -45,7 +45,10 @@ def small_runs(prefect_harness, small_synth, tmp_path_factory):
     from flows.pipeline import run_pipeline
 
     out = tmp_path_factory.mktemp("runs")
-    return [run_pipeline(small_synth, flow_config(out, **{"run.models": "lda,bertopic"})) for _ in range(2)], out
+    # The second runs the flow on the first's caches (a finished run with the same key would otherwise be
+    # copied whole: textmine.outputs.rerun, tested in tests/test_rerun.py).
+    return [run_pipeline(small_synth, flow_config(out, **{"run.models": "lda,bertopic", "run.reuse_finished": reuse}))
+            for reuse in ("true", "false")], out
 
 
 def run_cli(argv, capsys):
@@ -61,7 +64,7 @@ def run_cli(argv, capsys):
 
 # Modules that share a session fixture's runs go to one worker, so the runs are made once: the report tests
 # read the flow tests' `small_runs` (built in a worker that runs neither, they cost ~25 s more).
-SHARED_WORKER = {"test_report": "test_pipeline"}
+SHARED_WORKER = {"test_report": "test_pipeline", "test_rerun": "test_pipeline"}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -241,7 +241,7 @@ def test_warm_rerun_never_calls_kiwi_and_a_new_year_only_tokenizes_that_year(pre
         raise AssertionError("Kiwi was called on a warm rerun")
 
     monkeypatch.setattr(textmine.text.tokenize, "tokenize_units", no_kiwi)
-    warm = run_pipeline(corpus, config)
+    warm = run_pipeline(corpus, config.model_copy(update={"run": config.run.model_copy(update={"reuse_finished": False})}))
     assert _manifest(warm)["token_cache"]["misses"] == []
     assert (warm / "topics.csv").read_bytes() == (grown / "topics.csv").read_bytes()
     # the corpus read and the analyses come back from the cache too, the same files

@@ -43,7 +43,7 @@ from textmine.io import corpus as corpus_io, corpus_cache, scan
 from textmine.models import embed as embedding, store as store_module, topicmodel
 from textmine.models.store import ModelStore
 from textmine import shards
-from textmine.outputs import runfolder
+from textmine.outputs import rerun, runfolder
 from textmine.preflight import check_run
 from textmine.report import report
 from textmine.text import cache, documents, pii, tokenize
@@ -432,6 +432,13 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
     """Run every stage on ``corpus`` and return the finished run folder."""
     logger = get_run_logger()
     quiet_user_error_tracebacks()  # in a serve runner's run process too: an input error is its message
+    key, reused = rerun.reuse_finished(corpus, config, started_by(), run_id)  # nothing changed: a copy
+    if reused is not None:
+        logger.info("nothing changed since %s: its files are copied into %s", rerun.reused_from(reused), reused)
+        create_link_artifact(key="textmine-report", link=workspace_link(reused.name, str(reused))
+                             or (reused / "report.html").resolve().as_uri(), link_text="report.html",
+                             description=f"the run's report (a copy of {rerun.reused_from(reused)}: nothing changed)")
+        return str(reused)
     started = datetime.now(timezone.utc)
     stage = _Stages(total=9 + 4 * len(config.run.models))
     with runfolder.RunFolder(config.run.out_dir, run_id) as run:
@@ -493,6 +500,7 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
             build_report(run.path, config)
         manifest["stage_peak_rss_mb"] = stage.peak_rss_mb
         runfolder.finish_manifest(run, manifest, stage.seconds)
+    rerun.remember(config.run.cache_dir, key, run.final)
     _artifacts(run.run_id, phases, outputs, evaluation, str(run.final))
     stage.finish()
     logger.info("run folder: %s", run.final)

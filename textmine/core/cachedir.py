@@ -16,7 +16,7 @@ from textmine.core.errors import TextmineError, escape
 from textmine.core.files import publish
 
 
-CACHE_KINDS = ("corpus", "tokens", "pii", "embeddings", "models", "selection", "charts", "analyses")
+CACHE_KINDS = ("corpus", "tokens", "pii", "embeddings", "models", "selection", "charts", "analyses", "runs")
 
 
 def cache_info(cache_dir: str | Path) -> dict:

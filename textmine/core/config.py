@@ -400,6 +400,10 @@ class RunConfig(_Settings):
     reselect: bool = Field(False, description="Search the k / cluster-size grids again even when an earlier run on "
                                               "this corpus chose them (otherwise a run whose data changed starts "
                                               "from that choice).")
+    reuse_finished: bool = Field(True, description="A run whose corpus, settings, named files (profile, labels, "
+                                                   "previous run) and textmine code are those of a finished run "
+                                                   "copies that run's folder (still unchanged) instead of running "
+                                                   "the flow (textmine.outputs.rerun; --no-reuse turns it off).")
     task_runner: Literal["local", "process", "dask"] = Field(
         "local", description="Where per-year fits run: 'local' (threads of this process), 'process' (a pool of "
                              "processes) or 'dask' (a Dask cluster: run.dask_address, or a local one started "
