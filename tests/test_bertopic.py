@@ -146,3 +146,35 @@ def test_representations_rerank_words(data, representation):
     result = bm.fit_global_bertopic(data["joined"], emb, data["tokens"], config, seed=3, embedder=embedder)
     words = [w for terms in result.topic_terms for w, _ in terms]
     assert words and all(len(w) > 1 for w in words)
+
+
+def test_bertopic_is_imported_without_its_optional_torch_extras(tmp_path):
+    """textmine uses no BERTopic part that needs torch or transformers; importing them cost every run 2.2 s.
+    In a fresh process: BERTopic fits, saves with safetensors and loads back, and neither was imported; a
+    process that loaded transformers first (the sentence-transformers backend) gets BERTopic's extras."""
+    import subprocess
+    import sys
+
+    script = f"""
+import sys
+import numpy as np
+from textmine.core.config import BertopicConfig
+from textmine.models import bertopic_model as bm
+rng = np.random.default_rng(0)
+centres = rng.normal(size=(4, 16)) * 8
+emb = np.vstack([c + rng.normal(size=(60, 16)) for c in centres]).astype(np.float32)
+words = [["상담", "진로", "취업", "실습"][i // 60] + " " + ["지원", "운영", "성과"][i % 3] for i in range(240)]
+fitted = bm.fit_global_bertopic(words, emb, [w.split() for w in words], BertopicConfig(seeds=1,
+                                min_cluster_fractions=[0.1], max_cluster_share=0.5), seed=1)
+bm.save_model(fitted, r"{tmp_path / 'model'}")
+assert len(bm.load_model(r"{tmp_path / 'model'}").get_topic_info()) >= 2
+print(sorted(name for name in ("torch", "transformers", "sentence_transformers") if name in sys.modules))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    first = ("import transformers, sys; from textmine.models import bertopic_model as bm; "
+             "print(type(bm.import_bertopic().backend.MultiModalBackend).__name__)")
+    done = subprocess.run([sys.executable, "-c", first], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] != "NotInstalled"
