@@ -58,6 +58,7 @@ def test_a_stored_fit_reads_back_identical_and_without_pickle(small_synth, confi
 
 
 def test_adding_a_year_reuses_the_other_years_models_and_warm_starts_the_selection(small_synth, config):
+    config = config.model_copy(update={"lda": config.lda.model_copy(update={"place_new_years": False})})
     model = MODELS.get("lda")(config)
     store = ModelStore(config.run.cache_dir)
     before = _documents(small_synth, range(2015, 2024), config)
@@ -161,3 +162,73 @@ def test_a_corpus_fitted_backend_moving_every_vector_leaves_the_earlier_years_ke
            store_module.year_fit_key(bertopic, changed, 2015, fitted, "g")
     assert store_module.year_fit_key(bertopic, after, 2016, fitted, "g") == \
            store_module.year_fit_key(bertopic, changed, 2016, fitted, "g")
+
+
+def _grow(small_synth, config, years_before=range(2015, 2024), years_after=range(2015, 2025)):
+    model = MODELS.get("lda")(config)
+    store = ModelStore(config.run.cache_dir)
+    before, after = _documents(small_synth, years_before, config), _documents(small_synth, years_after, config)
+    fitted, _ = store_module.fit_through_cache(model, before, store, store_module.global_fit_key(model, before),
+                                             str(small_synth), reselect=False)
+    return model, store, before, after, fitted
+
+
+def test_a_new_year_is_placed_in_the_earlier_topics_with_the_earlier_rows_kept(small_synth, config):
+    model, store, before, after, fitted = _grow(small_synth, config)
+    key = store_module.global_fit_key(model, after)
+    placed, info = store_module.fit_through_cache(model, after, store, key, str(small_synth), reselect=False)
+    assert info["global"] == "placed" and info["placement"]["years_placed"] == ["2024"]
+    record = placed.quality["placement"]
+    assert record["global"] == "placed" and record["placed_since_fit"] == 1 and 0.9 < record["known_token_share"] <= 1
+    assert record["documents_kept"] == len(before) and record["documents_placed"] == len(after) - len(before)
+    # the topics and every earlier document's rows (each seed's too) as they were; the new rows are mixes
+    assert np.array_equal(placed.topic_word, fitted.topic_word) and placed.topic_terms == fitted.topic_terms
+    old = after.year_index(2015)[0], after.year_index(2023)[-1] + 1
+    assert np.array_equal(placed.doc_topic[old[0]:old[1]], fitted.doc_topic)
+    assert all(np.array_equal(p[old[0]:old[1]], f) for p, f in zip(placed.seed_doc_topics, fitted.seed_doc_topics))
+    new_rows = placed.doc_topic[after.year_index(2024)]
+    np.testing.assert_allclose(new_rows.sum(axis=1), 1.0, atol=1e-9)
+    assert (new_rows >= 0).all() and len(placed.seed_doc_topics) == len(fitted.seed_doc_topics)
+    assert placed.quality["coherence_c_npmi"] is not None and placed.quality["selected_by"].startswith("placed")
+    # the same again gives the same placement (a fresh store: nothing read back)
+    config2 = config.model_copy(update={"run": config.run.model_copy(update={"cache_dir": config.run.cache_dir + "2"})})
+    model2, store2, _, after2, _ = _grow(small_synth, config2)
+    again, _ = store_module.fit_through_cache(model2, after2, store2, key, str(small_synth), reselect=False)
+    assert np.array_equal(again.doc_topic, placed.doc_topic)
+    # a rerun reads the placed fit back; --reselect fits it again
+    _, info = store_module.fit_through_cache(model, after, store, key, str(small_synth), reselect=False)
+    assert info["global"] == "cache hit"
+    refit, info = store_module.fit_through_cache(model, after, store, "other", str(small_synth), reselect=True)
+    assert info["global"] == "fitted" and refit.quality["placement"] == {"global": "fitted",
+                                                                          "why": "asked for (--reselect)"}
+
+
+@pytest.mark.parametrize("change, why", [
+    ({"lda.place_max_new_share": "0.05"}, "of the corpus (place_max_new_share = 5%)"),
+    ({"lda.place_min_known_share": "1.0"}, "place_min_known_share = 100%"),
+])
+def test_a_new_year_beyond_the_limits_refits(small_synth, config, change, why):
+    config = load_config(None, {**FAST, "run.cache_dir": config.run.cache_dir, **change})
+    model, store, _, after, _ = _grow(small_synth, config)
+    fitted, info = store_module.fit_through_cache(model, after, store, store_module.global_fit_key(model, after),
+                                                str(small_synth), reselect=False)
+    assert info["global"] == "fitted" and why in fitted.quality["placement"]["why"]
+
+
+def test_placing_stops_after_refit_every_years_and_when_an_earlier_year_changed(small_synth, config):
+    config = load_config(None, {**FAST, "run.cache_dir": config.run.cache_dir, "lda.place_refit_every": "1",
+                                "lda.place_max_new_share": "0.5"})
+    model, store, _, _, _ = _grow(small_synth, config, range(2015, 2023), range(2015, 2024))
+    middle = _documents(small_synth, range(2015, 2024), config)
+    _, info = store_module.fit_through_cache(model, middle, store, store_module.global_fit_key(model, middle),
+                                             str(small_synth), reselect=False)
+    assert info["global"] == "placed"
+    last = _documents(small_synth, range(2015, 2025), config)
+    fitted, info = store_module.fit_through_cache(model, last, store, store_module.global_fit_key(model, last),
+                                                str(small_synth), reselect=False)
+    assert info["global"] == "fitted" and "place_refit_every = 1" in fitted.quality["placement"]["why"]
+    # an earlier year's documents changed: fitted again
+    fewer = _documents(small_synth, [y for y in range(2015, 2024) if y != 2019], config)
+    fitted, info = store_module.fit_through_cache(model, fewer, store, store_module.global_fit_key(model, fewer),
+                                                str(small_synth), reselect=False)
+    assert info["global"] == "fitted" and "2019 is no longer in the corpus" in fitted.quality["placement"]["why"]

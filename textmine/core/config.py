@@ -223,6 +223,19 @@ class LdaConfig(_Settings):
                                                       "alike; 1.0 best coherence at k=12).")
     save_models: bool = Field(True, description="Save each fitted model under models/ in the run folder (topic-word "
                                                 "weights as .npy, terms as JSON; tomotopy's own binary too).")
+    place_new_years: bool = Field(True, description="A new year's documents are placed in the previous run's global "
+                                                    "topics (their topic mixes inferred, the topics and the earlier "
+                                                    "documents' mixes kept) instead of refitting the global model, "
+                                                    "while the place_* limits hold (textmine.models.placement); "
+                                                    "evaluation.json says which.")
+    place_max_new_share: float = Field(0.25, gt=0, le=1, description="The global model is fitted again when the new "
+                                                                     "years hold more than this share of the "
+                                                                     "documents.")
+    place_min_known_share: float = Field(0.8, ge=0, le=1, description="The global model is fitted again when less "
+                                                                      "than this share of the new documents' tokens "
+                                                                      "are words of its vocabulary.")
+    place_refit_every: int = Field(3, ge=1, description="The global model is fitted again once this many years have "
+                                                        "been placed since its last full fit.")
 
     @model_validator(mode="after")
     def _learned_alpha_needs_one_worker(self) -> LdaConfig:

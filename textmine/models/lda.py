@@ -493,6 +493,19 @@ def fit_global_lda(token_lists: Sequence[Sequence[str]], config: LdaConfig, seed
     return result
 
 
+def infer_with_topics(topic_word: np.ndarray, dictionary, bow: list, alpha, seed: int,
+                      chunksize: int = 2000) -> np.ndarray:
+    """Document-topic rows of ``bow`` under fixed topics ``topic_word`` (rows over ``dictionary``), by gensim's
+    variational inference (its E-step, seeded), whichever engine fitted the topics.  The topics' own word
+    weights stand in for gensim's exp(E[log beta]), which a stored fit does not keep."""
+    from gensim.models import LdaModel
+
+    model = LdaModel(id2word=dictionary, num_topics=topic_word.shape[0], alpha=alpha, random_state=seed,
+                     dtype=np.float64)  # no corpus: nothing is trained
+    model.expElogbeta = np.asarray(topic_word, dtype=np.float64)
+    return document_topic_matrix(model, bow, chunksize)
+
+
 def fit_seeds(token_lists: Sequence[Sequence[str]], k: int, config: LdaConfig, seed: int,
               seed_topics: dict | None = None, tasks: FitTasks | None = None) -> FittedTopics:
     """``config.seeds`` runs of one k on every document (seeds ``seed``, ``seed + 1``, ...), keeping the
@@ -682,6 +695,42 @@ class LdaTopicModel(TopicModel):
 
     def selection(self, fitted: FittedTopics) -> dict | None:
         return {"k": fitted.num_topics} if self.settings.num_topics == "auto" else None
+
+    def place(self, data: Documents, earlier: FittedTopics, plan) -> tuple[FittedTopics | None, str]:
+        """The earlier fit's topics and the earlier documents' rows (every seed's too) kept; the new documents'
+        rows inferred with the topics fixed (:func:`infer_with_topics`); coherence scored on every document."""
+        c = self.settings
+        dictionary = dictionary_from_vocabulary(earlier.vocabulary)
+        new = data.subset(plan.new)
+        words = dictionary.token2id
+        tokens = sum(len(t) for t in new.unit_tokens)
+        known = sum(1 for unit in new.unit_tokens for w in unit if w in words) / tokens if tokens else 1.0
+        if known < c.place_min_known_share:
+            return None, (f"{known:.1%} of the new documents' tokens are words of the model "
+                          f"(place_min_known_share = {c.place_min_known_share:.0%}): a new kind of text")
+        k = earlier.num_topics
+        alpha = np.full(k, c.tomotopy_alpha) if c.backend == "tomotopy" else ("symmetric" if c.alpha == "auto" else c.alpha)
+        placed = new.units_to_documents(infer_with_topics(earlier.topic_word, dictionary,
+                                                          bag_of_words(new.unit_tokens, dictionary), alpha, self.seed,
+                                                          c.chunksize))
+
+        def rows(earlier_rows: np.ndarray) -> np.ndarray:
+            out = np.zeros((len(data), k))
+            out[plan.kept] = earlier_rows[plan.previous_rows]
+            out[plan.new] = placed
+            return out
+
+        scores = score_topics(data.unit_tokens, dictionary, [[t for t, _ in topic] for topic in earlier.topic_terms],
+                              self.seed, [[t for t, _ in topic] for topic in top_terms(earlier.topic_word,
+                                                                                       earlier.vocabulary, 25)])
+        quality = {**earlier.quality, "coherence_c_v": scores.get("c_v"), "coherence_c_npmi": scores.get("c_npmi"),
+                   "topic_diversity": scores.get("diversity"),
+                   "selected_by": f"placed in the earlier fit ({earlier.quality.get('selected_by')})",
+                   "placement": {"known_token_share": round(known, 4)}}
+        return dataclasses.replace(earlier, doc_topic=rows(earlier.doc_topic), quality=quality,
+                                   seed_doc_topics=[rows(m) for m in earlier.seed_doc_topics],
+                                   native=dataclasses.replace(earlier.native, dictionary=dictionary,
+                                                              selected_by=quality["selected_by"])), ""
 
     def fit_year(self, data: Documents, year, fitted: FittedTopics) -> FittedTopics | None:
         """On the year's own dictionary (the vocabulary rules applied to the year alone), so the model

@@ -31,6 +31,7 @@ import pandas as pd
 from textmine.core.cachedir import mark_cache
 from textmine.core.files import json_default, publish
 from textmine.core.registry import EMBEDDERS
+from textmine.models import placement
 from textmine.models.topicmodel import FittedTopics, TopicModel
 from textmine.text.documents import Documents
 
@@ -111,17 +112,26 @@ class ModelStore:
             tmp.mkdir()
             (tmp / "empty").write_text("no model: too few documents or no topic structure\n", encoding="utf-8")
 
-    def get_selection(self, key: str) -> dict | None:
-        path = self.selections / f"{key}.json"
+    def _selection_entry(self, key: str) -> dict:
         try:
-            return json.loads(path.read_text(encoding="utf-8"))["selection"]
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
+            entry = json.loads((self.selections / f"{key}.json").read_text(encoding="utf-8"))
+            return entry if isinstance(entry, dict) else {}
+        except (OSError, ValueError):
+            return {}
 
-    def put_selection(self, key: str, selection: dict) -> None:
+    def get_selection(self, key: str) -> dict | None:
+        return self._selection_entry(key).get("selection")
+
+    def get_last_fit(self, key: str) -> dict | None:
+        """The last global fit on the corpus of selection ``key`` (textmine.models.placement.record)."""
+        fit = self._selection_entry(key).get("fit")
+        return fit if isinstance(fit, dict) and {"key", "years", "year_digests", "year_sizes",
+                                                 "placed_since_fit"} <= set(fit) else None
+
+    def put_selection(self, key: str, selection: dict | None, fit: dict | None = None) -> None:
         mark_cache(self.root)
         with publish(self.selections / f"{key}.json") as tmp:
-            tmp.write_text(json.dumps({"selection": selection, "written": time.time()}), encoding="utf-8")
+            tmp.write_text(json.dumps({"selection": selection, "fit": fit, "written": time.time()}), encoding="utf-8")
 
 
 # ---------------------------------------------------------------- fitted models on disk (no pickle)
@@ -173,16 +183,47 @@ def fit_through_cache(model: TopicModel, data: Documents, store, key: str, corpu
         log.info("%s: global model read from the model cache (%s)", model.name, key[:12])
         return fitted, {"global": "cache hit", "key": key}
     selection_id = selection_key(model, corpus)
+    last = None if reselect else store.get_last_fit(selection_id)
+    fitted, placed = None, None
+    if getattr(model.settings, "place_new_years", False):
+        fitted, placed = place_through_cache(model, data, store, last, reselect)
+    if fitted is not None:
+        store.put(key, model, fitted)
+        store.put_selection(selection_id, store.get_selection(selection_id),
+                            placement.record(data, key, placed["placed_since_fit"]))
+        return fitted, {"global": "placed", "key": key, "placement": placed}
     warm = None if reselect else store.get_selection(selection_id)
     log.info("%s: fitting the global model on %d documents%s", model.name, len(data),
              f" (warm start from the last selection: {warm})" if warm else "")
     fitted = model.fit(data, warm)
+    if placed is not None:
+        fitted.quality["placement"] = placed
     store.put(key, model, fitted)
     chosen = model.selection(fitted)
-    if chosen is not None:
-        store.put_selection(selection_id, chosen)
+    store.put_selection(selection_id, chosen, placement.record(data, key))
     return fitted, {"global": "fitted", "key": key, "selection": "warm start" if warm is not None and chosen
                     else ("searched" if chosen else "fixed"), "chosen": chosen}
+
+
+def place_through_cache(model: TopicModel, data: Documents, store, last: dict | None,
+                        reselect: bool) -> tuple[FittedTopics | None, dict]:
+    """The new years placed in the last global fit on this corpus (textmine.models.placement), or (None, why
+    it is fitted instead: the ``placement`` record of evaluation.json)."""
+    how, why = (None, "asked for (--reselect)") if reselect else placement.plan(data, last, model.settings)
+    if how is not None:
+        earlier = store.get(last["key"], model)
+        if earlier is None:
+            why = "the earlier fit is no longer in the model cache"
+        else:
+            fitted, why = model.place(data, earlier, how)
+            if fitted is not None:
+                record = {"global": "placed", **how.record, **fitted.quality.get("placement", {})}
+                fitted.quality["placement"] = record
+                log.info("%s: %d new documents placed in the global model of the earlier years (%s)", model.name,
+                         len(how.new), ", ".join(how.record["years_placed"]) or "no new year")
+                return fitted, record
+    log.info("%s: the global model is fitted again: %s", model.name, why)
+    return None, {"global": "fitted", "why": why}
 
 
 def year_fit_key(model: TopicModel, data: Documents, year, fitted: FittedTopics, global_key: str) -> str:

@@ -172,6 +172,12 @@ class TopicModel(ABC):
         """What the grid chose (None when nothing was chosen): the warm start of the next fit."""
         return None
 
+    def place(self, data: Documents, earlier: FittedTopics, plan) -> tuple[FittedTopics | None, str]:
+        """The global model over ``data`` made from ``earlier`` (a previous run's global fit) by placing the new
+        documents of ``plan`` (textmine.models.placement.PlacementPlan) in its topics; (None, why) when this
+        model does not place new years or these documents do not fit its topics (then it is fitted)."""
+        return None, f"{self.name} does not place new years"
+
     def fit_year(self, data: Documents, year, fitted: FittedTopics) -> FittedTopics | None:
         """One year's model whose ``topic_word`` is over ``fitted.vocabulary``; None = not modelled."""
         return None
