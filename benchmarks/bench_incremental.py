@@ -10,10 +10,11 @@ whole (wall clock, Prefect's temporary server included) and by the flow's own st
    tokenized and embedded in step 3, as when its file arrives);
 3. plus-last: the last year added to (2)'s cache (unchanged years reused, selection warm-started);
 4. rerun: (3) again, nothing changed;
-5. the last year added with UMAP fitted again (``bertopic.reuse_layout = false``) on a copy of (2)'s
-   cache: the comparison of (3), which placed the new year in the stored UMAP layout
-   (textmine.models.layout), with a full refit on the same data: BERTopic's dominant topics (NMI between the
-   two runs), the phases (identical?), c_npmi (difference).
+5. the last year added with the global models fitted again (``bertopic.reuse_layout = false``,
+   ``lda.place_new_years = false``) on a copy of (2)'s cache: the comparison of (3), which placed the new
+   year (BERTopic: in the stored UMAP layout, textmine.models.layout; LDA: in the earlier topics,
+   textmine.models.placement), with a full refit on the same data, per model: dominant topics (NMI between
+   the two runs), the phases (identical?), c_npmi (difference).
 
 Usage (defaults: the bundled corpus, the default models (LDA + BERTopic) and embedding backend, median of 3):
 
@@ -62,27 +63,30 @@ def run(corpus: Path, out: Path, cache: Path, args, *extra: str) -> tuple[float,
     return wall, manifest
 
 
-def compare_with_refit(placed: Path, refit: Path) -> dict:
-    """BERTopic of the run that placed the new year against the one that refitted UMAP, same data."""
+def compare_with_refit(placed: Path, refit: Path, model: str) -> dict:
+    """``model`` in the run that placed the new year (LDA: in the earlier topics, BERTopic: in the stored UMAP
+    layout) against the run that fitted it again, same data: dominant topics (NMI), phases, c_npmi."""
     import pandas as pd
     from sklearn.metrics import normalized_mutual_info_score
 
     def dominant(folder: Path):
         table = pd.read_parquet(folder / "doc_topics.parquet")
-        table = table[(table["model"] == "bertopic") & table["is_dominant"]].sort_values("doc_id")
+        table = table[(table["model"] == model) & table["is_dominant"]].sort_values("doc_id")
         return table["topic"].to_numpy()
 
     def evaluation(folder: Path):
-        return json.loads((folder / "evaluation.json").read_text(encoding="utf-8"))["models"]["bertopic"]
+        return json.loads((folder / "evaluation.json").read_text(encoding="utf-8"))["models"][model]
 
     phases = [json.loads((f / "phases.json").read_text(encoding="utf-8")) for f in (placed, refit)]
     npmi = [evaluation(f).get("coherence_c_npmi") for f in (placed, refit)]
     return {"nmi_between_runs": round(float(normalized_mutual_info_score(dominant(placed), dominant(refit))), 4),
-            "phases_identical": all(phases[0][m].get("phase_starts") == phases[1][m].get("phase_starts")
-                                    for m in phases[0] if isinstance(phases[0][m], dict) and m in phases[1]),
+            "phases_identical": phases[0][model].get("phase_starts") == phases[1][model].get("phase_starts"),
+            "consensus_phases_identical": (phases[0].get("consensus", {}).get("phase_starts")
+                                           == phases[1].get("consensus", {}).get("phase_starts")),
+            "phase_starts": phases[0][model].get("phase_starts"),
             "c_npmi_placed": npmi[0], "c_npmi_refit": npmi[1],
             "c_npmi_difference": round(abs(npmi[0] - npmi[1]), 4) if None not in npmi else None,
-            "layout": evaluation(placed).get("layout")}
+            "placement": evaluation(placed).get("layout") or evaluation(placed).get("placement")}
 
 
 def flow_seconds(manifest: dict) -> float:
@@ -159,7 +163,7 @@ def main() -> None:
 
     with prefect_server(work) if args.server else contextlib.nullcontext():
         steps, every = measure(args, corpus, partial, files, work)
-    report(args, corpus, files, steps, every, steps["the last year added, UMAP refitted"])
+    report(args, corpus, files, steps, every, steps["the last year added, fitted again"])
     shutil.rmtree(work, ignore_errors=True)
 
 
@@ -176,8 +180,9 @@ def measure(args, corpus: Path, partial: Path, files: list, work: Path) -> tuple
         shutil.copytree(work / "cache-grow", work / f"cache-grow-{i}")
     shutil.copytree(work / "cache-grow", work / "cache-refit")
     shutil.copy(files[-1], partial / files[-1].name)
-    refit = run(partial, work / "out", work / "cache-refit", args, "--set", "bertopic.reuse_layout=false")
-    print(f"the last year added, UMAP refitted: {refit[0]:.1f} s", flush=True)
+    refit = run(partial, work / "out", work / "cache-refit", args, "--set", "bertopic.reuse_layout=false",
+                "--set", "lda.place_new_years=false")
+    print(f"the last year added, fitted again (no placing): {refit[0]:.1f} s", flush=True)
     for i in range(args.repeats):
         if i:
             cold.append(run(corpus, work / "out", work / f"cache-cold-{i}", args))
@@ -188,7 +193,7 @@ def measure(args, corpus: Path, partial: Path, files: list, work: Path) -> tuple
         print(f"rerun {i + 1}/{args.repeats}: {rerun[-1][0]:.1f} s", flush=True)
 
     steps = {"cold (all years)": median_step(cold), "all but the last year (no models)": before,
-             "the last year added": median_step(added), "the last year added, UMAP refitted": refit,
+             "the last year added": median_step(added), "the last year added, fitted again": refit,
              "rerun, nothing changed": median_step(rerun)}
     every = {"cold (all years)": cold, "the last year added": added, "rerun, nothing changed": rerun}
     return steps, every
@@ -214,17 +219,18 @@ def report(args, corpus: Path, files: list, steps: dict, every: dict, refit: tup
               "cpu": {name: [round(m["_cpu"], 2) for _, m in runs] for name, runs in every.items()},
               "new_year_share": round(steps["the last year added"][0] / cold_wall, 4),
               "rerun_share": round(steps["rerun, nothing changed"][0] / cold_wall, 4)}
-    if "bertopic" in args.models:
-        placed = Path(steps["the last year added"][1]["_folder"])
-        comparison = compare_with_refit(placed, Path(refit[1]["_folder"]))
+    placed = Path(steps["the last year added"][1]["_folder"])
+    evaluation_file = placed / "evaluation.json"
+    evaluation = json.loads(evaluation_file.read_text(encoding="utf-8"))
+    result["compared_with_refit"] = {}
+    lines.append("")
+    for model in (m for m in args.models.split(",") if m in ("lda", "bertopic")):
+        comparison = compare_with_refit(placed, Path(refit[1]["_folder"]), model)
         # The run that reused says how it compares with a full refit on the same data.
-        evaluation_file = placed / "evaluation.json"
-        evaluation = json.loads(evaluation_file.read_text(encoding="utf-8"))
-        evaluation["models"]["bertopic"]["compared_with_refit"] = comparison
-        evaluation_file.write_text(json.dumps(evaluation, ensure_ascii=False, indent=2), encoding="utf-8")
-        result["compared_with_refit"] = comparison
-        lines += ["", "placed in the stored layout vs UMAP refitted, same data: " + json.dumps(comparison,
-                                                                                              ensure_ascii=False)]
+        evaluation["models"][model]["compared_with_refit"] = comparison
+        result["compared_with_refit"][model] = comparison
+        lines.append(f"- {model}: placed vs fitted again, same data: " + json.dumps(comparison, ensure_ascii=False))
+    evaluation_file.write_text(json.dumps(evaluation, ensure_ascii=False, indent=2), encoding="utf-8")
     for name in ("cold (all years)", "the last year added", "rerun, nothing changed"):
         seconds = steps[name][1].get("stage_seconds", {})
         lines.append(f"- {name}, flow stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items()))

@@ -19,14 +19,16 @@ names) is escaped; the only pre-built HTML handed to the templates is
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import json
+import logging
 import re
 import shutil
 from importlib import metadata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import pandas as pd
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, StrictUndefined
@@ -42,6 +44,8 @@ from textmine.outputs import charts
 from textmine.outputs.sanitize import restore_frame
 from textmine.outputs.xlsx import Sheet, write_workbook
 from textmine.report import interactive, narrative
+
+log = logging.getLogger(__name__)
 
 SHEET_HEADERS = {
     "model": "모델", "scope": "범위", "topic": "토픽", "label": "레이블", "top_terms": "주요어(확률)",
@@ -216,14 +220,15 @@ class PhaseEntry:
 
 # ---------------------------------------------------------------- charts
 
-def render_charts(data: dict, cache_dir: str | Path | None = None) -> list[str]:
+def render_charts(data: dict, cache_dir: str | Path | None = None, helper=None) -> list[str]:
     """Every PNG chart of the run into ``charts/``; returns their paths relative to the run folder.
 
     With ``cache_dir``, a chart drawn before from the same inputs is copied from
     ``<cache_dir>/charts/`` instead of drawn again (drawing is most of a rerun's report time:
-    ~0.4-4 s a chart at 200 dpi on 2 cores)."""
+    ~0.4-4 s a chart at 200 dpi on 2 cores).  The others are drawn here and, with ``helper``
+    (:func:`chart_helper`), in a helper process at the same time (:func:`draw_charts`)."""
     run = data.get("out", data["path"])
-    written = []
+    jobs = []
     for model in models_of(data):
         traj = data["trajectories"][data["trajectories"]["model"] == model]
         phases = data["phases"][model]["phases"]
@@ -242,27 +247,94 @@ def render_charts(data: dict, cache_dir: str | Path | None = None) -> list[str]:
         if lineage is not None and (lineage["model"] == model).any():
             figures[f"lineage_{model}.png"] = (charts.plot_lineage, lineage[lineage["model"] == model],
                                                f"{name} 연도별 토픽 계보")
-        for filename, (draw, *inputs) in figures.items():
-            if _draw_chart(run / "charts" / filename, draw, inputs, cache_dir):
-                written.append(f"charts/{filename}")
+        jobs += [(filename, draw, inputs) for filename, (draw, *inputs) in figures.items()]
     # The analyses' charts (word clouds, networks, topics by metadata), from their files.
-    for filename, (draw, *inputs) in analysis.chart_specs(data, MODELS.display).items():
-        if _draw_chart(run / "charts" / filename, draw, inputs, cache_dir):
-            written.append(f"charts/{filename}")
-    return written
+    jobs += [(filename, draw, inputs) for filename, (draw, *inputs)
+             in analysis.chart_specs(data, MODELS.display).items()]
+    drawn = draw_charts([(run / "charts" / filename, draw, inputs) for filename, draw, inputs in jobs], cache_dir,
+                        helper)
+    return [f"charts/{filename}" for (filename, _, _), done in zip(jobs, drawn) if done]
 
 
-def _draw_chart(target: Path, draw, inputs: list, cache_dir) -> bool:
-    """``draw(*inputs)`` (a Figure, or PNG bytes) saved as ``target``, or copied from the chart cache;
-    False when there was nothing to draw."""
-    cached = _cached_file(cache_dir, "charts", draw, inputs, ".png", extra=f"{metadata.version('matplotlib')}|{charts.DPI}")
-    if cached is not None and cached.is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            shutil.copyfile(cached, target)
-            return True
-        except FileNotFoundError:  # removed meanwhile (a concurrent cache prune): draw it
-            pass
+# A helper process starts in ~1.2 s (Python, textmine's charts, matplotlib, the Korean font) and a chart
+# takes 0.1-0.6 s to draw (bundled corpus: 17 charts, 5.2 s drawn one after another; session 12), so it
+# pays from a few charts on: fewer than this many are drawn here alone.
+CHART_HELPER_MIN_CHARTS = 6
+
+
+@contextlib.contextmanager
+def chart_helper(enabled: bool = True) -> Iterator[Any]:
+    """One helper process that draws charts beside this one (:func:`draw_charts`), started at once so that
+    it has loaded the drawing code and the Korean font while the run's files are read; None with one core.
+    It dies with this process and is ended when the block ends."""
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    from textmine.core.parallel import end_workers, start_worker
+
+    if not enabled or (os.cpu_count() or 1) < 2:
+        yield None
+        return
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=start_worker, initargs=(os.getpid(), None))
+    try:
+        pool.submit(charts.korean_font)
+        yield pool
+    finally:
+        end_workers(pool)
+
+
+def draw_charts(jobs: list[tuple[Path, Any, list]], cache_dir, helper=None) -> list[bool]:
+    """Each ``(target, draw, inputs)``: ``draw(*inputs)`` saved as ``target`` or copied from the chart cache;
+    returns whether each was written (False: nothing to draw).
+
+    The charts the cache does not hold are drawn in this process from the first on and, when there are at
+    least CHART_HELPER_MIN_CHARTS, by the ``helper`` process (:func:`chart_helper`) from the last on: each
+    chart is drawn by whichever gets to it first (one the helper has not started is taken back here), so
+    neither waits on the other.  A chart is the same file wherever it is drawn (tests/test_report.py)."""
+    import pickle
+
+    written: list[bool | None] = [None] * len(jobs)
+    todo, keys = [], {}
+    for i, (target, draw, inputs) in enumerate(jobs):
+        cached = _cached_file(cache_dir, "charts", draw, inputs, ".png",
+                              extra=f"{metadata.version('matplotlib')}|{charts.DPI}")
+        keys[i] = cached
+        if cached is not None and cached.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                shutil.copyfile(cached, target)
+                written[i] = True
+                continue
+            except FileNotFoundError:  # removed meanwhile (a concurrent cache prune): draw it
+                pass
+        todo.append(i)
+    futures = {}
+    if helper is not None and len(todo) >= CHART_HELPER_MIN_CHARTS:
+        for i in reversed(todo):  # the helper takes them from the last on
+            try:
+                pickle.dumps(jobs[i][1:])
+            except Exception:  # noqa: BLE001 - a chart that cannot travel (a local function) is drawn here
+                continue
+            futures[i] = helper.submit(draw_chart, *jobs[i])
+    for i in todo:
+        if i in futures and not futures[i].cancel():
+            continue  # the helper has it
+        written[i] = draw_chart(*jobs[i])
+    helped = [i for i, future in futures.items() if written[i] is None]
+    for i in helped:
+        written[i] = futures[i].result()
+    log.info("charts: %d from the cache, %d drawn here, %d by the helper process", len(jobs) - len(todo),
+             len(todo) - len(helped), len(helped))
+    for i in todo:
+        if written[i] and keys[i] is not None:
+            _store_file(jobs[i][0], keys[i])
+    return [bool(w) for w in written]
+
+
+def draw_chart(target: Path, draw, inputs: list) -> bool:
+    """``draw(*inputs)`` (a Figure, or PNG bytes) saved as ``target``; False when there was nothing to draw."""
     result = draw(*inputs)
     if isinstance(result, (bytes, bytearray)):
         if not result:
@@ -271,8 +343,6 @@ def _draw_chart(target: Path, draw, inputs: list, cache_dir) -> bool:
         target.write_bytes(result)
     else:
         charts.save_figure(result, target)
-    if cached is not None:
-        _store_file(target, cached)
     return True
 
 
@@ -673,10 +743,11 @@ def build_outputs(run_dir: str | Path, cache_dir: str | Path | None = None,
         if cache_dir is not None:
             mark_cache(cache_dir)
         try:
-            data = load_run(run, labels_file)
-            (staging / "charts").mkdir(parents=True)
-            data["out"] = staging
-            written = render_charts(data, cache_dir)
+            with chart_helper() as helper:  # starting while the run's files are read
+                data = load_run(run, labels_file)
+                (staging / "charts").mkdir(parents=True)
+                data["out"] = staging
+                written = render_charts(data, cache_dir, helper)
             (staging / "report.html").write_text(build_html(data), encoding="utf-8")
             write_xlsx(data, staging / "summary.xlsx", cache_dir)
         except (KeyError, ValueError, TypeError, IndexError, AttributeError) as exc:
