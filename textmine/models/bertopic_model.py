@@ -628,6 +628,10 @@ class BertopicTopicModel(TopicModel):
     needs_embeddings = True
     engine_packages = ("bertopic", "umap-learn", "hdbscan", "scikit-learn")
 
+    @classmethod
+    def load_engine(cls) -> None:
+        import_bertopic()
+
     def related_settings(self) -> dict:
         return {"embed": self.config.embed.model_dump(mode="json"), **seed_settings(self.seed_topics)}
 

@@ -221,6 +221,10 @@ class DtmTopicModel(TopicModel):
     name = "dtm"
     settings_section, settings_class = "dtm", DtmConfig
     engine_packages = ("tomotopy", "gensim")
+
+    @classmethod
+    def load_engine(cls) -> None:
+        import tomotopy  # noqa: F401
     fitted_after = ("lda",)  # LDA's k may be reused (use_earlier)
 
     def related_settings(self) -> dict:

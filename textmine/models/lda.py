@@ -599,6 +599,10 @@ class LdaTopicModel(TopicModel):
         return seed_settings(self.seed_topics, self.settings)
 
     @classmethod
+    def load_engine(cls) -> None:
+        import gensim.models  # noqa: F401  (both engines: gensim infers for placed documents and scores coherence)
+
+    @classmethod
     def check_corpus(cls, config, n_docs: int, source: str) -> None:
         """The k grid's smallest count (or the fixed k) needs at least as many documents."""
         settings = cls.settings_of(config)

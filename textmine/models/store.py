@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from textmine.core.cachedir import mark_cache
+from textmine.core.config import reuse_only_settings
 from textmine.core.files import json_default, publish
 from textmine.core.registry import EMBEDDERS
 from textmine.models import placement
@@ -61,7 +62,8 @@ def fit_key(model, data_digest: str, scope: str, extra: dict | None = None) -> s
 
 def selection_key(model, corpus: str) -> str:
     """Which earlier selection a fit may start from: same model, settings, seed and corpus location."""
-    return digest({"model": model.name, "settings": model.settings.model_dump(mode="json"),
+    settings = model.settings.model_dump(mode="json", exclude=reuse_only_settings(model.settings))
+    return digest({"model": model.name, "settings": settings,
                    "related": model.related_settings(), "seed": model.seed,
                    "corpus": str(Path(corpus).expanduser().resolve())})
 
