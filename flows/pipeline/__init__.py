@@ -15,7 +15,7 @@ import os
 import shutil
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -45,7 +45,6 @@ from textmine.models.store import ModelStore
 from textmine import shards
 from textmine.outputs import rerun, runfolder
 from textmine.preflight import check_run
-from textmine.report import report
 from textmine.text import cache, documents, pii, tokenize
 
 # Stages are deterministic functions of their inputs: a retry would fail the same way, so none
@@ -55,6 +54,8 @@ STAGE = dict(cache_policy=NO_CACHE, retries=0)
 # Large inputs (documents, tokens, fitted arrays) are passed quote()d: Prefect otherwise walks every
 # element of a task's arguments looking for futures, which took ~40 s per task on 100,000 opinions.
 
+
+REPORT_MODULES = ("textmine.report.report",)
 
 # ---------------------------------------------------------------- tasks: one per library stage
 
@@ -420,9 +421,21 @@ def write_analyses(run: runfolder.RunFolder, data, phases: dict, outputs: dict, 
 
 
 @task(name="report", **STAGE)
-def build_report(run_path: Path, config: Config) -> list[str]:
-    """Charts, report.html and summary.xlsx, from the files the run has written."""
-    return report.build_outputs(run_path, config.run.cache_dir)
+def build_report(run_path: Path, config: Config, chart_helper=None) -> list[str]:
+    """Charts, report.html and summary.xlsx, from the files the run has written (``chart_helper``: a process
+    drawing charts beside this one, textmine.report.report.chart_helper)."""
+    from textmine.report import report  # imported beside the first stages (REPORT_MODULES)
+
+    return report.build_outputs(run_path, config.run.cache_dir, helper=chart_helper)
+
+
+def start_chart_helper():
+    """The report's chart-drawing helper process, started once the fits are done so that it has loaded its
+    code and font (~1.2 s) by the time the report draws: the stages between (phases, files, analyses) take
+    about that long."""
+    from textmine.report import report
+
+    return report.chart_helper()
 
 
 # ---------------------------------------------------------------- the flow
@@ -441,14 +454,16 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
         return str(reused)
     started = datetime.now(timezone.utc)
     stage = _Stages(total=9 + 4 * len(config.run.models))
-    with runfolder.RunFolder(config.run.out_dir, run_id) as run:
+    with runfolder.RunFolder(config.run.out_dir, run_id) as run, ExitStack() as after_fits:
         logger.info("run folder (being written): %s", run.path)
         mark_cache(config.run.cache_dir)  # so that `textmine cache prune` recognises the folder as a cache
         with stage("ingest"):
             source, truth, profile = ingest(corpus, config)
         for skipped in source.skipped_files():
             logger.warning("not read: %s (%s)", skipped["path"], skipped["reason"])
-        topicmodel.load_engines(config.run.models)  # imported meanwhile, while Kiwi and the embedder work
+        # imported meanwhile, while Kiwi and the embedder work: the engines, and the report (matplotlib), whose
+        # 0.4 s of imports the flow's process paid before the run started
+        topicmodel.load_engines(config.run.models, also=REPORT_MODULES)
         with shard_folder(config, run) as folder:  # the shards' inputs, removed once they are read
             runner = ShardRunner(config, folder)
             with stage("mask_pii"):
@@ -475,6 +490,7 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
             fitted = {name: fitted[name] for name in config.run.models}
         outputs = {name: out for name, (out, _) in fitted.items()}
         model_cache = {name: cache for name, (_, cache) in fitted.items()}
+        chart_helper = after_fits.enter_context(start_chart_helper())  # ready by the time the report draws
 
         with stage("phases"):
             phases = {name: detect_phases(name, quote(out), quote(data.periods), config) for name, out in outputs.items()}
@@ -498,7 +514,7 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
             manifest["analyses"] = write_analyses(run, quote(data), phases, quote(outputs), config)
             run.write_json("manifest.json", manifest)  # the report reads the analyses' settings from it
         with stage("report"):
-            build_report(run.path, config)
+            build_report(run.path, config, quote(chart_helper))
         manifest["stage_peak_rss_mb"] = stage.peak_rss_mb
         runfolder.finish_manifest(run, manifest, stage.seconds)
     rerun.remember(config.run.cache_dir, key, run.final)
@@ -669,8 +685,27 @@ def run_pipeline(corpus: str | Path, config: Config) -> Path:
     scan.discover_files(Path(corpus))  # fail fast on a bad path, before the engine starts
     if config.run.task_runner == "dask" and config.run.dask_address:
         check_workers(config.run.dask_address, config.run.cache_dir)  # textmine and the cache on every worker
-    with api_for_workers(config.run.task_runner, config.run.dask_address):
+    with api_for_workers(config.run.task_runner, config.run.dask_address), without_heartbeats():
         return Path(textmine_pipeline.with_options(task_runner=task_runner(config))(str(corpus), config))
+
+
+HEARTBEAT_SETTINGS = ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_FREQUENCY")
+
+
+@contextmanager
+def without_heartbeats():
+    """A run started here (``textmine run``, ``textmine.run``) sends Prefect no flow-run heartbeats unless
+    PREFECT_FLOWS_HEARTBEAT_FREQUENCY is set.  They feed automations that find crashed runs (none by
+    default), and Prefect's heartbeat thread, which sleeps a second at a time, held up the end of every
+    run: 1.06 s of a new year's 14 s (py-spy, bundled corpus; session 12).  The runs ``serve`` starts are
+    watched by Prefect's runner and keep Prefect's default."""
+    from prefect.settings import temporary_settings
+
+    if any(name in os.environ for name in HEARTBEAT_SETTINGS):
+        yield
+        return
+    with temporary_settings(updates={"flows.heartbeat_frequency": None}):
+        yield
 
 
 # ---------------------------------------------------------------- what the Prefect UI shows

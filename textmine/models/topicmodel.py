@@ -295,18 +295,25 @@ def fit_order(names: Sequence[str]) -> list[str]:
     return ordered
 
 
-def load_engines(names: Sequence[str]) -> threading.Thread:
+def load_engines(names: Sequence[str], also: Sequence[str] = ()) -> threading.Thread:
     """Import the engines of the models ``names`` in a background thread, while the stages before the fits
     (masking, tokenizing, embedding) run: most of their time is Kiwi's and the embedder's native code, which
     leaves the interpreter free.  Importing BERTopic and gensim took 1.6 s and 0.6 s of a new year's 15 s run
-    in the flow's own thread (bundled corpus; session 12).  An import that fails here fails again, with its
-    error, where the model is fitted."""
+    in the flow's own thread (bundled corpus; session 12); ``also``: other modules to import meanwhile.  An
+    import that fails here fails again, with its error, where it is used."""
+    import importlib
+
     def load() -> None:
         for name in names:
             try:
                 MODELS.get(name).load_engine()
             except Exception:  # noqa: BLE001 - reported where the model is used
                 log.debug("loading %s's engine beforehand failed", name, exc_info=True)
+        for module in also:
+            try:
+                importlib.import_module(module)
+            except Exception:  # noqa: BLE001 - reported where it is used
+                log.debug("importing %s beforehand failed", module, exc_info=True)
 
     thread = threading.Thread(target=load, name="textmine-load-engines", daemon=True)
     thread.start()

@@ -728,13 +728,14 @@ def _write_sheets(sheets: dict[str, pd.DataFrame], path: Path) -> None:
 
 
 def build_outputs(run_dir: str | Path, cache_dir: str | Path | None = None,
-                  labels_file: str | Path | None = None) -> list[str]:
+                  labels_file: str | Path | None = None, helper=None) -> list[str]:
     """Charts, report.html and summary.xlsx from the files of a run folder (charts drawn before from
     the same inputs come from ``cache_dir``), with ``labels_file``'s names when given.
 
     All of it is made in a staging folder inside the run folder and swapped in only when all of it
     succeeded (then ``labels_file`` is copied in as the run's labels.toml): a damaged run folder is
-    one clear error and leaves the previous report, charts and labels as they were."""
+    one clear error and leaves the previous report, charts and labels as they were.  ``helper``: a chart
+    helper process already started (:func:`chart_helper`); otherwise one is started here."""
     import uuid
 
     run = Path(run_dir)
@@ -743,7 +744,8 @@ def build_outputs(run_dir: str | Path, cache_dir: str | Path | None = None,
         if cache_dir is not None:
             mark_cache(cache_dir)
         try:
-            with chart_helper() as helper:  # starting while the run's files are read
+            # a helper started here begins while the run's files are read
+            with contextlib.nullcontext(helper) if helper is not None else chart_helper() as helper:
                 data = load_run(run, labels_file)
                 (staging / "charts").mkdir(parents=True)
                 data["out"] = staging
