@@ -155,8 +155,10 @@ def test_same_seed_gives_identical_outputs(two_runs):
 def dynamic_runs(prefect_harness, small_synth, tmp_path_factory):
     """The tomotopy LDA engine and the dynamic topic model, twice with the same seed."""
     out = tmp_path_factory.mktemp("dynamic")
-    config = flow_config(out, **{"run.models": "lda,dtm", "lda.backend": "tomotopy", "dtm.seeds": "2"})
-    return [run_pipeline(small_synth, config) for _ in range(2)]
+    # the second on the first's caches, not a copy of it (run.reuse_finished: textmine.outputs.rerun)
+    return [run_pipeline(small_synth, flow_config(out, **{"run.models": "lda,dtm", "lda.backend": "tomotopy",
+                                                          "dtm.seeds": "2", "run.reuse_finished": reuse}))
+            for reuse in ("true", "false")]
 
 
 @pytest.mark.slow

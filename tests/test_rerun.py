@@ -146,3 +146,17 @@ def test_the_cli_copies_a_finished_run_without_starting_prefect(small_runs, smal
 
     with pytest.raises(AssertionError, match="server was started"):  # --no-reuse goes to the engine
         run_cli(args + ["--no-reuse"], capsys)
+
+
+@pytest.mark.slow
+def test_the_flow_copies_a_finished_run_as_its_first_step(small_runs, small_synth):
+    """Under ``serve`` a run starts in the flow itself (no CLI): with nothing changed the flow run copies the
+    finished run before any stage, and says so in the manifest."""
+    from flows.pipeline import run_pipeline
+
+    (_, second), out = small_runs
+    copy = run_pipeline(small_synth, flow_config(out, **{"run.models": "lda,bertopic"}))
+    manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
+    assert copy != second and manifest["reused"]["key"] and list(manifest["stage_seconds"]) == ["reuse"]
+    assert (copy / "phases.json").read_bytes() == (second / "phases.json").read_bytes()
+    assert manifest["started_by"] == "cli" and manifest["run_id"] == copy.name
