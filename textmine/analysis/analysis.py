@@ -196,7 +196,8 @@ def analyses_key(data, phases: dict, outputs: dict, config) -> str | None:
     h = hashlib.sha256(f"{metadata.version('textmine')}|{data.digest()}".encode())
     h.update(_frame_bytes(data.docs))
     h.update(json.dumps(phases, sort_keys=True, ensure_ascii=False, default=str).encode())
-    h.update(config.model_dump_json().encode())
+    # run.reuse_finished decides whether a finished run is copied, nothing in the files
+    h.update(config.model_dump_json(exclude={"run": {"reuse_finished"}}).encode())
     if config.report.labels:
         h.update(Path(config.report.labels).expanduser().read_bytes())
     for module in code_modules():
