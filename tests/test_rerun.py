@@ -28,7 +28,8 @@ def _finished_run(out, run_id="run-20260101-000000-abcdef"):
     (folder / "charts").mkdir(parents=True)
     (folder / "topics.csv").write_text("model,topic\nlda,0\n", encoding="utf-8")
     (folder / "charts" / "trajectories_lda.png").write_bytes(b"\x89PNG\r\n" + bytes(range(256)))
-    (folder / "report.html").write_text(f"<title>textmine 보고서 {run_id}</title><h1>{run_id}</h1>", encoding="utf-8")
+    (folder / "report.html").write_text(f"<title>textmine 보고서 {run_id}</title><header><h1>{run_id}</h1></header>",
+                                        encoding="utf-8")
     (folder / "manifest.json").write_text(json.dumps({"run_id": run_id, "started": "2026-01-01T00:00:00+00:00",
                                                       "stage_seconds": {"lda": 3.0}}), encoding="utf-8")
     return folder
@@ -57,6 +58,26 @@ def test_the_key_follows_every_input_but_where_the_run_goes(tmp_path, corpus):
     (corpus / "opinions_2025.csv").write_bytes((corpus / "opinions_2024.csv").read_bytes())
     keys.add(rerun.run_key(corpus, _config(tmp_path)))
     assert len(keys) == 4
+
+
+def test_the_key_follows_the_profiles_user_dictionary_and_a_single_files_sidecars(tmp_path, corpus):
+    words = tmp_path / "words.txt"
+    words.write_text("비대면\tNNG\n", encoding="utf-8")
+    (corpus / "profile.toml").write_text(f'dictionary_file = "{words}"\n', encoding="utf-8")
+    before = rerun.run_key(corpus, _config(tmp_path))
+    words.write_text("비대면\tNNG\n미취업\tNNG\n", encoding="utf-8")
+    assert rerun.run_key(corpus, _config(tmp_path)) != before
+    single = corpus / "opinions_2019.csv"
+    before = rerun.run_key(single, _config(tmp_path))
+    (corpus / "truth.json").write_text("{}", encoding="utf-8")
+    assert rerun.run_key(single, _config(tmp_path)) != before
+
+
+def test_a_corpus_that_cannot_be_read_leaves_no_key_and_no_error(tmp_path, corpus):
+    config = _config(tmp_path, **{"tokenize.profile": str(tmp_path / "missing.toml")})
+    assert rerun.reuse_finished(corpus, config, "cli") == (None, None)
+    rerun.remember(tmp_path / "cache", None, corpus)  # nothing to record under no key
+    assert not (tmp_path / "cache" / "runs").exists()
 
 
 def test_the_code_digest_covers_textmine_and_flows():
@@ -96,7 +117,8 @@ def test_the_copy_is_a_new_run_folder_naming_itself_and_what_it_reuses(tmp_path)
     png = "charts/trajectories_lda.png"
     assert (copy / png).read_bytes() == (source / png).read_bytes()
     report = (copy / "report.html").read_text(encoding="utf-8")
-    assert copy.name in report and source.name not in report
+    assert report.count(copy.name) == 2 and f"실행 {source.name}의 결과를 그대로 복사한" in report
+    assert report.count(source.name) == 1  # in the notice only
     manifest = json.loads((copy / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["run_id"] == copy.name and manifest["started_by"] == "schedule"
     assert manifest["reused"]["run_id"] == source.name and manifest["reused"]["stage_seconds"] == {"lda": 3.0}

@@ -34,7 +34,7 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -161,15 +161,28 @@ _importing = threading.Lock()
 
 
 class _HiddenPackages:
-    """A meta path finder that reports ``packages`` as missing to one thread (the one importing BERTopic)."""
+    """A meta path finder that reports ``packages`` as missing to the threads that ask for it (:meth:`hide`).
+    It is put first on ``sys.meta_path`` once and never taken off: removing a finder while another thread
+    walks that list can make the other thread skip one and miss a module."""
 
     def __init__(self, packages: Sequence[str]):
-        self.packages, self.thread = set(packages), threading.get_ident()
+        self.packages, self.local = set(packages), threading.local()
 
     def find_spec(self, name, path=None, target=None):
-        if name.partition(".")[0] in self.packages and threading.get_ident() == self.thread:
+        if getattr(self.local, "hiding", False) and name.partition(".")[0] in self.packages:
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
         return None
+
+    @contextlib.contextmanager
+    def hide(self) -> Iterator[None]:
+        self.local.hiding = True
+        try:
+            yield
+        finally:
+            self.local.hiding = False
+
+
+_HIDDEN = _HiddenPackages(OPTIONAL_HEAVY_PACKAGES)
 
 
 @contextlib.contextmanager
@@ -180,12 +193,10 @@ def optional_extras_hidden():
         if any(name in sys.modules for name in OPTIONAL_HEAVY_PACKAGES):
             yield
             return
-        hidden = _HiddenPackages(OPTIONAL_HEAVY_PACKAGES)
-        sys.meta_path.insert(0, hidden)
-        try:
+        if _HIDDEN not in sys.meta_path:
+            sys.meta_path.insert(0, _HIDDEN)
+        with _HIDDEN.hide():
             yield
-        finally:
-            sys.meta_path.remove(hidden)
 
 
 def import_bertopic():

@@ -506,6 +506,18 @@ def infer_with_topics(topic_word: np.ndarray, dictionary, bow: list, alpha, seed
     return document_topic_matrix(model, bow, chunksize)
 
 
+def topic_order(rows: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """For each topic (column) of ``rows``, the column of ``reference`` it matches (one to one, by the cosine
+    of their document columns over the same documents): ``reference_rows[:, order]`` is in ``rows``' order."""
+    from scipy.optimize import linear_sum_assignment
+
+    def unit(m: np.ndarray) -> np.ndarray:
+        return m / np.maximum(np.linalg.norm(m, axis=0, keepdims=True), 1e-12)
+
+    _, order = linear_sum_assignment(-(unit(rows).T @ unit(reference)))
+    return order
+
+
 def fit_seeds(token_lists: Sequence[Sequence[str]], k: int, config: LdaConfig, seed: int,
               seed_topics: dict | None = None, tasks: FitTasks | None = None) -> FittedTopics:
     """``config.seeds`` runs of one k on every document (seeds ``seed``, ``seed + 1``, ...), keeping the
@@ -719,10 +731,16 @@ class LdaTopicModel(TopicModel):
                                                           c.chunksize))
 
         def rows(earlier_rows: np.ndarray) -> np.ndarray:
+            """A seed run's rows: its earlier rows kept, the placed rows in its own topic order (the seed runs
+            are not aligned with each other: each topic matched to the kept run's by its earlier rows)."""
+            kept = earlier_rows[plan.previous_rows]
+            order = np.arange(k) if earlier_rows is earlier.doc_topic else topic_order(kept, central_kept)
             out = np.zeros((len(data), k))
-            out[plan.kept] = earlier_rows[plan.previous_rows]
-            out[plan.new] = placed
+            out[plan.kept] = kept
+            out[plan.new] = placed[:, order]
             return out
+
+        central_kept = earlier.doc_topic[plan.previous_rows]
 
         scores = score_topics(data.unit_tokens, dictionary, [[t for t, _ in topic] for topic in earlier.topic_terms],
                               self.seed, [[t for t, _ in topic] for topic in top_terms(earlier.topic_word,

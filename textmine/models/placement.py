@@ -10,6 +10,7 @@ The previous fit is fitted again instead (the decision and why are in evaluation
 
 - no earlier run on this corpus, model settings and seed left a fit to place in (``--reselect`` too);
 - an earlier year changed or is gone (its documents' digest differs), or no document is new;
+- the earlier fit was made by another version of textmine or of the model's engines;
 - the new documents are more than ``place_max_new_share`` of the corpus;
 - ``place_refit_every`` years have been placed since the last full fit;
 - the model says the new documents do not fit its topics (LDA: fewer than ``place_min_known_share`` of
@@ -37,18 +38,23 @@ class PlacementPlan:
     record: dict = field(default_factory=dict)
 
 
-def record(data: Documents, key: str, placed_since_fit: int = 0) -> dict:
+def record(data: Documents, key: str, placed_since_fit: int = 0, versions: dict | None = None) -> dict:
     """What a later run needs to place new years in this fit: its cache key, its years in row order with
-    their digests and sizes, and how many years were placed since its last full fit."""
+    their digests and sizes, how many years were placed since its last full fit, and the versions of
+    textmine and the engines that made it."""
     years = list(dict.fromkeys(data.doc_years))
     return {"key": key, "years": [str(y) for y in years], "year_digests": [data.digest(y, embeddings=False) for y in years],
-            "year_sizes": [int(len(data.year_index(y))) for y in years], "placed_since_fit": int(placed_since_fit)}
+            "year_sizes": [int(len(data.year_index(y))) for y in years], "placed_since_fit": int(placed_since_fit),
+            "versions": versions or {}}
 
 
-def plan(data: Documents, previous: dict | None, settings) -> tuple[PlacementPlan | None, str]:
-    """Whether ``data`` can be placed in the fit ``previous`` (a :func:`record`): the plan, or None and why not."""
+def plan(data: Documents, previous: dict | None, settings, versions: dict | None = None) -> tuple[PlacementPlan | None, str]:
+    """Whether ``data`` can be placed in the fit ``previous`` (a :func:`record`): the plan, or None and why not.
+    ``versions``: this run's textmine and engines (a fit made by others is fitted again)."""
     if previous is None:
         return None, "no earlier fit on this corpus and settings to place the new years in"
+    if versions is not None and previous.get("versions") != versions:
+        return None, f"the earlier fit was made by other versions ({previous.get('versions')})"
     if previous["placed_since_fit"] >= settings.place_refit_every:
         return None, (f"{previous['placed_since_fit']} year(s) placed since the last full fit "
                       f"(place_refit_every = {settings.place_refit_every})")

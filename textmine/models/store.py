@@ -50,6 +50,11 @@ def digest(payload: dict) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str).encode()).hexdigest()
 
 
+def fit_versions(model) -> dict:
+    """The versions a fit's key holds (textmine, numpy, the model's engines)."""
+    return {p: _version(p) for p in ("textmine", "numpy", *model.engine_packages)}
+
+
 def fit_key(model, data_digest: str, scope: str, extra: dict | None = None) -> str:
     """The cache key of one fit of ``model`` (a :class:`textmine.models.topicmodel.TopicModel`)."""
     return digest({
@@ -181,7 +186,8 @@ def fit_through_cache(model: TopicModel, data: Documents, store, key: str, corpu
     """The global model from the cache, or fitted (warm-started from the last selection on this corpus
     unless ``reselect``) and stored.  Returns (fitted, what happened, for the manifest)."""
     fitted = store.get(key, model)
-    if fitted is not None:
+    placed = fitted is not None and (fitted.quality.get("placement") or {}).get("global") == "placed"
+    if fitted is not None and not (reselect and placed):  # --reselect fits a placed model again
         log.info("%s: global model read from the model cache (%s)", model.name, key[:12])
         return fitted, {"global": "cache hit", "key": key}
     selection_id = selection_key(model, corpus)
@@ -192,7 +198,7 @@ def fit_through_cache(model: TopicModel, data: Documents, store, key: str, corpu
     if fitted is not None:
         store.put(key, model, fitted)
         store.put_selection(selection_id, store.get_selection(selection_id),
-                            placement.record(data, key, placed["placed_since_fit"]))
+                            placement.record(data, key, placed["placed_since_fit"], fit_versions(model)))
         return fitted, {"global": "placed", "key": key, "placement": placed}
     warm = None if reselect else store.get_selection(selection_id)
     log.info("%s: fitting the global model on %d documents%s", model.name, len(data),
@@ -202,7 +208,7 @@ def fit_through_cache(model: TopicModel, data: Documents, store, key: str, corpu
         fitted.quality["placement"] = placed
     store.put(key, model, fitted)
     chosen = model.selection(fitted)
-    store.put_selection(selection_id, chosen, placement.record(data, key))
+    store.put_selection(selection_id, chosen, placement.record(data, key, 0, fit_versions(model)))
     return fitted, {"global": "fitted", "key": key, "selection": "warm start" if warm is not None and chosen
                     else ("searched" if chosen else "fixed"), "chosen": chosen}
 
@@ -211,7 +217,8 @@ def place_through_cache(model: TopicModel, data: Documents, store, last: dict | 
                         reselect: bool) -> tuple[FittedTopics | None, dict]:
     """The new years placed in the last global fit on this corpus (textmine.models.placement), or (None, why
     it is fitted instead: the ``placement`` record of evaluation.json)."""
-    how, why = (None, "asked for (--reselect)") if reselect else placement.plan(data, last, model.settings)
+    how, why = ((None, "asked for (--reselect)") if reselect
+                else placement.plan(data, last, model.settings, fit_versions(model)))
     if how is not None:
         earlier = store.get(last["key"], model)
         if earlier is None:

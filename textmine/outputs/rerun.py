@@ -37,6 +37,8 @@ PACKAGE_ROOTS = ("textmine", "flows")  # textmine's code and data (templates, fo
 NOT_IN_KEY = {"run": {"out_dir", "reuse_finished"}}
 # Text files in which a run folder names its own run id (report.html's title and heading, the manifest).
 NAMES_ITS_RUN = (".html", ".json", ".md")
+REUSED_NOTICE = ('</header>\n<p class="warn">입력·설정·코드가 바뀌지 않아 실행 {run_id}의 결과를 그대로 복사한 '
+                 '실행입니다(단계별 실행 시간도 그 실행의 것). 다시 계산하려면 <code>textmine run --no-reuse</code>.</p>')
 
 
 def tree_digest(root: Path, skip_dirs: frozenset = frozenset({"__pycache__"})) -> str:
@@ -63,29 +65,50 @@ def code_digest() -> str:
                                   if (here / name).is_dir()).encode()).hexdigest()
 
 
-def named_inputs(config) -> dict:
-    """The files outside the corpus that the config points the run at: their digests (None: not set, or no
-    such file here: the run's own checks say so)."""
-    def digest(value) -> str | None:
-        if not value:
-            return None
-        path = Path(os.path.expanduser(str(value)))
-        return tree_digest(path) if path.exists() else f"absent: {value}"
+# Beside a corpus given as one file, the files a run reads from its folder.
+SIDECARS = ("profile.toml", "corpus.toml", "truth.json")
 
-    return {"profile": digest(config.tokenize.profile), "labels": digest(config.report.labels),
-            "previous": digest(config.report.previous), "embed_model": digest(config.embed.model)}
+
+def _digest(value) -> str | None:
+    if not value:
+        return None
+    path = Path(os.path.expanduser(str(value)))
+    return tree_digest(path) if path.exists() else f"absent: {value}"
+
+
+def named_inputs(corpus: Path, config) -> dict:
+    """The files outside the corpus folder that the run reads: the profile (as merged: built-in, the
+    corpus's, ``tokenize.profile``) and the Kiwi user dictionary it names, labels, the ``--previous`` run,
+    a local embedding model, and the sidecars of a single-file corpus (None: not set)."""
+    from textmine.text.tokenize import load_profile
+
+    profile = load_profile(corpus, config.tokenize.profile)
+    sidecars = {} if corpus.is_dir() else {name: _digest(corpus.parent / name) for name in SIDECARS}
+    return {"profile": profile.digest(), "profile_files": [_digest(p) for p in profile.sources],
+            "user_dictionary": _digest(profile.dictionary_file), "labels": _digest(config.report.labels),
+            "previous": _digest(config.report.previous), "embed_model": _digest(config.embed.model),
+            "sidecars": sidecars}
+
+
+def installed_versions() -> list[tuple[str, str]]:
+    """Every installed distribution and its version (an upgrade of any library the run uses changes the key:
+    plotly's JavaScript is inlined in report.html, openpyxl writes summary.xlsx ...); 0.07 s for 182."""
+    from importlib import metadata
+
+    return sorted({((d.metadata["Name"] or "").lower(), d.version) for d in metadata.distributions()})
 
 
 def run_key(corpus: str | Path, config) -> str:
     """The whole run's key: corpus files, settings, the files they name, code and library versions."""
-    from textmine.outputs.runfolder import package_versions
+    import platform
 
     root = Path(corpus).resolve()
     settings = config.to_dict()
     for section, keys in NOT_IN_KEY.items():
         settings[section] = {k: v for k, v in settings[section].items() if k not in keys}
     payload = {"corpus": str(root), "files": tree_digest(root), "settings": settings,
-               "inputs": named_inputs(config), "code": code_digest(), "packages": package_versions()}
+               "inputs": named_inputs(root, config), "code": code_digest(), "python": platform.python_version(),
+               "packages": installed_versions()}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -93,14 +116,20 @@ def _entry(cache_dir: str | Path, key: str) -> Path:
     return Path(os.path.expanduser(str(cache_dir))) / KIND / f"{key}.json"
 
 
-def remember(cache_dir: str | Path, key: str, folder: Path) -> None:
-    """Record the finished run ``folder`` under ``key``, with each file's size and SHA-256."""
-    files = {p.relative_to(folder).as_posix(): [p.stat().st_size, file_digest(p)]
-             for p in sorted(folder.rglob("*")) if p.is_file()}
-    mark_cache(cache_dir)
-    with publish(_entry(cache_dir, key)) as tmp:
-        tmp.write_text(json.dumps({"folder": str(folder.resolve()), "run_id": folder.name, "files": files},
-                                  ensure_ascii=False), encoding="utf-8")
+def remember(cache_dir: str | Path, key: str | None, folder: Path) -> None:
+    """Record the finished run ``folder`` under ``key``, with each file's size and SHA-256.  The run is
+    finished already: a cache that cannot take the entry is logged, not an error (the next run runs)."""
+    if key is None:
+        return
+    try:
+        files = {p.relative_to(folder).as_posix(): [p.stat().st_size, file_digest(p)]
+                 for p in sorted(folder.rglob("*")) if p.is_file()}
+        mark_cache(cache_dir)
+        with publish(_entry(cache_dir, key)) as tmp:
+            tmp.write_text(json.dumps({"folder": str(folder.resolve()), "run_id": folder.name, "files": files},
+                                      ensure_ascii=False), encoding="utf-8")
+    except OSError as exc:
+        log.warning("the finished run was not recorded for reuse (%s): a rerun will run the flow", exc)
 
 
 def finished_run(cache_dir: str | Path, key: str) -> dict | None:
@@ -137,8 +166,10 @@ def copy_run(entry: dict, key: str, out_dir: str | Path, started_by: str, run_id
         for name in entry["files"]:
             target = run.file(name)
             if name.endswith(NAMES_ITS_RUN) and name != "manifest.json":
-                text = (source / name).read_text(encoding="utf-8")
-                target.write_text(text.replace(old_id, run.run_id), encoding="utf-8")
+                text = (source / name).read_bytes().decode("utf-8").replace(old_id, run.run_id)
+                if name == "report.html":  # say what the reader sees: the results (and stage times) of that run
+                    text = text.replace("</header>", REUSED_NOTICE.format(run_id=old_id), 1)
+                target.write_bytes(text.encode("utf-8"))
             else:
                 shutil.copyfile(source / name, target)
         manifest = json.loads((source / "manifest.json").read_text(encoding="utf-8"))
@@ -156,10 +187,18 @@ def copy_run(entry: dict, key: str, out_dir: str | Path, started_by: str, run_id
     return run.final
 
 
-def reuse_finished(corpus: str | Path, config, started_by: str, run_id: str | None = None) -> tuple[str, Path | None]:
+def reuse_finished(corpus: str | Path, config, started_by: str,
+                   run_id: str | None = None) -> tuple[str | None, Path | None]:
     """(the run's key, the new run folder copied from a finished run with that key, or None when there is
-    none or ``run.reuse_finished`` is off)."""
-    key = run_key(corpus, config)
+    none or ``run.reuse_finished`` is off).  A corpus or named file that cannot be read leaves the key None:
+    the run goes on and its own checks say what is wrong."""
+    from textmine.core.errors import TextmineError
+
+    try:
+        key = run_key(corpus, config)
+    except (OSError, TextmineError) as exc:
+        log.info("no whole-run key (%s): running the flow", exc)
+        return None, None
     if not config.run.reuse_finished:
         return key, None
     entry = finished_run(config.run.cache_dir, key)

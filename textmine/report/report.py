@@ -294,6 +294,7 @@ def draw_charts(jobs: list[tuple[Path, Any, list]], cache_dir, helper=None) -> l
     chart is drawn by whichever gets to it first (one the helper has not started is taken back here), so
     neither waits on the other.  A chart is the same file wherever it is drawn (tests/test_report.py)."""
     import pickle
+    from concurrent.futures.process import BrokenProcessPool
 
     written: list[bool | None] = [None] * len(jobs)
     todo, keys = [], {}
@@ -317,14 +318,22 @@ def draw_charts(jobs: list[tuple[Path, Any, list]], cache_dir, helper=None) -> l
                 pickle.dumps(jobs[i][1:])
             except Exception:  # noqa: BLE001 - a chart that cannot travel (a local function) is drawn here
                 continue
-            futures[i] = helper.submit(draw_chart, *jobs[i])
+            try:
+                futures[i] = helper.submit(draw_chart, *jobs[i])
+            except (BrokenProcessPool, RuntimeError):  # the helper is gone already: all drawn here
+                futures.clear()
+                break
     for i in todo:
         if i in futures and not futures[i].cancel():
             continue  # the helper has it
         written[i] = draw_chart(*jobs[i])
     helped = [i for i, future in futures.items() if written[i] is None]
     for i in helped:
-        written[i] = futures[i].result()
+        try:
+            written[i] = futures[i].result()
+        except BrokenProcessPool:  # the helper died (killed, out of memory): its charts are drawn here
+            log.warning("the chart helper process ended early; drawing %s here", jobs[i][0].name)
+            written[i] = draw_chart(*jobs[i])
     log.info("charts: %d from the cache, %d drawn here, %d by the helper process", len(jobs) - len(todo),
              len(todo) - len(helped), len(helped))
     for i in todo:
