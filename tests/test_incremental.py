@@ -247,3 +247,13 @@ def test_a_fit_made_by_other_versions_is_fitted_again(small_synth, config):
     assert placement.plan(after, last, model.settings, store_module.fit_versions(model))[0] is not None
     how, why = placement.plan(after, last, model.settings, {**last["versions"], "textmine": "0.0.1"})
     assert how is None and "other versions" in why
+
+
+def test_a_new_year_placed_in_a_large_corpus_fit_is_scored_on_its_sample(small_synth, config):
+    config = load_config(None, {**FAST, "run.cache_dir": config.run.cache_dir, "scale.mode": "on",
+                                "scale.selection_docs": "300"})
+    model, store, _, after, fitted = _grow(small_synth, config)
+    placed, info = store_module.fit_through_cache(model, after, store, store_module.global_fit_key(model, after),
+                                                str(small_synth), reselect=False)
+    assert info["global"] == "placed" and placed.quality["coherence_c_npmi"] is not None
+    assert np.array_equal(placed.topic_word, fitted.topic_word)

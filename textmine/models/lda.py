@@ -714,7 +714,8 @@ class LdaTopicModel(TopicModel):
 
     def place(self, data: Documents, earlier: FittedTopics, plan) -> tuple[FittedTopics | None, str]:
         """The earlier fit's topics and the earlier documents' rows (every seed's too) kept; the new documents'
-        rows inferred with the topics fixed (:func:`infer_with_topics`); coherence scored on every document."""
+        rows inferred with the topics fixed (:func:`infer_with_topics`); coherence scored again on every
+        document (a large corpus: on the stratified sample its fit is scored on)."""
         c = self.settings
         dictionary = dictionary_from_vocabulary(earlier.vocabulary)
         new = data.subset(plan.new)
@@ -742,7 +743,11 @@ class LdaTopicModel(TopicModel):
 
         central_kept = earlier.doc_topic[plan.previous_rows]
 
-        scores = score_topics(data.unit_tokens, dictionary, [[t for t, _ in topic] for topic in earlier.topic_terms],
+        scored_on = data.unit_tokens  # a large corpus: on a stratified sample, as its full fit was scored
+        if scale.selects_on_sample(len(data), self.config):
+            scored_on = data.subset(scale.stratified_sample(data.doc_years, self.config.scale.selection_docs,
+                                                            self.seed)).unit_tokens
+        scores = score_topics(scored_on, dictionary, [[t for t, _ in topic] for topic in earlier.topic_terms],
                               self.seed, [[t for t, _ in topic] for topic in top_terms(earlier.topic_word,
                                                                                        earlier.vocabulary, 25)])
         quality = {**earlier.quality, "coherence_c_v": scores.get("c_v"), "coherence_c_npmi": scores.get("c_npmi"),
