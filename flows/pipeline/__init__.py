@@ -448,9 +448,7 @@ def textmine_pipeline(corpus: str, config: Config = Config(), run_id: str | None
     key, reused = rerun.reuse_finished(corpus, config, started_by(), run_id)  # nothing changed: a copy
     if reused is not None:
         logger.info("nothing changed since %s: its files are copied into %s", rerun.reused_from(reused), reused)
-        create_link_artifact(key="textmine-report", link=workspace_link(reused.name, str(reused))
-                             or (reused / "report.html").resolve().as_uri(), link_text="report.html",
-                             description=f"the run's report (a copy of {rerun.reused_from(reused)}: nothing changed)")
+        _report_link(reused.name, str(reused), f" (a copy of {rerun.reused_from(reused)}: nothing changed)")
         return str(reused)
     started = datetime.now(timezone.utc)
     stage = _Stages(total=9 + 4 * len(config.run.models))
@@ -802,6 +800,18 @@ def workspace_link(run_id: str, folder: str) -> str | None:
     return f"{url.rstrip('/')}/runs/{run_id}"
 
 
+def _report_link(run_id: str, folder: str, note: str = "") -> None:
+    """The Prefect link artifact to the run's page in the workspace ``serve`` started, or to its report.html."""
+    page = workspace_link(run_id, folder)
+    if page:
+        create_link_artifact(key="textmine-report", link=page, link_text="textmine 분석 작업 공간",
+                             description=f"the run's page in the analysts' workspace (textmine serve){note}")
+    else:
+        create_link_artifact(key="textmine-report", link=Path(folder, "report.html").resolve().as_uri(),
+                             link_text="report.html",
+                             description=f"the run's report (open it on the machine that ran it){note}")
+
+
 def _artifacts(run_id: str, phases: dict, outputs: dict, evaluation: dict, folder: str) -> None:
     """What a researcher watching the Prefect UI needs, without opening files."""
     lines = [f"# textmine run `{run_id}`", "", f"Run folder: `{folder}`", ""]
@@ -814,13 +824,7 @@ def _artifacts(run_id: str, phases: dict, outputs: dict, evaluation: dict, folde
             lines.append(f"- {MODELS.display(model)}: k={q['num_topics']}, c_npmi={q.get('coherence_c_npmi')}, "
                          f"c_v={q.get('coherence_c_v')}, diversity={q.get('topic_diversity')}")
     create_markdown_artifact(key="textmine-summary", markdown="\n".join(lines), description="textmine run summary")
-    page = workspace_link(run_id, folder)
-    if page:
-        create_link_artifact(key="textmine-report", link=page, link_text="textmine 분석 작업 공간",
-                             description="the run's page in the analysts' workspace (textmine serve)")
-    else:
-        create_link_artifact(key="textmine-report", link=Path(folder, "report.html").resolve().as_uri(),
-                             link_text="report.html", description="the run's report (open it on the machine that ran it)")
+    _report_link(run_id, folder)
     create_table_artifact(key="textmine-phases", description="phases per model", table=[
         {"model": m, "phase": i + 1, "start": str(p["start"]), "end": str(p["end"]), "label": p.get("label", ""),
          "confidence": p.get("confidence")} for m, e in phases.items() for i, p in enumerate(e["phases"])])

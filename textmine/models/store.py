@@ -61,7 +61,7 @@ def fit_key(model, data_digest: str, scope: str, extra: dict | None = None) -> s
         "model": model.name, "scope": scope, "settings": model.settings.model_dump(mode="json"),
         "related": model.related_settings(), "seed": model.seed, "data": data_digest, "extra": extra or {},
         "scale": model.config.scale.model_dump(mode="json"),
-        "versions": {p: _version(p) for p in ("textmine", "numpy", *model.engine_packages)},
+        "versions": fit_versions(model),
     })
 
 
